@@ -1,0 +1,105 @@
+# udax - GNU Make build. Targets:
+#   make            library (static, shared), pkg-config file, udax tool
+#   make check      every test, then again under ASan+UBSan; last line is
+#                   "N passed, N failed[, N skipped]"
+#   make bench      benchmarks with kernel baselines (printed, not asserted)
+#   make install    PREFIX=/usr/local DESTDIR=
+#   make format     clang-format the tree; make format-check verifies it
+#   make difftest-long   the differential tester, many more operations
+
+PREFIX ?= /usr/local
+DESTDIR ?=
+VERSION := 0.1.0
+CC ?= cc
+BUILD ?= build
+OPT ?= -O2
+
+# Debian packages the build needs; scripts/install-deps.sh installs them.
+DEPS_OK := $(shell pkg-config --exists libpmem2 2>/dev/null && echo yes)
+ifneq ($(DEPS_OK),yes)
+$(info udax: installing build dependencies (scripts/install-deps.sh))
+DEPS_RUN := $(shell sh scripts/install-deps.sh >&2 && echo done)
+endif
+
+WARN := -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter
+CFLAGS_ALL := -std=gnu11 $(OPT) -g $(WARN) -fPIC -pthread -D_GNU_SOURCE \
+	-Iinclude -Isrc $(EXTRA_CFLAGS) $(CFLAGS)
+LIBS := $(shell pkg-config --libs libpmem2 2>/dev/null || echo -lpmem2) -pthread
+
+LIB_SRCS := $(sort $(wildcard src/device/*.c src/format/*.c src/journal/*.c \
+	src/alloc/*.c src/btree/*.c src/iomap/*.c src/inode/*.c src/api/*.c \
+	src/fsck/*.c))
+TOOL_SRCS := $(sort $(wildcard src/tools/*.c))
+TEST_SRCS := $(sort $(wildcard tests/t_*.c))
+HDRS := $(wildcard include/*.h src/*.h src/*/*.h tests/*.h)
+
+LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/%.o)
+TOOL_OBJS := $(TOOL_SRCS:%.c=$(BUILD)/%.o)
+TESTS := $(TEST_SRCS:tests/%.c=$(BUILD)/tests/%)
+
+all: $(BUILD)/libudax.a $(BUILD)/libudax.so $(BUILD)/udax $(BUILD)/udax.pc
+
+$(BUILD)/%.o: %.c $(HDRS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -c $< -o $@
+
+$(BUILD)/libudax.a: $(LIB_OBJS)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/libudax.so: $(LIB_OBJS)
+	$(CC) -shared -Wl,-soname,libudax.so.0 -o $@ $^ $(LIBS)
+
+$(BUILD)/udax: $(TOOL_OBJS) $(BUILD)/libudax.a
+	$(CC) $(CFLAGS_ALL) -o $@ $(TOOL_OBJS) $(BUILD)/libudax.a $(LIBS)
+
+$(BUILD)/udax.pc: udax.pc.in Makefile
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' $< > $@
+
+$(BUILD)/tests/%: tests/%.c $(BUILD)/libudax.a $(HDRS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -Itests -o $@ $< $(BUILD)/libudax.a $(LIBS)
+
+$(BUILD)/tests/difftest: tests/difftest.c $(BUILD)/libudax.a $(HDRS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -Itests -o $@ $< $(BUILD)/libudax.a $(LIBS)
+
+tests: $(TESTS) $(BUILD)/tests/difftest $(BUILD)/udax
+
+# check: the suite in a normal build, then under ASan + UBSan.
+check:
+	@$(MAKE) --no-print-directory tests >/dev/null
+	@$(MAKE) --no-print-directory BUILD=build-san OPT=-O1 \
+	  EXTRA_CFLAGS="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
+	  tests >/dev/null
+	@sh tests/run.sh build build-san
+
+bench: all
+	@sh bench/run.sh $(BUILD)
+
+difftest-long: $(BUILD)/tests/difftest
+	$(BUILD)/tests/difftest --ops 5000000
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include \
+	  $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/pkgconfig \
+	  $(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/man/man8
+	install -m 644 $(BUILD)/libudax.a $(DESTDIR)$(PREFIX)/lib/
+	install -m 755 $(BUILD)/libudax.so $(DESTDIR)$(PREFIX)/lib/libudax.so.0
+	ln -sf libudax.so.0 $(DESTDIR)$(PREFIX)/lib/libudax.so
+	install -m 644 include/udax.h $(DESTDIR)$(PREFIX)/include/
+	install -m 644 $(BUILD)/udax.pc $(DESTDIR)$(PREFIX)/lib/pkgconfig/
+	install -m 755 $(BUILD)/udax $(DESTDIR)$(PREFIX)/bin/
+	for m in man/*.1; do [ -e "$$m" ] && install -m 644 $$m $(DESTDIR)$(PREFIX)/share/man/man1/; done; true
+	for m in man/*.8; do [ -e "$$m" ] && install -m 644 $$m $(DESTDIR)$(PREFIX)/share/man/man8/; done; true
+
+format:
+	clang-format -i $(wildcard include/*.h src/*.h src/*/*.[ch] tests/*.[ch] bench/*.c examples/*.c)
+
+format-check:
+	clang-format --dry-run --Werror $(wildcard include/*.h src/*.h src/*/*.[ch] tests/*.[ch] bench/*.c examples/*.c)
+
+clean:
+	rm -rf build build-san
+
+.PHONY: all check bench install format format-check clean tests difftest-long

@@ -1,0 +1,214 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * udax.h - the one public header of libudax.
+ *
+ * udax is a crash-consistent file system for byte-addressable memory that
+ * runs entirely in user space. A file system lives on a device (a memory
+ * file, an ordinary file, a file on a DAX mount or a devdax character
+ * device); this header creates one (udax_mkfs), opens it (udax_open) and
+ * works on its files and directories with POSIX-shaped calls.
+ *
+ * Conventions, for every function below:
+ *  - Functions returning int return 0 on success and a negative errno value
+ *    on failure; functions returning ssize_t return a byte count or a
+ *    negative errno. UDAX_ECORRUPT (== -EUCLEAN) means the image is damaged.
+ *  - Paths are absolute within the file system or relative to its root;
+ *    "." and ".." and symbolic links are followed as on Linux (40 links at
+ *    most, then -ELOOP).
+ *  - Permissions are checked against the calling thread's credentials, set
+ *    with udax_cred_set(); a thread that never set them acts with the
+ *    process's effective uid/gid and supplementary groups.
+ *  - All calls are thread-safe. Calls on different files run in parallel.
+ */
+#ifndef UDAX_H
+#define UDAX_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <sys/types.h>
+#include <sys/uio.h>
+#include <time.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define UDAX_VERSION_MAJOR 0
+#define UDAX_VERSION_MINOR 1
+
+/* The image is damaged (the kernel's EFSCORRUPTED). */
+#define UDAX_ECORRUPT (-117) /* -EUCLEAN */
+
+struct udax_fs;
+struct udax_file;
+struct udax_dir;
+
+/* Options for udax_mkfs(). A zeroed struct gives the defaults. */
+struct udax_mkfs_opts {
+	uint64_t size;	       /* bytes; 0 = the device's current size (a new
+				* image file gets 64 MiB). Min 4 MiB. */
+	uint64_t inode_count;  /* 0 = one inode per 16 KiB of device */
+	uint64_t journal_size; /* bytes; 0 = 1/256 of device, 1..16 MiB */
+	const uint8_t *uuid;   /* 16 bytes, or NULL for a random one */
+};
+
+/* Options for udax_open(). A zeroed struct gives the defaults. */
+struct udax_open_opts {
+	int read_only; /* 1: open without replaying or writing anything;
+			* fails with -EROFS if the journal needs replay */
+	int quiet;     /* 1: do not print why an image is refused */
+};
+
+/*
+ * Devices are named by a string:
+ *   "memfd:NAME:SIZE"  a new anonymous memory file (lives while open);
+ *                      SIZE takes K/M/G suffixes
+ *   "/dev/shm/x"       a file on tmpfs: a memory device (cache-line flushes)
+ *   "/dev/daxX.Y"      a devdax character device (cache-line flushes)
+ *   "path"             any other file: a file device (msync, or cache-line
+ *                      flushes if it sits on a DAX mount)
+ */
+
+/* Create a file system on a device; an image file is created if missing.
+ * Returns 0, or -EINVAL for bad options, -ENOSPC if the device is too
+ * small, or the errno of the failed system call. */
+int udax_mkfs(const char *device, const struct udax_mkfs_opts *opts);
+
+/* Open a file system: checks the superblock, replays the journal and
+ * finishes interrupted truncates and unlinks. On failure prints why to
+ * stderr (unless opts->quiet) and returns UDAX_ECORRUPT for a damaged or
+ * foreign image, or another negative errno. */
+int udax_open(struct udax_fs **fs, const char *device,
+	      const struct udax_open_opts *opts);
+
+/* mkfs + open of a fresh memfd device of `size` bytes, for tests and the
+ * demo. Returns as udax_open(). */
+int udax_open_memory(struct udax_fs **fs, uint64_t size);
+
+/* Close a file system: commits, flushes and unmaps. Fails with -EBUSY while
+ * files or directories of it are still open (nothing is closed then).
+ * Clears *fs on success. */
+int udax_close(struct udax_fs **fs);
+
+/* Make everything done so far durable. Returns 0 or a negative errno. */
+int udax_sync(struct udax_fs *fs);
+
+/* Caller credentials for permission checks and new file ownership. */
+struct udax_cred {
+	uid_t uid;
+	gid_t gid;
+	int ngroups;	      /* number of supplementary groups, <= 32 */
+	const gid_t *groups; /* copied by udax_cred_set */
+	mode_t umask;	      /* applied to creation modes; default 0 */
+};
+
+/* Set the calling thread's credentials (NULL: back to the process's).
+ * Returns 0 or -EINVAL (too many groups). */
+int udax_cred_set(const struct udax_cred *cred);
+
+/* ---- files ---- */
+
+/* Open (and with O_CREAT create) a regular file. flags: O_RDONLY,
+ * O_WRONLY, O_RDWR, O_CREAT, O_EXCL, O_TRUNC, O_APPEND, O_NOFOLLOW,
+ * O_DIRECTORY (gives -EISDIR/-ENOTDIR as Linux would: directories are
+ * opened with udax_dir_open). Returns 0 and *file, or -ENOENT, -EEXIST,
+ * -EISDIR, -ENOTDIR, -EACCES, -ELOOP, -ENAMETOOLONG, -ENOSPC, -EINVAL. */
+int udax_file_open(struct udax_fs *fs, const char *path, int flags,
+		   mode_t mode, struct udax_file **file);
+/* Close a file; an unlinked file's space is freed at its last close.
+ * Returns 0 or a negative errno (the handle is freed in any case). */
+int udax_file_close(struct udax_file **file);
+
+ssize_t udax_pread(struct udax_file *f, void *buf, size_t count, off_t off);
+ssize_t udax_pwrite(struct udax_file *f, const void *buf, size_t count,
+		    off_t off);
+ssize_t udax_preadv(struct udax_file *f, const struct iovec *iov, int iovcnt,
+		    off_t off);
+ssize_t udax_pwritev(struct udax_file *f, const struct iovec *iov,
+		     int iovcnt, off_t off);
+/* read/write at the handle's position (O_APPEND writes go to the end). */
+ssize_t udax_read(struct udax_file *f, void *buf, size_t count);
+ssize_t udax_write(struct udax_file *f, const void *buf, size_t count);
+/* SEEK_SET, SEEK_CUR, SEEK_END, SEEK_DATA, SEEK_HOLE. Returns the new
+ * position or -EINVAL, -ENXIO (SEEK_DATA/HOLE past end). */
+off_t udax_lseek(struct udax_file *f, off_t off, int whence);
+int udax_ftruncate(struct udax_file *f, off_t length);
+/* mode: 0, FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE|FALLOC_FL_KEEP_SIZE,
+ * FALLOC_FL_ZERO_RANGE (optionally |KEEP_SIZE). Returns 0, -EOPNOTSUPP
+ * for other modes, -EINVAL, -EFBIG, -ENOSPC, -EBADF. */
+int udax_fallocate(struct udax_file *f, int mode, off_t off, off_t len);
+int udax_fsync(struct udax_file *f);
+int udax_fdatasync(struct udax_file *f);
+int udax_fstat(struct udax_file *f, struct stat *st);
+
+/* One extent of a file, as listed by udax_file_extents(). */
+struct udax_extent {
+	uint64_t offset;      /* file byte offset */
+	uint64_t length;      /* bytes */
+	uint64_t dev_offset;  /* device byte offset */
+	uint32_t flags;	      /* UDAX_EXTENT_* */
+};
+#define UDAX_EXTENT_UNWRITTEN 0x1 /* allocated, reads as zeros */
+#define UDAX_EXTENT_SHARED 0x2	  /* shared with another file (reflink) */
+
+/* List up to `max` extents overlapping [off, off+len); returns how many
+ * were stored, or a negative errno. */
+ssize_t udax_file_extents(struct udax_file *f, off_t off, off_t len,
+			  struct udax_extent *ext, size_t max);
+
+/* ---- namespace ---- */
+
+int udax_mkdir(struct udax_fs *fs, const char *path, mode_t mode);
+int udax_rmdir(struct udax_fs *fs, const char *path);
+int udax_unlink(struct udax_fs *fs, const char *path);
+/* flags: 0, RENAME_NOREPLACE, RENAME_EXCHANGE (from <linux/fs.h>). */
+int udax_rename(struct udax_fs *fs, const char *from, const char *to,
+		unsigned int flags);
+int udax_link(struct udax_fs *fs, const char *from, const char *to);
+int udax_symlink(struct udax_fs *fs, const char *target, const char *path);
+/* Like readlink(2): no terminating NUL, returns the length stored. */
+ssize_t udax_readlink(struct udax_fs *fs, const char *path, char *buf,
+		      size_t size);
+int udax_stat(struct udax_fs *fs, const char *path, struct stat *st);
+int udax_lstat(struct udax_fs *fs, const char *path, struct stat *st);
+int udax_chmod(struct udax_fs *fs, const char *path, mode_t mode);
+/* uid/gid of (uid_t)-1 leave that id unchanged. Follows symlinks. */
+int udax_chown(struct udax_fs *fs, const char *path, uid_t uid, gid_t gid);
+int udax_lchown(struct udax_fs *fs, const char *path, uid_t uid, gid_t gid);
+/* times[0] atime, times[1] mtime; UTIME_NOW, UTIME_OMIT; NULL = now.
+ * flags: 0 or AT_SYMLINK_NOFOLLOW. */
+int udax_utimens(struct udax_fs *fs, const char *path,
+		 const struct timespec times[2], int flags);
+/* mode: F_OK or an OR of R_OK, W_OK, X_OK. */
+int udax_access(struct udax_fs *fs, const char *path, int mode);
+int udax_statfs(struct udax_fs *fs, struct statvfs *st);
+
+/* ---- directories ---- */
+
+struct udax_dirent {
+	uint64_t ino;
+	uint64_t off;	       /* cookie of the next entry, for seekdir */
+	unsigned char type;    /* DT_REG, DT_DIR, DT_LNK, ... */
+	char name[256];	       /* NUL-terminated */
+};
+
+int udax_dir_open(struct udax_fs *fs, const char *path, struct udax_dir **dir);
+/* Returns 1 and fills *ent, 0 at the end, or a negative errno. Entries
+ * "." and ".." come first. Entries added or removed during a scan are
+ * seen at most once; others exactly once. */
+int udax_dir_read(struct udax_dir *dir, struct udax_dirent *ent);
+/* Continue from a cookie returned in udax_dirent.off (0 = start). */
+int udax_dir_seek(struct udax_dir *dir, uint64_t off);
+int udax_dir_close(struct udax_dir **dir);
+
+/* ---- information ---- */
+
+/* Human-readable description of an error code (including UDAX_ECORRUPT). */
+const char *udax_strerror(int err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* UDAX_H */

@@ -1,0 +1,16 @@
+#!/bin/sh
+# Install the Debian 12 packages udax needs to build and test. Pinned by
+# name; run by the Makefile when they are missing. Needs root (or sudo).
+set -e
+PKGS="build-essential pkg-config libpmem2-dev clang"
+missing=""
+for p in $PKGS; do
+	dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+SUDO=""
+[ "$(id -u)" = 0 ] || SUDO="sudo"
+echo "udax: installing$missing" >&2
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq >&2 || true
+$SUDO apt-get install -y -qq $missing >&2

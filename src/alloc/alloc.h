@@ -1,0 +1,77 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * alloc.h - free-space management.
+ *
+ * The on-media block bitmap (one bit per block) is changed only through
+ * transactions. In memory the allocator keeps its own bitmap of blocks in
+ * use or handed out, split into groups with one lock each, so allocations
+ * on different threads rarely meet. Space is reserved before it is used:
+ * a write reserves its whole range first (ENOSPC before any data is
+ * copied), takes extents from the reservation as it goes and gives back
+ * what it did not use.
+ *
+ * Blocks freed by a transaction return to the in-memory allocator only
+ * after the transaction commits, so a block is never reused while a
+ * crash could still bring back the metadata that pointed at it.
+ */
+#ifndef UDAX_ALLOC_H
+#define UDAX_ALLOC_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+
+struct udax_fs;
+struct tx;
+
+#define ALLOC_GROUP_BLOCKS 32768u /* 128 MiB per group */
+#define ALLOC_META_POOL 64u	  /* blocks kept for frees that split trees */
+
+struct alloc_group {
+	pthread_mutex_t lock; /* guards the group's bits and cursor */
+	uint64_t start, len;  /* blocks of this group */
+	uint64_t cursor;      /* next-fit hint, absolute block */
+	uint64_t free;	      /* free blocks in the group */
+};
+
+struct alloc {
+	uint64_t nblocks;	/* device blocks */
+	uint64_t data_start;	/* first allocatable block */
+	uint64_t *bits;		/* in-memory bitmap, 1 = in use or handed out */
+	struct alloc_group *groups;
+	uint32_t ngroups;
+	_Atomic int64_t avail;	/* free blocks not reserved */
+	_Atomic uint32_t rotor; /* spreads threads over groups */
+};
+
+/* Build the allocator from the on-media bitmap. Returns 0, -ENOMEM or
+ * UDAX_ECORRUPT (a bitmap block is damaged; the message says which). */
+int alloc_init(struct udax_fs *fs);
+void alloc_fini(struct udax_fs *fs);
+
+/* Reserve n blocks. `meta` may dip into the pool kept for frees that
+ * split a tree. Returns 0 or -ENOSPC. */
+int alloc_reserve(struct alloc *a, uint64_t n, int meta);
+void alloc_unreserve(struct alloc *a, uint64_t n);
+
+/* Take one extent of 1..want blocks from an existing reservation, near
+ * `goal` (a block number, 0 = anywhere); with align, prefer a start on a
+ * 2 MiB boundary when want >= 512. Returns 0 with *start, *len set. */
+int alloc_take(struct alloc *a, uint64_t goal, uint64_t want, int align,
+	       uint64_t *start, uint64_t *len);
+
+/* Give blocks back to the allocator (not reserved any more). */
+void alloc_put(struct alloc *a, uint64_t start, uint64_t len);
+
+/* Free blocks not reserved (for statfs). */
+uint64_t alloc_available(struct alloc *a);
+
+/* Set or clear bits [start, start+len) of the on-media block bitmap in
+ * a transaction. Returns 0 or -ENOMEM (journal full). */
+int alloc_bitmap_set(struct tx *tx, uint64_t start, uint64_t len, int used);
+
+/* One block for a tree node: reserve (meta), take, mark in tx. Returns
+ * 0 and *blkno, or -ENOSPC/-ENOMEM. */
+int alloc_meta_block(struct tx *tx, uint64_t goal, uint64_t *blkno);
+
+#endif /* UDAX_ALLOC_H */

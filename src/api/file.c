@@ -1,0 +1,715 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * file.c - open files: open/create, read, write, truncate, fallocate,
+ * sync, stat, seek, extent listing.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <linux/falloc.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "api.h"
+#include "btree/btree.h"
+#include "iomap/iomap.h"
+
+static int may_read(const struct udax_file *f)
+{
+	return (f->flags & O_ACCMODE) != O_WRONLY;
+}
+
+static int may_write(const struct udax_file *f)
+{
+	return (f->flags & O_ACCMODE) != O_RDONLY;
+}
+
+void api_stat_inode(struct udax_fs *fs, const struct udax_inode *di,
+		    struct stat *st)
+{
+	struct icache *c = &fs->icache;
+	int64_t pending = 0;
+
+	pthread_mutex_lock(&c->lock);
+	for (struct inode *ip = c->table[(size_t)(di->ino *
+						  0x9E3779B97F4A7C15ull >>
+						  32) &
+					 (c->size - 1)];
+	     ip; ip = ip->next)
+		if (ip->ino == di->ino)
+			pending = ip->mtime_pending;
+	pthread_mutex_unlock(&c->lock);
+	inode_to_stat(di, NULL, st);
+	if (pending) {
+		st->st_mtim.tv_sec = pending / 1000000000;
+		st->st_mtim.tv_nsec = pending % 1000000000;
+		st->st_ctim = st->st_mtim;
+	}
+}
+
+int api_zero_tail(struct inode *ip, uint64_t size)
+{
+	uint64_t part = size & (UDAX_BLOCK_SIZE - 1);
+
+	if (!part)
+		return 0;
+	return iomap_zero_range(ip, size, UDAX_BLOCK_SIZE - part);
+}
+
+int api_set_size(struct inode *ip, uint64_t size)
+{
+	struct tx *tx = tx_begin(ip->fs);
+	struct udax_inode *di = inode_w(tx, ip->ino);
+	int ret;
+
+	if (!di) {
+		ret = tx->failed;
+		tx_abort(tx);
+		return ret;
+	}
+	di->size = size;
+	di->mtime_ns = di->ctime_ns = fs_now_ns();
+	ip->mtime_pending = 0;
+	tx->data_flushed = 1; /* api_zero_tail before it */
+	return tx_commit(tx);
+}
+
+struct punch_count {
+	uint64_t freed;
+};
+
+static int punch_release(struct btree *bt, uint64_t dev, uint64_t len,
+			 void *arg)
+{
+	((struct punch_count *)arg)->freed += len;
+	return ext_release_free(bt, dev, len, NULL);
+}
+
+int api_punch_blocks(struct inode *ip, uint64_t fblk, uint64_t nblk)
+{
+	struct udax_fs *fs = ip->fs;
+	uint64_t end = fblk + nblk;
+	int ret;
+
+	while (fblk < end) {
+		struct tx *tx = tx_begin(fs);
+		struct udax_inode *di = inode_w(tx, ip->ino);
+		struct punch_count pc = { 0 };
+		struct btree bt;
+		uint64_t next;
+
+		if (!di) {
+			ret = tx->failed;
+			tx_abort(tx);
+			return ret;
+		}
+		bt_init(&bt, fs, tx, di->root, ip->ino, UDAX_TREE_EXTENT);
+		ret = ext_remove(&bt, fblk, end - fblk, punch_release, &pc,
+				 &next);
+		di = ret ? NULL : inode_w(tx, ip->ino);
+		if (!di) {
+			ret = ret ? ret : tx->failed;
+			tx_abort(tx);
+			return ret;
+		}
+		di->root = bt.root;
+		di->blocks += (uint64_t)bt.nodes_delta - pc.freed;
+		di->mtime_ns = di->ctime_ns = fs_now_ns();
+		ret = tx_commit(tx);
+		if (ret)
+			return ret;
+		fblk = next;
+	}
+	return 0;
+}
+
+/* Create a regular file named nd->name in nd->dir. ns_lock held
+ * exclusively. */
+static int file_create(struct udax_fs *fs, struct namei *nd, mode_t mode,
+		       uint64_t *ino)
+{
+	const struct cred *c = cred_current();
+	const struct udax_inode *dir;
+	struct tx *tx;
+	gid_t gid = c->gid;
+	int ret, err;
+
+	dir = inode_r(fs, NULL, nd->dir, &err);
+	if (!dir)
+		return err;
+	if (dir->nlink == 0)
+		return -ENOENT; /* a removed directory */
+	ret = perm_check(dir, W_OK | X_OK);
+	if (ret)
+		return ret;
+	if (dir->mode & S_ISGID)
+		gid = dir->gid;
+	mode = (mode & 07777 & ~c->umask) | S_IFREG;
+	tx = tx_begin(fs);
+	ret = inode_alloc(tx, mode, c->uid, gid, ino);
+	if (!ret)
+		ret = dir_add(tx, nd->dir, nd->name, nd->len, *ino, DT_REG);
+	if (ret) {
+		tx_abort(tx);
+		return ret;
+	}
+	return tx_commit(tx);
+}
+
+int udax_file_open(struct udax_fs *fs, const char *path, int flags,
+		   mode_t mode, struct udax_file **filep)
+{
+	const struct udax_inode *di;
+	struct udax_file *f;
+	struct namei nd;
+	struct inode *ip;
+	int acc = flags & O_ACCMODE, ret, err, created = 0;
+	int excl_create = (flags & O_CREAT) && (flags & O_EXCL);
+
+	*filep = NULL;
+	if (acc == O_ACCMODE)
+		return -EINVAL;
+	if (flags & O_CREAT)
+		pthread_rwlock_wrlock(&fs->ns_lock);
+	else
+		pthread_rwlock_rdlock(&fs->ns_lock);
+	if (flags & O_CREAT) {
+		ret = namei(fs, path, NAMEI_PARENT, &nd);
+		if (!ret && nd.ino && nd.type == DT_LNK && !excl_create &&
+		    !(flags & O_NOFOLLOW))
+			ret = namei(fs, path, NAMEI_FOLLOW, &nd);
+		if (ret)
+			goto unlock;
+		if (nd.ino && excl_create) {
+			ret = -EEXIST;
+			goto unlock;
+		}
+		if (!nd.ino) {
+			if (fs->read_only) {
+				ret = -EROFS;
+				goto unlock;
+			}
+			if (flags & O_DIRECTORY) {
+				ret = -EINVAL;
+				goto unlock;
+			}
+			ret = file_create(fs, &nd, mode, &nd.ino);
+			if (ret)
+				goto unlock;
+			nd.type = DT_REG;
+			created = 1;
+		}
+	} else {
+		ret = namei(fs, path,
+			    (flags & O_NOFOLLOW) ? 0 : NAMEI_FOLLOW, &nd);
+		if (ret)
+			goto unlock;
+	}
+	di = inode_r(fs, NULL, nd.ino, &err);
+	if (!di) {
+		ret = err == -ESTALE ? UDAX_ECORRUPT : err;
+		goto unlock;
+	}
+	if (S_ISLNK(di->mode)) {
+		ret = -ELOOP; /* O_NOFOLLOW on a symlink */
+		goto unlock;
+	}
+	if (S_ISDIR(di->mode) && (acc != O_RDONLY || (flags & O_CREAT) ||
+				  (flags & O_TRUNC))) {
+		ret = -EISDIR;
+		goto unlock;
+	}
+	if ((flags & O_DIRECTORY) && !S_ISDIR(di->mode)) {
+		ret = -ENOTDIR;
+		goto unlock;
+	}
+	if (!S_ISDIR(di->mode) && !S_ISREG(di->mode)) {
+		ret = -ENXIO; /* devices, fifos: not served by udax */
+		goto unlock;
+	}
+	if (!created) {
+		int mask = (acc != O_WRONLY ? R_OK : 0) |
+			   (acc != O_RDONLY ? W_OK : 0) |
+			   ((flags & O_TRUNC) ? W_OK : 0);
+		ret = perm_check(di, mask);
+		if (ret)
+			goto unlock;
+	}
+	if (fs->read_only && (acc != O_RDONLY || (flags & O_TRUNC))) {
+		ret = -EROFS;
+		goto unlock;
+	}
+	ret = iget(fs, nd.ino, &ip);
+	if (ret)
+		goto unlock;
+	f = calloc(1, sizeof(*f));
+	if (!f) {
+		ret = -ENOMEM;
+		goto put_inode;
+	}
+	f->fs = fs;
+	f->ip = ip;
+	f->flags = flags & (O_ACCMODE | O_APPEND);
+	f->is_dir = S_ISDIR(di->mode);
+	pthread_mutex_init(&f->pos_lock, NULL);
+	if ((flags & O_TRUNC) && !created && di->size) {
+		pthread_rwlock_wrlock(&ip->lock);
+		ret = inode_truncate(fs, ip->ino, 0, TRUNC_SET_SIZE);
+		pthread_rwlock_unlock(&ip->lock);
+		if (ret)
+			goto free_file;
+	}
+	atomic_fetch_add(&fs->open_handles, 1);
+	pthread_rwlock_unlock(&fs->ns_lock);
+	*filep = f;
+	return 0;
+
+free_file:
+	pthread_mutex_destroy(&f->pos_lock);
+	free(f);
+put_inode:
+	iput(ip);
+unlock:
+	pthread_rwlock_unlock(&fs->ns_lock);
+	return ret;
+}
+
+int udax_file_close(struct udax_file **filep)
+{
+	struct udax_file *f = *filep;
+
+	if (!f)
+		return -EBADF;
+	atomic_fetch_sub(&f->fs->open_handles, 1);
+	iput(f->ip);
+	pthread_mutex_destroy(&f->pos_lock);
+	free(f);
+	*filep = NULL;
+	return 0;
+}
+
+static uint64_t file_size(struct udax_file *f, int *err)
+{
+	const struct udax_inode *di = inode_r(f->fs, NULL, f->ip->ino, err);
+	return di ? di->size : 0;
+}
+
+ssize_t udax_pread(struct udax_file *f, void *buf, size_t count, off_t off)
+{
+	uint64_t size;
+	ssize_t ret;
+	int err = 0;
+
+	if (!f || !may_read(f))
+		return -EBADF;
+	if (f->is_dir)
+		return -EISDIR;
+	if (off < 0)
+		return -EINVAL;
+	if (count > SSIZE_MAX)
+		count = SSIZE_MAX;
+	pthread_rwlock_rdlock(&f->ip->lock);
+	size = file_size(f, &err);
+	if (err) {
+		ret = err;
+	} else if ((uint64_t)off >= size || !count) {
+		ret = 0;
+	} else {
+		if (count > size - (uint64_t)off)
+			count = size - (uint64_t)off;
+		ret = iomap_read(f->ip, buf, count, (uint64_t)off);
+	}
+	pthread_rwlock_unlock(&f->ip->lock);
+	return ret;
+}
+
+/* Write with the inode lock held exclusively; off < 0 means append. */
+static ssize_t file_write_locked(struct udax_file *f, const void *buf,
+				 size_t count, int64_t off, uint64_t *end)
+{
+	uint64_t size;
+	int err = 0, ret;
+	ssize_t n;
+
+	size = file_size(f, &err);
+	if (err)
+		return err;
+	if (off < 0)
+		off = (int64_t)size;
+	if ((uint64_t)off >= UDAX_MAX_FILE_SIZE)
+		return -EFBIG;
+	if (count > UDAX_MAX_FILE_SIZE - (uint64_t)off)
+		count = UDAX_MAX_FILE_SIZE - (uint64_t)off;
+	if ((uint64_t)off > size) {
+		ret = api_zero_tail(f->ip, size);
+		if (ret)
+			return ret;
+	}
+	n = iomap_write(f->ip, buf, count, (uint64_t)off);
+	if (n > 0 && end)
+		*end = (uint64_t)off + (uint64_t)n;
+	return n;
+}
+
+ssize_t udax_pwrite(struct udax_file *f, const void *buf, size_t count,
+		    off_t off)
+{
+	ssize_t n;
+
+	if (!f || !may_write(f))
+		return -EBADF;
+	if (f->is_dir)
+		return -EISDIR;
+	if (off < 0)
+		return -EINVAL;
+	if (!count)
+		return 0;
+	if (count > SSIZE_MAX)
+		count = SSIZE_MAX;
+	pthread_rwlock_wrlock(&f->ip->lock);
+	/* as Linux: pwrite on an O_APPEND file appends */
+	n = file_write_locked(f, buf, count, (f->flags & O_APPEND) ? -1 : off,
+			      NULL);
+	pthread_rwlock_unlock(&f->ip->lock);
+	return n;
+}
+
+/* Gather or scatter an iovec through a bounce buffer when it has more
+ * than one piece; a single piece goes straight through. */
+static ssize_t iov_total(const struct iovec *iov, int iovcnt)
+{
+	size_t total = 0;
+
+	if (iovcnt < 0 || iovcnt > IOV_MAX)
+		return -EINVAL;
+	for (int i = 0; i < iovcnt; i++) {
+		if (iov[i].iov_len > SSIZE_MAX - total)
+			return -EINVAL;
+		total += iov[i].iov_len;
+	}
+	return (ssize_t)total;
+}
+
+ssize_t udax_preadv(struct udax_file *f, const struct iovec *iov, int iovcnt,
+		    off_t off)
+{
+	ssize_t total = iov_total(iov, iovcnt), n, done = 0;
+
+	if (total < 0)
+		return total;
+	for (int i = 0; i < iovcnt; i++) {
+		if (!iov[i].iov_len)
+			continue;
+		n = udax_pread(f, iov[i].iov_base, iov[i].iov_len, off + done);
+		if (n < 0)
+			return done ? done : n;
+		done += n;
+		if ((size_t)n < iov[i].iov_len)
+			break;
+	}
+	return done;
+}
+
+ssize_t udax_pwritev(struct udax_file *f, const struct iovec *iov,
+		     int iovcnt, off_t off)
+{
+	ssize_t total = iov_total(iov, iovcnt), n = 0, done = 0;
+
+	if (total < 0)
+		return total;
+	if (!f || !may_write(f))
+		return -EBADF;
+	if (f->is_dir)
+		return -EISDIR;
+	if (off < 0)
+		return -EINVAL;
+	pthread_rwlock_wrlock(&f->ip->lock);
+	int64_t pos = (f->flags & O_APPEND) ? -1 : off;
+	for (int i = 0; i < iovcnt; i++) {
+		uint64_t end = 0;
+		if (!iov[i].iov_len)
+			continue;
+		n = file_write_locked(f, iov[i].iov_base, iov[i].iov_len,
+				      pos < 0 ? pos : pos + done, &end);
+		if (n < 0)
+			break;
+		done += n;
+		if ((size_t)n < iov[i].iov_len)
+			break;
+	}
+	pthread_rwlock_unlock(&f->ip->lock);
+	return done ? done : n;
+}
+
+ssize_t udax_read(struct udax_file *f, void *buf, size_t count)
+{
+	ssize_t n;
+
+	if (!f)
+		return -EBADF;
+	pthread_mutex_lock(&f->pos_lock);
+	n = udax_pread(f, buf, count, (off_t)f->pos);
+	if (n > 0)
+		f->pos += (uint64_t)n;
+	pthread_mutex_unlock(&f->pos_lock);
+	return n;
+}
+
+ssize_t udax_write(struct udax_file *f, const void *buf, size_t count)
+{
+	uint64_t end = 0;
+	ssize_t n;
+
+	if (!f || !may_write(f))
+		return -EBADF;
+	if (f->is_dir)
+		return -EISDIR;
+	if (!count)
+		return 0;
+	pthread_mutex_lock(&f->pos_lock);
+	pthread_rwlock_wrlock(&f->ip->lock);
+	n = file_write_locked(f, buf, count,
+			      (f->flags & O_APPEND) ? -1 : (int64_t)f->pos,
+			      &end);
+	pthread_rwlock_unlock(&f->ip->lock);
+	if (n > 0)
+		f->pos = end;
+	pthread_mutex_unlock(&f->pos_lock);
+	return n;
+}
+
+off_t udax_lseek(struct udax_file *f, off_t off, int whence)
+{
+	int64_t base, ret;
+	uint64_t size;
+	int err = 0;
+
+	if (!f)
+		return -EBADF;
+	pthread_mutex_lock(&f->pos_lock);
+	pthread_rwlock_rdlock(&f->ip->lock);
+	size = file_size(f, &err);
+	switch (whence) {
+	case SEEK_SET:
+		base = 0;
+		break;
+	case SEEK_CUR:
+		base = (int64_t)f->pos;
+		break;
+	case SEEK_END:
+		base = (int64_t)size;
+		break;
+	case SEEK_DATA:
+	case SEEK_HOLE:
+		if (off < 0) {
+			ret = -ENXIO;
+			goto out;
+		}
+		ret = f->is_dir ? -EINVAL
+				: iomap_seek(f->ip, (uint64_t)off, whence,
+					     size);
+		if (ret >= 0)
+			f->pos = (uint64_t)ret;
+		goto out;
+	default:
+		ret = -EINVAL;
+		goto out;
+	}
+	if (err) {
+		ret = err;
+		goto out;
+	}
+	if ((off > 0 && base > INT64_MAX - off) || base + off < 0) {
+		ret = off > 0 ? -EOVERFLOW : -EINVAL;
+		goto out;
+	}
+	ret = base + off;
+	f->pos = (uint64_t)ret;
+out:
+	pthread_rwlock_unlock(&f->ip->lock);
+	pthread_mutex_unlock(&f->pos_lock);
+	return (off_t)ret;
+}
+
+int udax_ftruncate(struct udax_file *f, off_t length)
+{
+	uint64_t size;
+	int ret, err = 0;
+
+	if (!f)
+		return -EBADF;
+	if (length < 0 || !may_write(f) || f->is_dir)
+		return -EINVAL;
+	if ((uint64_t)length > UDAX_MAX_FILE_SIZE)
+		return -EFBIG;
+	pthread_rwlock_wrlock(&f->ip->lock);
+	size = file_size(f, &err);
+	if (err) {
+		ret = err;
+	} else if ((uint64_t)length >= size) {
+		ret = api_zero_tail(f->ip, size);
+		if (!ret)
+			ret = api_set_size(f->ip, (uint64_t)length);
+	} else {
+		ret = inode_truncate(f->fs, f->ip->ino, (uint64_t)length,
+				     TRUNC_SET_SIZE);
+	}
+	pthread_rwlock_unlock(&f->ip->lock);
+	return ret;
+}
+
+int udax_fallocate(struct udax_file *f, int mode, off_t off, off_t len)
+{
+	const int known = FALLOC_FL_KEEP_SIZE | FALLOC_FL_PUNCH_HOLE |
+			  FALLOC_FL_ZERO_RANGE;
+	uint64_t size, end, first, last;
+	int ret, err = 0;
+
+	if (!f)
+		return -EBADF;
+	if (off < 0 || len <= 0)
+		return -EINVAL;
+	if (mode & ~known)
+		return -EOPNOTSUPP;
+	if ((mode & FALLOC_FL_PUNCH_HOLE) &&
+	    ((mode & FALLOC_FL_ZERO_RANGE) || !(mode & FALLOC_FL_KEEP_SIZE)))
+		return -EOPNOTSUPP;
+	if (!may_write(f))
+		return -EBADF;
+	if (f->is_dir)
+		return -EISDIR;
+	if ((uint64_t)off + (uint64_t)len > UDAX_MAX_FILE_SIZE ||
+	    off + len < off)
+		return -EFBIG;
+	end = (uint64_t)off + (uint64_t)len;
+	first = ((uint64_t)off + UDAX_BLOCK_SIZE - 1) >> UDAX_BLOCK_SHIFT;
+	last = end >> UDAX_BLOCK_SHIFT; /* whole blocks: [first, last) */
+
+	pthread_rwlock_wrlock(&f->ip->lock);
+	size = file_size(f, &err);
+	if (err) {
+		ret = err;
+		goto unlock;
+	}
+	if (mode & (FALLOC_FL_PUNCH_HOLE | FALLOC_FL_ZERO_RANGE)) {
+		/* partial blocks at the edges: zero in place */
+		uint64_t zend = first << UDAX_BLOCK_SHIFT;
+		if (zend > end || first >= last)
+			zend = end;
+		ret = iomap_zero_range(f->ip, (uint64_t)off,
+				       zend - (uint64_t)off);
+		if (!ret && first < last && (last << UDAX_BLOCK_SHIFT) < end)
+			ret = iomap_zero_range(f->ip, last << UDAX_BLOCK_SHIFT,
+					       end - (last << UDAX_BLOCK_SHIFT));
+		if (!ret && first < last)
+			ret = api_punch_blocks(f->ip, first, last - first);
+		if (ret)
+			goto unlock;
+		if (mode & FALLOC_FL_PUNCH_HOLE)
+			goto unlock;
+		/* zero range: whole blocks become unwritten */
+		if (first < last)
+			ret = iomap_allocate(f->ip, first << UDAX_BLOCK_SHIFT,
+					     (last - first) << UDAX_BLOCK_SHIFT);
+	} else {
+		ret = iomap_allocate(f->ip, (uint64_t)off, (uint64_t)len);
+	}
+	if (!ret && !(mode & FALLOC_FL_KEEP_SIZE) && end > size) {
+		ret = api_zero_tail(f->ip, size);
+		if (!ret)
+			ret = api_set_size(f->ip, end);
+	}
+unlock:
+	pthread_rwlock_unlock(&f->ip->lock);
+	return ret;
+}
+
+int udax_fsync(struct udax_file *f)
+{
+	struct tx *tx;
+	int ret;
+
+	if (!f)
+		return -EBADF;
+	pthread_rwlock_wrlock(&f->ip->lock);
+	dev_drain(f->fs->dev);
+	if (f->ip->mtime_pending && !f->fs->read_only) {
+		tx = tx_begin(f->fs);
+		ret = inode_flush_times(tx, f->ip);
+		ret = ret ? (tx_abort(tx), ret) : tx_commit(tx);
+	} else {
+		ret = 0;
+	}
+	pthread_rwlock_unlock(&f->ip->lock);
+	return ret;
+}
+
+int udax_fdatasync(struct udax_file *f)
+{
+	if (!f)
+		return -EBADF;
+	/* sizes and extents are committed by the write that changed them;
+	 * only the data stores need to be fenced */
+	dev_drain(f->fs->dev);
+	return 0;
+}
+
+int udax_fstat(struct udax_file *f, struct stat *st)
+{
+	const struct udax_inode *di;
+	int err;
+
+	if (!f)
+		return -EBADF;
+	pthread_rwlock_rdlock(&f->ip->lock);
+	di = inode_r(f->fs, NULL, f->ip->ino, &err);
+	if (di)
+		inode_to_stat(di, f->ip, st);
+	pthread_rwlock_unlock(&f->ip->lock);
+	return di ? 0 : err;
+}
+
+ssize_t udax_file_extents(struct udax_file *f, off_t off, off_t len,
+			  struct udax_extent *ext, size_t max)
+{
+	struct iomap_iter it = { .ip = f ? f->ip : NULL,
+				 .flags = IOMAP_REPORT };
+	size_t n = 0;
+	uint64_t size;
+	int ret, err = 0;
+
+	if (!f)
+		return -EBADF;
+	if (off < 0 || len < 0)
+		return -EINVAL;
+	pthread_rwlock_rdlock(&f->ip->lock);
+	size = file_size(f, &err);
+	/* list blocks past EOF too (fallocate KEEP_SIZE) up to the range */
+	(void)size;
+	it.pos = (uint64_t)off;
+	it.len = (uint64_t)len;
+	while ((ret = iomap_iter(&it, &udax_iomap_ops)) > 0) {
+		const struct iomap *m = &it.iomap;
+		if (m->type != IOMAP_HOLE) {
+			if (n == max) {
+				ret = 0;
+				break;
+			}
+			ext[n++] = (struct udax_extent){
+				.offset = m->offset,
+				.length = m->length,
+				.dev_offset = m->addr,
+				.flags = m->type == IOMAP_UNWRITTEN
+						 ? UDAX_EXTENT_UNWRITTEN
+						 : 0,
+			};
+		}
+		it.processed = (int64_t)m->length;
+	}
+	pthread_rwlock_unlock(&f->ip->lock);
+	if (err)
+		return err;
+	return ret < 0 ? ret : (ssize_t)n;
+}

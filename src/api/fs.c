@@ -1,0 +1,466 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * fs.c - create, open and close a file system; statfs, sync, errors.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "api.h"
+#include "btree/btree.h"
+
+#define MKFS_MIN_BYTES (4ull << 20)
+#define MKFS_DEFAULT_FILE_BYTES (64ull << 20)
+
+int fs_corrupt(struct udax_fs *fs, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (fs && fs->quiet)
+		return UDAX_ECORRUPT;
+	fprintf(stderr, "udax: %s: ", fs && fs->dev ? fs->dev->name : "?");
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	return UDAX_ECORRUPT;
+}
+
+int64_t fs_now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+const char *udax_strerror(int err)
+{
+	if (err == UDAX_ECORRUPT)
+		return "File system image is damaged";
+	return strerror(err < 0 ? -err : err);
+}
+
+/* ---- mkfs ---- */
+
+static uint64_t div_up(uint64_t a, uint64_t b)
+{
+	return (a + b - 1) / b;
+}
+
+/* Compute the layout of a file system of nblocks blocks. */
+static int mkfs_layout(struct udax_super *sb, uint64_t nblocks,
+		       const struct udax_mkfs_opts *o)
+{
+	uint64_t jbytes = o->journal_size;
+	uint64_t ninodes = o->inode_count;
+
+	if (!jbytes) {
+		jbytes = (nblocks << UDAX_BLOCK_SHIFT) / 256;
+		if (jbytes < (1ull << 20))
+			jbytes = 1ull << 20;
+		if (jbytes > (16ull << 20))
+			jbytes = 16ull << 20;
+	}
+	if (jbytes < (256ull << 10) || jbytes > (1ull << 30))
+		return -EINVAL;
+	if (!ninodes)
+		ninodes = nblocks / 4;
+	if (ninodes < 64)
+		ninodes = 64;
+	ninodes = div_up(ninodes, UDAX_INODES_PER_BLOCK) * UDAX_INODES_PER_BLOCK;
+	if (ninodes > (1ull << 32))
+		return -EINVAL;
+	memset(sb, 0, sizeof(*sb));
+	sb->magic = UDAX_SUPER_MAGIC;
+	sb->version = UDAX_FORMAT_VERSION;
+	sb->block_size = UDAX_BLOCK_SIZE;
+	sb->block_count = nblocks;
+	sb->journal_start = UDAX_JOURNAL_START;
+	sb->journal_blocks = div_up(jbytes, UDAX_BLOCK_SIZE);
+	sb->bbmap_start = sb->journal_start + sb->journal_blocks;
+	sb->bbmap_blocks = div_up(nblocks, UDAX_BITMAP_BITS);
+	sb->ibmap_start = sb->bbmap_start + sb->bbmap_blocks;
+	sb->ibmap_blocks = div_up(ninodes, UDAX_BITMAP_BITS);
+	sb->itable_start = sb->ibmap_start + sb->ibmap_blocks;
+	sb->itable_blocks = ninodes / UDAX_INODES_PER_BLOCK;
+	sb->inode_count = ninodes;
+	sb->data_start = sb->itable_start + sb->itable_blocks;
+	sb->root_ino = UDAX_ROOT_INO;
+	if (sb->data_start + 64 > nblocks)
+		return -ENOSPC;
+	return 0;
+}
+
+static void bitmap_init(struct udax_bitmap *bm, uint64_t blkno, uint64_t first)
+{
+	memset(bm, 0, sizeof(*bm));
+	bm->magic = UDAX_BITMAP_MAGIC;
+	bm->blkno = blkno;
+	bm->first = first;
+}
+
+static void bitmap_seal(struct udax_bitmap *bm)
+{
+	bm->crc = udax_block_crc(bm, UDAX_BLOCK_SIZE, 4);
+}
+
+static void bitmap_mark(struct dev *dev, const struct udax_super *sb,
+			uint64_t start, uint64_t blk)
+{
+	struct udax_bitmap *bm = (void *)(dev->base +
+		((start + blk / UDAX_BITMAP_BITS) << UDAX_BLOCK_SHIFT));
+	uint64_t bit = blk % UDAX_BITMAP_BITS;
+	(void)sb;
+	bm->bits[bit / 8] |= (uint8_t)(1u << (bit % 8));
+}
+
+/* Write a fresh file system onto an open device. */
+static int mkfs_dev(struct dev *dev, const struct udax_mkfs_opts *o)
+{
+	struct udax_super sb;
+	uint64_t nblocks = dev->size >> UDAX_BLOCK_SHIFT;
+	int ret;
+
+	if (dev->size < MKFS_MIN_BYTES)
+		return -ENOSPC;
+	ret = mkfs_layout(&sb, nblocks, o);
+	if (ret)
+		return ret;
+	if (o->uuid) {
+		memcpy(sb.uuid, o->uuid, 16);
+	} else if (getrandom(sb.uuid, 16, 0) != 16) {
+		return -EIO;
+	}
+	if (getrandom(&sb.hash_seed, 8, 0) != 8)
+		return -EIO;
+	sb.mkfs_time_ns = fs_now_ns();
+
+	/* metadata area and backup superblock: start from zeros */
+	uint8_t *base = dev->base;
+	memset(base, 0, sb.data_start << UDAX_BLOCK_SHIFT);
+	memset(base + ((nblocks - 1) << UDAX_BLOCK_SHIFT), 0, UDAX_BLOCK_SIZE);
+
+	for (uint64_t b = 0; b < sb.bbmap_blocks; b++)
+		bitmap_init((void *)(base + ((sb.bbmap_start + b)
+					     << UDAX_BLOCK_SHIFT)),
+			    sb.bbmap_start + b, b * UDAX_BITMAP_BITS);
+	for (uint64_t b = 0; b < sb.ibmap_blocks; b++)
+		bitmap_init((void *)(base + ((sb.ibmap_start + b)
+					     << UDAX_BLOCK_SHIFT)),
+			    sb.ibmap_start + b, b * UDAX_BITMAP_BITS);
+	for (uint64_t b = 0; b < sb.data_start; b++)
+		bitmap_mark(dev, &sb, sb.bbmap_start, b);
+	bitmap_mark(dev, &sb, sb.bbmap_start, nblocks - 1);
+	bitmap_mark(dev, &sb, sb.ibmap_start, 0);
+	bitmap_mark(dev, &sb, sb.ibmap_start, UDAX_ROOT_INO);
+	for (uint64_t b = 0; b < sb.bbmap_blocks; b++)
+		bitmap_seal((void *)(base + ((sb.bbmap_start + b)
+					     << UDAX_BLOCK_SHIFT)));
+	for (uint64_t b = 0; b < sb.ibmap_blocks; b++)
+		bitmap_seal((void *)(base + ((sb.ibmap_start + b)
+					     << UDAX_BLOCK_SHIFT)));
+
+	struct udax_state *st = (void *)(base + (UDAX_STATE_BLOCK
+						 << UDAX_BLOCK_SHIFT));
+	st->magic = UDAX_STATE_MAGIC;
+	st->blkno = UDAX_STATE_BLOCK;
+	st->generation = 2;
+	st->crc = udax_block_crc(st, UDAX_BLOCK_SIZE, 4);
+
+	struct udax_inode *root = (void *)(base +
+		((sb.itable_start + UDAX_ROOT_INO / UDAX_INODES_PER_BLOCK)
+		 << UDAX_BLOCK_SHIFT) +
+		(UDAX_ROOT_INO % UDAX_INODES_PER_BLOCK) * UDAX_INODE_SIZE);
+	root->magic = UDAX_INODE_MAGIC;
+	root->mode = S_IFDIR | 0755;
+	root->nlink = 2;
+	root->ino = UDAX_ROOT_INO;
+	root->uid = geteuid();
+	root->gid = getegid();
+	root->atime_ns = root->mtime_ns = root->ctime_ns = root->btime_ns =
+		sb.mkfs_time_ns;
+	root->generation = 1;
+	root->parent = UDAX_ROOT_INO;
+	root->crc = udax_block_crc(root, UDAX_INODE_SIZE,
+				   offsetof(struct udax_inode, crc));
+
+	/* everything but the superblocks, durable first */
+	dev_persist(dev, base + UDAX_BLOCK_SIZE,
+		    (sb.data_start - 1) << UDAX_BLOCK_SHIFT);
+	sb.crc = udax_block_crc(&sb, UDAX_BLOCK_SIZE,
+				offsetof(struct udax_super, crc));
+	memcpy(base + ((nblocks - 1) << UDAX_BLOCK_SHIFT), &sb, sizeof(sb));
+	memcpy(base, &sb, sizeof(sb));
+	dev_flush(dev, base + ((nblocks - 1) << UDAX_BLOCK_SHIFT), sizeof(sb));
+	dev_persist(dev, base, sizeof(sb));
+	return 0;
+}
+
+int udax_mkfs(const char *device, const struct udax_mkfs_opts *opts)
+{
+	struct udax_mkfs_opts o = { 0 };
+	struct dev *dev;
+	int ret;
+
+	if (opts)
+		o = *opts;
+	if (o.size && o.size < MKFS_MIN_BYTES)
+		return -EINVAL;
+	ret = dev_open(&dev, device,
+		       o.size ? o.size
+			      : (access(device, F_OK) ? MKFS_DEFAULT_FILE_BYTES
+						      : 0),
+		       0);
+	if (ret)
+		return ret;
+	if (o.size && o.size < dev->size && dev->kind == DEV_MEMORY)
+		dev->size = o.size & ~(uint64_t)(UDAX_BLOCK_SIZE - 1);
+	ret = mkfs_dev(dev, &o);
+	dev_close(&dev);
+	return ret;
+}
+
+/* ---- open ---- */
+
+static int super_check(struct udax_fs *fs, const struct udax_super *sb,
+		       const char *which)
+{
+	uint64_t nb = fs->dev->size >> UDAX_BLOCK_SHIFT;
+	const char *why = NULL;
+
+	if (sb->magic != UDAX_SUPER_MAGIC)
+		why = "bad magic number: not a udax file system";
+	else if (udax_block_crc(sb, UDAX_BLOCK_SIZE,
+				offsetof(struct udax_super, crc)) != sb->crc)
+		why = "checksum mismatch";
+	else if (sb->version != UDAX_FORMAT_VERSION)
+		why = "unsupported format version";
+	else if (sb->block_size != UDAX_BLOCK_SIZE)
+		why = "unsupported block size";
+	else if (sb->block_count > nb)
+		why = "the device is smaller than the file system "
+		      "(truncated image?)";
+	else if (sb->feat_incompat & ~(uint64_t)UDAX_FEAT_INCOMPAT_KNOWN)
+		why = "unknown incompatible features";
+	else if (sb->journal_start != UDAX_JOURNAL_START ||
+		 sb->journal_blocks < 64 ||
+		 sb->bbmap_start != sb->journal_start + sb->journal_blocks ||
+		 sb->bbmap_blocks != div_up(sb->block_count, UDAX_BITMAP_BITS) ||
+		 sb->ibmap_start != sb->bbmap_start + sb->bbmap_blocks ||
+		 sb->inode_count < 16 || sb->inode_count > (1ull << 32) ||
+		 sb->ibmap_blocks != div_up(sb->inode_count, UDAX_BITMAP_BITS) ||
+		 sb->itable_start != sb->ibmap_start + sb->ibmap_blocks ||
+		 sb->itable_blocks * UDAX_INODES_PER_BLOCK != sb->inode_count ||
+		 sb->data_start != sb->itable_start + sb->itable_blocks ||
+		 sb->data_start + 2 > sb->block_count ||
+		 sb->root_ino != UDAX_ROOT_INO)
+		why = "inconsistent geometry";
+	if (!why)
+		return 0;
+	if (!fs->quiet)
+		fprintf(stderr, "udax: %s: %s superblock: %s\n", fs->dev->name,
+			which, why);
+	return UDAX_ECORRUPT;
+}
+
+static void fs_free(struct udax_fs *fs)
+{
+	if (fs->icache.table)
+		icache_fini(fs);
+	free(fs->ino_bits);
+	bt_verified_fini(fs);
+	alloc_fini(fs);
+	if (fs->journal.log)
+		journal_fini(fs);
+	dev_close(&fs->dev);
+	pthread_rwlock_destroy(&fs->ns_lock);
+	free(fs);
+}
+
+static int fs_open_dev(struct udax_fs **fsp, struct dev *dev,
+		       const struct udax_open_opts *opts)
+{
+	struct udax_fs *fs;
+	const struct udax_state *st;
+	int ret, err;
+
+	*fsp = NULL;
+	fs = calloc(1, sizeof(*fs));
+	if (!fs) {
+		dev_close(&dev);
+		return -ENOMEM;
+	}
+	pthread_rwlock_init(&fs->ns_lock, NULL);
+	fs->dev = dev;
+	fs->read_only = opts && opts->read_only;
+	fs->quiet = opts && opts->quiet;
+	if (dev->size < 2 * UDAX_BLOCK_SIZE) {
+		ret = fs_corrupt(fs, "device too small to hold a udax file "
+				     "system");
+		goto free_fs;
+	}
+	ret = super_check(fs, (const void *)dev->base, "primary");
+	if (ret)
+		goto free_fs;
+	memcpy(&fs->sb, dev->base, sizeof(fs->sb));
+	fs->nblocks = fs->sb.block_count;
+	ret = journal_init(fs);
+	if (ret)
+		goto free_fs;
+	if (fs->read_only) {
+		ret = journal_needs_replay(fs);
+		if (ret > 0) {
+			ret = -EROFS;
+			if (!fs->quiet)
+				fprintf(stderr, "udax: %s: the journal needs "
+						"recovery; open read-write "
+						"first\n",
+					dev->name);
+		}
+	} else {
+		ret = journal_replay(fs);
+	}
+	if (ret < 0)
+		goto free_fs;
+	st = (const void *)fs_block(fs, UDAX_STATE_BLOCK);
+	if (st->magic != UDAX_STATE_MAGIC || st->blkno != UDAX_STATE_BLOCK ||
+	    udax_block_crc(st, UDAX_BLOCK_SIZE, 4) != st->crc ||
+	    st->orphan_head >= fs->sb.inode_count) {
+		ret = fs_corrupt(fs, "state block is damaged");
+		goto free_fs;
+	}
+	ret = bt_verified_init(fs);
+	if (!ret)
+		ret = alloc_init(fs);
+	if (!ret)
+		ret = inode_bitmap_init(fs);
+	if (!ret)
+		ret = icache_init(fs);
+	if (ret)
+		goto free_fs;
+	const struct udax_inode *root = inode_r(fs, NULL, UDAX_ROOT_INO, &err);
+	if (!root || !S_ISDIR(root->mode)) {
+		ret = fs_corrupt(fs, "root directory inode is damaged");
+		goto free_fs;
+	}
+	if (!fs->read_only) {
+		ret = orphan_recover(fs);
+		if (ret)
+			goto free_fs;
+	}
+	*fsp = fs;
+	return 0;
+
+free_fs:
+	fs_free(fs);
+	return ret;
+}
+
+int udax_open(struct udax_fs **fsp, const char *device,
+	      const struct udax_open_opts *opts)
+{
+	struct dev *dev;
+	int ret;
+
+	*fsp = NULL;
+	ret = dev_open(&dev, device, 0, opts && opts->read_only);
+	if (ret) {
+		if (!(opts && opts->quiet))
+			fprintf(stderr, "udax: %s: %s\n", device ? device : "",
+				strerror(-ret));
+		return ret;
+	}
+	return fs_open_dev(fsp, dev, opts);
+}
+
+int udax_open_memory(struct udax_fs **fsp, uint64_t size)
+{
+	struct udax_mkfs_opts mo = { 0 };
+	struct dev *dev;
+	char name[64];
+	int ret;
+
+	*fsp = NULL;
+	snprintf(name, sizeof(name), "memfd:udax:%llu",
+		 (unsigned long long)size);
+	ret = dev_open(&dev, name, 0, 0);
+	if (ret)
+		return ret;
+	ret = mkfs_dev(dev, &mo);
+	if (ret) {
+		dev_close(&dev);
+		return ret;
+	}
+	return fs_open_dev(fsp, dev, NULL);
+}
+
+int udax_open_device(struct udax_fs **fsp, struct dev *dev, int do_mkfs,
+		     const struct udax_open_opts *opts)
+{
+	struct udax_mkfs_opts mo = { 0 };
+	int ret;
+
+	if (do_mkfs) {
+		ret = mkfs_dev(dev, &mo);
+		if (ret) {
+			dev_close(&dev);
+			return ret;
+		}
+	}
+	return fs_open_dev(fsp, dev, opts);
+}
+
+struct dev *udax_fs_device(struct udax_fs *fs)
+{
+	return fs->dev;
+}
+
+int udax_close(struct udax_fs **fsp)
+{
+	struct udax_fs *fs = *fsp;
+
+	if (!fs)
+		return -EINVAL;
+	if (atomic_load(&fs->open_handles) > 0)
+		return -EBUSY;
+	if (!fs->read_only) {
+		journal_flush(fs);
+		dev_drain(fs->dev);
+	}
+	fs_free(fs);
+	*fsp = NULL;
+	return 0;
+}
+
+int udax_sync(struct udax_fs *fs)
+{
+	dev_drain(fs->dev);
+	journal_flush(fs);
+	return 0;
+}
+
+int udax_statfs(struct udax_fs *fs, struct statvfs *st)
+{
+	uint64_t fsid;
+
+	memset(st, 0, sizeof(*st));
+	st->f_bsize = UDAX_BLOCK_SIZE;
+	st->f_frsize = UDAX_BLOCK_SIZE;
+	st->f_blocks = fs->nblocks;
+	st->f_bavail = alloc_available(&fs->alloc);
+	st->f_bfree = st->f_bavail;
+	st->f_files = fs->sb.inode_count - 1;
+	pthread_mutex_lock(&fs->ino_lock);
+	st->f_ffree = fs->ino_free;
+	pthread_mutex_unlock(&fs->ino_lock);
+	st->f_favail = st->f_ffree;
+	memcpy(&fsid, fs->sb.uuid, 8);
+	st->f_fsid = (unsigned long)fsid;
+	st->f_namemax = UDAX_NAME_MAX;
+	st->f_flag = fs->read_only ? ST_RDONLY : 0;
+	return 0;
+}

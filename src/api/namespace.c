@@ -1,0 +1,678 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * namespace.c - names: mkdir, rmdir, unlink, rename, link, symlink,
+ * readlink, and attributes: stat, chmod, chown, utimens, access. Every
+ * change is one transaction, made under the namespace lock held
+ * exclusively; lookups hold it shared.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <linux/fs.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "api.h"
+#include "btree/btree.h"
+#include "iomap/iomap.h"
+
+static int is_dot(const struct namei *nd)
+{
+	return (nd->len == 1 && nd->name[0] == '.') ||
+	       (nd->len == 2 && nd->name[0] == '.' && nd->name[1] == '.');
+}
+
+/* Ready the parent of a name for a change: a live directory the caller
+ * may write and search. */
+int parent_writable(struct udax_fs *fs, uint64_t dir,
+			   const struct udax_inode **out)
+{
+	int err;
+	const struct udax_inode *di = inode_r(fs, NULL, dir, &err);
+
+	if (!di)
+		return err;
+	if (fs->read_only)
+		return -EROFS;
+	if (di->nlink == 0)
+		return -ENOENT;
+	*out = di;
+	return perm_check(di, W_OK | X_OK);
+}
+
+int udax_mkdir(struct udax_fs *fs, const char *path, mode_t mode)
+{
+	const struct cred *c = cred_current();
+	const struct udax_inode *dir;
+	struct udax_inode *w;
+	struct namei nd;
+	struct tx *tx;
+	uint64_t ino;
+	gid_t gid = c->gid;
+	int ret;
+
+	pthread_rwlock_wrlock(&fs->ns_lock);
+	ret = namei(fs, path, NAMEI_PARENT, &nd);
+	if (ret == -ENOTDIR && nd.ino)
+		ret = -EEXIST;
+	if (ret)
+		goto unlock;
+	if (nd.ino || is_dot(&nd)) {
+		ret = -EEXIST;
+		goto unlock;
+	}
+	ret = parent_writable(fs, nd.dir, &dir);
+	if (ret)
+		goto unlock;
+	if (dir->nlink >= UDAX_LINK_MAX) {
+		ret = -EMLINK;
+		goto unlock;
+	}
+	mode = (mode & 07777 & ~c->umask) | S_IFDIR;
+	if (dir->mode & S_ISGID) {
+		gid = dir->gid;
+		mode |= S_ISGID;
+	}
+	tx = tx_begin(fs);
+	ret = inode_alloc(tx, mode, c->uid, gid, &ino);
+	if (!ret) {
+		w = inode_w(tx, ino);
+		if (w) {
+			w->nlink = 2;
+			w->parent = nd.dir;
+		}
+		ret = dir_add(tx, nd.dir, nd.name, nd.len, ino, DT_DIR);
+	}
+	if (!ret) {
+		w = inode_w(tx, nd.dir);
+		if (w)
+			w->nlink++;
+	}
+	ret = ret ? (tx_abort(tx), ret) : tx_commit(tx);
+unlock:
+	pthread_rwlock_unlock(&fs->ns_lock);
+	return ret;
+}
+
+/* Drop one link of `ino` in tx; at zero it goes on the orphan list and is
+ * freed at its last iput. Directories lose both links. */
+int inode_drop_link(struct tx *tx, uint64_t ino, int is_dir)
+{
+	struct udax_inode *w = inode_w(tx, ino);
+
+	if (!w)
+		return tx->failed;
+	if (is_dir || w->nlink <= 1)
+		w->nlink = 0;
+	else
+		w->nlink--;
+	w->ctime_ns = fs_now_ns();
+	return w->nlink ? 0 : orphan_add(tx, ino);
+}
+
+static int remove_common(struct udax_fs *fs, const char *path, int want_dir)
+{
+	const struct udax_inode *dir, *victim;
+	struct inode *ip = NULL;
+	struct namei nd;
+	struct tx *tx;
+	int ret, err;
+
+	pthread_rwlock_wrlock(&fs->ns_lock);
+	ret = namei(fs, path, NAMEI_PARENT, &nd);
+	if (ret)
+		goto unlock;
+	if (want_dir && nd.len == 1 && nd.name[0] == '.') {
+		ret = -EINVAL;
+		goto unlock;
+	}
+	if (want_dir && is_dot(&nd)) {
+		ret = nd.ino == UDAX_ROOT_INO ? -EBUSY : -ENOTEMPTY;
+		goto unlock;
+	}
+	if (!nd.ino) {
+		ret = -ENOENT;
+		goto unlock;
+	}
+	if (!want_dir && nd.type == DT_DIR) {
+		ret = -EISDIR;
+		goto unlock;
+	}
+	if (want_dir && nd.type != DT_DIR) {
+		ret = -ENOTDIR;
+		goto unlock;
+	}
+	if (nd.ino == UDAX_ROOT_INO) {
+		ret = -EBUSY;
+		goto unlock;
+	}
+	ret = parent_writable(fs, nd.dir, &dir);
+	if (ret)
+		goto unlock;
+	victim = inode_r(fs, NULL, nd.ino, &err);
+	if (!victim) {
+		ret = err;
+		goto unlock;
+	}
+	ret = perm_sticky(dir, victim);
+	if (ret)
+		goto unlock;
+	if (want_dir && victim->entries) {
+		ret = -ENOTEMPTY;
+		goto unlock;
+	}
+	ret = iget(fs, nd.ino, &ip);
+	if (ret)
+		goto unlock;
+	tx = tx_begin(fs);
+	ret = dir_remove(tx, nd.dir, nd.name, nd.len);
+	if (!ret)
+		ret = inode_drop_link(tx, nd.ino, want_dir);
+	if (!ret && want_dir) {
+		struct udax_inode *w = inode_w(tx, nd.dir);
+		if (w)
+			w->nlink--;
+	}
+	ret = ret ? (tx_abort(tx), ret) : tx_commit(tx);
+	iput(ip); /* frees the inode if this was its last user */
+unlock:
+	pthread_rwlock_unlock(&fs->ns_lock);
+	return ret;
+}
+
+int parent_writable_pair(struct udax_fs *fs, uint64_t a, uint64_t b,
+			 const struct udax_inode **da,
+			 const struct udax_inode **db)
+{
+	int ret = parent_writable(fs, a, da);
+	return ret ? ret : parent_writable(fs, b, db);
+}
+
+int udax_rmdir(struct udax_fs *fs, const char *path)
+{
+	return remove_common(fs, path, 1);
+}
+
+int udax_unlink(struct udax_fs *fs, const char *path)
+{
+	return remove_common(fs, path, 0);
+}
+
+int udax_link(struct udax_fs *fs, const char *from, const char *to)
+{
+	const struct udax_inode *dir, *src;
+	struct namei snd, dnd;
+	struct tx *tx;
+	int ret, err;
+
+	pthread_rwlock_wrlock(&fs->ns_lock);
+	ret = namei(fs, from, 0, &snd);
+	if (ret)
+		goto unlock;
+	ret = namei(fs, to, NAMEI_PARENT, &dnd);
+	if (ret == -ENOTDIR && dnd.ino)
+		ret = -EEXIST;
+	if (ret)
+		goto unlock;
+	if (dnd.ino || is_dot(&dnd)) {
+		ret = -EEXIST;
+		goto unlock;
+	}
+	if (snd.type == DT_DIR) {
+		ret = -EPERM;
+		goto unlock;
+	}
+	ret = parent_writable(fs, dnd.dir, &dir);
+	if (ret)
+		goto unlock;
+	src = inode_r(fs, NULL, snd.ino, &err);
+	if (!src) {
+		ret = err;
+		goto unlock;
+	}
+	if (src->nlink == 0) {
+		ret = -ENOENT;
+		goto unlock;
+	}
+	if (src->nlink >= UDAX_LINK_MAX) {
+		ret = -EMLINK;
+		goto unlock;
+	}
+	tx = tx_begin(fs);
+	ret = dir_add(tx, dnd.dir, dnd.name, dnd.len, snd.ino, snd.type);
+	if (!ret) {
+		struct udax_inode *w = inode_w(tx, snd.ino);
+		if (w) {
+			w->nlink++;
+			w->ctime_ns = fs_now_ns();
+		}
+	}
+	ret = ret ? (tx_abort(tx), ret) : tx_commit(tx);
+unlock:
+	pthread_rwlock_unlock(&fs->ns_lock);
+	return ret;
+}
+
+/* Store a long symlink target in one data block, in tx. */
+static int symlink_store(struct tx *tx, uint64_t ino, const char *target,
+			 size_t len)
+{
+	struct udax_fs *fs = tx->fs;
+	struct udax_inode *w;
+	struct btree bt;
+	uint64_t blk, got;
+	int ret;
+
+	ret = alloc_reserve(&fs->alloc, 1, 0);
+	if (ret)
+		return ret;
+	ret = alloc_take(&fs->alloc, 0, 1, 0, &blk, &got);
+	if (ret) {
+		alloc_unreserve(&fs->alloc, 1);
+		return ret;
+	}
+	uint8_t *p = fs_block(fs, blk);
+	fs->dev->ops->memcpy_nt(fs->dev, p, target, len);
+	fs->dev->ops->memzero_nt(fs->dev, p + len, UDAX_BLOCK_SIZE - len);
+	tx->data_flushed = 1;
+	ret = tx_use_blocks(tx, blk, 1);
+	if (ret)
+		return ret;
+	bt_init(&bt, fs, tx, 0, ino, UDAX_TREE_EXTENT);
+	ret = ext_insert(&bt, 0, blk, 1, 0);
+	if (ret)
+		return ret;
+	w = inode_w(tx, ino);
+	if (!w)
+		return tx->failed;
+	w->root = bt.root;
+	w->blocks = 1 + (uint64_t)bt.nodes_delta;
+	return 0;
+}
+
+int udax_symlink(struct udax_fs *fs, const char *target, const char *path)
+{
+	const struct cred *c = cred_current();
+	const struct udax_inode *dir;
+	struct namei nd;
+	struct tx *tx;
+	uint64_t ino;
+	size_t len;
+	int ret;
+
+	if (!target || !path)
+		return -EFAULT;
+	len = strlen(target);
+	if (!len)
+		return -ENOENT;
+	if (len >= PATH_MAX)
+		return -ENAMETOOLONG;
+	pthread_rwlock_wrlock(&fs->ns_lock);
+	ret = namei(fs, path, NAMEI_PARENT, &nd);
+	if (ret == -ENOTDIR && nd.ino)
+		ret = -EEXIST;
+	if (ret)
+		goto unlock;
+	if (nd.ino || is_dot(&nd)) {
+		ret = -EEXIST;
+		goto unlock;
+	}
+	ret = parent_writable(fs, nd.dir, &dir);
+	if (ret)
+		goto unlock;
+	tx = tx_begin(fs);
+	ret = inode_alloc(tx, S_IFLNK | 0777, c->uid,
+			  (dir->mode & S_ISGID) ? dir->gid : c->gid, &ino);
+	if (!ret) {
+		struct udax_inode *w = inode_w(tx, ino);
+		if (w) {
+			w->size = len;
+			if (len <= UDAX_INLINE_MAX)
+				memcpy(w->inline_data, target, len);
+		}
+		if (len > UDAX_INLINE_MAX)
+			ret = symlink_store(tx, ino, target, len);
+	}
+	if (!ret)
+		ret = dir_add(tx, nd.dir, nd.name, nd.len, ino, DT_LNK);
+	ret = ret ? (tx_abort(tx), ret) : tx_commit(tx);
+unlock:
+	pthread_rwlock_unlock(&fs->ns_lock);
+	return ret;
+}
+
+ssize_t udax_readlink(struct udax_fs *fs, const char *path, char *buf,
+		      size_t size)
+{
+	struct namei nd;
+	ssize_t ret;
+
+	if (!size)
+		return -EINVAL;
+	pthread_rwlock_rdlock(&fs->ns_lock);
+	ret = namei(fs, path, 0, &nd);
+	if (!ret)
+		ret = nd.type == DT_LNK ? symlink_read(fs, nd.ino, buf, size)
+					: -EINVAL;
+	pthread_rwlock_unlock(&fs->ns_lock);
+	return ret;
+}
+
+static int stat_common(struct udax_fs *fs, const char *path, int follow,
+		       struct stat *st)
+{
+	const struct udax_inode *di;
+	struct namei nd;
+	int ret, err;
+
+	pthread_rwlock_rdlock(&fs->ns_lock);
+	ret = namei(fs, path, follow ? NAMEI_FOLLOW : 0, &nd);
+	if (!ret) {
+		di = inode_r(fs, NULL, nd.ino, &err);
+		if (di)
+			api_stat_inode(fs, di, st);
+		else
+			ret = err;
+	}
+	pthread_rwlock_unlock(&fs->ns_lock);
+	return ret;
+}
+
+int udax_stat(struct udax_fs *fs, const char *path, struct stat *st)
+{
+	return stat_common(fs, path, 1, st);
+}
+
+int udax_lstat(struct udax_fs *fs, const char *path, struct stat *st)
+{
+	return stat_common(fs, path, 0, st);
+}
+
+int udax_access(struct udax_fs *fs, const char *path, int mode)
+{
+	const struct udax_inode *di;
+	struct namei nd;
+	int ret, err;
+
+	if (mode & ~(R_OK | W_OK | X_OK))
+		return -EINVAL;
+	pthread_rwlock_rdlock(&fs->ns_lock);
+	ret = namei(fs, path, NAMEI_FOLLOW, &nd);
+	if (!ret) {
+		di = inode_r(fs, NULL, nd.ino, &err);
+		ret = di ? perm_check(di, mode) : err;
+		if (!ret && (mode & W_OK) && fs->read_only)
+			ret = -EROFS;
+	}
+	pthread_rwlock_unlock(&fs->ns_lock);
+	return ret;
+}
+
+/* Resolve a path for an attribute change and open a transaction on it.
+ * On success the namespace lock is held and *txp is open. */
+static int setattr_begin(struct udax_fs *fs, const char *path, int follow,
+			 struct namei *nd, const struct udax_inode **di,
+			 struct tx **txp)
+{
+	int ret, err;
+
+	pthread_rwlock_wrlock(&fs->ns_lock);
+	ret = namei(fs, path, follow ? NAMEI_FOLLOW : 0, nd);
+	if (!ret) {
+		*di = inode_r(fs, NULL, nd->ino, &err);
+		if (!*di)
+			ret = err;
+		else if (fs->read_only)
+			ret = -EROFS;
+	}
+	if (ret) {
+		pthread_rwlock_unlock(&fs->ns_lock);
+		return ret;
+	}
+	*txp = tx_begin(fs);
+	return 0;
+}
+
+static int setattr_end(struct udax_fs *fs, struct tx *tx, int ret)
+{
+	ret = ret ? (tx_abort(tx), ret) : tx_commit(tx);
+	pthread_rwlock_unlock(&fs->ns_lock);
+	return ret;
+}
+
+int udax_chmod(struct udax_fs *fs, const char *path, mode_t mode)
+{
+	const struct udax_inode *di;
+	struct udax_inode *w;
+	struct namei nd;
+	struct tx *tx;
+	int ret;
+
+	ret = setattr_begin(fs, path, 1, &nd, &di, &tx);
+	if (ret)
+		return ret;
+	if (!perm_owner(di))
+		return setattr_end(fs, tx, -EPERM);
+	mode &= 07777;
+	if (cred_current()->uid != 0 && !S_ISDIR(di->mode) &&
+	    !cred_in_group(cred_current(), di->gid))
+		mode &= ~(mode_t)S_ISGID;
+	w = inode_w(tx, nd.ino);
+	if (!w)
+		return setattr_end(fs, tx, tx->failed);
+	w->mode = (uint16_t)((w->mode & S_IFMT) | mode);
+	w->ctime_ns = fs_now_ns();
+	return setattr_end(fs, tx, 0);
+}
+
+static int chown_common(struct udax_fs *fs, const char *path, int follow,
+			uid_t uid, gid_t gid)
+{
+	const struct cred *c = cred_current();
+	const struct udax_inode *di;
+	struct udax_inode *w;
+	struct namei nd;
+	struct tx *tx;
+	int ret;
+
+	ret = setattr_begin(fs, path, follow, &nd, &di, &tx);
+	if (ret)
+		return ret;
+	if (c->uid != 0) {
+		if (uid != (uid_t)-1 && uid != di->uid)
+			return setattr_end(fs, tx, -EPERM);
+		if (gid != (gid_t)-1 && gid != di->gid &&
+		    (c->uid != di->uid || !cred_in_group(c, gid)))
+			return setattr_end(fs, tx, -EPERM);
+		if (c->uid != di->uid &&
+		    (uid != (uid_t)-1 || gid != (gid_t)-1))
+			return setattr_end(fs, tx, -EPERM);
+	}
+	w = inode_w(tx, nd.ino);
+	if (!w)
+		return setattr_end(fs, tx, tx->failed);
+	if (uid != (uid_t)-1)
+		w->uid = uid;
+	if (gid != (gid_t)-1)
+		w->gid = gid;
+	if (!S_ISDIR(w->mode) && !S_ISLNK(w->mode) &&
+	    (uid != (uid_t)-1 || gid != (gid_t)-1)) {
+		w->mode &= (uint16_t)~S_ISUID;
+		if (w->mode & S_IXGRP)
+			w->mode &= (uint16_t)~S_ISGID;
+	}
+	w->ctime_ns = fs_now_ns();
+	return setattr_end(fs, tx, 0);
+}
+
+int udax_chown(struct udax_fs *fs, const char *path, uid_t uid, gid_t gid)
+{
+	return chown_common(fs, path, 1, uid, gid);
+}
+
+int udax_lchown(struct udax_fs *fs, const char *path, uid_t uid, gid_t gid)
+{
+	return chown_common(fs, path, 0, uid, gid);
+}
+
+static int64_t ts_to_ns(const struct timespec *ts)
+{
+	return (int64_t)ts->tv_sec * 1000000000 + ts->tv_nsec;
+}
+
+int udax_utimens(struct udax_fs *fs, const char *path,
+		 const struct timespec times[2], int flags)
+{
+	const struct udax_inode *di;
+	struct udax_inode *w;
+	struct namei nd;
+	struct tx *tx;
+	int64_t now = fs_now_ns();
+	int ret, set_now = 1;
+
+	if (flags & ~AT_SYMLINK_NOFOLLOW)
+		return -EINVAL;
+	for (int i = 0; times && i < 2; i++) {
+		if (times[i].tv_nsec == UTIME_NOW || times[i].tv_nsec == UTIME_OMIT)
+			continue;
+		if (times[i].tv_nsec < 0 || times[i].tv_nsec >= 1000000000)
+			return -EINVAL;
+		set_now = 0;
+	}
+	if (times && times[0].tv_nsec == UTIME_OMIT &&
+	    times[1].tv_nsec == UTIME_OMIT)
+		set_now = 0;
+	ret = setattr_begin(fs, path, !(flags & AT_SYMLINK_NOFOLLOW), &nd, &di,
+			    &tx);
+	if (ret)
+		return ret;
+	if (!perm_owner(di)) {
+		/* setting "now" needs write permission; explicit times need
+		 * ownership */
+		if (!set_now || (times && (times[0].tv_nsec == UTIME_OMIT ||
+					   times[1].tv_nsec == UTIME_OMIT)))
+			return setattr_end(fs, tx, -EPERM);
+		if (perm_check(di, W_OK))
+			return setattr_end(fs, tx, -EACCES);
+	}
+	w = inode_w(tx, nd.ino);
+	if (!w)
+		return setattr_end(fs, tx, tx->failed);
+	if (!times || times[0].tv_nsec == UTIME_NOW)
+		w->atime_ns = now;
+	else if (times[0].tv_nsec != UTIME_OMIT)
+		w->atime_ns = ts_to_ns(&times[0]);
+	if (!times || times[1].tv_nsec == UTIME_NOW)
+		w->mtime_ns = now;
+	else if (times[1].tv_nsec != UTIME_OMIT)
+		w->mtime_ns = ts_to_ns(&times[1]);
+	w->ctime_ns = now;
+	return setattr_end(fs, tx, 0);
+}
+
+/* ---- directories ---- */
+
+int udax_dir_open(struct udax_fs *fs, const char *path, struct udax_dir **dp)
+{
+	const struct udax_inode *di;
+	struct udax_dir *d;
+	struct namei nd;
+	int ret, err;
+
+	*dp = NULL;
+	pthread_rwlock_rdlock(&fs->ns_lock);
+	ret = namei(fs, path, NAMEI_FOLLOW, &nd);
+	if (ret)
+		goto unlock;
+	di = inode_r(fs, NULL, nd.ino, &err);
+	if (!di) {
+		ret = err;
+		goto unlock;
+	}
+	if (!S_ISDIR(di->mode)) {
+		ret = -ENOTDIR;
+		goto unlock;
+	}
+	ret = perm_check(di, R_OK);
+	if (ret)
+		goto unlock;
+	d = calloc(1, sizeof(*d));
+	if (!d) {
+		ret = -ENOMEM;
+		goto unlock;
+	}
+	ret = iget(fs, nd.ino, &d->ip);
+	if (ret) {
+		free(d);
+		goto unlock;
+	}
+	d->fs = fs;
+	atomic_fetch_add(&fs->open_handles, 1);
+	*dp = d;
+unlock:
+	pthread_rwlock_unlock(&fs->ns_lock);
+	return ret;
+}
+
+int udax_dir_read(struct udax_dir *d, struct udax_dirent *ent)
+{
+	struct udax_fs *fs;
+	const struct udax_inode *di;
+	int ret, err;
+
+	if (!d)
+		return -EBADF;
+	fs = d->fs;
+	pthread_rwlock_rdlock(&fs->ns_lock);
+	di = inode_r(fs, NULL, d->ip->ino, &err);
+	if (!di) {
+		ret = err;
+		goto unlock;
+	}
+	if (di->nlink == 0) {
+		ret = 0; /* removed while open: empty */
+		goto unlock;
+	}
+	if (d->pos < 2) {
+		ent->ino = d->pos == 0 ? d->ip->ino : di->parent;
+		ent->type = DT_DIR;
+		strcpy(ent->name, d->pos == 0 ? "." : "..");
+		d->pos++;
+		ent->off = d->pos;
+		ret = 1;
+		goto unlock;
+	}
+	uint64_t next;
+	ret = dir_next(fs, d->ip->ino, d->pos, &ent->ino, &ent->type,
+		       ent->name, &next);
+	if (ret == 1) {
+		d->pos = next;
+		ent->off = next;
+	}
+unlock:
+	pthread_rwlock_unlock(&fs->ns_lock);
+	return ret;
+}
+
+int udax_dir_seek(struct udax_dir *d, uint64_t off)
+{
+	if (!d)
+		return -EBADF;
+	d->pos = off;
+	return 0;
+}
+
+int udax_dir_close(struct udax_dir **dp)
+{
+	struct udax_dir *d = *dp;
+
+	if (!d)
+		return -EBADF;
+	atomic_fetch_sub(&d->fs->open_handles, 1);
+	iput(d->ip);
+	free(d);
+	*dp = NULL;
+	return 0;
+}

@@ -1,0 +1,241 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * rename.c - rename in all its forms (plain, replacing, RENAME_NOREPLACE,
+ * RENAME_EXCHANGE), as one transaction: after a crash the old name or the
+ * new one exists, never both or neither.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <linux/fs.h>
+#include <string.h>
+
+#include "api.h"
+
+/* Is `ino` the directory `anc` or below it? Walks parent links up. */
+static int is_below(struct udax_fs *fs, uint64_t ino, uint64_t anc, int *err)
+{
+	uint64_t steps = 0;
+
+	*err = 0;
+	for (;;) {
+		const struct udax_inode *di;
+		if (ino == anc)
+			return 1;
+		if (ino == UDAX_ROOT_INO)
+			return 0;
+		di = inode_r(fs, NULL, ino, err);
+		if (!di)
+			return 0;
+		if (++steps > fs->sb.inode_count) {
+			*err = fs_corrupt(fs, "directory parent loop at inode "
+					      "%llu",
+					  (unsigned long long)ino);
+			return 0;
+		}
+		ino = di->parent;
+	}
+}
+
+/* Move directory `ino` from parent `from` to parent `to` in tx. */
+static int move_dir(struct tx *tx, uint64_t ino, uint64_t from, uint64_t to,
+		    int to_gains_link)
+{
+	struct udax_inode *w;
+
+	if (from == to)
+		return 0;
+	w = inode_w(tx, ino);
+	if (!w)
+		return tx->failed;
+	w->parent = to;
+	w = inode_w(tx, from);
+	if (!w)
+		return tx->failed;
+	w->nlink--;
+	if (to_gains_link) {
+		w = inode_w(tx, to);
+		if (!w)
+			return tx->failed;
+		w->nlink++;
+	}
+	return 0;
+}
+
+static int touch_ctime(struct tx *tx, uint64_t ino)
+{
+	struct udax_inode *w = inode_w(tx, ino);
+	if (!w)
+		return tx->failed;
+	w->ctime_ns = fs_now_ns();
+	return 0;
+}
+
+int udax_rename(struct udax_fs *fs, const char *from, const char *to,
+		unsigned int flags)
+{
+	const struct udax_inode *sdir, *ddir, *src, *dst = NULL;
+	struct inode *victim = NULL;
+	struct namei snd, dnd;
+	struct tx *tx;
+	int ret, err;
+
+	if (flags & ~(RENAME_NOREPLACE | RENAME_EXCHANGE))
+		return -EINVAL;
+	if ((flags & RENAME_NOREPLACE) && (flags & RENAME_EXCHANGE))
+		return -EINVAL;
+	pthread_rwlock_wrlock(&fs->ns_lock);
+	ret = namei(fs, from, NAMEI_PARENT, &snd);
+	if (ret)
+		goto unlock;
+	ret = namei(fs, to, NAMEI_PARENT, &dnd);
+	if (ret == -ENOTDIR && dnd.ino && snd.ino && snd.type == DT_DIR)
+		ret = 0; /* "dir/" over a file: reported below */
+	if (ret)
+		goto unlock;
+	if (!snd.ino) {
+		ret = -ENOENT;
+		goto unlock;
+	}
+	if ((snd.len <= 2 && snd.name[0] == '.' &&
+	     (snd.len == 1 || snd.name[1] == '.')) ||
+	    (dnd.len <= 2 && dnd.name[0] == '.' &&
+	     (dnd.len == 1 || dnd.name[1] == '.'))) {
+		ret = -EBUSY;
+		goto unlock;
+	}
+	if ((flags & RENAME_EXCHANGE) && !dnd.ino) {
+		ret = -ENOENT;
+		goto unlock;
+	}
+	if ((flags & RENAME_NOREPLACE) && dnd.ino) {
+		ret = -EEXIST;
+		goto unlock;
+	}
+	src = inode_r(fs, NULL, snd.ino, &err);
+	if (!src) {
+		ret = err;
+		goto unlock;
+	}
+	if (dnd.ino) {
+		dst = inode_r(fs, NULL, dnd.ino, &err);
+		if (!dst) {
+			ret = err;
+			goto unlock;
+		}
+	}
+	int sdir_is = S_ISDIR(src->mode), ddir_is = dst && S_ISDIR(dst->mode);
+	if (!(flags & RENAME_EXCHANGE) && dst) {
+		if (sdir_is && !ddir_is) {
+			ret = -ENOTDIR;
+			goto unlock;
+		}
+		if (!sdir_is && ddir_is) {
+			ret = -EISDIR;
+			goto unlock;
+		}
+	}
+	/* a directory may not move below itself */
+	if (sdir_is && is_below(fs, dnd.dir, snd.ino, &err)) {
+		ret = -EINVAL;
+		goto unlock;
+	}
+	if (err) {
+		ret = err;
+		goto unlock;
+	}
+	if (ddir_is && (flags & RENAME_EXCHANGE) &&
+	    is_below(fs, snd.dir, dnd.ino, &err)) {
+		ret = -EINVAL;
+		goto unlock;
+	}
+	if (snd.ino == dnd.ino) {
+		ret = 0; /* same inode: nothing to do, as POSIX says */
+		goto unlock;
+	}
+	ret = parent_writable_pair(fs, snd.dir, dnd.dir, &sdir, &ddir);
+	if (ret)
+		goto unlock;
+	ret = perm_sticky(sdir, src);
+	if (!ret && dst)
+		ret = perm_sticky(ddir, dst);
+	/* moving a directory to a new parent rewrites its ".." */
+	if (!ret && sdir_is && snd.dir != dnd.dir)
+		ret = perm_check(src, W_OK);
+	if (!ret && ddir_is && (flags & RENAME_EXCHANGE) && snd.dir != dnd.dir)
+		ret = perm_check(dst, W_OK);
+	if (ret)
+		goto unlock;
+	if (!(flags & RENAME_EXCHANGE) && ddir_is && dst->entries) {
+		ret = -ENOTEMPTY;
+		goto unlock;
+	}
+	if (sdir_is && !ddir_is && snd.dir != dnd.dir &&
+	    ddir->nlink >= UDAX_LINK_MAX) {
+		ret = -EMLINK;
+		goto unlock;
+	}
+	if (dst && !(flags & RENAME_EXCHANGE)) {
+		ret = iget(fs, dnd.ino, &victim);
+		if (ret)
+			goto unlock;
+	}
+
+	tx = tx_begin(fs);
+	if (flags & RENAME_EXCHANGE) {
+		ret = dir_retarget(tx, snd.dir, snd.name, snd.len, dnd.ino,
+				   dnd.type);
+		if (!ret)
+			ret = dir_retarget(tx, dnd.dir, dnd.name, dnd.len,
+					   snd.ino, snd.type);
+		if (!ret && sdir_is != ddir_is) {
+			/* one directory changes parent, the other is not a
+			 * directory: the parents' link counts move */
+			if (sdir_is)
+				ret = move_dir(tx, snd.ino, snd.dir, dnd.dir, 1);
+			else
+				ret = move_dir(tx, dnd.ino, dnd.dir, snd.dir, 1);
+		} else if (!ret && sdir_is) {
+			struct udax_inode *w = inode_w(tx, snd.ino);
+			if (w)
+				w->parent = dnd.dir;
+			w = inode_w(tx, dnd.ino);
+			if (w)
+				w->parent = snd.dir;
+		}
+		if (!ret)
+			ret = touch_ctime(tx, dnd.ino);
+	} else if (dst) {
+		ret = dir_retarget(tx, dnd.dir, dnd.name, dnd.len, snd.ino,
+				   snd.type);
+		if (!ret)
+			ret = dir_remove(tx, snd.dir, snd.name, snd.len);
+		if (!ret)
+			ret = inode_drop_link(tx, dnd.ino, ddir_is);
+		if (!ret && ddir_is) {
+			/* the new parent loses the replaced directory and
+			 * gains the moved one */
+			if (snd.dir != dnd.dir) {
+				ret = move_dir(tx, snd.ino, snd.dir, dnd.dir, 0);
+			} else {
+				struct udax_inode *w = inode_w(tx, dnd.dir);
+				if (w)
+					w->nlink--;
+			}
+		}
+	} else {
+		ret = dir_add(tx, dnd.dir, dnd.name, dnd.len, snd.ino,
+			      snd.type);
+		if (!ret)
+			ret = dir_remove(tx, snd.dir, snd.name, snd.len);
+		if (!ret && sdir_is)
+			ret = move_dir(tx, snd.ino, snd.dir, dnd.dir, 1);
+	}
+	if (!ret)
+		ret = touch_ctime(tx, snd.ino);
+	ret = ret ? (tx_abort(tx), ret) : tx_commit(tx);
+	if (victim)
+		iput(victim);
+unlock:
+	pthread_rwlock_unlock(&fs->ns_lock);
+	return ret;
+}

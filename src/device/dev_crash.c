@@ -1,0 +1,244 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * dev_crash.c - the crash-emulating device.
+ *
+ * It keeps two copies of the device: the working memory every store goes
+ * to (dev->base) and the durable image, what a power loss would certainly
+ * leave. A flush marks cache lines; a drain (fence) copies the marked
+ * lines into the durable image. At the crash point chosen with
+ * dev_crash_freeze_at() the device records the durable image and every
+ * pending line (flushed but not fenced, or stored and never flushed) with
+ * the contents it had then; dev_crash_image() builds the image for any
+ * subset of those lines. A store that was never flushed is therefore a
+ * pending line at every later crash point: missing flushes show up as
+ * crash images that lose the store.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "device.h"
+
+#define CL 64u
+
+struct crash {
+	pthread_mutex_t lock;	/* guards everything below */
+	uint8_t *durable;	/* size bytes: what surely survives */
+	uint8_t *marked;	/* one byte per line: flushed since the drain */
+	uint64_t *flushed;	/* line numbers marked, nflushed of them */
+	size_t nflushed, capflushed;
+	uint64_t fences;	/* drains so far */
+	uint64_t freeze_at;	/* fence number of the crash point, 0 = none */
+	int frozen;		/* the crash point has been captured */
+	uint8_t *snap;		/* durable image at the crash point */
+	uint64_t *pend;		/* pending line numbers at the crash point */
+	uint8_t *pend_data;	/* their contents, CL bytes each */
+	size_t npend;
+};
+
+static void crash_mark(struct dev *dev, const void *addr, size_t len)
+{
+	struct crash *c = dev->priv;
+	uint64_t first, last;
+
+	if (!len)
+		return;
+	first = (uint64_t)((const uint8_t *)addr - dev->base) / CL;
+	last = (uint64_t)((const uint8_t *)addr - dev->base + len - 1) / CL;
+	pthread_mutex_lock(&c->lock);
+	for (uint64_t l = first; l <= last; l++) {
+		if (c->marked[l])
+			continue;
+		if (c->nflushed == c->capflushed) {
+			size_t ncap = c->capflushed ? c->capflushed * 2 : 1024;
+			uint64_t *n = realloc(c->flushed, ncap * sizeof(*n));
+			if (!n)
+				abort(); /* test device: no way to continue */
+			c->flushed = n;
+			c->capflushed = ncap;
+		}
+		c->marked[l] = 1;
+		c->flushed[c->nflushed++] = l;
+	}
+	pthread_mutex_unlock(&c->lock);
+}
+
+/* Record the crash point: the durable image and every line that differs
+ * from it now (flushed or not). Called with the lock held. */
+static void crash_capture(struct dev *dev)
+{
+	struct crash *c = dev->priv;
+	uint64_t nlines = dev->size / CL;
+	size_t n = 0;
+
+	free(c->snap);
+	free(c->pend);
+	free(c->pend_data);
+	c->snap = malloc(dev->size);
+	for (uint64_t l = 0; l < nlines; l++)
+		if (memcmp(dev->base + l * CL, c->durable + l * CL, CL))
+			n++;
+	c->pend = malloc((n ? n : 1) * sizeof(*c->pend));
+	c->pend_data = malloc((n ? n : 1) * CL);
+	if (!c->snap || !c->pend || !c->pend_data)
+		abort();
+	memcpy(c->snap, c->durable, dev->size);
+	n = 0;
+	for (uint64_t l = 0; l < nlines; l++) {
+		if (!memcmp(dev->base + l * CL, c->durable + l * CL, CL))
+			continue;
+		c->pend[n] = l;
+		memcpy(c->pend_data + n * CL, dev->base + l * CL, CL);
+		n++;
+	}
+	c->npend = n;
+	c->frozen = 1;
+}
+
+static void crash_flush(struct dev *dev, const void *addr, size_t len)
+{
+	crash_mark(dev, addr, len);
+}
+
+static void crash_drain(struct dev *dev)
+{
+	struct crash *c = dev->priv;
+
+	pthread_mutex_lock(&c->lock);
+	c->fences++;
+	if (c->freeze_at && c->fences == c->freeze_at && !c->frozen)
+		crash_capture(dev);
+	for (size_t i = 0; i < c->nflushed; i++) {
+		uint64_t l = c->flushed[i];
+		memcpy(c->durable + l * CL, dev->base + l * CL, CL);
+		c->marked[l] = 0;
+	}
+	c->nflushed = 0;
+	pthread_mutex_unlock(&c->lock);
+}
+
+static void crash_memcpy_nt(struct dev *dev, void *dst, const void *src,
+			    size_t len)
+{
+	memcpy(dst, src, len);
+	crash_mark(dev, dst, len);
+}
+
+static void crash_memzero_nt(struct dev *dev, void *dst, size_t len)
+{
+	memset(dst, 0, len);
+	crash_mark(dev, dst, len);
+}
+
+static void crash_close(struct dev *dev)
+{
+	struct crash *c = dev->priv;
+
+	free(dev->base);
+	free(c->durable);
+	free(c->marked);
+	free(c->flushed);
+	free(c->snap);
+	free(c->pend);
+	free(c->pend_data);
+	pthread_mutex_destroy(&c->lock);
+	free(c);
+}
+
+static const struct dev_ops crash_ops = {
+	.flush = crash_flush,
+	.drain = crash_drain,
+	.memcpy_nt = crash_memcpy_nt,
+	.memzero_nt = crash_memzero_nt,
+	.close = crash_close,
+};
+
+int dev_crash_new(struct dev **devp, uint64_t size)
+{
+	struct dev *dev;
+	struct crash *c;
+
+	*devp = NULL;
+	size &= ~(uint64_t)4095;
+	dev = calloc(1, sizeof(*dev));
+	c = calloc(1, sizeof(*c));
+	if (!dev || !c)
+		goto free_all;
+	dev->base = aligned_alloc(4096, size);
+	c->durable = calloc(1, size);
+	c->marked = calloc(size / CL, 1);
+	if (!dev->base || !c->durable || !c->marked)
+		goto free_all;
+	memset(dev->base, 0, size);
+	pthread_mutex_init(&c->lock, NULL);
+	dev->size = size;
+	dev->ops = &crash_ops;
+	dev->kind = DEV_CRASH;
+	dev->gran = DEV_GRAN_CACHELINE;
+	dev->fd = -1;
+	dev->priv = c;
+	strcpy(dev->name, "crash");
+	*devp = dev;
+	return 0;
+
+free_all:
+	if (c) {
+		free(c->durable);
+		free(c->marked);
+	}
+	if (dev)
+		free(dev->base);
+	free(c);
+	free(dev);
+	return -ENOMEM;
+}
+
+uint64_t dev_crash_fences(struct dev *dev)
+{
+	struct crash *c = dev->priv;
+	uint64_t n;
+
+	pthread_mutex_lock(&c->lock);
+	n = c->fences;
+	pthread_mutex_unlock(&c->lock);
+	return n;
+}
+
+void dev_crash_freeze_at(struct dev *dev, uint64_t fence)
+{
+	struct crash *c = dev->priv;
+
+	pthread_mutex_lock(&c->lock);
+	c->freeze_at = fence;
+	c->frozen = 0;
+	pthread_mutex_unlock(&c->lock);
+}
+
+size_t dev_crash_pending(struct dev *dev)
+{
+	struct crash *c = dev->priv;
+	size_t n;
+
+	pthread_mutex_lock(&c->lock);
+	if (!c->frozen)
+		crash_capture(dev); /* crash point not reached: crash now */
+	n = c->npend;
+	pthread_mutex_unlock(&c->lock);
+	return n;
+}
+
+void dev_crash_image(struct dev *dev, const uint64_t *keep, uint8_t *out)
+{
+	struct crash *c = dev->priv;
+
+	pthread_mutex_lock(&c->lock);
+	if (!c->frozen)
+		crash_capture(dev);
+	memcpy(out, c->snap, dev->size);
+	for (size_t i = 0; keep && i < c->npend; i++)
+		if (keep[i / 64] & (1ull << (i % 64)))
+			memcpy(out + c->pend[i] * CL, c->pend_data + i * CL,
+			       CL);
+	pthread_mutex_unlock(&c->lock);
+}

@@ -1,0 +1,379 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * device.c - opening devices by name and the ops of each backing.
+ *
+ * Memory devices (memfd, tmpfs files) map the file themselves and use the
+ * cache-line primitives of persist_cl.c. Files and devdax go through
+ * libpmem2, which picks msync or cache-line flushes from the store
+ * granularity of the mapping; its functions are fetched once here.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <libpmem2.h>
+#include <linux/magic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <unistd.h>
+
+#include "device.h"
+
+#define DEV_MIN_SIZE 4096u
+
+int dev_parse_size(const char *s, uint64_t *bytes)
+{
+	char *end;
+	unsigned long long v;
+	unsigned shift = 0;
+
+	if (!s || !*s || *s == '-')
+		return -EINVAL;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno || end == s)
+		return -EINVAL;
+	switch (*end) {
+	case 'k': case 'K': shift = 10; end++; break;
+	case 'm': case 'M': shift = 20; end++; break;
+	case 'g': case 'G': shift = 30; end++; break;
+	case 't': case 'T': shift = 40; end++; break;
+	default: break;
+	}
+	if (*end == 'i' && shift)
+		end++;
+	if (*end == 'B' || *end == 'b')
+		end++;
+	if (*end || (shift && v > (~0ull >> shift)))
+		return -EINVAL;
+	*bytes = (uint64_t)v << shift;
+	return 0;
+}
+
+/* ---- memory devices: cache-line path ---- */
+
+static void mem_flush(struct dev *dev, const void *addr, size_t len)
+{
+	(void)dev;
+	cl_flush(addr, len);
+}
+
+static void mem_drain(struct dev *dev)
+{
+	(void)dev;
+	cl_drain();
+}
+
+static void mem_memcpy_nt(struct dev *dev, void *dst, const void *src,
+			  size_t len)
+{
+	(void)dev;
+	cl_memcpy_nt(dst, src, len);
+}
+
+static void mem_memzero_nt(struct dev *dev, void *dst, size_t len)
+{
+	(void)dev;
+	cl_memzero_nt(dst, len);
+}
+
+static void mem_close(struct dev *dev)
+{
+	if (dev->base)
+		munmap(dev->base, dev->size);
+	if (dev->fd >= 0)
+		close(dev->fd);
+}
+
+static const struct dev_ops mem_ops = {
+	.flush = mem_flush,
+	.drain = mem_drain,
+	.memcpy_nt = mem_memcpy_nt,
+	.memzero_nt = mem_memzero_nt,
+	.close = mem_close,
+};
+
+/* ---- libpmem2 devices: files and devdax ---- */
+
+struct pm_priv {
+	struct pmem2_config *cfg;
+	struct pmem2_source *src;
+	struct pmem2_map *map;
+	pmem2_flush_fn flush;
+	pmem2_drain_fn drain;
+	pmem2_memcpy_fn memcpy;
+	pmem2_memset_fn memset;
+};
+
+static void pm_flush(struct dev *dev, const void *addr, size_t len)
+{
+	struct pm_priv *pm = dev->priv;
+	pm->flush(addr, len);
+}
+
+static void pm_drain(struct dev *dev)
+{
+	struct pm_priv *pm = dev->priv;
+	pm->drain();
+}
+
+static void pm_memcpy_nt(struct dev *dev, void *dst, const void *src,
+			 size_t len)
+{
+	struct pm_priv *pm = dev->priv;
+	pm->memcpy(dst, src, len,
+		   PMEM2_F_MEM_NONTEMPORAL | PMEM2_F_MEM_NODRAIN);
+}
+
+static void pm_memzero_nt(struct dev *dev, void *dst, size_t len)
+{
+	struct pm_priv *pm = dev->priv;
+	pm->memset(dst, 0, len, PMEM2_F_MEM_NONTEMPORAL | PMEM2_F_MEM_NODRAIN);
+}
+
+static void pm_close(struct dev *dev)
+{
+	struct pm_priv *pm = dev->priv;
+
+	if (pm->map)
+		pmem2_map_delete(&pm->map);
+	if (pm->src)
+		pmem2_source_delete(&pm->src);
+	if (pm->cfg)
+		pmem2_config_delete(&pm->cfg);
+	free(pm);
+	if (dev->fd >= 0)
+		close(dev->fd);
+}
+
+static const struct dev_ops pm_ops = {
+	.flush = pm_flush,
+	.drain = pm_drain,
+	.memcpy_nt = pm_memcpy_nt,
+	.memzero_nt = pm_memzero_nt,
+	.close = pm_close,
+};
+
+/* Map `dev->fd` through libpmem2 and take its persistence functions. */
+static int pm_map(struct dev *dev, int read_only)
+{
+	struct pm_priv *pm;
+	int ret;
+
+	pm = calloc(1, sizeof(*pm));
+	if (!pm)
+		return -ENOMEM;
+	ret = pmem2_config_new(&pm->cfg);
+	if (ret)
+		goto free_pm;
+	ret = pmem2_source_from_fd(&pm->src, dev->fd);
+	if (ret)
+		goto delete_cfg;
+	ret = pmem2_config_set_required_store_granularity(
+		pm->cfg, PMEM2_GRANULARITY_PAGE);
+	if (ret)
+		goto delete_src;
+	if (read_only)
+		pmem2_config_set_protection(pm->cfg, PMEM2_PROT_READ);
+	ret = pmem2_map_new(&pm->map, pm->cfg, pm->src);
+	if (ret)
+		goto delete_src;
+	dev->base = pmem2_map_get_address(pm->map);
+	dev->size = pmem2_map_get_size(pm->map) & ~(uint64_t)4095;
+	switch (pmem2_map_get_store_granularity(pm->map)) {
+	case PMEM2_GRANULARITY_BYTE:
+		dev->gran = DEV_GRAN_BYTE;
+		dev->kind = DEV_DAX;
+		break;
+	case PMEM2_GRANULARITY_CACHE_LINE:
+		dev->gran = DEV_GRAN_CACHELINE;
+		dev->kind = DEV_DAX;
+		break;
+	default:
+		dev->gran = DEV_GRAN_PAGE;
+		dev->kind = DEV_FILE;
+		break;
+	}
+	pm->flush = pmem2_get_flush_fn(pm->map);
+	pm->drain = pmem2_get_drain_fn(pm->map);
+	pm->memcpy = pmem2_get_memcpy_fn(pm->map);
+	pm->memset = pmem2_get_memset_fn(pm->map);
+	dev->priv = pm;
+	dev->ops = &pm_ops;
+	return 0;
+
+delete_src:
+	pmem2_source_delete(&pm->src);
+delete_cfg:
+	pmem2_config_delete(&pm->cfg);
+free_pm:
+	free(pm);
+	/* libpmem2 returns negative errno values or its own codes */
+	return ret < 0 && ret > -4096 ? ret : -EIO;
+}
+
+static int mem_map(struct dev *dev, int read_only)
+{
+	int prot = PROT_READ | (read_only ? 0 : PROT_WRITE);
+
+	dev->base = mmap(NULL, dev->size, prot, MAP_SHARED, dev->fd, 0);
+	if (dev->base == MAP_FAILED) {
+		dev->base = NULL;
+		return -errno;
+	}
+	dev->kind = DEV_MEMORY;
+	dev->gran = DEV_GRAN_CACHELINE;
+	dev->ops = &mem_ops;
+	return 0;
+}
+
+static int dev_open_memfd(struct dev *dev, const char *spec)
+{
+	char name[64] = "udax";
+	const char *colon = strchr(spec, ':');
+	uint64_t size;
+	int ret;
+
+	if (!colon)
+		return -EINVAL;
+	if ((size_t)(colon - spec) < sizeof(name) && colon > spec) {
+		memcpy(name, spec, (size_t)(colon - spec));
+		name[colon - spec] = 0;
+	}
+	ret = dev_parse_size(colon + 1, &size);
+	if (ret)
+		return ret;
+	if (size < DEV_MIN_SIZE)
+		return -EINVAL;
+	dev->fd = memfd_create(name, MFD_CLOEXEC);
+	if (dev->fd < 0)
+		return -errno;
+	dev->size = size & ~(uint64_t)4095;
+	if (ftruncate(dev->fd, (off_t)dev->size))
+		return -errno;
+	return mem_map(dev, 0);
+}
+
+int dev_open(struct dev **devp, const char *name, uint64_t create_size,
+	     int read_only)
+{
+	struct dev *dev;
+	struct stat st;
+	struct statfs sfs;
+	int ret;
+
+	*devp = NULL;
+	if (!name || !*name)
+		return -EINVAL;
+	dev = calloc(1, sizeof(*dev));
+	if (!dev)
+		return -ENOMEM;
+	dev->fd = -1;
+	snprintf(dev->name, sizeof(dev->name), "%s", name);
+
+	if (!strncmp(name, "memfd:", 6)) {
+		ret = dev_open_memfd(dev, name + 6);
+		if (ret)
+			goto close_dev;
+		*devp = dev;
+		return 0;
+	}
+
+	dev->fd = open(name,
+		       (read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC |
+			       (create_size ? O_CREAT : 0),
+		       0644);
+	if (dev->fd < 0) {
+		ret = -errno;
+		goto close_dev;
+	}
+	if (fstat(dev->fd, &st)) {
+		ret = -errno;
+		goto close_dev;
+	}
+	if (S_ISREG(st.st_mode)) {
+		if (create_size && (uint64_t)st.st_size < create_size) {
+			if (ftruncate(dev->fd, (off_t)create_size)) {
+				ret = -errno;
+				goto close_dev;
+			}
+			st.st_size = (off_t)create_size;
+		}
+		if ((uint64_t)st.st_size < DEV_MIN_SIZE) {
+			ret = -EINVAL;
+			goto close_dev;
+		}
+		if (fstatfs(dev->fd, &sfs)) {
+			ret = -errno;
+			goto close_dev;
+		}
+		if (sfs.f_type == TMPFS_MAGIC) {
+			dev->size = (uint64_t)st.st_size & ~(uint64_t)4095;
+			ret = mem_map(dev, read_only);
+		} else {
+			ret = pm_map(dev, read_only);
+		}
+	} else if (S_ISCHR(st.st_mode)) {
+		ret = pm_map(dev, read_only);
+	} else {
+		ret = -ENODEV;
+	}
+	if (ret)
+		goto close_dev;
+	*devp = dev;
+	return 0;
+
+close_dev:
+	if (dev->fd >= 0)
+		close(dev->fd);
+	free(dev);
+	return ret;
+}
+
+int dev_memory_from_image(struct dev **devp, const uint8_t *image,
+			  uint64_t size)
+{
+	struct dev *dev;
+	int ret;
+
+	*devp = NULL;
+	dev = calloc(1, sizeof(*dev));
+	if (!dev)
+		return -ENOMEM;
+	dev->fd = memfd_create("udax-image", MFD_CLOEXEC);
+	if (dev->fd < 0) {
+		ret = -errno;
+		goto free_dev;
+	}
+	dev->size = size & ~(uint64_t)4095;
+	if (ftruncate(dev->fd, (off_t)dev->size)) {
+		ret = -errno;
+		goto close_fd;
+	}
+	ret = mem_map(dev, 0);
+	if (ret)
+		goto close_fd;
+	memcpy(dev->base, image, dev->size);
+	snprintf(dev->name, sizeof(dev->name), "image");
+	*devp = dev;
+	return 0;
+
+close_fd:
+	close(dev->fd);
+free_dev:
+	free(dev);
+	return ret;
+}
+
+void dev_close(struct dev **devp)
+{
+	struct dev *dev = *devp;
+
+	if (!dev)
+		return;
+	dev->ops->close(dev);
+	free(dev);
+	*devp = NULL;
+}

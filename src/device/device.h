@@ -1,0 +1,132 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * device.h - the device layer: a range of byte-addressable memory that
+ * survives the process, and the functions that make stores to it durable.
+ *
+ * A device is an ops table plus a context. Every backing (memory file,
+ * ordinary file, DAX file or devdax, crash-emulating) sits behind the same
+ * table; the persistence functions are chosen once, at open, from the
+ * mapping's store granularity, and no upper layer tests CPU features or
+ * the device kind.
+ *
+ * Lifecycle: dev_open() or dev_crash_new() -> use -> dev_close(). The
+ * mapping (dev->base, dev->size) is fixed for the device's life. All ops
+ * are thread-safe (they touch only the caller's range).
+ */
+#ifndef UDAX_DEVICE_H
+#define UDAX_DEVICE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+enum dev_kind {
+	DEV_MEMORY,  /* memfd or tmpfs file: cache-line flushes */
+	DEV_FILE,    /* ordinary file: page granularity, msync */
+	DEV_DAX,     /* devdax or DAX-mounted file: cache-line flushes */
+	DEV_CRASH,   /* crash-emulating memory device for tests */
+};
+
+enum dev_granularity {
+	DEV_GRAN_BYTE,	    /* stores are durable once fenced (eADR) */
+	DEV_GRAN_CACHELINE, /* flush each cache line, then fence */
+	DEV_GRAN_PAGE,	    /* msync the pages */
+};
+
+struct dev;
+
+/* The persistence ops of a device, chosen at open. */
+struct dev_ops {
+	/* Write back [addr, addr+len); not ordered until drain. */
+	void (*flush)(struct dev *dev, const void *addr, size_t len);
+	/* Wait until every flush issued so far is durable (a fence). */
+	void (*drain)(struct dev *dev);
+	/* Copy into device memory, bypassing caches where possible; the copy
+	 * is flushed (durable after the next drain). */
+	void (*memcpy_nt)(struct dev *dev, void *dst, const void *src,
+			  size_t len);
+	/* Set device memory to zero, flushed (durable after drain). */
+	void (*memzero_nt)(struct dev *dev, void *dst, size_t len);
+	/* Release the backing. */
+	void (*close)(struct dev *dev);
+};
+
+struct dev {
+	const struct dev_ops *ops;
+	uint8_t *base;	     /* mapping of the whole device */
+	uint64_t size;	     /* bytes, a multiple of 4096 */
+	enum dev_kind kind;
+	enum dev_granularity gran;
+	int fd;		     /* backing fd, -1 if none */
+	void *priv;	     /* backing-specific context */
+	char name[256];	     /* as given to dev_open */
+};
+
+/* Open a device named as in udax.h ("memfd:NAME:SIZE", a path). If
+ * `create_size` is nonzero a missing file is created and a file smaller
+ * than that is extended to it. Returns 0 and *dev, or a negative errno. */
+int dev_open(struct dev **dev, const char *name, uint64_t create_size,
+	     int read_only);
+/* Close and free; clears *dev. */
+void dev_close(struct dev **dev);
+
+/* Make [addr, addr+len) durable now: flush + drain. */
+static inline void dev_persist(struct dev *dev, const void *addr, size_t len)
+{
+	dev->ops->flush(dev, addr, len);
+	dev->ops->drain(dev);
+}
+
+static inline void dev_flush(struct dev *dev, const void *addr, size_t len)
+{
+	dev->ops->flush(dev, addr, len);
+}
+
+static inline void dev_drain(struct dev *dev)
+{
+	dev->ops->drain(dev);
+}
+
+/* Parse "123", "4K", "64M", "2G" into bytes. Returns 0 or -EINVAL. */
+int dev_parse_size(const char *s, uint64_t *bytes);
+
+/* Cache-line persistence primitives for memory devices (persist_cl.c):
+ * clwb, clflushopt or clflush chosen once from the CPU, sfence. */
+void cl_flush(const void *addr, size_t len);
+void cl_drain(void);
+void cl_memcpy_nt(void *dst, const void *src, size_t len);
+void cl_memzero_nt(void *dst, size_t len);
+
+/* ---- crash-emulating device (dev_crash.c) ----
+ * A memory device whose persistence ops record every flushed and fenced
+ * cache line. The "durable image" holds what would survive a power loss
+ * with certainty; lines written and flushed but not yet fenced, and lines
+ * stored but never flushed, are "pending": a crash may keep any subset.
+ * Stores made directly into dev->base are detected at each flush by
+ * comparing with the durable image, so no store can escape the record. */
+
+/* A new crash device of `size` bytes (zeroed). Returns 0 or -ENOMEM. */
+int dev_crash_new(struct dev **dev, uint64_t size);
+
+/* Number of fences (drains) so far; crash points are numbered by it. */
+uint64_t dev_crash_fences(struct dev *dev);
+
+/* From now on, stop updating the durable image once `fence` drains have
+ * happened, keeping the lines pending at that point: the image is then
+ * frozen "at" that crash point, while the workload runs on. 0 = never. */
+void dev_crash_freeze_at(struct dev *dev, uint64_t fence);
+
+/* Cache lines pending (flushed or stored but not fenced) at the crash
+ * point; they are numbered 0..n-1 for dev_crash_image(). */
+size_t dev_crash_pending(struct dev *dev);
+
+/* Build into `out` (dev->size bytes) the image after a power loss at the
+ * crash point that kept exactly the pending lines whose bit is set in
+ * `keep` (bit i = pending line i; NULL keeps none). */
+void dev_crash_image(struct dev *dev, const uint64_t *keep, uint8_t *out);
+
+/* Open a memory device over a copy of `image` (size bytes), e.g. to mount
+ * a crash image. Returns 0 or -ENOMEM. */
+int dev_memory_from_image(struct dev **dev, const uint8_t *image,
+			  uint64_t size);
+
+#endif /* UDAX_DEVICE_H */

@@ -1,0 +1,260 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * format.h - the on-media format of udax, shared by libudax and the tools.
+ *
+ * docs/FORMAT.md describes every byte; this header is its C form. All
+ * fields are fixed-width little-endian; no host pointer is ever stored.
+ * Every metadata structure carries a crc32c (Castagnoli) checksum.
+ *
+ * Device layout, in 4 KiB blocks (B = block_count):
+ *
+ *   0                 superblock, primary copy
+ *   1                 state block (roots that change: orphan list, ...)
+ *   2 .. 2+J-1        journal (one redo transaction at a time)
+ *   bbmap_start       block bitmap   (1 bit per device block, 1 = in use)
+ *   ibmap_start       inode bitmap   (1 bit per inode, 1 = in use)
+ *   itable_start      inode table    (16 inodes of 256 bytes per block)
+ *   data_start .. B-2 data and tree blocks
+ *   B-1               superblock, backup copy (identical, written by mkfs)
+ *
+ * Trees (extent maps, directories, the refcount tree) are B+trees of 4 KiB
+ * nodes with u64 keys and variable-length values (struct udax_node).
+ */
+#ifndef UDAX_FORMAT_H
+#define UDAX_FORMAT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Little-endian storage types; the hosts udax runs on are little-endian
+ * (checked below), so these are plain integers with a documenting name. */
+typedef uint16_t le16;
+typedef uint32_t le32;
+typedef uint64_t le64;
+typedef int64_t les64;
+
+#if !defined(__BYTE_ORDER__) || __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+#error "udax's on-media format is little-endian; add byte swapping first"
+#endif
+
+#define UDAX_BLOCK_SHIFT 12
+#define UDAX_BLOCK_SIZE (1u << UDAX_BLOCK_SHIFT)
+#define UDAX_HUGE_BLOCKS 512u /* 2 MiB in blocks: huge-mapping alignment */
+#define UDAX_CACHELINE 64u
+
+#define UDAX_FORMAT_VERSION 1
+
+/* Magic numbers: ASCII, read as little-endian integers. */
+#define UDAX_SUPER_MAGIC 0x3130534658414455ull /* "UDAXFS01" */
+#define UDAX_STATE_MAGIC 0x54535855u	       /* "UXST" */
+#define UDAX_JOURNAL_MAGIC 0x4c4a5855u	       /* "UXJL" */
+#define UDAX_BITMAP_MAGIC 0x4d425855u	       /* "UXBM" */
+#define UDAX_NODE_MAGIC 0x444e5855u	       /* "UXND" */
+#define UDAX_INODE_MAGIC 0x4e49u	       /* "IN" */
+
+#define UDAX_SUPER_BLOCK 0
+#define UDAX_STATE_BLOCK 1
+#define UDAX_JOURNAL_START 2
+
+/* Feature flags. An image with unknown incompat bits is refused; unknown
+ * ro_compat bits allow read-only opening only. */
+#define UDAX_FEAT_INCOMPAT_REFLINK 0x1 /* refcount tree may be non-empty */
+#define UDAX_FEAT_INCOMPAT_KNOWN (UDAX_FEAT_INCOMPAT_REFLINK)
+#define UDAX_FEAT_RO_COMPAT_KNOWN 0x0
+#define UDAX_FEAT_COMPAT_KNOWN 0x0
+
+/* ---- superblock (blocks 0 and B-1; 4096 bytes) ---- */
+struct udax_super {
+	le64 magic;		/* UDAX_SUPER_MAGIC */
+	le32 version;		/* UDAX_FORMAT_VERSION */
+	le32 block_size;	/* 4096 */
+	le64 block_count;	/* device blocks, superblocks included */
+	uint8_t uuid[16];	/* random at mkfs */
+	le64 feat_compat;	/* UDAX_FEAT_COMPAT_* */
+	le64 feat_incompat;	/* UDAX_FEAT_INCOMPAT_* */
+	le64 feat_ro_compat;	/* UDAX_FEAT_RO_COMPAT_* */
+	le64 journal_start;	/* first journal block (2) */
+	le64 journal_blocks;	/* journal length in blocks */
+	le64 bbmap_start;	/* first block-bitmap block */
+	le64 bbmap_blocks;	/* block-bitmap length in blocks */
+	le64 ibmap_start;	/* first inode-bitmap block */
+	le64 ibmap_blocks;	/* inode-bitmap length in blocks */
+	le64 itable_start;	/* first inode-table block */
+	le64 itable_blocks;	/* inode-table length in blocks */
+	le64 inode_count;	/* inodes; numbers 1..inode_count-1 are valid */
+	le64 data_start;	/* first block the allocator may hand out */
+	le64 root_ino;		/* the root directory's inode (1) */
+	les64 mkfs_time_ns;	/* creation time, ns since the Epoch */
+	le64 hash_seed;		/* seed of the directory name hash */
+	uint8_t reserved[3920]; /* zero */
+	le32 pad;		/* zero */
+	le32 crc;		/* crc32c of the block with this field 0 */
+};
+
+/* ---- state block (block 1; changes only through the journal) ---- */
+struct udax_state {
+	le32 magic;		/* UDAX_STATE_MAGIC */
+	le32 crc;		/* crc32c of the block with this field 0 */
+	le64 blkno;		/* 1 */
+	le64 orphan_head;	/* first inode of the orphan list, 0 = none */
+	le64 refcount_root;	/* root node of the refcount tree, 0 = empty */
+	le64 generation;	/* next inode generation number */
+	uint8_t reserved[4056]; /* zero */
+};
+
+/* ---- journal ----
+ * The journal holds at most one transaction, at its first block:
+ * a header, then `nrec` records, each a struct udax_jrec followed by `len`
+ * bytes of new contents for device bytes [dev_off, dev_off+len), padded to
+ * a multiple of 8. The transaction is committed when all of it is durable:
+ * its crc (over header, with crc 0, and every record byte) then matches.
+ * Replay copies every record to its home; replay is idempotent. */
+struct udax_jhdr {
+	le32 magic;	/* UDAX_JOURNAL_MAGIC; 0 = journal empty */
+	le32 crc;	/* crc32c of header (crc 0) and records */
+	le64 seq;	/* transaction number, increasing */
+	le32 nrec;	/* number of records */
+	le32 pad;	/* zero */
+	le64 bytes;	/* header + records, bytes */
+	uint8_t uuid[16]; /* the file system's uuid: never replay a stranger */
+	le64 reserved[2];
+};
+
+struct udax_jrec {
+	le64 dev_off; /* device byte offset of the home location */
+	le32 len;     /* bytes of data that follow (multiple of 8, <= 4096) */
+	le32 pad;     /* zero */
+};
+
+/* ---- bitmap block (block and inode bitmaps) ---- */
+#define UDAX_BITMAP_HDR 32
+#define UDAX_BITMAP_BITS ((UDAX_BLOCK_SIZE - UDAX_BITMAP_HDR) * 8u) /* 32512 */
+struct udax_bitmap {
+	le32 magic;	/* UDAX_BITMAP_MAGIC */
+	le32 crc;	/* crc32c of the block with this field 0 */
+	le64 blkno;	/* this block's number */
+	le64 first;	/* number of the object bit 0 describes */
+	le64 reserved;
+	uint8_t bits[UDAX_BLOCK_SIZE - UDAX_BITMAP_HDR]; /* bit i of byte j is
+							  * object first+8j+i */
+};
+
+/* ---- inode (256 bytes; 16 per inode-table block) ---- */
+#define UDAX_INODE_SIZE 256
+#define UDAX_INODES_PER_BLOCK (UDAX_BLOCK_SIZE / UDAX_INODE_SIZE)
+#define UDAX_ROOT_INO 1
+#define UDAX_INLINE_MAX 128 /* symlink targets up to this are inline */
+
+/* i_flags */
+#define UDAX_IF_ORPHAN 0x1     /* on the orphan list */
+#define UDAX_IF_TRUNCATING 0x2 /* blocks past size may remain: finish */
+
+struct udax_inode {
+	le16 magic;	   /* UDAX_INODE_MAGIC when in use, 0 when free */
+	le16 mode;	   /* type and permission bits, as st_mode */
+	le32 nlink;	   /* hard links (directories: 2 + subdirectories) */
+	le64 ino;	   /* this inode's number: checks its position */
+	le32 uid;
+	le32 gid;
+	le64 size;	   /* bytes */
+	le64 blocks;	   /* blocks owned: data and tree nodes */
+	les64 atime_ns;    /* times: ns since the Epoch */
+	les64 mtime_ns;
+	les64 ctime_ns;
+	les64 btime_ns;
+	le64 generation;   /* from state.generation at creation */
+	le32 flags;	   /* UDAX_IF_* */
+	le32 pad;	   /* zero */
+	le64 orphan_next;  /* next inode on the orphan list, 0 = last */
+	le64 root;	   /* extent tree (files, long symlinks) or name tree
+			    * (directories) root node, 0 = empty */
+	le64 parent;	   /* directories: the parent's inode number */
+	le64 entries;	   /* directories: number of entries */
+	uint8_t inline_data[UDAX_INLINE_MAX]; /* short symlink target */
+	le32 reserved;	   /* zero */
+	le32 crc;	   /* crc32c of the 256 bytes with this field 0 */
+};
+
+/* ---- B+tree node (4096 bytes) ----
+ * Items sorted by key grow from the front; their values are packed from
+ * the end of the block towards the front. Internal nodes (level > 0)
+ * store the child's block number (8 bytes) as the value; an internal
+ * item's key is the smallest key of its child's subtree (the first item's
+ * key may be smaller than that). */
+#define UDAX_NODE_HDR 48
+struct udax_node_item {
+	le64 key;
+	le16 off; /* value offset from the start of the node */
+	le16 len; /* value length, bytes */
+	le32 pad; /* zero */
+};
+
+struct udax_node {
+	le32 magic;	/* UDAX_NODE_MAGIC */
+	le32 crc;	/* crc32c of the block with this field 0 */
+	le64 blkno;	/* this block's number */
+	le64 owner;	/* inode number, or 0 for the refcount tree */
+	le16 kind;	/* UDAX_TREE_* */
+	le16 level;	/* 0 = leaf */
+	le16 nitems;	/* items in use */
+	le16 val_start; /* offset of the lowest value byte (4096 if none) */
+	le64 reserved[2];
+	struct udax_node_item items[];
+};
+
+#define UDAX_TREE_EXTENT 1   /* key: file block; value: udax_extent_val */
+#define UDAX_TREE_DIR 2	     /* key: name hash; value: udax_dirent_val+ */
+#define UDAX_TREE_REFCOUNT 3 /* key: device block; value: udax_refcount_val */
+
+/* Extent tree value. An extent maps file blocks [key, key+len) to device
+ * blocks [dev_blk, dev_blk+len). */
+#define UDAX_EXT_UNWRITTEN 0x1 /* allocated but reads as zeros */
+#define UDAX_EXT_MAX_LEN (1u << 20) /* blocks in one extent: 4 GiB */
+struct udax_extent_val {
+	le64 dev_blk;
+	le32 len;	/* blocks, 1..UDAX_EXT_MAX_LEN */
+	le32 flags;	/* UDAX_EXT_* */
+};
+
+/* Directory value: one or more entries whose names hash to the key
+ * (collisions share the item), each a header followed by the name
+ * (no NUL), padded to a multiple of 8 bytes. */
+#define UDAX_NAME_MAX 255
+#define UDAX_DIR_HASH_MASK ((1ull << 55) - 1) /* key = hash & mask, >= 16 */
+struct udax_dirent_val {
+	le64 ino;
+	uint8_t type;	  /* DT_* value of the target */
+	uint8_t name_len; /* 1..255 */
+	le16 pad16;
+	le32 pad32;
+	/* char name[name_len], then zero padding to 8 */
+};
+
+/* Refcount tree value: device blocks [key, key+len) are shared by
+ * `refs` files (>= 2); blocks not in the tree have one owner. */
+struct udax_refcount_val {
+	le32 len;
+	le32 refs;
+};
+
+_Static_assert(sizeof(struct udax_super) == UDAX_BLOCK_SIZE, "super size");
+_Static_assert(sizeof(struct udax_state) == UDAX_BLOCK_SIZE, "state size");
+_Static_assert(sizeof(struct udax_jhdr) == 64, "journal header size");
+_Static_assert(sizeof(struct udax_jrec) == 16, "journal record size");
+_Static_assert(sizeof(struct udax_bitmap) == UDAX_BLOCK_SIZE, "bitmap size");
+_Static_assert(sizeof(struct udax_inode) == UDAX_INODE_SIZE, "inode size");
+_Static_assert(sizeof(struct udax_node) == UDAX_NODE_HDR, "node header");
+_Static_assert(sizeof(struct udax_node_item) == 16, "node item size");
+_Static_assert(sizeof(struct udax_extent_val) == 16, "extent size");
+_Static_assert(sizeof(struct udax_dirent_val) == 16, "dirent size");
+_Static_assert(sizeof(struct udax_refcount_val) == 8, "refcount size");
+_Static_assert(offsetof(struct udax_inode, crc) == 252, "inode crc");
+
+/* crc32c (Castagnoli), as iSCSI/ext4/btrfs use it: init ~0, final ~. */
+uint32_t udax_crc32c(uint32_t crc, const void *buf, size_t len);
+
+/* Checksum of a 4 KiB block (or 256-byte inode) whose crc field is at
+ * `crc_off`: the crc is computed as if that field were 0. */
+uint32_t udax_block_crc(const void *blk, size_t size, size_t crc_off);
+
+#endif /* UDAX_FORMAT_H */

@@ -1,0 +1,168 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * inode.h - inodes, directories, path names and permissions.
+ *
+ * On media an inode is a 256-byte struct udax_inode in the inode table;
+ * it is read in place (home copy) and changed through a transaction
+ * (inode_w). In memory, struct inode exists while someone uses the inode
+ * (an open file, a path walk, a fault) and carries its lock.
+ *
+ * struct inode lifecycle: iget() finds or creates it with a reference;
+ * iput() drops one. At the last iput of an inode whose link count is 0,
+ * its blocks and the inode itself are freed (an unlinked file lives on
+ * while open). Fields:
+ *   ino, fs          fixed
+ *   refs             guarded by fs->icache.lock
+ *   lock             guards the file's data: size, extent tree, the
+ *                    pending times below; held shared by reads, exclusive
+ *                    by writes, truncate, fallocate. Taken after ns_lock,
+ *                    before the journal lock; several inodes are locked in
+ *                    ascending inode number.
+ *   mtime_pending    a data overwrite's new mtime/ctime, written to media
+ *                    at the next transaction on the inode, fsync or close
+ */
+#ifndef UDAX_INODE_H
+#define UDAX_INODE_H
+
+#include <pthread.h>
+#include <stdint.h>
+#include <sys/stat.h>
+
+#include "fs.h"
+
+struct inode {
+	struct udax_fs *fs;
+	uint64_t ino;
+	uint32_t refs;
+	struct inode *next; /* hash chain */
+	pthread_rwlock_t lock;
+	int64_t mtime_pending; /* 0 = none */
+};
+
+int icache_init(struct udax_fs *fs);
+void icache_fini(struct udax_fs *fs);
+
+/* Take a reference on inode `ino` (which must be in use on media).
+ * Returns 0, -ENOMEM or UDAX_ECORRUPT. */
+int iget(struct udax_fs *fs, uint64_t ino, struct inode **ip);
+/* Drop a reference; the last one on an unlinked inode frees it. */
+void iput(struct inode *ip);
+/* Take another reference on an inode already held. */
+void igrab(struct inode *ip);
+
+/* The on-media inode, checked (magic, number, crc). tx may be NULL (home
+ * copy). Returns NULL and sets *err to UDAX_ECORRUPT or -ESTALE (free
+ * inode) on failure. */
+const struct udax_inode *inode_r(struct udax_fs *fs, struct tx *tx,
+				 uint64_t ino, int *err);
+/* A writable copy of the inode in the transaction; NULL if the journal is
+ * full (the transaction is then failed). */
+struct udax_inode *inode_w(struct tx *tx, uint64_t ino);
+
+/* Allocate and initialize an inode in the transaction. Returns 0 and
+ * *ino, or -ENOSPC (no free inode), -ENOMEM. */
+int inode_alloc(struct tx *tx, mode_t mode, uid_t uid, gid_t gid,
+		uint64_t *ino);
+/* Free an inode whose blocks are already freed (its number returns to
+ * the allocator after commit). */
+int inode_free(struct tx *tx, uint64_t ino);
+
+/* Read the inode bitmap into memory (mount). UDAX_ECORRUPT if damaged. */
+int inode_bitmap_init(struct udax_fs *fs);
+
+/* Orphan list (state block): inodes with nlink 0 still open, and files in
+ * the middle of a multi-transaction truncate. */
+int orphan_add(struct tx *tx, uint64_t ino);
+int orphan_remove(struct tx *tx, uint64_t ino);
+/* At mount: finish every orphan (free unlinked inodes, finish truncates). */
+int orphan_recover(struct udax_fs *fs);
+
+/* Release every block of a file past `size` bytes, over as many
+ * transactions as it takes (UDAX_IF_TRUNCATING and the orphan list mark
+ * the inode meanwhile, so mount finishes the job after a crash). With
+ * TRUNC_SET_SIZE the first transaction also sets the size; with
+ * TRUNC_FREE_INODE the last one frees the inode. Caller holds the inode's
+ * lock exclusively, or is its last user. Returns 0 or a negative errno. */
+#define TRUNC_SET_SIZE 0x1
+#define TRUNC_FREE_INODE 0x2
+int inode_truncate(struct udax_fs *fs, uint64_t ino, uint64_t size,
+		   int flags);
+
+/* Write a pending mtime to media in tx (if any). Caller holds ip->lock. */
+int inode_flush_times(struct tx *tx, struct inode *ip);
+
+/* Fill a struct stat from an inode. */
+void inode_to_stat(const struct udax_inode *di, const struct inode *ip,
+		   struct stat *st);
+
+/* ---- directories (dir.c) ---- */
+
+/* DT_* type of an st_mode. */
+unsigned char mode_to_dtype(mode_t mode);
+
+/* Look `name` up in directory `dir`. Returns 0 with *ino and *type,
+ * -ENOENT, or UDAX_ECORRUPT. tx may be NULL. */
+int dir_lookup(struct udax_fs *fs, struct tx *tx, uint64_t dir,
+	       const char *name, size_t len, uint64_t *ino,
+	       unsigned char *type);
+/* Add an entry (the name must not exist). Updates the directory inode's
+ * root and entry count. Returns 0, -ENOSPC, -ENOMEM, UDAX_ECORRUPT. */
+int dir_add(struct tx *tx, uint64_t dir, const char *name, size_t len,
+	    uint64_t ino, unsigned char type);
+/* Remove an entry. Returns 0, -ENOENT, or as dir_add. */
+int dir_remove(struct tx *tx, uint64_t dir, const char *name, size_t len);
+/* Point an existing entry at another inode (rename over). */
+int dir_retarget(struct tx *tx, uint64_t dir, const char *name, size_t len,
+		 uint64_t ino, unsigned char type);
+
+/* Directory scan: the entry at or after cookie `pos` (cookies of real
+ * entries are >= 2; 0 and 1 are "." and ".."). Returns 1 and fills the
+ * entry with *next set to the following cookie, 0 at the end, or a
+ * negative errno. */
+int dir_next(struct udax_fs *fs, uint64_t dir, uint64_t pos, uint64_t *ino,
+	     unsigned char *type, char *name, uint64_t *next);
+
+/* ---- permissions (perm.c) ---- */
+
+/* The calling thread's credentials. */
+struct cred {
+	uid_t uid;
+	gid_t gid;
+	int ngroups;
+	gid_t groups[32];
+	mode_t umask;
+};
+const struct cred *cred_current(void);
+int cred_in_group(const struct cred *c, gid_t gid);
+/* May the caller access the inode with mask (R_OK|W_OK|X_OK)?
+ * Returns 0 or -EACCES. */
+int perm_check(const struct udax_inode *di, int mask);
+/* Is the caller the owner, or privileged? */
+int perm_owner(const struct udax_inode *di);
+/* Sticky-directory rule for deleting or renaming `victim` in `dir`. */
+int perm_sticky(const struct udax_inode *dir, const struct udax_inode *victim);
+
+/* ---- path names (namei.c) ---- */
+
+#define NAMEI_FOLLOW 0x1 /* follow a symlink in the last component */
+#define NAMEI_PARENT 0x2 /* stop at the parent; last name in result */
+
+struct namei {
+	uint64_t dir;	      /* the parent directory */
+	uint64_t ino;	      /* the object, 0 if the last name is absent */
+	unsigned char type;   /* its DT_* type */
+	char name[UDAX_NAME_MAX + 1]; /* the last component */
+	size_t len;
+};
+
+/* Resolve a path. Caller holds fs->ns_lock (shared or exclusive).
+ * With NAMEI_PARENT a missing last component is not an error (ino 0).
+ * Returns 0, -ENOENT, -ENOTDIR, -ELOOP, -ENAMETOOLONG, -EACCES, or
+ * UDAX_ECORRUPT. */
+int namei(struct udax_fs *fs, const char *path, int flags, struct namei *nd);
+
+/* Read a symlink's target into buf (size bytes). Returns length. */
+ssize_t symlink_read(struct udax_fs *fs, uint64_t ino, char *buf,
+		     size_t size);
+
+#endif /* UDAX_INODE_H */

@@ -1,0 +1,470 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * journal.c - redo journal with one transaction in flight.
+ *
+ * Commit protocol (docs/DESIGN.md, "Journal"):
+ *   0. fence, if the previous transaction's install is not yet fenced
+ *      (its home stores must be durable before the log is overwritten);
+ *   1. write header + records (only the changed cache lines) to the
+ *      journal area and flush them;
+ *   2. fence: THIS FENCE COMMITS. The crc in the header covers every log
+ *      byte, so a torn log never replays;
+ *   3. install the records at home and flush (fenced by step 0 of the next
+ *      commit, or by replay after a crash).
+ * A commit therefore costs flushes proportional to the cache lines
+ * changed and at most two fences.
+ *
+ * Replay copies the records of a committed transaction home again; the
+ * records hold new contents only, so replaying twice is the same as once.
+ * A transaction left in the journal is always the newest one, and the
+ * blocks it names stay metadata until a later transaction frees them,
+ * which overwrites it: replay can never clobber data written since.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fs.h"
+
+#define JREC_MAX_OVERHEAD (UDAX_BLOCK_SIZE / UDAX_CACHELINE / 2 *             \
+			   sizeof(struct udax_jrec))
+#define JBLOCK_COST (UDAX_BLOCK_SIZE + JREC_MAX_OVERHEAD)
+
+int journal_init(struct udax_fs *fs)
+{
+	struct journal *j = &fs->journal;
+	struct tx *tx = &j->tx;
+
+	memset(j, 0, sizeof(*j));
+	pthread_mutex_init(&j->lock, NULL);
+	j->area = fs_block(fs, fs->sb.journal_start);
+	j->area_size = fs->sb.journal_blocks << UDAX_BLOCK_SHIFT;
+	j->log = malloc(j->area_size);
+	tx->fs = fs;
+	tx->max_blocks = (j->area_size - sizeof(struct udax_jhdr)) /
+			 JBLOCK_COST;
+	tx->cap = tx->max_blocks;
+	tx->blocks = calloc(tx->cap, sizeof(*tx->blocks));
+	tx->hash_size = 16;
+	while (tx->hash_size < 2 * tx->cap)
+		tx->hash_size *= 2;
+	tx->hash = malloc(tx->hash_size * sizeof(*tx->hash));
+	if (!j->log || !tx->blocks || !tx->hash) {
+		journal_fini(fs);
+		return -ENOMEM;
+	}
+	memset(tx->hash, 0xff, tx->hash_size * sizeof(*tx->hash));
+	return 0;
+}
+
+void journal_fini(struct udax_fs *fs)
+{
+	struct journal *j = &fs->journal;
+	struct tx *tx = &j->tx;
+
+	if (tx->blocks)
+		for (size_t i = 0; i < tx->cap; i++)
+			free(tx->blocks[i].shadow);
+	free(tx->blocks);
+	free(tx->hash);
+	free(tx->frees);
+	free(tx->allocs);
+	free(j->log);
+	tx->blocks = NULL;
+	tx->hash = NULL;
+	tx->frees = tx->allocs = NULL;
+	j->log = NULL;
+	pthread_mutex_destroy(&j->lock);
+}
+
+/* Is [off, off+len) a place a journal record may write to? Metadata lives
+ * in the state block, the bitmaps, the inode table and tree nodes in the
+ * data area; never in the superblocks or the journal itself. */
+static int jrec_target_ok(struct udax_fs *fs, uint64_t off, uint64_t len)
+{
+	uint64_t lo = (uint64_t)UDAX_STATE_BLOCK << UDAX_BLOCK_SHIFT;
+	uint64_t hi = (fs->nblocks - 1) << UDAX_BLOCK_SHIFT;
+	uint64_t js = fs->sb.journal_start << UDAX_BLOCK_SHIFT;
+	uint64_t je = js + (fs->sb.journal_blocks << UDAX_BLOCK_SHIFT);
+
+	if (len == 0 || len > UDAX_BLOCK_SIZE || off < lo || off > hi ||
+	    len > hi - off)
+		return 0;
+	return off + len <= js || off >= je;
+}
+
+/* Check the transaction in the journal area. Returns its byte count if it
+ * is committed and sane, 0 if the journal is empty or holds a torn
+ * transaction, or UDAX_ECORRUPT. */
+static int64_t journal_check(struct udax_fs *fs)
+{
+	struct journal *j = &fs->journal;
+	const struct udax_jhdr *h = (const void *)j->area;
+	uint64_t pos;
+
+	if (h->magic != UDAX_JOURNAL_MAGIC)
+		return 0;
+	if (h->bytes < sizeof(*h) || h->bytes > j->area_size)
+		return 0; /* torn header: never committed */
+	if (udax_block_crc(j->area, h->bytes,
+			   offsetof(struct udax_jhdr, crc)) != h->crc)
+		return 0; /* torn transaction: never committed */
+	if (memcmp(h->uuid, fs->sb.uuid, 16))
+		return fs_corrupt(fs, "journal: transaction %llu belongs to "
+				      "another file system",
+				  (unsigned long long)h->seq);
+	pos = sizeof(*h);
+	for (uint32_t i = 0; i < h->nrec; i++) {
+		const struct udax_jrec *r = (const void *)(j->area + pos);
+		if (pos + sizeof(*r) > h->bytes ||
+		    r->len > h->bytes - pos - sizeof(*r) ||
+		    !jrec_target_ok(fs, r->dev_off, r->len))
+			return fs_corrupt(fs, "journal: record %u of "
+					      "transaction %llu is damaged",
+					  i, (unsigned long long)h->seq);
+		pos += sizeof(*r) + ((r->len + 7) & ~7u);
+	}
+	return (int64_t)h->bytes;
+}
+
+int journal_needs_replay(struct udax_fs *fs)
+{
+	int64_t n = journal_check(fs);
+	return n < 0 ? (int)n : n > 0;
+}
+
+int journal_replay(struct udax_fs *fs)
+{
+	struct journal *j = &fs->journal;
+	struct udax_jhdr *h = (void *)j->area;
+	int64_t bytes = journal_check(fs);
+	uint64_t pos = sizeof(*h);
+
+	if (bytes < 0)
+		return (int)bytes;
+	if (h->magic == UDAX_JOURNAL_MAGIC)
+		j->seq = h->seq + 1;
+	if (bytes == 0)
+		goto empty;
+	for (uint32_t i = 0; i < h->nrec; i++) {
+		const struct udax_jrec *r = (const void *)(j->area + pos);
+		uint8_t *home = fs->dev->base + r->dev_off;
+		memcpy(home, r + 1, r->len);
+		dev_flush(fs->dev, home, r->len);
+		pos += sizeof(*r) + ((r->len + 7) & ~7u);
+	}
+	dev_drain(fs->dev);
+empty:
+	if (h->magic) {
+		h->magic = 0;
+		dev_persist(fs->dev, h, sizeof(h->magic));
+	}
+	return bytes > 0;
+}
+
+/* ---- transactions ---- */
+
+struct tx *tx_begin(struct udax_fs *fs)
+{
+	struct journal *j = &fs->journal;
+	struct tx *tx = &j->tx;
+
+	pthread_mutex_lock(&j->lock);
+	tx->nblocks = 0;
+	tx->nfrees = 0;
+	tx->nallocs = 0;
+	tx->meta_reserved = 0;
+	tx->failed = 0;
+	tx->nhooks = 0;
+	tx->data_flushed = 0;
+	return tx;
+}
+
+static size_t tx_hash_slot(struct tx *tx, uint64_t blkno)
+{
+	return (size_t)(blkno * 0x9E3779B97F4A7C15ull >> 20) &
+	       (tx->hash_size - 1);
+}
+
+static struct tx_block *tx_find(struct tx *tx, uint64_t blkno)
+{
+	for (size_t s = tx_hash_slot(tx, blkno);; s = (s + 1) &
+						   (tx->hash_size - 1)) {
+		int32_t i = tx->hash[s];
+		if (i < 0)
+			return NULL;
+		if (tx->blocks[i].blkno == blkno)
+			return &tx->blocks[i];
+	}
+}
+
+const void *tx_get(struct tx *tx, uint64_t blkno)
+{
+	struct tx_block *b;
+
+	if (blkno >= tx->fs->nblocks)
+		return NULL;
+	b = tx_find(tx, blkno);
+	return b ? b->shadow : fs_block(tx->fs, blkno);
+}
+
+static struct tx_block *tx_add(struct tx *tx, uint64_t blkno)
+{
+	struct tx_block *b;
+	size_t s;
+
+	if (blkno >= tx->fs->nblocks || tx->nblocks >= tx->max_blocks) {
+		tx->failed = tx->failed ? tx->failed : -ENOSPC;
+		return NULL;
+	}
+	b = &tx->blocks[tx->nblocks];
+	if (!b->shadow) {
+		b->shadow = aligned_alloc(UDAX_CACHELINE, UDAX_BLOCK_SIZE);
+		if (!b->shadow) {
+			tx->failed = -ENOMEM;
+			return NULL;
+		}
+	}
+	b->blkno = blkno;
+	b->fresh = 0;
+	for (s = tx_hash_slot(tx, blkno); tx->hash[s] >= 0;
+	     s = (s + 1) & (tx->hash_size - 1))
+		;
+	tx->hash[s] = (int32_t)tx->nblocks++;
+	return b;
+}
+
+void *tx_getw(struct tx *tx, uint64_t blkno)
+{
+	struct tx_block *b = tx_find(tx, blkno);
+
+	if (b)
+		return b->shadow;
+	b = tx_add(tx, blkno);
+	if (!b)
+		return NULL;
+	memcpy(b->shadow, fs_block(tx->fs, blkno), UDAX_BLOCK_SIZE);
+	return b->shadow;
+}
+
+void *tx_new_block(struct tx *tx, uint64_t blkno)
+{
+	struct tx_block *b = tx_find(tx, blkno);
+
+	if (!b)
+		b = tx_add(tx, blkno);
+	if (!b)
+		return NULL;
+	memset(b->shadow, 0, UDAX_BLOCK_SIZE);
+	b->fresh = 1;
+	return b->shadow;
+}
+
+int tx_room(struct tx *tx, size_t nblocks)
+{
+	return !tx->failed && tx->nblocks + nblocks <= tx->max_blocks;
+}
+
+static int tx_range_add(struct tx_range **arr, size_t *n, size_t *cap,
+			uint64_t start, uint64_t len)
+{
+	if (*n && (*arr)[*n - 1].start + (*arr)[*n - 1].len == start) {
+		(*arr)[*n - 1].len += len;
+		return 0;
+	}
+	if (*n == *cap) {
+		size_t ncap = *cap ? *cap * 2 : 64;
+		struct tx_range *a = realloc(*arr, ncap * sizeof(*a));
+		if (!a)
+			return -ENOMEM;
+		*arr = a;
+		*cap = ncap;
+	}
+	(*arr)[(*n)++] = (struct tx_range){ start, len };
+	return 0;
+}
+
+int tx_free_blocks(struct tx *tx, uint64_t start, uint64_t len)
+{
+	int ret = alloc_bitmap_set(tx, start, len, 0);
+	if (!ret)
+		ret = tx_range_add(&tx->frees, &tx->nfrees, &tx->capfrees,
+				   start, len);
+	if (ret && !tx->failed)
+		tx->failed = ret;
+	return ret;
+}
+
+int tx_use_blocks(struct tx *tx, uint64_t start, uint64_t len)
+{
+	int ret = tx_range_add(&tx->allocs, &tx->nallocs, &tx->capallocs,
+			       start, len);
+	if (ret)
+		alloc_put(&tx->fs->alloc, start, len); /* not recorded */
+	else
+		ret = alloc_bitmap_set(tx, start, len, 1);
+	if (ret && !tx->failed)
+		tx->failed = ret;
+	return ret;
+}
+
+/* Recompute the checksums of a changed block before it is logged. */
+static void tx_seal(struct tx *tx, struct tx_block *b)
+{
+	struct udax_fs *fs = tx->fs;
+	const uint8_t *home = fs_block(fs, b->blkno);
+
+	if (b->blkno >= fs->sb.itable_start &&
+	    b->blkno < fs->sb.itable_start + fs->sb.itable_blocks) {
+		for (unsigned i = 0; i < UDAX_INODES_PER_BLOCK; i++) {
+			uint8_t *p = b->shadow + i * UDAX_INODE_SIZE;
+			struct udax_inode *ino = (void *)p;
+			if (!memcmp(p, home + i * UDAX_INODE_SIZE,
+				    UDAX_INODE_SIZE))
+				continue;
+			ino->crc = udax_block_crc(
+				p, UDAX_INODE_SIZE,
+				offsetof(struct udax_inode, crc));
+		}
+		return;
+	}
+	uint32_t magic;
+	memcpy(&magic, b->shadow, 4);
+	if (magic == UDAX_NODE_MAGIC || magic == UDAX_BITMAP_MAGIC ||
+	    magic == UDAX_STATE_MAGIC) {
+		uint32_t crc = udax_block_crc(b->shadow, UDAX_BLOCK_SIZE, 4);
+		memcpy(b->shadow + 4, &crc, 4);
+	}
+}
+
+/* Append the changed lines of one block to the log; returns new pos. */
+static uint64_t tx_log_block(struct tx *tx, struct tx_block *b, uint8_t *log,
+			     uint64_t pos, uint32_t *nrec)
+{
+	const uint8_t *home = fs_block(tx->fs, b->blkno);
+	const unsigned nl = UDAX_BLOCK_SIZE / UDAX_CACHELINE;
+	unsigned l = 0;
+
+	while (l < nl) {
+		unsigned s = l;
+		while (s < nl && !b->fresh &&
+		       !memcmp(b->shadow + s * UDAX_CACHELINE,
+			       home + s * UDAX_CACHELINE, UDAX_CACHELINE))
+			s++;
+		if (s == nl)
+			break;
+		unsigned e = s + 1;
+		while (e < nl &&
+		       (b->fresh || memcmp(b->shadow + e * UDAX_CACHELINE,
+					   home + e * UDAX_CACHELINE,
+					   UDAX_CACHELINE)))
+			e++;
+		struct udax_jrec *r = (void *)(log + pos);
+		r->dev_off = (b->blkno << UDAX_BLOCK_SHIFT) +
+			     s * UDAX_CACHELINE;
+		r->len = (e - s) * UDAX_CACHELINE;
+		r->pad = 0;
+		memcpy(r + 1, b->shadow + s * UDAX_CACHELINE, r->len);
+		pos += sizeof(*r) + r->len;
+		(*nrec)++;
+		l = e;
+	}
+	return pos;
+}
+
+int tx_hook_add(struct tx *tx,
+		void (*fn)(struct udax_fs *fs, uint64_t arg, int committed),
+		uint64_t arg)
+{
+	if (tx->nhooks == TX_HOOKS_MAX) {
+		tx->failed = tx->failed ? tx->failed : -ENOMEM;
+		return -ENOMEM;
+	}
+	tx->hooks[tx->nhooks++] = (struct tx_hook){ fn, arg };
+	return 0;
+}
+
+static void tx_release(struct tx *tx, int committed)
+{
+	for (int i = 0; i < tx->nhooks; i++)
+		tx->hooks[i].fn(tx->fs, tx->hooks[i].arg, committed);
+	tx->nhooks = 0;
+	for (size_t i = 0; i < tx->nblocks; i++) {
+		uint64_t blkno = tx->blocks[i].blkno;
+		size_t s = tx_hash_slot(tx, blkno);
+		while (tx->hash[s] >= 0) {
+			tx->hash[s] = -1;
+			s = (s + 1) & (tx->hash_size - 1);
+		}
+	}
+	if (tx->meta_reserved)
+		alloc_unreserve(&tx->fs->alloc, tx->meta_reserved);
+	tx->nblocks = 0;
+	pthread_mutex_unlock(&tx->fs->journal.lock);
+}
+
+int tx_commit(struct tx *tx)
+{
+	struct udax_fs *fs = tx->fs;
+	struct journal *j = &fs->journal;
+	struct udax_jhdr *h = (void *)j->log;
+	uint64_t pos = sizeof(*h);
+	uint32_t nrec = 0;
+	int ret = tx->failed;
+
+	if (ret) {
+		tx_abort(tx);
+		return ret;
+	}
+	for (size_t i = 0; i < tx->nblocks; i++) {
+		tx_seal(tx, &tx->blocks[i]);
+		pos = tx_log_block(tx, &tx->blocks[i], j->log, pos, &nrec);
+	}
+	if (nrec) {
+		memset(h, 0, sizeof(*h));
+		h->magic = UDAX_JOURNAL_MAGIC;
+		h->seq = j->seq++;
+		h->nrec = nrec;
+		h->bytes = pos;
+		memcpy(h->uuid, fs->sb.uuid, 16);
+		h->crc = udax_block_crc(j->log, pos,
+					offsetof(struct udax_jhdr, crc));
+		if (j->install_unfenced || tx->data_flushed)
+			dev_drain(fs->dev);
+		fs->dev->ops->memcpy_nt(fs->dev, j->area, j->log, pos);
+		dev_drain(fs->dev); /* the commit point */
+		for (uint64_t p = sizeof(*h); p < pos;) {
+			const struct udax_jrec *r = (const void *)(j->log + p);
+			uint8_t *home = fs->dev->base + r->dev_off;
+			memcpy(home, r + 1, r->len);
+			dev_flush(fs->dev, home, r->len);
+			p += sizeof(*r) + r->len;
+		}
+		j->install_unfenced = 1;
+		j->commits++;
+	}
+	for (size_t i = 0; i < tx->nfrees; i++)
+		alloc_put(&fs->alloc, tx->frees[i].start, tx->frees[i].len);
+	tx_release(tx, 1);
+	return 0;
+}
+
+void tx_abort(struct tx *tx)
+{
+	for (size_t i = 0; i < tx->nallocs; i++)
+		alloc_put(&tx->fs->alloc, tx->allocs[i].start,
+			  tx->allocs[i].len);
+	tx_release(tx, 0);
+}
+
+void journal_flush(struct udax_fs *fs)
+{
+	struct journal *j = &fs->journal;
+
+	pthread_mutex_lock(&j->lock);
+	if (j->install_unfenced) {
+		dev_drain(fs->dev);
+		j->install_unfenced = 0;
+	}
+	pthread_mutex_unlock(&j->lock);
+}
