@@ -41,9 +41,11 @@ void api_stat_inode(struct udax_fs *fs, const struct udax_inode *di,
 /* Zero the bytes past `size` in its last block before the size grows. */
 int api_zero_tail(struct inode *ip, uint64_t size);
 
-/* Punch [off, off+len) out of a file in transactions (blocks freed).
- * Caller holds ip->lock exclusively. */
-int api_punch_blocks(struct inode *ip, uint64_t fblk, uint64_t nblk);
+/* Punch [off, off+len) out of a file: whole blocks are freed (zero: and
+ * replaced by unwritten ones), partial blocks replaced by zeroed copies,
+ * all in one transaction unless the range needs more than the journal
+ * holds. Caller holds ip->lock exclusively. */
+int api_punch_range(struct inode *ip, uint64_t off, uint64_t len, int zero);
 
 /* Set a file's size in one transaction (growing). */
 int api_set_size(struct inode *ip, uint64_t size);

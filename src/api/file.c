@@ -87,18 +87,98 @@ static int punch_release(struct btree *bt, uint64_t dev, uint64_t len,
 	return ext_release_free(bt, dev, len, NULL);
 }
 
-int api_punch_blocks(struct inode *ip, uint64_t fblk, uint64_t nblk)
+/* Replace mapped block `fblk` by a copy whose bytes [zoff, zoff+zlen)
+ * are zero, in tx: zeroing part of a block then commits with the rest of
+ * the operation instead of changing data in place. */
+static int cow_zero_block(struct tx *tx, struct btree *bt, uint64_t fblk,
+			  uint32_t zoff, uint32_t zlen, struct punch_count *pc)
 {
-	struct udax_fs *fs = ip->fs;
-	uint64_t end = fblk + nblk;
+	struct udax_fs *fs = tx->fs;
+	struct dev *dev = fs->dev;
+	struct ext_map m;
+	uint64_t nb, got;
 	int ret;
 
-	while (fblk < end) {
+	ret = ext_map(bt, fblk, &m);
+	if (ret || m.hole || (m.flags & UDAX_EXT_UNWRITTEN))
+		return ret; /* reads as zeros already */
+	ret = alloc_reserve(&fs->alloc, 1, 1);
+	if (ret)
+		return ret;
+	ret = alloc_take(&fs->alloc, m.dev, 1, 0, &nb, &got);
+	if (ret) {
+		alloc_unreserve(&fs->alloc, 1);
+		return ret;
+	}
+	ret = tx_use_blocks(tx, nb, 1); /* tx owns nb from here */
+	if (ret)
+		return ret;
+	uint8_t *dst = fs_block(fs, nb);
+	const uint8_t *src = fs_block(fs, m.dev);
+	dev->ops->memcpy_nt(dev, dst, src, zoff);
+	dev->ops->memzero_nt(dev, dst + zoff, zlen);
+	dev->ops->memcpy_nt(dev, dst + zoff + zlen, src + zoff + zlen,
+			    UDAX_BLOCK_SIZE - zoff - zlen);
+	tx->data_flushed = 1;
+	ret = ext_remove(bt, fblk, 1, punch_release, pc, NULL);
+	if (!ret)
+		ret = ext_insert(bt, fblk, nb, 1, 0);
+	pc->freed--; /* the copy replaces the block */
+	return ret;
+}
+
+/* Allocate unwritten blocks for the hole [fblk, fblk+n) in tx. */
+static int alloc_unwritten(struct tx *tx, struct btree *bt, uint64_t fblk,
+			   uint64_t n, struct punch_count *pc)
+{
+	struct alloc *a = &tx->fs->alloc;
+	int ret;
+
+	ret = alloc_reserve(a, n, 0);
+	if (ret)
+		return ret;
+	while (n) {
+		uint64_t start, got;
+		ret = alloc_take(a, 0, n, n >= UDAX_HUGE_BLOCKS, &start, &got);
+		if (ret) {
+			alloc_unreserve(a, n);
+			return ret;
+		}
+		ret = tx_use_blocks(tx, start, got);
+		if (!ret)
+			ret = ext_insert(bt, fblk, start, got,
+					 UDAX_EXT_UNWRITTEN);
+		pc->freed -= got;
+		fblk += got;
+		n -= got;
+		if (ret) {
+			alloc_unreserve(a, n);
+			return ret;
+		}
+	}
+	return 0;
+}
+
+int api_punch_range(struct inode *ip, uint64_t off, uint64_t len, int zero)
+{
+	struct udax_fs *fs = ip->fs;
+	uint64_t end = off + len;
+	uint64_t first = (off + UDAX_BLOCK_SIZE - 1) >> UDAX_BLOCK_SHIFT;
+	uint64_t last = end >> UDAX_BLOCK_SHIFT; /* whole blocks [first,last) */
+	uint64_t hblk = off >> UDAX_BLOCK_SHIFT, tblk = last;
+	int do_head = (off & (UDAX_BLOCK_SIZE - 1)) != 0;
+	int do_tail = (end & (UDAX_BLOCK_SIZE - 1)) != 0 &&
+		      !(do_head && hblk == tblk);
+	int ret;
+
+	if (first > last)
+		first = last = hblk + 1; /* inside one block */
+	for (int pass = 0;; pass++) {
 		struct tx *tx = tx_begin(fs);
 		struct udax_inode *di = inode_w(tx, ip->ino);
 		struct punch_count pc = { 0 };
 		struct btree bt;
-		uint64_t next;
+		uint64_t next = last;
 
 		if (!di) {
 			ret = tx->failed;
@@ -106,8 +186,24 @@ int api_punch_blocks(struct inode *ip, uint64_t fblk, uint64_t nblk)
 			return ret;
 		}
 		bt_init(&bt, fs, tx, di->root, ip->ino, UDAX_TREE_EXTENT);
-		ret = ext_remove(&bt, fblk, end - fblk, punch_release, &pc,
-				 &next);
+		ret = 0;
+		if (pass == 0 && do_head) {
+			uint32_t zo = (uint32_t)(off & (UDAX_BLOCK_SIZE - 1));
+			uint64_t ze = end < ((hblk + 1) << UDAX_BLOCK_SHIFT)
+					      ? end & (UDAX_BLOCK_SIZE - 1)
+					      : UDAX_BLOCK_SIZE;
+			ret = cow_zero_block(tx, &bt, hblk, zo,
+					     (uint32_t)(ze - zo), &pc);
+		}
+		if (!ret && pass == 0 && do_tail)
+			ret = cow_zero_block(tx, &bt, tblk, 0,
+					     (uint32_t)(end & (UDAX_BLOCK_SIZE - 1)),
+					     &pc);
+		if (!ret && first < last)
+			ret = ext_remove(&bt, first, last - first,
+					 punch_release, &pc, &next);
+		if (!ret && zero && next == last && first < last)
+			ret = alloc_unwritten(tx, &bt, first, last - first, &pc);
 		di = ret ? NULL : inode_w(tx, ip->ino);
 		if (!di) {
 			ret = ret ? ret : tx->failed;
@@ -118,11 +214,10 @@ int api_punch_blocks(struct inode *ip, uint64_t fblk, uint64_t nblk)
 		di->blocks += (uint64_t)bt.nodes_delta - pc.freed;
 		di->mtime_ns = di->ctime_ns = fs_now_ns();
 		ret = tx_commit(tx);
-		if (ret)
+		if (ret || next >= last)
 			return ret;
-		fblk = next;
+		first = next;
 	}
-	return 0;
 }
 
 /* Create a regular file named nd->name in nd->dir. ns_lock held
@@ -564,7 +659,7 @@ int udax_fallocate(struct udax_file *f, int mode, off_t off, off_t len)
 {
 	const int known = FALLOC_FL_KEEP_SIZE | FALLOC_FL_PUNCH_HOLE |
 			  FALLOC_FL_ZERO_RANGE;
-	uint64_t size, end, first, last;
+	uint64_t size, end;
 	int ret, err = 0;
 
 	if (!f)
@@ -584,8 +679,6 @@ int udax_fallocate(struct udax_file *f, int mode, off_t off, off_t len)
 	    off + len < off)
 		return -EFBIG;
 	end = (uint64_t)off + (uint64_t)len;
-	first = ((uint64_t)off + UDAX_BLOCK_SIZE - 1) >> UDAX_BLOCK_SHIFT;
-	last = end >> UDAX_BLOCK_SHIFT; /* whole blocks: [first, last) */
 
 	pthread_rwlock_wrlock(&f->ip->lock);
 	size = file_size(f, &err);
@@ -594,25 +687,10 @@ int udax_fallocate(struct udax_file *f, int mode, off_t off, off_t len)
 		goto unlock;
 	}
 	if (mode & (FALLOC_FL_PUNCH_HOLE | FALLOC_FL_ZERO_RANGE)) {
-		/* partial blocks at the edges: zero in place */
-		uint64_t zend = first << UDAX_BLOCK_SHIFT;
-		if (zend > end || first >= last)
-			zend = end;
-		ret = iomap_zero_range(f->ip, (uint64_t)off,
-				       zend - (uint64_t)off);
-		if (!ret && first < last && (last << UDAX_BLOCK_SHIFT) < end)
-			ret = iomap_zero_range(f->ip, last << UDAX_BLOCK_SHIFT,
-					       end - (last << UDAX_BLOCK_SHIFT));
-		if (!ret && first < last)
-			ret = api_punch_blocks(f->ip, first, last - first);
-		if (ret)
+		ret = api_punch_range(f->ip, (uint64_t)off, (uint64_t)len,
+				      !!(mode & FALLOC_FL_ZERO_RANGE));
+		if (ret || (mode & FALLOC_FL_PUNCH_HOLE))
 			goto unlock;
-		if (mode & FALLOC_FL_PUNCH_HOLE)
-			goto unlock;
-		/* zero range: whole blocks become unwritten */
-		if (first < last)
-			ret = iomap_allocate(f->ip, first << UDAX_BLOCK_SHIFT,
-					     (last - first) << UDAX_BLOCK_SHIFT);
 	} else {
 		ret = iomap_allocate(f->ip, (uint64_t)off, (uint64_t)len);
 	}

@@ -77,7 +77,7 @@ int udax_rename(struct udax_fs *fs, const char *from, const char *to,
 	struct inode *victim = NULL;
 	struct namei snd, dnd;
 	struct tx *tx;
-	int ret, err;
+	int ret, err = 0;
 
 	if (flags & ~(RENAME_NOREPLACE | RENAME_EXCHANGE))
 		return -EINVAL;

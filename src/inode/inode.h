@@ -20,6 +20,10 @@
  *                    ascending inode number.
  *   mtime_pending    a data overwrite's new mtime/ctime, written to media
  *                    at the next transaction on the inode, fsync or close
+ *   size_pending     within one write call: the size an overwrite step
+ *                    reached, committed with the next allocation step or
+ *                    at the end of the call (so a write that starts in
+ *                    place and goes on into new blocks commits once)
  */
 #ifndef UDAX_INODE_H
 #define UDAX_INODE_H
@@ -37,6 +41,7 @@ struct inode {
 	struct inode *next; /* hash chain */
 	pthread_rwlock_t lock;
 	int64_t mtime_pending; /* 0 = none */
+	uint64_t size_pending; /* a write's new size not yet committed */
 };
 
 int icache_init(struct udax_fs *fs);

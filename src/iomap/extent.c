@@ -288,12 +288,13 @@ static int udax_iomap_end(struct inode *ip, uint64_t pos, uint64_t len,
 		goto put_new;
 	int grows = (flags & IOMAP_WRITE) && pos + done > rdi->size;
 	if (!(iomap->flags & IOMAP_F_NEW) && !converting) {
-		/* an overwrite of mapped blocks */
-		if (!grows) {
-			if (flags & IOMAP_WRITE)
-				ip->mtime_pending = fs_now_ns();
-			return 0;
-		}
+		/* an overwrite of mapped blocks: the size it reaches is
+		 * committed by the next step or at the end of the write */
+		if (grows && pos + done > ip->size_pending)
+			ip->size_pending = pos + done;
+		if (flags & IOMAP_WRITE)
+			ip->mtime_pending = fs_now_ns();
+		return 0;
 	}
 
 	struct tx *tx = tx_begin(fs);
@@ -334,6 +335,9 @@ static int udax_iomap_end(struct inode *ip, uint64_t pos, uint64_t len,
 		di->blocks += used;
 	if (grows)
 		di->size = pos + done;
+	if (ip->size_pending > di->size)
+		di->size = ip->size_pending;
+	ip->size_pending = 0;
 	if (flags & IOMAP_WRITE) {
 		di->mtime_ns = di->ctime_ns = fs_now_ns();
 		ip->mtime_pending = 0;

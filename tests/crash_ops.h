@@ -1,0 +1,327 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * crash_ops.h - the operations the crash tests run, and a digest of a
+ * file system's visible state to compare "before" and "after" with.
+ */
+#ifndef UDAX_CRASH_OPS_H
+#define UDAX_CRASH_OPS_H
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <linux/falloc.h>
+#include <linux/fs.h>
+#include <stdint.h>
+#include <udax.h>
+
+#include "format/format.h"
+
+/* ---- digest: every name, type, mode, size, nlink, mtime, contents ---- */
+
+static uint32_t digest_add(uint32_t h, const void *p, size_t n)
+{
+	return udax_crc32c(h, p, n);
+}
+
+static int digest_tree(struct udax_fs *fs, const char *path, uint32_t *h)
+{
+	struct udax_dir *d;
+	struct udax_dirent e;
+	int ret;
+
+	ret = udax_dir_open(fs, path, &d);
+	if (ret)
+		return ret;
+	/* entries come in hash order, which is stable for a given name set
+	 * on one image; XOR-combine per-entry digests to be order-free */
+	uint32_t acc = 0;
+	while ((ret = udax_dir_read(d, &e)) == 1) {
+		char child[4096];
+		struct stat st;
+		uint32_t eh = 0;
+		if (!strcmp(e.name, ".") || !strcmp(e.name, ".."))
+			continue;
+		snprintf(child, sizeof(child), "%s/%s",
+			 strcmp(path, "/") ? path : "", e.name);
+		ret = udax_lstat(fs, child, &st);
+		if (ret)
+			break;
+		eh = digest_add(eh, child, strlen(child));
+		uint64_t attrs[5] = { st.st_mode, (uint64_t)st.st_size,
+				      st.st_nlink, (uint64_t)st.st_mtim.tv_sec,
+				      (uint64_t)st.st_mtim.tv_nsec };
+		eh = digest_add(eh, attrs, sizeof(attrs));
+		if (S_ISDIR(st.st_mode)) {
+			uint32_t sub = 0;
+			ret = digest_tree(fs, child, &sub);
+			if (ret)
+				break;
+			eh = digest_add(eh, &sub, 4);
+		} else if (S_ISLNK(st.st_mode)) {
+			char t[4096];
+			ssize_t n = udax_readlink(fs, child, t, sizeof(t));
+			if (n < 0) {
+				ret = (int)n;
+				break;
+			}
+			eh = digest_add(eh, t, (size_t)n);
+		} else {
+			struct udax_file *f;
+			static char buf[1 << 16];
+			ret = udax_file_open(fs, child, O_RDONLY, 0, &f);
+			if (ret)
+				break;
+			for (off_t off = 0;; off += (off_t)sizeof(buf)) {
+				ssize_t n = udax_pread(f, buf, sizeof(buf), off);
+				if (n < 0) {
+					ret = (int)n;
+					break;
+				}
+				if (!n)
+					break;
+				eh = digest_add(eh, buf, (size_t)n);
+			}
+			udax_file_close(&f);
+			if (ret)
+				break;
+		}
+		acc ^= eh;
+	}
+	udax_dir_close(&d);
+	*h = acc;
+	return ret < 0 ? ret : 0;
+}
+
+static int digest_fs(struct udax_fs *fs, uint32_t *h)
+{
+	struct stat st;
+	int ret = udax_stat(fs, "/", &st);
+	if (ret)
+		return ret;
+	ret = digest_tree(fs, "/", h);
+	*h = digest_add(*h, &st.st_nlink, sizeof(st.st_nlink));
+	return ret;
+}
+
+/* ---- intermediate states ----
+ * An operation made of several API calls calls STEP() between them; the
+ * crash test records the digest of each intermediate state, which a
+ * crash image may legitimately show. */
+static struct udax_fs *step_fs;
+static uint32_t step_digest[32];
+static int step_count;
+
+static void STEP(void)
+{
+	uint32_t h = 0;
+	if (step_fs && step_count < 32 && !digest_fs(step_fs, &h))
+		step_digest[step_count++] = h;
+}
+
+/* ---- helpers for ops ---- */
+
+static int put_file(struct udax_fs *fs, const char *path, size_t size,
+		    int seed)
+{
+	struct udax_file *f;
+	char *buf = malloc(size ? size : 1);
+	int ret;
+
+	for (size_t i = 0; i < size; i++)
+		buf[i] = (char)(seed + i * 7 + (i >> 12));
+	ret = udax_file_open(fs, path, O_CREAT | O_RDWR | O_TRUNC, 0644, &f);
+	if (!ret) {
+		ssize_t n = size ? udax_pwrite(f, buf, size, 0) : 0;
+		if (n != (ssize_t)size)
+			ret = n < 0 ? (int)n : -EIO;
+		udax_file_close(&f);
+	}
+	free(buf);
+	return ret;
+}
+
+static int with_file(struct udax_fs *fs, const char *path,
+		     int (*fn)(struct udax_file *f))
+{
+	struct udax_file *f;
+	int ret = udax_file_open(fs, path, O_RDWR, 0, &f);
+	if (ret)
+		return ret;
+	ret = fn(f);
+	udax_file_close(&f);
+	return ret;
+}
+
+/* The common starting state of every crash case. */
+static int crash_setup(struct udax_fs *fs)
+{
+	int ret = 0;
+	ret = ret ? ret : udax_mkdir(fs, "/d", 0755);
+	ret = ret ? ret : udax_mkdir(fs, "/d/e", 0755);
+	ret = ret ? ret : udax_mkdir(fs, "/empty", 0755);
+	ret = ret ? ret : put_file(fs, "/small", 100, 1);
+	ret = ret ? ret : put_file(fs, "/big", 300 * 1024 + 123, 2);
+	ret = ret ? ret : put_file(fs, "/d/f", 5000, 3);
+	ret = ret ? ret : put_file(fs, "/d/e/g", 0, 4);
+	ret = ret ? ret : udax_symlink(fs, "small", "/link");
+	ret = ret ? ret : udax_link(fs, "/small", "/d/hard");
+	return ret;
+}
+
+static int w_append(struct udax_file *f)
+{
+	char b[8192];
+	memset(b, 'A', sizeof(b));
+	return udax_pwrite(f, b, sizeof(b), 300 * 1024 + 123) == sizeof(b)
+		       ? 0
+		       : -EIO;
+}
+static int w_hole(struct udax_file *f)
+{
+	char b[4096];
+	memset(b, 'H', sizeof(b));
+	return udax_pwrite(f, b, sizeof(b), 1 << 20) == sizeof(b) ? 0 : -EIO;
+}
+static int w_big(struct udax_file *f)
+{
+	static char b[1 << 20];
+	memset(b, 'B', sizeof(b));
+	return udax_pwrite(f, b, sizeof(b), 0) == sizeof(b) ? 0 : -EIO;
+}
+static int t_shrink(struct udax_file *f)
+{
+	return udax_ftruncate(f, 1000);
+}
+static int t_grow(struct udax_file *f)
+{
+	return udax_ftruncate(f, 2 << 20);
+}
+static int t_zero(struct udax_file *f)
+{
+	return udax_ftruncate(f, 0);
+}
+static int f_punch(struct udax_file *f)
+{
+	return udax_fallocate(f, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+			      10000, 100000);
+}
+static int f_zero(struct udax_file *f)
+{
+	return udax_fallocate(f, FALLOC_FL_ZERO_RANGE, 5000, 200000);
+}
+static int f_alloc(struct udax_file *f)
+{
+	return udax_fallocate(f, 0, 0, 1 << 20);
+}
+static int f_alloc_keep(struct udax_file *f)
+{
+	return udax_fallocate(f, FALLOC_FL_KEEP_SIZE, 0, 1 << 20);
+}
+static int w_unwritten(struct udax_file *f)
+{
+	char b[6000];
+	int ret = udax_fallocate(f, FALLOC_FL_KEEP_SIZE, 0, 1 << 20);
+	STEP();
+	memset(b, 'U', sizeof(b));
+	if (!ret && udax_pwrite(f, b, sizeof(b), 2000) != sizeof(b))
+		ret = -EIO;
+	return ret;
+}
+
+static int op_create(struct udax_fs *fs) { return put_file(fs, "/new", 0, 0); }
+static int op_create_data(struct udax_fs *fs)
+{
+	struct udax_file *f;
+	char b[20000];
+	int ret = udax_file_open(fs, "/d/new", O_CREAT | O_RDWR, 0644, &f);
+	if (ret)
+		return ret;
+	STEP();
+	memset(b, 'N', sizeof(b));
+	if (udax_pwrite(f, b, sizeof(b), 0) != sizeof(b))
+		ret = -EIO;
+	udax_file_close(&f);
+	return ret;
+}
+static int op_append(struct udax_fs *fs) { return with_file(fs, "/big", w_append); }
+static int op_hole_write(struct udax_fs *fs) { return with_file(fs, "/small", w_hole); }
+static int op_big_write(struct udax_fs *fs) { return with_file(fs, "/d/e/g", w_big); }
+static int op_trunc_shrink(struct udax_fs *fs) { return with_file(fs, "/big", t_shrink); }
+static int op_trunc_grow(struct udax_fs *fs) { return with_file(fs, "/small", t_grow); }
+static int op_trunc_zero(struct udax_fs *fs) { return with_file(fs, "/big", t_zero); }
+static int op_punch(struct udax_fs *fs) { return with_file(fs, "/big", f_punch); }
+static int op_zero_range(struct udax_fs *fs) { return with_file(fs, "/big", f_zero); }
+static int op_fallocate(struct udax_fs *fs) { return with_file(fs, "/d/e/g", f_alloc); }
+static int op_fallocate_keep(struct udax_fs *fs) { return with_file(fs, "/small", f_alloc_keep); }
+static int op_write_unwritten(struct udax_fs *fs) { return with_file(fs, "/d/e/g", w_unwritten); }
+static int op_rename(struct udax_fs *fs) { return udax_rename(fs, "/small", "/d/moved", 0); }
+static int op_rename_replace(struct udax_fs *fs) { return udax_rename(fs, "/d/f", "/big", 0); }
+static int op_rename_noreplace(struct udax_fs *fs)
+{
+	return udax_rename(fs, "/d/f", "/fresh", RENAME_NOREPLACE);
+}
+static int op_rename_exchange(struct udax_fs *fs)
+{
+	return udax_rename(fs, "/d", "/big", RENAME_EXCHANGE);
+}
+static int op_rename_dir(struct udax_fs *fs) { return udax_rename(fs, "/d/e", "/e2", 0); }
+static int op_rename_dir_over(struct udax_fs *fs) { return udax_rename(fs, "/d/e", "/empty", 0); }
+static int op_link(struct udax_fs *fs) { return udax_link(fs, "/big", "/d/e/big2"); }
+static int op_unlink(struct udax_fs *fs) { return udax_unlink(fs, "/big"); }
+static int op_unlink_hard(struct udax_fs *fs) { return udax_unlink(fs, "/d/hard"); }
+static int op_mkdir(struct udax_fs *fs) { return udax_mkdir(fs, "/d/e/sub", 0700); }
+static int op_rmdir(struct udax_fs *fs) { return udax_rmdir(fs, "/empty"); }
+static int op_symlink(struct udax_fs *fs) { return udax_symlink(fs, "/d/f", "/s"); }
+static int op_symlink_long(struct udax_fs *fs)
+{
+	char t[600];
+	memset(t, 'x', sizeof(t) - 1);
+	t[sizeof(t) - 1] = 0;
+	return udax_symlink(fs, t, "/longlink");
+}
+static int op_chmod(struct udax_fs *fs) { return udax_chmod(fs, "/d/f", 0600); }
+static int op_utimens(struct udax_fs *fs)
+{
+	struct timespec ts[2] = { { 1000, 5 }, { 2000, 7 } };
+	return udax_utimens(fs, "/d/f", ts, 0);
+}
+
+struct crash_op {
+	const char *name;
+	int (*fn)(struct udax_fs *fs);
+};
+
+static const struct crash_op crash_ops[] = {
+	{ "create", op_create },
+	{ "create-data", op_create_data },
+	{ "append", op_append },
+	{ "hole-write", op_hole_write },
+	{ "big-write", op_big_write },
+	{ "trunc-shrink", op_trunc_shrink },
+	{ "trunc-grow", op_trunc_grow },
+	{ "trunc-zero", op_trunc_zero },
+	{ "punch", op_punch },
+	{ "zero-range", op_zero_range },
+	{ "fallocate", op_fallocate },
+	{ "fallocate-keep", op_fallocate_keep },
+	{ "write-unwritten", op_write_unwritten },
+	{ "rename", op_rename },
+	{ "rename-replace", op_rename_replace },
+	{ "rename-noreplace", op_rename_noreplace },
+	{ "rename-exchange", op_rename_exchange },
+	{ "rename-dir", op_rename_dir },
+	{ "rename-dir-over", op_rename_dir_over },
+	{ "link", op_link },
+	{ "unlink", op_unlink },
+	{ "unlink-hard", op_unlink_hard },
+	{ "mkdir", op_mkdir },
+	{ "rmdir", op_rmdir },
+	{ "symlink", op_symlink },
+	{ "symlink-long", op_symlink_long },
+	{ "chmod", op_chmod },
+	{ "utimens", op_utimens },
+};
+
+#endif /* UDAX_CRASH_OPS_H */

@@ -1,0 +1,220 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * t_crash.c - crash-state enumeration on the crash-emulating device.
+ *
+ * For every operation of crash_ops.h and every fence it makes, the
+ * operation is run again with the device frozen at that fence; the crash
+ * images keep every subset of the pending cache lines (all subsets up to
+ * CRASH_EXHAUSTIVE lines, else CRASH_SAMPLES random ones plus none and
+ * all). Each image is opened (the journal replays) and its digest must
+ * be the state before the operation, after it, or after one of its steps.
+ * A failure prints an id: op, fence, subset.
+ *
+ * Environment: UDAX_CRASH_EXHAUSTIVE, UDAX_CRASH_SAMPLES, UDAX_CRASH_SEED,
+ * UDAX_CRASH_OPS (comma-separated names) tune the run (make crash-long).
+ */
+#include "api/api.h"
+#include "crash_ops.h"
+#include "device/device.h"
+#include "test.h"
+#include <time.h>
+
+#define CRASH_DEV_SIZE (6u << 20)
+
+static unsigned crash_exhaustive = 6;
+static unsigned crash_samples = 24;
+static uint64_t crash_seed;
+static uint64_t images_checked, points_checked;
+
+static uint64_t rng_next(uint64_t *s)
+{
+	*s += 0x9E3779B97F4A7C15ull;
+	uint64_t z = *s;
+	z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+	z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+	return z ^ (z >> 31);
+}
+
+struct run {
+	struct udax_fs *fs;
+	struct dev *dev;
+	uint32_t before, after;
+	uint64_t f0, f1;
+};
+
+/* setup, digest, freeze at `fence` (0 = never), op, digest. */
+static int crash_run(const struct crash_op *op, uint64_t fence, struct run *r)
+{
+	int ret;
+
+	memset(r, 0, sizeof(*r));
+	ret = dev_crash_new(&r->dev, CRASH_DEV_SIZE);
+	if (ret)
+		return ret;
+	struct udax_open_opts oo = { .quiet = 1 };
+	ret = udax_open_device(&r->fs, r->dev, 1, &oo);
+	if (ret)
+		return ret;
+	ret = crash_setup(r->fs);
+	if (ret)
+		return ret;
+	ret = digest_fs(r->fs, &r->before);
+	if (ret)
+		return ret;
+	r->f0 = dev_crash_fences(r->dev);
+	if (fence)
+		dev_crash_freeze_at(r->dev, fence);
+	step_fs = r->fs;
+	step_count = 0;
+	ret = op->fn(r->fs);
+	step_fs = NULL;
+	if (ret)
+		return ret;
+	ret = digest_fs(r->fs, &r->after);
+	r->f1 = dev_crash_fences(r->dev);
+	return ret;
+}
+
+static void run_end(struct run *r)
+{
+	if (r->fs)
+		udax_close(&r->fs);
+}
+
+/* Open one crash image and check it. Returns 0 if fine. */
+static int check_image(const struct run *r, const uint8_t *img,
+		       const char *op, uint64_t fence, const char *subset)
+{
+	struct udax_fs *fs;
+	struct dev *dev;
+	struct udax_open_opts oo = { .quiet = 1 };
+	uint32_t h = 0;
+	int ret;
+
+	images_checked++;
+	ret = dev_memory_from_image(&dev, img, CRASH_DEV_SIZE);
+	if (ret)
+		return ret;
+	ret = udax_open_device(&fs, dev, 0, &oo);
+	if (ret) {
+		fprintf(stderr, "  crash id %s:%llu:%s: open failed: %s\n", op,
+			(unsigned long long)fence, subset, udax_strerror(ret));
+		return 1;
+	}
+	ret = digest_fs(fs, &h);
+	int ok = !ret && (h == r->before || h == r->after);
+	for (int i = 0; !ok && !ret && i < step_count; i++)
+		ok = h == step_digest[i];
+	/* the recovered file system must take new work */
+	if (ok) {
+		ret = put_file(fs, "/after-crash", 10000, 5);
+		if (!ret)
+			ret = udax_unlink(fs, "/after-crash");
+		ok = !ret;
+	}
+	udax_close(&fs);
+	if (!ok)
+		fprintf(stderr,
+			"  crash id %s:%llu:%s: state is neither before nor "
+			"after (ret %d)\n",
+			op, (unsigned long long)fence, subset, ret);
+	return !ok;
+}
+
+static int crash_one_op(const struct crash_op *op)
+{
+	struct run ref;
+	int ret, failed = 0;
+
+	ret = crash_run(op, 0, &ref);
+	run_end(&ref);
+	if (ret) {
+		fprintf(stderr, "  %s: reference run failed: %s\n", op->name,
+			udax_strerror(ret));
+		return 1;
+	}
+	uint8_t *img = malloc(CRASH_DEV_SIZE);
+	for (uint64_t k = ref.f0 + 1; k <= ref.f1 + 1 && !failed; k++) {
+		struct run r;
+		ret = crash_run(op, k, &r);
+		if (ret) {
+			fprintf(stderr, "  %s: run at fence %llu failed: %s\n",
+				op->name, (unsigned long long)k,
+				udax_strerror(ret));
+			run_end(&r);
+			failed = 1;
+			break;
+		}
+		size_t n = dev_crash_pending(r.dev);
+		size_t words = (n + 63) / 64;
+		uint64_t *keep = calloc(words ? words : 1, 8);
+		char id[64];
+		points_checked++;
+		if (n <= crash_exhaustive) {
+			for (uint64_t m = 0; m < (1ull << n) && !failed; m++) {
+				keep[0] = m;
+				dev_crash_image(r.dev, keep, img);
+				snprintf(id, sizeof(id), "mask=%llx",
+					 (unsigned long long)m);
+				failed = check_image(&r, img, op->name, k, id);
+			}
+		} else {
+			uint64_t s = crash_seed ^ (k * 1000003);
+			for (unsigned t = 0; t < crash_samples + 2 && !failed;
+			     t++) {
+				for (size_t w = 0; w < words; w++)
+					keep[w] = t == 0   ? 0
+						  : t == 1 ? ~0ull
+							   : rng_next(&s);
+				dev_crash_image(r.dev, keep, img);
+				snprintf(id, sizeof(id), "seed=%llx:sample=%u",
+					 (unsigned long long)crash_seed, t);
+				failed = check_image(&r, img, op->name, k, id);
+			}
+		}
+		free(keep);
+		run_end(&r);
+	}
+	free(img);
+	return failed;
+}
+
+static int crash_all(void)
+{
+	const char *only = getenv("UDAX_CRASH_OPS");
+	const char *e;
+	int failed = 0;
+
+	if ((e = getenv("UDAX_CRASH_EXHAUSTIVE")))
+		crash_exhaustive = (unsigned)atoi(e);
+	if ((e = getenv("UDAX_CRASH_SAMPLES")))
+		crash_samples = (unsigned)atoi(e);
+	if (crash_exhaustive > 20)
+		crash_exhaustive = 20;
+	crash_seed = (e = getenv("UDAX_CRASH_SEED")) ? strtoull(e, NULL, 0)
+						      : (uint64_t)time(NULL);
+	printf("# crash: seed %llu (UDAX_CRASH_SEED replays)\n",
+	       (unsigned long long)crash_seed);
+	for (size_t i = 0; i < sizeof(crash_ops) / sizeof(crash_ops[0]); i++) {
+		if (only && !strstr(only, crash_ops[i].name))
+			continue;
+		uint64_t im0 = images_checked, p0 = points_checked;
+		int f = crash_one_op(&crash_ops[i]);
+		printf("# crash: %-18s %4llu crash points %7llu images %s\n",
+		       crash_ops[i].name,
+		       (unsigned long long)(points_checked - p0),
+		       (unsigned long long)(images_checked - im0),
+		       f ? "FAILED" : "ok");
+		fflush(stdout);
+		failed |= f;
+	}
+	printf("# crash: total %llu crash points, %llu images\n",
+	       (unsigned long long)points_checked,
+	       (unsigned long long)images_checked);
+	return failed ? T_FAIL : T_PASS;
+}
+
+static const struct test_case tests[] = {
+	{ "every-op-every-fence", crash_all },
+};
+TEST_MAIN("crash", tests)
