@@ -2,9 +2,10 @@
 /*
  * btree.c - B+tree search, insert, replace and delete over 4 KiB nodes.
  *
- * Internal items hold a lower bound of their child's keys; the first item
- * of a node is treated as minus infinity when descending, so inserting a
- * key below every other one never has to touch separators. Deletion frees
+ * Internal items hold a lower bound of their child's keys, and stay
+ * sorted: inserting a key below every other one lowers the first
+ * separators on its way down. The first item of a node is still treated
+ * as minus infinity when descending. Deletion frees
  * nodes that become empty and collapses a root with a single child; it
  * does not merge half-empty siblings (a deliberate simplification that
  * keeps deletes from allocating and keeps the code short).
@@ -427,8 +428,15 @@ static int bt_insert_rec(struct btree *bt, uint64_t blkno, int level,
 	if (rn->nitems == 0)
 		return fs_corrupt(bt->fs, "tree node %llu is empty",
 				  (unsigned long long)blkno);
-	if (i < 0)
+	if (i < 0) {
+		/* a new smallest key: lower the first separator so that the
+		 * node's keys stay sorted when the child splits */
+		n = node_write(bt, blkno);
+		if (!n)
+			return bt->tx->failed;
+		n->items[0].key = key;
 		i = 0;
+	}
 	struct bt_split cs;
 	int child_split;
 	ret = bt_insert_rec(bt, node_child(rn, i), rn->level - 1, key, val,

@@ -1,0 +1,76 @@
+#!/bin/sh
+# tests/run.sh BUILD... - run the suite built in each BUILD directory and
+# print one closing line "N passed, N failed, N skipped" (CI reads it).
+# Each test program prints PASS/FAIL/SKIP lines (tests/test.h); programs
+# that are one test (difftest, the CLI round trip) count as one.
+# Variables: UDAX_DIFFTEST_OPS (default 200000 in the first build, 50000
+# in later ones, which are the sanitizer builds).
+pass=0
+fail=0
+skip=0
+failed=""
+skipped=""
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+
+# record RESULT NAME
+record() {
+	case "$1" in
+	PASS) pass=$((pass + 1)) ;;
+	FAIL) fail=$((fail + 1)); failed="$failed $2" ;;
+	SKIP) skip=$((skip + 1)); skipped="$skipped $2" ;;
+	esac
+}
+
+first=1
+for b in "$@"; do
+	tag=$(basename "$b")
+	echo "== $tag"
+	for t in "$b"/tests/t_*; do
+		[ -x "$t" ] || continue
+		"$t" >"$log" 2>&1
+		rc=$?
+		cat "$log"
+		n=0
+		while read -r res name _; do
+			case "$res" in
+			PASS | FAIL | SKIP)
+				record "$res" "$tag:${name%:}"
+				n=$((n + 1))
+				;;
+			esac
+		done <"$log"
+		if [ "$n" = 0 ] || { [ "$rc" != 0 ] && ! grep -q '^FAIL' "$log"; }; then
+			echo "FAIL $(basename "$t") (exit $rc)"
+			record FAIL "$tag:$(basename "$t")"
+		fi
+	done
+	if [ -x "$b/tests/difftest" ]; then
+		ops=${UDAX_DIFFTEST_OPS:-}
+		[ -n "$ops" ] || { [ $first = 1 ] && ops=200000 || ops=50000; }
+		if "$b/tests/difftest" --ops "$ops" >"$log" 2>&1; then
+			tail -n 1 "$log"
+			echo "PASS difftest ($ops operations)"
+			record PASS "$tag:difftest"
+		else
+			tail -n 30 "$log"
+			echo "FAIL difftest"
+			record FAIL "$tag:difftest"
+		fi
+	fi
+	if [ -x "$b/udax" ] && [ -f tests/cli_test.sh ]; then
+		if UDAX="$b/udax" sh tests/cli_test.sh >"$log" 2>&1; then
+			echo "PASS cli round trip"
+			record PASS "$tag:cli"
+		else
+			tail -n 30 "$log"
+			echo "FAIL cli round trip"
+			record FAIL "$tag:cli"
+		fi
+	fi
+	first=0
+done
+[ -n "$failed" ] && echo "failed:$failed"
+[ -n "$skipped" ] && echo "skipped:$skipped"
+echo "$pass passed, $fail failed, $skip skipped"
+[ "$fail" = 0 ]
