@@ -1,0 +1,163 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * t_enospc.c - running out of space: concurrent writers fill the device;
+ * every write returns what it wrote or ENOSPC, what was written reads
+ * back, nothing stale is readable, and once the files are gone the free
+ * space is exactly what it was (no leaked blocks).
+ */
+#include <fcntl.h>
+#include <linux/falloc.h>
+#include <pthread.h>
+#include <sys/statvfs.h>
+#include <udax.h>
+
+#include "test.h"
+
+#define WRITERS 4
+
+struct writer {
+	struct udax_fs *fs;
+	int id;
+	uint64_t written; /* bytes acknowledged */
+	int err;	  /* unexpected error */
+};
+
+static void fill_pattern(char *b, size_t n, int id, uint64_t off)
+{
+	for (size_t i = 0; i < n; i++)
+		b[i] = (char)(id * 31 + (int)((off + i) / 512));
+}
+
+static void *writer_main(void *arg)
+{
+	struct writer *w = arg;
+	struct udax_file *f;
+	char path[32];
+	static __thread char buf[300000];
+
+	snprintf(path, sizeof(path), "/w%d", w->id);
+	w->err = udax_file_open(w->fs, path, O_CREAT | O_RDWR, 0600, &f);
+	if (w->err)
+		return NULL;
+	for (int round = 0;; round++) {
+		/* varying sizes, unaligned */
+		size_t n = 1000 + (size_t)((round * 7919 + w->id * 104729) %
+					   250000);
+		fill_pattern(buf, n, w->id, w->written);
+		ssize_t r = udax_pwrite(f, buf, n, (off_t)w->written);
+		if (r == -ENOSPC)
+			break;
+		if (r < 0) {
+			w->err = (int)r;
+			break;
+		}
+		w->written += (uint64_t)r;
+		if ((size_t)r < n)
+			break; /* a short write: the device is full */
+	}
+	udax_file_close(&f);
+	return NULL;
+}
+
+static int enospc_concurrent(void)
+{
+	struct udax_fs *fs;
+	struct statvfs s0, s1;
+	struct writer w[WRITERS];
+	pthread_t th[WRITERS];
+	static char buf[1 << 16], want[1 << 16];
+
+	CHECK_EQ(udax_open_memory(&fs, 48 << 20), 0);
+	CHECK_EQ(udax_statfs(fs, &s0), 0);
+	for (int i = 0; i < WRITERS; i++) {
+		w[i] = (struct writer){ .fs = fs, .id = i };
+		CHECK_EQ(pthread_create(&th[i], NULL, writer_main, &w[i]), 0);
+	}
+	for (int i = 0; i < WRITERS; i++)
+		pthread_join(th[i], NULL);
+	uint64_t total = 0;
+	for (int i = 0; i < WRITERS; i++) {
+		CHECK_EQ(w[i].err, 0);
+		total += w[i].written;
+	}
+	/* nearly everything was handed out */
+	CHECK(total > (uint64_t)(s0.f_bavail * 4096) * 9 / 10);
+	CHECK_EQ(udax_statfs(fs, &s1), 0);
+	CHECK(s1.f_bavail < 64);
+	/* every acknowledged byte reads back; nothing past it */
+	for (int i = 0; i < WRITERS; i++) {
+		struct udax_file *f;
+		struct stat st;
+		char path[32];
+		snprintf(path, sizeof(path), "/w%d", i);
+		CHECK_EQ(udax_file_open(fs, path, O_RDONLY, 0, &f), 0);
+		CHECK_EQ(udax_fstat(f, &st), 0);
+		CHECK_EQ(st.st_size, w[i].written);
+		for (uint64_t off = 0; off < w[i].written; off += sizeof(buf)) {
+			size_t n = w[i].written - off < sizeof(buf)
+					   ? w[i].written - off
+					   : sizeof(buf);
+			CHECK_EQ(udax_pread(f, buf, n, (off_t)off), n);
+			fill_pattern(want, n, i, off);
+			CHECK(!memcmp(buf, want, n));
+		}
+		CHECK_EQ(udax_file_close(&f), 0);
+	}
+	/* a new file cannot get data blocks; fallocate fails cleanly */
+	struct udax_file *f;
+	CHECK_EQ(udax_file_open(fs, "/late", O_CREAT | O_RDWR, 0600, &f), 0);
+	CHECK_EQ(udax_fallocate(f, 0, 0, 64 << 20), -ENOSPC);
+	CHECK_EQ(udax_file_close(&f), 0);
+	CHECK_EQ(udax_unlink(fs, "/late"), 0);
+	for (int i = 0; i < WRITERS; i++) {
+		char path[32];
+		snprintf(path, sizeof(path), "/w%d", i);
+		CHECK_EQ(udax_unlink(fs, path), 0);
+	}
+	CHECK_EQ(udax_statfs(fs, &s1), 0);
+	CHECK_EQ(s1.f_bfree, s0.f_bfree);
+	CHECK_EQ(s1.f_ffree, s0.f_ffree);
+	CHECK_EQ(udax_close(&fs), 0);
+	return T_PASS;
+}
+
+/* After ENOSPC part-way through a write, reading the file never shows
+ * anything but what was written or zeros. */
+static int enospc_no_stale(void)
+{
+	struct udax_fs *fs;
+	struct udax_file *f;
+	struct stat st;
+	static char big[8 << 20], back[16 << 20];
+
+	CHECK_EQ(udax_open_memory(&fs, 16 << 20), 0);
+	/* dirty the free blocks with a recognizable pattern, then free */
+	memset(big, 0x5a, sizeof(big));
+	CHECK_EQ(udax_file_open(fs, "/junk", O_CREAT | O_RDWR, 0600, &f), 0);
+	ssize_t jn = udax_pwrite(f, big, sizeof(big), 0);
+	CHECK(jn > 0);
+	CHECK_EQ(udax_file_close(&f), 0);
+	CHECK_EQ(udax_unlink(fs, "/junk"), 0);
+	/* now a write that cannot fit, at an offset with a hole before */
+	memset(big, 0x11, sizeof(big));
+	CHECK_EQ(udax_file_open(fs, "/f", O_CREAT | O_RDWR, 0600, &f), 0);
+	ssize_t n1 = udax_pwrite(f, big, sizeof(big), 5000);
+	CHECK(n1 > 0);
+	ssize_t n2 = udax_pwrite(f, big, sizeof(big), 5000 + n1);
+	CHECK(n2 == -ENOSPC || (n2 >= 0 && n2 < (ssize_t)sizeof(big)));
+	CHECK_EQ(udax_fstat(f, &st), 0);
+	uint64_t size = (uint64_t)st.st_size;
+	CHECK(size <= sizeof(back));
+	CHECK_EQ(udax_pread(f, back, size, 0), size);
+	for (uint64_t i = 0; i < size; i++)
+		CHECK(back[i] == (i < 5000 ? 0 : 0x11));
+	CHECK_EQ(udax_file_close(&f), 0);
+	CHECK_EQ(udax_close(&fs), 0);
+	return T_PASS;
+}
+
+static const struct test_case tests[] = {
+	{ "concurrent-writers", enospc_concurrent },
+	{ "no-stale-data", enospc_no_stale },
+};
+TEST_MAIN("enospc", tests)
