@@ -124,6 +124,10 @@ static int remove_common(struct udax_fs *fs, const char *path, int want_dir)
 	ret = namei(fs, path, NAMEI_PARENT, &nd);
 	if (ret)
 		goto unlock;
+	if (nd.ino == UDAX_ROOT_INO) {
+		ret = want_dir ? -EBUSY : -EISDIR;
+		goto unlock;
+	}
 	if (want_dir && nd.len == 1 && nd.name[0] == '.') {
 		ret = -EINVAL;
 		goto unlock;

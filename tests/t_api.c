@@ -1,0 +1,409 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * t_api.c - the API's errors and permissions, table-driven, and
+ * operations on different files from many threads at once.
+ */
+#include <fcntl.h>
+#include <linux/falloc.h>
+#include <linux/fs.h>
+#include <pthread.h>
+#include <sys/statvfs.h>
+#include <udax.h>
+
+#include "test.h"
+
+static struct udax_fs *fs;
+
+static int mk(const char *p, size_t size)
+{
+	struct udax_file *f;
+	char buf[256] = { 1 };
+	int ret = udax_file_open(fs, p, O_CREAT | O_WRONLY, 0644, &f);
+	if (ret)
+		return ret;
+	for (size_t o = 0; o < size; o += sizeof(buf))
+		udax_pwrite(f, buf, size - o < sizeof(buf) ? size - o : sizeof(buf),
+			    (off_t)o);
+	return udax_file_close(&f);
+}
+
+static int setup(void)
+{
+	if (udax_open_memory(&fs, 32 << 20))
+		return -1;
+	int r = 0;
+	r |= udax_mkdir(fs, "/dir", 0755);
+	r |= udax_mkdir(fs, "/dir/sub", 0755);
+	r |= udax_mkdir(fs, "/empty", 0755);
+	r |= mk("/file", 1000);
+	r |= mk("/dir/file", 10);
+	r |= udax_symlink(fs, "file", "/link");
+	r |= udax_symlink(fs, "loop2", "/loop1");
+	r |= udax_symlink(fs, "loop1", "/loop2");
+	r |= udax_symlink(fs, "nowhere", "/dangling");
+	r |= udax_mkdir(fs, "/private", 0700);
+	r |= udax_mkdir(fs, "/sticky", 01777);
+	r |= mk("/sticky/rootfile", 1);
+	return r;
+}
+
+static char long_name[300];
+
+/* One row: an operation and the errno it must give. */
+struct errno_case {
+	const char *what;
+	int (*op)(void);
+	int want;
+};
+
+#define OP(name, expr)                                                     \
+	static int name(void)                                              \
+	{                                                                  \
+		return (expr);                                             \
+	}
+
+static int open_ret(const char *p, int flags)
+{
+	struct udax_file *f;
+	int ret = udax_file_open(fs, p, flags, 0644, &f);
+	if (!ret)
+		udax_file_close(&f);
+	return ret;
+}
+
+OP(o_missing, open_ret("/nope", O_RDONLY))
+OP(o_missing_dir, open_ret("/nope/x", O_CREAT | O_RDWR))
+OP(o_notdir, open_ret("/file/x", O_RDONLY))
+OP(o_excl, open_ret("/file", O_CREAT | O_EXCL | O_RDWR))
+OP(o_dir_write, open_ret("/dir", O_RDWR))
+OP(o_dir_creat, open_ret("/dir", O_CREAT | O_RDONLY))
+OP(o_directory, open_ret("/file", O_RDONLY | O_DIRECTORY))
+OP(o_nofollow, open_ret("/link", O_RDONLY | O_NOFOLLOW))
+OP(o_loop, open_ret("/loop1", O_RDONLY))
+OP(o_dangling, open_ret("/dangling", O_RDONLY))
+OP(o_toolong, open_ret(long_name, O_CREAT | O_RDWR))
+OP(o_badacc, open_ret("/file", O_ACCMODE))
+OP(o_empty, open_ret("", O_RDONLY))
+OP(o_trailing, open_ret("/file/", O_RDONLY))
+OP(m_exists, udax_mkdir(fs, "/dir", 0755))
+OP(m_exists_file, udax_mkdir(fs, "/file", 0755))
+OP(m_root, udax_mkdir(fs, "/", 0755))
+OP(m_missing_parent, udax_mkdir(fs, "/a/b", 0755))
+OP(m_dot, udax_mkdir(fs, "/dir/.", 0755))
+OP(r_notempty, udax_rmdir(fs, "/dir"))
+OP(r_notdir, udax_rmdir(fs, "/file"))
+OP(r_root, udax_rmdir(fs, "/"))
+OP(r_dot, udax_rmdir(fs, "/dir/."))
+OP(r_dotdot, udax_rmdir(fs, "/dir/sub/.."))
+OP(r_missing, udax_rmdir(fs, "/nope"))
+OP(u_dir, udax_unlink(fs, "/dir"))
+OP(u_missing, udax_unlink(fs, "/nope"))
+OP(u_trailing, udax_unlink(fs, "/file/"))
+OP(n_into_self, udax_rename(fs, "/dir", "/dir/sub/x", 0))
+OP(n_dir_over_file, udax_rename(fs, "/dir", "/file", 0))
+OP(n_file_over_dir, udax_rename(fs, "/file", "/empty", 0))
+OP(n_over_nonempty, udax_rename(fs, "/empty", "/dir", 0))
+OP(n_noreplace, udax_rename(fs, "/file", "/dir/file", RENAME_NOREPLACE))
+OP(n_exchange_missing, udax_rename(fs, "/file", "/nope", RENAME_EXCHANGE))
+OP(n_badflags, udax_rename(fs, "/file", "/x",
+			   RENAME_NOREPLACE | RENAME_EXCHANGE))
+OP(n_missing, udax_rename(fs, "/nope", "/x", 0))
+OP(n_same, udax_rename(fs, "/file", "/file", 0))
+OP(n_dot, udax_rename(fs, "/dir/.", "/x", 0))
+OP(l_dir, udax_link(fs, "/dir", "/dirlink"))
+OP(l_exists, udax_link(fs, "/file", "/dir/file"))
+OP(l_missing, udax_link(fs, "/nope", "/x"))
+OP(s_exists, udax_symlink(fs, "x", "/file"))
+OP(s_empty, udax_symlink(fs, "", "/x"))
+static int rl_notlink(void)
+{
+	char b[16];
+	return (int)udax_readlink(fs, "/file", b, sizeof(b));
+}
+static int rl_short(void)
+{
+	char b[2];
+	return (int)udax_readlink(fs, "/link", b, sizeof(b)); /* 2 */
+}
+
+static int fd_ops(int which)
+{
+	struct udax_file *f;
+	char b[8];
+	int ret = udax_file_open(fs, "/file", O_RDONLY, 0, &f);
+	if (ret)
+		return ret;
+	switch (which) {
+	case 0: ret = (int)udax_pwrite(f, "x", 1, 0); break;
+	case 1: ret = udax_ftruncate(f, 0); break;
+	case 2: ret = (int)udax_pread(f, b, 1, -1); break;
+	case 3: ret = udax_fallocate(f, 0, 0, 10); break;
+	case 4: ret = (int)udax_lseek(f, 5000, SEEK_DATA); break;
+	case 5: ret = (int)udax_lseek(f, -1, SEEK_SET); break;
+	case 6: ret = (int)udax_lseek(f, 0, 99); break;
+	}
+	udax_file_close(&f);
+	return ret;
+}
+static int fdrw_ops(int which)
+{
+	struct udax_file *f;
+	int ret = udax_file_open(fs, "/file", O_RDWR, 0, &f);
+	if (ret)
+		return ret;
+	switch (which) {
+	case 0: ret = udax_fallocate(f, FALLOC_FL_PUNCH_HOLE, 0, 10); break;
+	case 1: ret = udax_fallocate(f, 0x100, 0, 10); break;
+	case 2: ret = udax_fallocate(f, 0, 0, 0); break;
+	case 3: ret = udax_ftruncate(f, -1); break;
+	case 4: ret = udax_ftruncate(f, (off_t)1 << 50); break;
+	case 5: ret = (int)udax_pwrite(f, "x", 1, (off_t)1 << 50); break;
+	case 6: ret = udax_fallocate(f, 0, (off_t)1 << 45, 4096); break;
+	}
+	udax_file_close(&f);
+	return ret;
+}
+OP(f_write_ro, fd_ops(0))
+OP(f_trunc_ro, fd_ops(1))
+OP(f_read_neg, fd_ops(2))
+OP(f_falloc_ro, fd_ops(3))
+OP(f_seek_data_eof, fd_ops(4))
+OP(f_seek_neg, fd_ops(5))
+OP(f_seek_whence, fd_ops(6))
+OP(f_punch_nokeep, fdrw_ops(0))
+OP(f_falloc_mode, fdrw_ops(1))
+OP(f_falloc_zero, fdrw_ops(2))
+OP(f_trunc_neg, fdrw_ops(3))
+OP(f_trunc_big, fdrw_ops(4))
+OP(f_write_big, fdrw_ops(5))
+OP(f_falloc_big, fdrw_ops(6))
+
+static const struct errno_case errno_cases[] = {
+	{ "open missing", o_missing, -ENOENT },
+	{ "create in missing dir", o_missing_dir, -ENOENT },
+	{ "open through a file", o_notdir, -ENOTDIR },
+	{ "O_EXCL on existing", o_excl, -EEXIST },
+	{ "open dir for writing", o_dir_write, -EISDIR },
+	{ "O_CREAT on a dir", o_dir_creat, -EISDIR },
+	{ "O_DIRECTORY on a file", o_directory, -ENOTDIR },
+	{ "O_NOFOLLOW on a symlink", o_nofollow, -ELOOP },
+	{ "symlink loop", o_loop, -ELOOP },
+	{ "dangling symlink", o_dangling, -ENOENT },
+	{ "name too long", o_toolong, -ENAMETOOLONG },
+	{ "bad access mode", o_badacc, -EINVAL },
+	{ "empty path", o_empty, -ENOENT },
+	{ "file with trailing slash", o_trailing, -ENOTDIR },
+	{ "mkdir existing", m_exists, -EEXIST },
+	{ "mkdir over file", m_exists_file, -EEXIST },
+	{ "mkdir /", m_root, -EEXIST },
+	{ "mkdir missing parent", m_missing_parent, -ENOENT },
+	{ "mkdir dir/.", m_dot, -EEXIST },
+	{ "rmdir non-empty", r_notempty, -ENOTEMPTY },
+	{ "rmdir file", r_notdir, -ENOTDIR },
+	{ "rmdir /", r_root, -EBUSY },
+	{ "rmdir dir/.", r_dot, -EINVAL },
+	{ "rmdir dir/..", r_dotdot, -ENOTEMPTY },
+	{ "rmdir missing", r_missing, -ENOENT },
+	{ "unlink dir", u_dir, -EISDIR },
+	{ "unlink missing", u_missing, -ENOENT },
+	{ "unlink file/", u_trailing, -ENOTDIR },
+	{ "rename into itself", n_into_self, -EINVAL },
+	{ "rename dir over file", n_dir_over_file, -ENOTDIR },
+	{ "rename file over dir", n_file_over_dir, -EISDIR },
+	{ "rename over non-empty", n_over_nonempty, -ENOTEMPTY },
+	{ "RENAME_NOREPLACE", n_noreplace, -EEXIST },
+	{ "RENAME_EXCHANGE missing", n_exchange_missing, -ENOENT },
+	{ "rename bad flags", n_badflags, -EINVAL },
+	{ "rename missing", n_missing, -ENOENT },
+	{ "rename to itself", n_same, 0 },
+	{ "rename dir/.", n_dot, -EBUSY },
+	{ "link a dir", l_dir, -EPERM },
+	{ "link existing", l_exists, -EEXIST },
+	{ "link missing", l_missing, -ENOENT },
+	{ "symlink existing", s_exists, -EEXIST },
+	{ "symlink empty target", s_empty, -ENOENT },
+	{ "readlink a file", rl_notlink, -EINVAL },
+	{ "readlink short buffer", rl_short, 2 },
+	{ "write read-only fd", f_write_ro, -EBADF },
+	{ "ftruncate read-only fd", f_trunc_ro, -EINVAL },
+	{ "pread negative offset", f_read_neg, -EINVAL },
+	{ "fallocate read-only fd", f_falloc_ro, -EBADF },
+	{ "SEEK_DATA past EOF", f_seek_data_eof, -ENXIO },
+	{ "lseek negative", f_seek_neg, -EINVAL },
+	{ "lseek bad whence", f_seek_whence, -EINVAL },
+	{ "punch without KEEP_SIZE", f_punch_nokeep, -EOPNOTSUPP },
+	{ "fallocate unknown mode", f_falloc_mode, -EOPNOTSUPP },
+	{ "fallocate length 0", f_falloc_zero, -EINVAL },
+	{ "ftruncate negative", f_trunc_neg, -EINVAL },
+	{ "ftruncate too big", f_trunc_big, -EFBIG },
+	{ "pwrite past max size", f_write_big, -EFBIG },
+	{ "fallocate past max size", f_falloc_big, -EFBIG },
+};
+
+static int api_errnos(void)
+{
+	int bad = 0;
+
+	memset(long_name, 'n', sizeof(long_name) - 1);
+	long_name[0] = '/';
+	CHECK_EQ(setup(), 0);
+	for (size_t i = 0; i < sizeof(errno_cases) / sizeof(errno_cases[0]);
+	     i++) {
+		int got = errno_cases[i].op();
+		if (got != errno_cases[i].want) {
+			fprintf(stderr, "  %s: got %d (%s), want %d (%s)\n",
+				errno_cases[i].what, got, udax_strerror(got),
+				errno_cases[i].want,
+				udax_strerror(errno_cases[i].want));
+			bad = 1;
+		}
+	}
+	CHECK_EQ(udax_close(&fs), 0);
+	return bad ? T_FAIL : T_PASS;
+}
+
+/* Permissions as an unprivileged user (uid 1000) and a second one. */
+static int api_permissions(void)
+{
+	struct udax_cred alice = { .uid = 1000, .gid = 1000 };
+	struct udax_cred bob = { .uid = 1001, .gid = 1001 };
+	struct udax_file *f;
+	struct stat st;
+
+	CHECK_EQ(setup(), 0);
+	CHECK_EQ(udax_cred_set(&alice), 0);
+	CHECK_EQ(udax_mkdir(fs, "/alice", 0755), -EACCES); /* / is 0755 root */
+	CHECK_EQ(udax_file_open(fs, "/private/x", O_CREAT | O_RDWR, 0644, &f),
+		 -EACCES);
+	CHECK_EQ(udax_stat(fs, "/private/x", &st), -EACCES);
+	CHECK_EQ(udax_file_open(fs, "/file", O_RDWR, 0, &f), -EACCES);
+	CHECK_EQ(udax_file_open(fs, "/file", O_RDONLY, 0, &f), 0);
+	CHECK_EQ(udax_file_close(&f), 0);
+	CHECK_EQ(udax_chmod(fs, "/file", 0777), -EPERM);
+	CHECK_EQ(udax_chown(fs, "/file", 1000, 1000), -EPERM);
+	CHECK_EQ(udax_unlink(fs, "/dir/file"), -EACCES);
+	/* in the sticky /tmp-like directory */
+	CHECK_EQ(udax_file_open(fs, "/sticky/a", O_CREAT | O_RDWR, 0600, &f), 0);
+	CHECK_EQ(udax_fstat(f, &st), 0);
+	CHECK_EQ(st.st_uid, 1000);
+	CHECK_EQ(st.st_gid, 1000);
+	CHECK_EQ(udax_file_close(&f), 0);
+	CHECK_EQ(udax_unlink(fs, "/sticky/rootfile"), -EPERM);
+	CHECK_EQ(udax_chmod(fs, "/sticky/a", 0640), 0);
+	CHECK_EQ(udax_access(fs, "/sticky/a", R_OK | W_OK), 0);
+	CHECK_EQ(udax_access(fs, "/sticky/a", X_OK), -EACCES);
+	CHECK_EQ(udax_cred_set(&bob), 0);
+	CHECK_EQ(udax_file_open(fs, "/sticky/a", O_RDONLY, 0, &f), -EACCES);
+	CHECK_EQ(udax_unlink(fs, "/sticky/a"), -EPERM);
+	CHECK_EQ(udax_rename(fs, "/sticky/a", "/sticky/b", 0), -EPERM);
+	struct timespec ts[2] = { { 1, 0 }, { 1, 0 } };
+	CHECK_EQ(udax_utimens(fs, "/sticky/a", ts, 0), -EPERM);
+	CHECK_EQ(udax_utimens(fs, "/sticky/a", NULL, 0), -EACCES);
+	CHECK_EQ(udax_cred_set(&alice), 0);
+	CHECK_EQ(udax_utimens(fs, "/sticky/a", ts, 0), 0);
+	CHECK_EQ(udax_unlink(fs, "/sticky/a"), 0);
+	CHECK_EQ(udax_cred_set(NULL), 0);
+	/* root may do it all again */
+	CHECK_EQ(udax_chown(fs, "/file", 1000, 1000), 0);
+	CHECK_EQ(udax_stat(fs, "/file", &st), 0);
+	CHECK_EQ(st.st_uid, 1000);
+	CHECK_EQ(udax_close(&fs), 0);
+	return T_PASS;
+}
+
+/* Unlinked while open: the data lives until the last close. */
+static int api_open_unlinked(void)
+{
+	struct udax_file *f;
+	struct statvfs s0, s1;
+	char b[5];
+
+	CHECK_EQ(setup(), 0);
+	CHECK_EQ(udax_statfs(fs, &s0), 0);
+	CHECK_EQ(udax_file_open(fs, "/tmpf", O_CREAT | O_RDWR, 0600, &f), 0);
+	CHECK_EQ(udax_pwrite(f, "hello", 5, 100000), 5);
+	CHECK_EQ(udax_unlink(fs, "/tmpf"), 0);
+	CHECK_EQ(udax_pread(f, b, 5, 100000), 5);
+	CHECK(!memcmp(b, "hello", 5));
+	CHECK_EQ(udax_close(&fs), -EBUSY);
+	CHECK_EQ(udax_file_close(&f), 0);
+	CHECK_EQ(udax_statfs(fs, &s1), 0);
+	CHECK_EQ(s1.f_bfree, s0.f_bfree);
+	CHECK_EQ(s1.f_ffree, s0.f_ffree);
+	CHECK_EQ(udax_close(&fs), 0);
+	return T_PASS;
+}
+
+#define NTHREADS 4
+static void *thread_work(void *arg)
+{
+	long id = (long)arg;
+	char path[64], buf[10000];
+	for (int round = 0; round < 200; round++) {
+		struct udax_file *f;
+		snprintf(path, sizeof(path), "/dir/t%ld-%d", id, round % 10);
+		if (udax_file_open(fs, path, O_CREAT | O_RDWR, 0644, &f))
+			return (void *)1;
+		memset(buf, (int)(id + round), sizeof(buf));
+		if (udax_pwrite(f, buf, sizeof(buf), round * 1000) !=
+		    sizeof(buf))
+			return (void *)2;
+		char back[10000];
+		if (udax_pread(f, back, sizeof(back), round * 1000) !=
+			    sizeof(back) ||
+		    memcmp(buf, back, sizeof(buf)))
+			return (void *)3;
+		if (round % 3 == 0 && udax_ftruncate(f, 5000))
+			return (void *)4;
+		udax_file_close(&f);
+		if (round % 10 == 9) {
+			char to[64];
+			snprintf(to, sizeof(to), "/dir/sub/t%ld-%d", id, round);
+			if (udax_rename(fs, path, to, 0) || udax_unlink(fs, to))
+				return (void *)5;
+		}
+	}
+	return NULL;
+}
+
+static int api_threads(void)
+{
+	pthread_t th[NTHREADS];
+	struct statvfs s0, s1;
+	int bad = 0;
+
+	CHECK_EQ(setup(), 0);
+	CHECK_EQ(udax_statfs(fs, &s0), 0);
+	for (long i = 0; i < NTHREADS; i++)
+		CHECK_EQ(pthread_create(&th[i], NULL, thread_work, (void *)i),
+			 0);
+	for (int i = 0; i < NTHREADS; i++) {
+		void *r;
+		pthread_join(th[i], &r);
+		if (r) {
+			fprintf(stderr, "  thread %d failed at step %ld\n", i,
+				(long)r);
+			bad = 1;
+		}
+	}
+	CHECK(!bad);
+	for (long i = 0; i < NTHREADS; i++)
+		for (int k = 0; k < 9; k++) {
+			char path[64];
+			snprintf(path, sizeof(path), "/dir/t%ld-%d", i, k);
+			CHECK_EQ(udax_unlink(fs, path), 0);
+		}
+	CHECK_EQ(udax_statfs(fs, &s1), 0);
+	CHECK_EQ(s1.f_bfree, s0.f_bfree);
+	CHECK_EQ(s1.f_ffree, s0.f_ffree);
+	CHECK_EQ(udax_close(&fs), 0);
+	return T_PASS;
+}
+
+static const struct test_case tests[] = {
+	{ "errnos", api_errnos },
+	{ "permissions", api_permissions },
+	{ "open-unlinked", api_open_unlinked },
+	{ "threads", api_threads },
+};
+TEST_MAIN("api", tests)
