@@ -66,9 +66,26 @@ $(BUILD)/tests/difftest: tests/difftest.c $(BUILD)/libudax.a $(HDRS)
 
 tests: $(TESTS) $(BUILD)/tests/difftest $(BUILD)/udax
 
+# libFuzzer targets (clang): make check runs them briefly, make fuzz long.
+FUZZ_CC ?= clang
+FUZZ_TIME ?= 3600
+FUZZ_TARGETS := $(patsubst tests/fuzz/%.c,build/fuzz/%,$(wildcard tests/fuzz/*.c))
+build/fuzz/%: tests/fuzz/%.c $(LIB_SRCS) $(HDRS)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) -std=gnu11 -g -O1 $(WARN) -D_GNU_SOURCE -Iinclude -Isrc -Itests \
+	  -fsanitize=fuzzer,address,undefined -o $@ $< $(LIB_SRCS) $(LIBS)
+
+fuzz-build: $(FUZZ_TARGETS)
+
+fuzz: $(FUZZ_TARGETS)
+	for t in $(FUZZ_TARGETS); do n=$$(basename $$t | sed 's/^fuzz_//'); \
+	  mkdir -p build/fuzz/corpus-$$n; \
+	  $$t -max_total_time=$(FUZZ_TIME) build/fuzz/corpus-$$n tests/fuzz/corpus/$$n || exit 1; done
+
 # check: the suite in a normal build, then under ASan + UBSan.
 check:
 	@$(MAKE) --no-print-directory tests >/dev/null
+	@$(MAKE) --no-print-directory fuzz-build >/dev/null
 	@$(MAKE) --no-print-directory BUILD=build-san OPT=-O1 \
 	  EXTRA_CFLAGS="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
 	  tests >/dev/null
@@ -102,4 +119,4 @@ format-check:
 clean:
 	rm -rf build build-san
 
-.PHONY: all check bench install format format-check clean tests difftest-long
+.PHONY: fuzz fuzz-build all check bench install format format-check clean tests difftest-long

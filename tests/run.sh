@@ -70,6 +70,22 @@ for b in "$@"; do
 	fi
 	first=0
 done
+# fuzz targets, briefly (UDAX_FUZZ_RUNS executions each)
+for t in build/fuzz/fuzz_*; do
+	[ -x "$t" ] || continue
+	n=$(basename "$t" | sed 's/^fuzz_//')
+	runs=${UDAX_FUZZ_RUNS:-3000}
+	tmpc=$(mktemp -d)
+	if "$t" -runs="$runs" "$tmpc" "tests/fuzz/corpus/$n" >"$log" 2>&1; then
+		echo "PASS fuzz/$n ($(grep -o 'Done [0-9]* runs.*' "$log"))"
+		record PASS "fuzz:$n"
+	else
+		tail -n 40 "$log"
+		echo "FAIL fuzz/$n"
+		record FAIL "fuzz:$n"
+	fi
+	rm -rf "$tmpc"
+done
 [ -n "$failed" ] && echo "failed:$failed"
 [ -n "$skipped" ] && echo "skipped:$skipped"
 echo "$pass passed, $fail failed, $skip skipped"
