@@ -33,6 +33,7 @@ static uint8_t *make_image(void)
 		udax_close(&fs);
 		return NULL;
 	}
+	udax_sync(fs); /* checkpoint: damage must not be healed by replay */
 	img = malloc(IMG_SIZE);
 	memcpy(img, udax_fs_device(fs)->base, IMG_SIZE);
 	udax_close(&fs);

@@ -280,13 +280,25 @@ int alloc_bitmap_set(struct tx *tx, uint64_t start, uint64_t len, int used)
 	return 0;
 }
 
+int alloc_reserve_fs(struct udax_fs *fs, uint64_t n, int meta)
+{
+	int ret = alloc_reserve(&fs->alloc, n, meta);
+
+	/* blocks freed since the last checkpoint are held back; a
+	 * checkpoint hands them over */
+	if (ret == -ENOSPC && atomic_load(&fs->journal.dfree_blocks) &&
+	    journal_checkpoint(fs))
+		ret = alloc_reserve(&fs->alloc, n, meta);
+	return ret;
+}
+
 int alloc_meta_block(struct tx *tx, uint64_t goal, uint64_t *blkno)
 {
 	struct alloc *a = &tx->fs->alloc;
 	uint64_t len;
 	int ret;
 
-	ret = alloc_reserve(a, 1, 1);
+	ret = alloc_reserve_fs(tx->fs, 1, 1);
 	if (ret)
 		return ret;
 	ret = alloc_take(a, goal, 1, 0, blkno, &len);

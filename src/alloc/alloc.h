@@ -53,6 +53,9 @@ void alloc_fini(struct udax_fs *fs);
  * split a tree. Returns 0 or -ENOSPC. */
 int alloc_reserve(struct alloc *a, uint64_t n, int meta);
 void alloc_unreserve(struct alloc *a, uint64_t n);
+/* alloc_reserve, and if space is short while frees are held back for the
+ * journal's checkpoint, checkpoint and try again. */
+int alloc_reserve_fs(struct udax_fs *fs, uint64_t n, int meta);
 
 /* Take one extent of 1..want blocks from an existing reservation, near
  * `goal` (a block number, 0 = anywhere); with align, prefer a start on a

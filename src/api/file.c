@@ -102,7 +102,7 @@ static int cow_zero_block(struct tx *tx, struct btree *bt, uint64_t fblk,
 	ret = ext_map(bt, fblk, &m);
 	if (ret || m.hole || (m.flags & UDAX_EXT_UNWRITTEN))
 		return ret; /* reads as zeros already */
-	ret = alloc_reserve(&fs->alloc, 1, 1);
+	ret = alloc_reserve_fs(fs, 1, 1);
 	if (ret)
 		return ret;
 	ret = alloc_take(&fs->alloc, m.dev, 1, 0, &nb, &got);
@@ -134,7 +134,7 @@ static int alloc_unwritten(struct tx *tx, struct btree *bt, uint64_t fblk,
 	struct alloc *a = &tx->fs->alloc;
 	int ret;
 
-	ret = alloc_reserve(a, n, 0);
+	ret = alloc_reserve_fs(tx->fs, n, 0);
 	if (ret)
 		return ret;
 	while (n) {

@@ -451,7 +451,10 @@ int udax_statfs(struct udax_fs *fs, struct statvfs *st)
 	st->f_bsize = UDAX_BLOCK_SIZE;
 	st->f_frsize = UDAX_BLOCK_SIZE;
 	st->f_blocks = fs->nblocks;
-	st->f_bavail = alloc_available(&fs->alloc);
+	/* frees held back until the journal's next checkpoint count as
+	 * free: any allocation that needs them gets them */
+	st->f_bavail = alloc_available(&fs->alloc) +
+		       atomic_load(&fs->journal.dfree_blocks);
 	st->f_bfree = st->f_bavail;
 	st->f_files = fs->sb.inode_count - 1;
 	pthread_mutex_lock(&fs->ino_lock);

@@ -269,7 +269,7 @@ static int symlink_store(struct tx *tx, uint64_t ino, const char *target,
 	uint64_t blk, got;
 	int ret;
 
-	ret = alloc_reserve(&fs->alloc, 1, 0);
+	ret = alloc_reserve_fs(fs, 1, 0);
 	if (ret)
 		return ret;
 	ret = alloc_take(&fs->alloc, 0, 1, 0, &blk, &got);

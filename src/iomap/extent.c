@@ -228,7 +228,7 @@ static int udax_iomap_begin(struct inode *ip, uint64_t pos, uint64_t len,
 	uint64_t want = last - fblk + 1, got_start, got_len, avail;
 	if (want > EXT_STEP_BLOCKS)
 		want = EXT_STEP_BLOCKS;
-	if (alloc_reserve(&fs->alloc, want, 0)) {
+	if (alloc_reserve_fs(fs, want, 0)) {
 		avail = alloc_available(&fs->alloc);
 		want = avail < want ? avail : want;
 		if (!want || alloc_reserve(&fs->alloc, want, 0))

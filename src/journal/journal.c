@@ -1,24 +1,32 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * journal.c - redo journal with one transaction in flight.
+ * journal.c - redo journal: a log of transactions since the last
+ * checkpoint.
  *
  * Commit protocol (docs/DESIGN.md, "Journal"):
- *   0. fence, if the previous transaction's install is not yet fenced
- *      (its home stores must be durable before the log is overwritten);
- *   1. write header + records (only the changed cache lines) to the
- *      journal area and flush them;
- *   2. fence: THIS FENCE COMMITS. The crc in the header covers every log
- *      byte, so a torn log never replays;
- *   3. install the records at home and flush (fenced by step 0 of the next
- *      commit, or by replay after a crash).
- * A commit therefore costs flushes proportional to the cache lines
- * changed and at most two fences.
+ *   1. if the transaction maps blocks whose data was just written: fence
+ *      (the data must be durable before the log that points at it);
+ *   2. append header + records (only the changed cache lines) to the log
+ *      at `head` and flush them;
+ *   3. fence: THIS FENCE COMMITS. The crc in the header covers every byte
+ *      of the transaction, so a torn one never replays;
+ *   4. install the records at home and flush them (page devices: remember
+ *      the range). No fence: the log holds them until the checkpoint.
+ * A metadata-only commit costs one fence and flushes proportional to the
+ * cache lines changed; one that maps new data costs two. On page devices
+ * (msync) a commit is one msync of its log pages and the installs of many
+ * commits are flushed together at the checkpoint.
  *
- * Replay copies the records of a committed transaction home again; the
- * records hold new contents only, so replaying twice is the same as once.
- * A transaction left in the journal is always the newest one, and the
- * blocks it names stay metadata until a later transaction frees them,
- * which overwrites it: replay can never clobber data written since.
+ * Checkpoint (log full, sync, close): flush and fence the installs, mark
+ * the log empty, and hand the blocks freed since the previous checkpoint
+ * to the allocator. Until then freed blocks are not reused: a replay
+ * rewrites what every logged transaction wrote, and must not land in a
+ * block that has since become file data.
+ *
+ * Replay applies, from the start of the log, each committed transaction
+ * whose number follows the previous one; records hold new contents only,
+ * so replaying twice is the same as once, and a crash during replay is
+ * safe. Recovery uses the same install routine as commit.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -70,6 +78,8 @@ void journal_fini(struct udax_fs *fs)
 	free(tx->frees);
 	free(tx->allocs);
 	free(j->log);
+	free(j->dfree);
+	j->dfree = NULL;
 	tx->blocks = NULL;
 	tx->hash = NULL;
 	tx->frees = tx->allocs = NULL;
@@ -93,73 +103,144 @@ static int jrec_target_ok(struct udax_fs *fs, uint64_t off, uint64_t len)
 	return off + len <= js || off >= je;
 }
 
-/* Check the transaction in the journal area. Returns its byte count if it
- * is committed and sane, 0 if the journal is empty or holds a torn
- * transaction, or UDAX_ECORRUPT. */
-static int64_t journal_check(struct udax_fs *fs)
+/* Check the transaction at byte `pos` of the journal area. Returns its
+ * length (a multiple of 64) if it is committed and sane and its sequence
+ * number is `seq` (any, if seq is 0), 0 if there is none (end of log,
+ * torn, or stale), or UDAX_ECORRUPT. */
+static int64_t journal_check(struct udax_fs *fs, uint64_t pos, uint64_t seq)
 {
 	struct journal *j = &fs->journal;
-	const struct udax_jhdr *h = (const void *)j->area;
-	uint64_t pos;
+	const struct udax_jhdr *h = (const void *)(j->area + pos);
+	uint64_t p;
 
-	if (h->magic != UDAX_JOURNAL_MAGIC)
+	if (pos + sizeof(*h) > j->area_size || h->magic != UDAX_JOURNAL_MAGIC)
 		return 0;
-	if (h->bytes < sizeof(*h) || h->bytes > j->area_size)
-		return 0; /* torn header: never committed */
-	if (udax_block_crc(j->area, h->bytes,
-			   offsetof(struct udax_jhdr, crc)) != h->crc)
+	if (h->bytes < sizeof(*h) || h->bytes > j->area_size - pos ||
+	    (seq && h->seq != seq))
+		return 0; /* torn header, or an older transaction */
+	if (udax_block_crc(h, h->bytes, offsetof(struct udax_jhdr, crc)) !=
+	    h->crc)
 		return 0; /* torn transaction: never committed */
 	if (memcmp(h->uuid, fs->sb.uuid, 16))
 		return fs_corrupt(fs, "journal: transaction %llu belongs to "
 				      "another file system",
 				  (unsigned long long)h->seq);
-	pos = sizeof(*h);
+	p = sizeof(*h);
 	for (uint32_t i = 0; i < h->nrec; i++) {
-		const struct udax_jrec *r = (const void *)(j->area + pos);
-		if (pos + sizeof(*r) > h->bytes ||
-		    r->len > h->bytes - pos - sizeof(*r) ||
+		const struct udax_jrec *r = (const void *)((const uint8_t *)h + p);
+		if (p + sizeof(*r) > h->bytes ||
+		    r->len > h->bytes - p - sizeof(*r) ||
 		    !jrec_target_ok(fs, r->dev_off, r->len))
 			return fs_corrupt(fs, "journal: record %u of "
 					      "transaction %llu is damaged",
 					  i, (unsigned long long)h->seq);
-		pos += sizeof(*r) + ((r->len + 7) & ~7u);
+		p += sizeof(*r) + ((r->len + 7) & ~7u);
 	}
-	return (int64_t)h->bytes;
+	return (int64_t)((h->bytes + UDAX_CACHELINE - 1) &
+			 ~(uint64_t)(UDAX_CACHELINE - 1));
 }
 
 int journal_needs_replay(struct udax_fs *fs)
 {
-	int64_t n = journal_check(fs);
+	int64_t n = journal_check(fs, 0, 0);
 	return n < 0 ? (int)n : n > 0;
+}
+
+/* Copy the records of one logged transaction home and flush them (page
+ * devices: remember the range, flushed at the checkpoint). Used by commit
+ * and by replay alike. */
+static void journal_install(struct udax_fs *fs, const uint8_t *tx_log,
+			    uint64_t bytes)
+{
+	struct journal *j = &fs->journal;
+	int page = fs->dev->gran == DEV_GRAN_PAGE;
+
+	for (uint64_t p = sizeof(struct udax_jhdr); p < bytes;) {
+		const struct udax_jrec *r = (const void *)(tx_log + p);
+		uint8_t *home = fs->dev->base + r->dev_off;
+		memcpy(home, r + 1, r->len);
+		if (page) {
+			if (r->dev_off < j->inst_lo)
+				j->inst_lo = r->dev_off;
+			if (r->dev_off + r->len > j->inst_hi)
+				j->inst_hi = r->dev_off + r->len;
+		} else {
+			dev_flush(fs->dev, home, r->len);
+		}
+		p += sizeof(*r) + ((r->len + 7) & ~7u);
+	}
+	j->install_unfenced = 1;
 }
 
 int journal_replay(struct udax_fs *fs)
 {
 	struct journal *j = &fs->journal;
-	struct udax_jhdr *h = (void *)j->area;
-	int64_t bytes = journal_check(fs);
-	uint64_t pos = sizeof(*h);
+	uint64_t pos = 0, seq = 0, n = 0;
+	int64_t bytes;
 
+	/* the transactions since the last checkpoint: from the start of the
+	 * area, each with the next sequence number */
+	while ((bytes = journal_check(fs, pos, seq)) > 0) {
+		const struct udax_jhdr *h = (const void *)(j->area + pos);
+		journal_install(fs, j->area + pos, h->bytes);
+		seq = h->seq + 1;
+		pos += (uint64_t)bytes;
+		n++;
+	}
 	if (bytes < 0)
 		return (int)bytes;
-	if (h->magic == UDAX_JOURNAL_MAGIC)
-		j->seq = h->seq + 1;
-	if (bytes == 0)
-		goto empty;
-	for (uint32_t i = 0; i < h->nrec; i++) {
-		const struct udax_jrec *r = (const void *)(j->area + pos);
-		uint8_t *home = fs->dev->base + r->dev_off;
-		memcpy(home, r + 1, r->len);
-		dev_flush(fs->dev, home, r->len);
-		pos += sizeof(*r) + ((r->len + 7) & ~7u);
+	j->inst_lo = 0;
+	j->inst_hi = fs->dev->size;
+	journal_checkpoint_locked(fs);
+	/* a new epoch: its numbers never meet the old ones' */
+	j->seq = (uint64_t)fs_now_ns();
+	if (j->seq < seq)
+		j->seq = seq;
+	return n > 0;
+}
+
+/* Make every install durable and start the log over. Frees held back
+ * since the last checkpoint go back to the allocator. Journal lock held
+ * (or the file system not yet shared). */
+void journal_checkpoint_locked(struct udax_fs *fs)
+{
+	struct journal *j = &fs->journal;
+
+	if (j->install_unfenced) {
+		if (fs->dev->gran == DEV_GRAN_PAGE && j->inst_hi > j->inst_lo)
+			dev_flush(fs->dev, fs->dev->base + j->inst_lo,
+				  j->inst_hi - j->inst_lo);
+		dev_drain(fs->dev);
+		j->install_unfenced = 0;
 	}
-	dev_drain(fs->dev);
-empty:
-	if (h->magic) {
+	j->inst_lo = UINT64_MAX;
+	j->inst_hi = 0;
+	if (j->head) {
+		/* the log now describes nothing that is not at home */
+		struct udax_jhdr *h = (void *)j->area;
 		h->magic = 0;
-		dev_persist(fs->dev, h, sizeof(h->magic));
+		dev_flush(fs->dev, h, sizeof(h->magic));
+		j->head = 0;
 	}
-	return bytes > 0;
+	for (size_t i = 0; i < j->ndfree; i++)
+		alloc_put(&fs->alloc, j->dfree[i].start, j->dfree[i].len);
+	j->ndfree = 0;
+	atomic_store(&j->dfree_blocks, 0);
+	j->checkpoints++;
+}
+
+int journal_checkpoint(struct udax_fs *fs)
+{
+	struct journal *j = &fs->journal;
+	int held = j->locked && pthread_equal(j->owner, pthread_self());
+
+	if (!held)
+		pthread_mutex_lock(&j->lock);
+	int had = j->ndfree > 0;
+	journal_checkpoint_locked(fs);
+	if (!held)
+		pthread_mutex_unlock(&j->lock);
+	return had;
 }
 
 /* ---- transactions ---- */
@@ -170,6 +251,8 @@ struct tx *tx_begin(struct udax_fs *fs)
 	struct tx *tx = &j->tx;
 
 	pthread_mutex_lock(&j->lock);
+	j->owner = pthread_self();
+	j->locked = 1;
 	tx->nblocks = 0;
 	tx->nfrees = 0;
 	tx->nallocs = 0;
@@ -384,6 +467,28 @@ int tx_hook_add(struct tx *tx,
 	return 0;
 }
 
+/* Hold back a freed range until the next checkpoint. */
+static void journal_defer_free(struct udax_fs *fs, uint64_t start,
+			       uint64_t len)
+{
+	struct journal *j = &fs->journal;
+
+	if (j->ndfree == j->capdfree) {
+		size_t ncap = j->capdfree ? j->capdfree * 2 : 256;
+		struct tx_range *a = realloc(j->dfree, ncap * sizeof(*a));
+		if (!a) {
+			/* no memory to remember it: checkpoint now instead */
+			journal_checkpoint_locked(fs);
+			alloc_put(&fs->alloc, start, len);
+			return;
+		}
+		j->dfree = a;
+		j->capdfree = ncap;
+	}
+	j->dfree[j->ndfree++] = (struct tx_range){ start, len };
+	atomic_fetch_add(&j->dfree_blocks, len);
+}
+
 static void tx_release(struct tx *tx, int committed)
 {
 	for (int i = 0; i < tx->nhooks; i++)
@@ -400,6 +505,7 @@ static void tx_release(struct tx *tx, int committed)
 	if (tx->meta_reserved)
 		alloc_unreserve(&tx->fs->alloc, tx->meta_reserved);
 	tx->nblocks = 0;
+	tx->fs->journal.locked = 0;
 	pthread_mutex_unlock(&tx->fs->journal.lock);
 }
 
@@ -421,6 +527,10 @@ int tx_commit(struct tx *tx)
 		pos = tx_log_block(tx, &tx->blocks[i], j->log, pos, &nrec);
 	}
 	if (nrec) {
+		uint64_t span = (pos + UDAX_CACHELINE - 1) &
+				~(uint64_t)(UDAX_CACHELINE - 1);
+		if (j->head + span > j->area_size)
+			journal_checkpoint_locked(fs);
 		memset(h, 0, sizeof(*h));
 		h->magic = UDAX_JOURNAL_MAGIC;
 		h->seq = j->seq++;
@@ -429,22 +539,20 @@ int tx_commit(struct tx *tx)
 		memcpy(h->uuid, fs->sb.uuid, 16);
 		h->crc = udax_block_crc(j->log, pos,
 					offsetof(struct udax_jhdr, crc));
-		if (j->install_unfenced || tx->data_flushed)
-			dev_drain(fs->dev);
-		fs->dev->ops->memcpy_nt(fs->dev, j->area, j->log, pos);
-		dev_drain(fs->dev); /* the commit point */
-		for (uint64_t p = sizeof(*h); p < pos;) {
-			const struct udax_jrec *r = (const void *)(j->log + p);
-			uint8_t *home = fs->dev->base + r->dev_off;
-			memcpy(home, r + 1, r->len);
-			dev_flush(fs->dev, home, r->len);
-			p += sizeof(*r) + r->len;
-		}
-		j->install_unfenced = 1;
+		if (tx->data_flushed)
+			dev_drain(fs->dev); /* data before the log */
+		fs->dev->ops->memcpy_nt(fs->dev, j->area + j->head, j->log,
+					pos);
+		dev_drain(fs->dev); /* THE COMMIT POINT */
+		j->head += span;
+		journal_install(fs, j->log, pos);
 		j->commits++;
 	}
+	/* blocks freed here are reused only after the next checkpoint: until
+	 * then a replay could still write this transaction's predecessors
+	 * into them */
 	for (size_t i = 0; i < tx->nfrees; i++)
-		alloc_put(&fs->alloc, tx->frees[i].start, tx->frees[i].len);
+		journal_defer_free(fs, tx->frees[i].start, tx->frees[i].len);
 	tx_release(tx, 1);
 	return 0;
 }
@@ -459,12 +567,5 @@ void tx_abort(struct tx *tx)
 
 void journal_flush(struct udax_fs *fs)
 {
-	struct journal *j = &fs->journal;
-
-	pthread_mutex_lock(&j->lock);
-	if (j->install_unfenced) {
-		dev_drain(fs->dev);
-		j->install_unfenced = 0;
-	}
-	pthread_mutex_unlock(&j->lock);
+	journal_checkpoint(fs);
 }

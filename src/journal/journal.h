@@ -71,17 +71,32 @@ struct journal {
 	uint64_t area_size;	/* bytes */
 	uint8_t *log;		/* staging buffer for the log, area_size */
 	uint64_t seq;		/* next transaction number */
-	int install_unfenced;	/* install flushes not yet fenced */
-	uint64_t commits;	/* statistics */
+	uint64_t head;		/* where the next transaction goes */
+	int install_unfenced;	/* installs since the last checkpoint */
+	uint64_t inst_lo, inst_hi; /* page devices: installed byte range
+				    * not yet flushed */
+	struct tx_range *dfree;	/* frees held back until the checkpoint */
+	size_t ndfree, capdfree;
+	_Atomic uint64_t dfree_blocks; /* their total, for statfs */
+	pthread_t owner;	/* holder of lock, valid while locked */
+	int locked;
+	uint64_t commits, checkpoints; /* statistics */
 };
 
 int journal_init(struct udax_fs *fs);
 void journal_fini(struct udax_fs *fs);
 
-/* Replay a committed transaction left in the journal (idempotent), then
- * empty the journal. Returns 1 if something was replayed, 0 if not, or
+/* Replay the committed transactions left in the journal (idempotent),
+ * then checkpoint. Returns 1 if something was replayed, 0 if not, or
  * UDAX_ECORRUPT if a committed transaction points outside the metadata. */
 int journal_replay(struct udax_fs *fs);
+
+/* Make all installs durable, restart the log, and give the frees held
+ * back since the last checkpoint to the allocator. Callable with or
+ * without the journal lock (by its holder). Returns 1 if it freed
+ * something. journal_checkpoint_locked: the lock is held. */
+int journal_checkpoint(struct udax_fs *fs);
+void journal_checkpoint_locked(struct udax_fs *fs);
 
 /* Is there a committed transaction waiting for replay? (read-only open) */
 int journal_needs_replay(struct udax_fs *fs);
@@ -126,7 +141,7 @@ int tx_commit(struct tx *tx);
 /* Forget the transaction; release the journal lock. */
 void tx_abort(struct tx *tx);
 
-/* Make every install durable (used by fsync when nothing is to commit). */
+/* Checkpoint (sync, close). */
 void journal_flush(struct udax_fs *fs);
 
 #endif /* UDAX_JOURNAL_H */
