@@ -37,6 +37,10 @@ extern "C" {
 
 #define UDAX_VERSION_MAJOR 0
 #define UDAX_VERSION_MINOR 1
+#define UDAX_VERSION_STRING "0.1.0"
+
+/* The version of the library in use (may differ from the header's). */
+const char *udax_version(void);
 
 /* The image is damaged (the kernel's EFSCORRUPTED). */
 #define UDAX_ECORRUPT (-117) /* -EUCLEAN */
@@ -204,6 +208,28 @@ int udax_dir_seek(struct udax_dir *dir, uint64_t off);
 int udax_dir_close(struct udax_dir **dir);
 
 /* ---- information ---- */
+
+/* What udax_info() tells about an open file system. */
+struct udax_info {
+	uint32_t format_version; /* on-media format */
+	uint8_t uuid[16];
+	uint32_t block_size;	 /* bytes */
+	uint64_t block_count;	 /* device blocks */
+	uint64_t free_blocks;
+	uint64_t inode_count;
+	uint64_t free_inodes;
+	uint64_t journal_bytes;
+	uint64_t data_start;	 /* first data block */
+	uint64_t features;	 /* incompatible feature flags */
+	int64_t mkfs_time_ns;
+	uint64_t commits;	 /* transactions committed since open */
+	int read_only;
+	char device_kind[16];	 /* "memory", "file", "dax", "crash" */
+	char persistence[32];	 /* how stores are made durable */
+};
+
+/* Describe an open file system. Returns 0. */
+int udax_info(struct udax_fs *fs, struct udax_info *info);
 
 /* Human-readable description of an error code (including UDAX_ECORRUPT). */
 const char *udax_strerror(int err);

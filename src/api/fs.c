@@ -209,7 +209,7 @@ int udax_mkfs(const char *device, const struct udax_mkfs_opts *opts)
 	if (opts)
 		o = *opts;
 	if (o.size && o.size < MKFS_MIN_BYTES)
-		return -EINVAL;
+		return -ENOSPC;
 	ret = dev_open(&dev, device,
 		       o.size ? o.size
 			      : (access(device, F_OK) ? MKFS_DEFAULT_FILE_BYTES
@@ -368,6 +368,14 @@ int udax_open(struct udax_fs **fsp, const char *device,
 
 	*fsp = NULL;
 	ret = dev_open(&dev, device, 0, opts && opts->read_only);
+	if (ret == -EINVAL && device && strncmp(device, "memfd:", 6)) {
+		/* a file too small to map holds no udax file system */
+		if (!(opts && opts->quiet))
+			fprintf(stderr, "udax: %s: too small to hold a udax file "
+					"system\n",
+				device);
+		return UDAX_ECORRUPT;
+	}
 	if (ret) {
 		if (!(opts && opts->quiet))
 			fprintf(stderr, "udax: %s: %s\n", device ? device : "",
@@ -440,6 +448,41 @@ int udax_sync(struct udax_fs *fs)
 {
 	dev_drain(fs->dev);
 	journal_flush(fs);
+	return 0;
+}
+
+const char *udax_version(void)
+{
+	return UDAX_VERSION_STRING;
+}
+
+int udax_info(struct udax_fs *fs, struct udax_info *info)
+{
+	static const char *kinds[] = { "memory", "file", "dax", "crash" };
+
+	memset(info, 0, sizeof(*info));
+	info->format_version = fs->sb.version;
+	memcpy(info->uuid, fs->sb.uuid, 16);
+	info->block_size = fs->sb.block_size;
+	info->block_count = fs->sb.block_count;
+	info->free_blocks = alloc_available(&fs->alloc) +
+			    atomic_load(&fs->journal.dfree_blocks);
+	info->inode_count = fs->sb.inode_count - 1;
+	pthread_mutex_lock(&fs->ino_lock);
+	info->free_inodes = fs->ino_free;
+	pthread_mutex_unlock(&fs->ino_lock);
+	info->journal_bytes = fs->sb.journal_blocks << UDAX_BLOCK_SHIFT;
+	info->data_start = fs->sb.data_start;
+	info->features = fs->sb.feat_incompat;
+	info->mkfs_time_ns = fs->sb.mkfs_time_ns;
+	info->commits = fs->journal.commits;
+	info->read_only = fs->read_only;
+	snprintf(info->device_kind, sizeof(info->device_kind), "%s",
+		 kinds[fs->dev->kind]);
+	snprintf(info->persistence, sizeof(info->persistence), "%s",
+		 fs->dev->gran == DEV_GRAN_PAGE	       ? "page (msync)"
+		 : fs->dev->gran == DEV_GRAN_CACHELINE ? "cache line (flush+fence)"
+						       : "byte (fence)");
 	return 0;
 }
 

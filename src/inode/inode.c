@@ -528,6 +528,9 @@ void inode_to_stat(const struct udax_inode *di, const struct inode *ip,
 	st->st_uid = di->uid;
 	st->st_gid = di->gid;
 	st->st_size = (off_t)di->size;
+	if (S_ISDIR(di->mode)) /* as ext4: the blocks the directory takes */
+		st->st_size = (off_t)((di->blocks ? di->blocks : 1)
+				      << UDAX_BLOCK_SHIFT);
 	st->st_blocks = (blkcnt_t)(di->blocks * (UDAX_BLOCK_SIZE / 512));
 	st->st_blksize = UDAX_BLOCK_SIZE;
 	ns_to_ts(di->atime_ns, &st->st_atim);
