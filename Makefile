@@ -2,6 +2,8 @@
 #   make            library (static, shared), pkg-config file, udax tool
 #   make check      every test, then again under ASan+UBSan; last line is
 #                   "N passed, N failed[, N skipped]"
+#   make demo       the main job: a source tree into a memory-file image and
+#                   back, fsck in between (scripts/demo.sh)
 #   make bench      benchmarks with kernel baselines (printed, not asserted)
 #   make install    PREFIX=/usr/local DESTDIR=
 #   make format     clang-format the tree; make format-check verifies it
@@ -91,6 +93,9 @@ check:
 	  tests >/dev/null
 	@sh tests/run.sh build build-san
 
+demo: all
+	@sh scripts/demo.sh $(BUILD)/udax .
+
 bench: all
 	@sh bench/run.sh $(BUILD)
 
@@ -119,4 +124,4 @@ format-check:
 clean:
 	rm -rf build build-san
 
-.PHONY: fuzz fuzz-build all check bench install format format-check clean tests difftest-long
+.PHONY: demo fuzz fuzz-build all check bench install format format-check clean tests difftest-long

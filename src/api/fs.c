@@ -245,7 +245,7 @@ static int super_check(struct udax_fs *fs, const struct udax_super *sb,
 		why = "the device is smaller than the file system "
 		      "(truncated image?)";
 	else if (sb->feat_incompat & ~(uint64_t)UDAX_FEAT_INCOMPAT_KNOWN)
-		why = "unknown incompatible features";
+		why = "incompatible features this library does not implement";
 	else if (sb->journal_start != UDAX_JOURNAL_START ||
 		 sb->journal_blocks < 64 ||
 		 sb->bbmap_start != sb->journal_start + sb->journal_blocks ||
@@ -307,6 +307,15 @@ static int fs_open_dev(struct udax_fs **fsp, struct dev *dev,
 	if (ret)
 		goto free_fs;
 	memcpy(&fs->sb, dev->base, sizeof(fs->sb));
+	if ((fs->sb.feat_ro_compat & ~(uint64_t)UDAX_FEAT_RO_COMPAT_KNOWN) &&
+	    !fs->read_only) {
+		if (!fs->quiet)
+			fprintf(stderr, "udax: %s: features this library can "
+					"only read; open it read-only\n",
+				dev->name);
+		ret = -EROFS;
+		goto free_fs;
+	}
 	fs->nblocks = fs->sb.block_count;
 	ret = journal_init(fs);
 	if (ret)

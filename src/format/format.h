@@ -59,7 +59,9 @@ typedef int64_t les64;
 /* Feature flags. An image with unknown incompat bits is refused; unknown
  * ro_compat bits allow read-only opening only. */
 #define UDAX_FEAT_INCOMPAT_REFLINK 0x1 /* refcount tree may be non-empty */
-#define UDAX_FEAT_INCOMPAT_KNOWN (UDAX_FEAT_INCOMPAT_REFLINK)
+/* Bits this version of the library implements. REFLINK is defined by the
+ * format but not implemented yet: such images are refused. */
+#define UDAX_FEAT_INCOMPAT_KNOWN 0x0
 #define UDAX_FEAT_RO_COMPAT_KNOWN 0x0
 #define UDAX_FEAT_COMPAT_KNOWN 0x0
 
@@ -103,16 +105,17 @@ struct udax_state {
 };
 
 /* ---- journal ----
- * The journal holds at most one transaction, at its first block:
- * a header, then `nrec` records, each a struct udax_jrec followed by `len`
- * bytes of new contents for device bytes [dev_off, dev_off+len), padded to
- * a multiple of 8. The transaction is committed when all of it is durable:
- * its crc (over header, with crc 0, and every record byte) then matches.
- * Replay copies every record to its home; replay is idempotent. */
+ * The journal area is a log of the transactions committed since the last
+ * checkpoint, from its first byte, each on a 64-byte boundary: a header,
+ * then `nrec` records, each a struct udax_jrec followed by `len` bytes of
+ * new contents for device bytes [dev_off, dev_off+len). A transaction is
+ * committed when all of it is durable: its crc (over header, with crc 0,
+ * and every record byte) then matches. Replay copies every record of each
+ * committed transaction, in sequence, to its home; replay is idempotent. */
 struct udax_jhdr {
 	le32 magic;	/* UDAX_JOURNAL_MAGIC; 0 = journal empty */
 	le32 crc;	/* crc32c of header (crc 0) and records */
-	le64 seq;	/* transaction number, increasing */
+	le64 seq;	/* transaction number: previous one's + 1 in a log */
 	le32 nrec;	/* number of records */
 	le32 pad;	/* zero */
 	le64 bytes;	/* header + records, bytes */
@@ -122,7 +125,7 @@ struct udax_jhdr {
 
 struct udax_jrec {
 	le64 dev_off; /* device byte offset of the home location */
-	le32 len;     /* bytes of data that follow (multiple of 8, <= 4096) */
+	le32 len;     /* bytes of data that follow (multiple of 8, 8..4096) */
 	le32 pad;     /* zero */
 };
 
@@ -179,8 +182,9 @@ struct udax_inode {
  * Items sorted by key grow from the front; their values are packed from
  * the end of the block towards the front. Internal nodes (level > 0)
  * store the child's block number (8 bytes) as the value; an internal
- * item's key is the smallest key of its child's subtree (the first item's
- * key may be smaller than that). */
+ * item's key is a lower bound of its child's keys (equal to the smallest
+ * when written, possibly below it after deletions), greater than every key
+ * of the previous child. */
 #define UDAX_NODE_HDR 48
 struct udax_node_item {
 	le64 key;

@@ -97,7 +97,8 @@ static int jrec_target_ok(struct udax_fs *fs, uint64_t off, uint64_t len)
 	uint64_t js = fs->sb.journal_start << UDAX_BLOCK_SHIFT;
 	uint64_t je = js + (fs->sb.journal_blocks << UDAX_BLOCK_SHIFT);
 
-	if (len == 0 || len > UDAX_BLOCK_SIZE || off < lo || off > hi ||
+	if (len == 0 || len > UDAX_BLOCK_SIZE || (len & 7) || off < lo ||
+	    off > hi ||
 	    len > hi - off)
 		return 0;
 	return off + len <= js || off >= je;
@@ -134,7 +135,7 @@ static int64_t journal_check(struct udax_fs *fs, uint64_t pos, uint64_t seq)
 			return fs_corrupt(fs, "journal: record %u of "
 					      "transaction %llu is damaged",
 					  i, (unsigned long long)h->seq);
-		p += sizeof(*r) + ((r->len + 7) & ~7u);
+		p += sizeof(*r) + r->len;
 	}
 	return (int64_t)((h->bytes + UDAX_CACHELINE - 1) &
 			 ~(uint64_t)(UDAX_CACHELINE - 1));
@@ -167,7 +168,7 @@ static void journal_install(struct udax_fs *fs, const uint8_t *tx_log,
 		} else {
 			dev_flush(fs->dev, home, r->len);
 		}
-		p += sizeof(*r) + ((r->len + 7) & ~7u);
+		p += sizeof(*r) + r->len;
 	}
 	j->install_unfenced = 1;
 }
@@ -402,9 +403,10 @@ static void tx_seal(struct tx *tx, struct tx_block *b)
 		for (unsigned i = 0; i < UDAX_INODES_PER_BLOCK; i++) {
 			uint8_t *p = b->shadow + i * UDAX_INODE_SIZE;
 			struct udax_inode *ino = (void *)p;
-			if (!memcmp(p, home + i * UDAX_INODE_SIZE,
+			if (ino->magic == 0 ||
+			    !memcmp(p, home + i * UDAX_INODE_SIZE,
 				    UDAX_INODE_SIZE))
-				continue;
+				continue; /* free slots stay all zeros */
 			ino->crc = udax_block_crc(
 				p, UDAX_INODE_SIZE,
 				offsetof(struct udax_inode, crc));
