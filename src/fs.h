@@ -52,6 +52,8 @@ struct udax_fs {
 	_Atomic int64_t open_handles;	/* files and dirs open */
 	/* Tree nodes whose crc was verified in this mount (1 bit each). */
 	_Atomic uint64_t *bt_verified;
+	/* Inodes whose crc was verified in this mount (1 bit each). */
+	_Atomic uint64_t *ino_verified;
 };
 
 /* Pointer to block `blkno` of the device (home copy). The caller has

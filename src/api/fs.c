@@ -272,6 +272,7 @@ static void fs_free(struct udax_fs *fs)
 	if (fs->icache.table)
 		icache_fini(fs);
 	free(fs->ino_bits);
+	free((void *)fs->ino_verified);
 	bt_verified_fini(fs);
 	alloc_fini(fs);
 	if (fs->journal.log)

@@ -551,6 +551,10 @@ int bt_delete(struct btree *bt, uint64_t key)
 	if (ret)
 		return ret;
 	if (empty) {
+		/* a directory keeps its empty root leaf: a name coming and
+		 * going must not allocate and free a node each time */
+		if (bt->kind == UDAX_TREE_DIR)
+			return 0;
 		ret = node_release(bt, bt->root);
 		bt->root = 0;
 		return ret;

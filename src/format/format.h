@@ -261,4 +261,11 @@ uint32_t udax_crc32c(uint32_t crc, const void *buf, size_t len);
  * `crc_off`: the crc is computed as if that field were 0. */
 uint32_t udax_block_crc(const void *blk, size_t size, size_t crc_off);
 
+/* The checksum of a 4 KiB block changed from old_blk to new_blk, given
+ * old_crc, the checksum of old_blk, and `mask`, the cache lines that may
+ * differ (bit i = line i); only those lines cost. */
+uint32_t udax_block_crc_update(uint32_t old_crc, const void *old_blk,
+			       const void *new_blk, size_t crc_off,
+			       uint64_t mask);
+
 #endif /* UDAX_FORMAT_H */

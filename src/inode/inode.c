@@ -152,11 +152,15 @@ const struct udax_inode *inode_r(struct udax_fs *fs, struct tx *tx,
 		return NULL;
 	}
 	if (blk == fs_block(fs, blkno) &&
-	    udax_block_crc(di, UDAX_INODE_SIZE,
-			   offsetof(struct udax_inode, crc)) != di->crc) {
-		*err = fs_corrupt(fs, "inode %llu: checksum mismatch",
-				  (unsigned long long)ino);
-		return NULL;
+	    !(atomic_load(&fs->ino_verified[ino / 64]) & (1ull << (ino % 64)))) {
+		/* once per mount: later versions are sealed by our commits */
+		if (udax_block_crc(di, UDAX_INODE_SIZE,
+				   offsetof(struct udax_inode, crc)) != di->crc) {
+			*err = fs_corrupt(fs, "inode %llu: checksum mismatch",
+					  (unsigned long long)ino);
+			return NULL;
+		}
+		atomic_fetch_or(&fs->ino_verified[ino / 64], 1ull << (ino % 64));
 	}
 	return di;
 }
@@ -221,7 +225,8 @@ int inode_bitmap_init(struct udax_fs *fs)
 	uint64_t n = fs->sb.inode_count;
 
 	fs->ino_bits = calloc((n + 63) / 64, sizeof(uint64_t));
-	if (!fs->ino_bits)
+	fs->ino_verified = calloc((n + 63) / 64, sizeof(uint64_t));
+	if (!fs->ino_bits || !fs->ino_verified)
 		return -ENOMEM;
 	pthread_mutex_init(&fs->ino_lock, NULL);
 	fs->ino_free = 0;
@@ -409,8 +414,14 @@ int inode_truncate(struct udax_fs *fs, uint64_t ino, uint64_t size,
 			flags &= ~TRUNC_SET_SIZE;
 		}
 		bt_init(&bt, fs, tx, di->root, ino, UDAX_TREE_EXTENT);
-		ret = ext_remove(&bt, first, UINT64_MAX - first, trunc_release,
-				 &tc, &next);
+		if (S_ISDIR(di->mode)) {
+			/* no extents: the name tree is handled below */
+			next = UINT64_MAX;
+			ret = 0;
+		} else {
+			ret = ext_remove(&bt, first, UINT64_MAX - first,
+					 trunc_release, &tc, &next);
+		}
 		if (ret) {
 			tx_abort(tx);
 			return ret;
@@ -425,6 +436,20 @@ int inode_truncate(struct udax_fs *fs, uint64_t ino, uint64_t size,
 		di->root = bt.root;
 		di->blocks -= tc.freed;
 		di->blocks += (uint64_t)bt.nodes_delta;
+		if (done && (flags & TRUNC_FREE_INODE) && S_ISDIR(di->mode) &&
+		    di->root) {
+			/* an empty directory's name tree: its root leaf */
+			struct btree dt;
+			bt_init(&dt, fs, tx, di->root, ino, UDAX_TREE_DIR);
+			ret = bt_destroy(&dt);
+			if (ret) {
+				tx_abort(tx);
+				return ret;
+			}
+			di = inode_w(tx, ino);
+			di->root = 0;
+			di->blocks += (uint64_t)dt.nodes_delta;
+		}
 		if (done && (flags & TRUNC_FREE_INODE)) {
 			if (di->root) {
 				ret = fs_corrupt(fs, "inode %llu: extent "

@@ -392,67 +392,85 @@ int tx_use_blocks(struct tx *tx, uint64_t start, uint64_t len)
 	return ret;
 }
 
-/* Recompute the checksums of a changed block before it is logged. */
-static void tx_seal(struct tx *tx, struct tx_block *b)
+/* Which cache lines of a block differ (bit i = line i). */
+static uint64_t line_diff(const uint8_t *a, const uint8_t *b)
+{
+	const uint64_t *x = (const void *)a, *y = (const void *)b;
+	uint64_t mask = 0;
+
+	for (unsigned l = 0; l < UDAX_BLOCK_SIZE / UDAX_CACHELINE; l++) {
+		uint64_t d = 0;
+		for (unsigned w = 0; w < UDAX_CACHELINE / 8; w++)
+			d |= x[l * 8 + w] ^ y[l * 8 + w];
+		if (d)
+			mask |= 1ull << l;
+	}
+	return mask;
+}
+
+/* Recompute the checksums of a changed block before it is logged; returns
+ * the mask of changed lines, crc lines included. */
+static uint64_t tx_seal(struct tx *tx, struct tx_block *b)
 {
 	struct udax_fs *fs = tx->fs;
 	const uint8_t *home = fs_block(fs, b->blkno);
+	uint64_t mask = b->fresh ? ~0ull : line_diff(home, b->shadow);
 
+	if (!mask)
+		return 0;
 	if (b->blkno >= fs->sb.itable_start &&
 	    b->blkno < fs->sb.itable_start + fs->sb.itable_blocks) {
+		const unsigned per = UDAX_INODE_SIZE / UDAX_CACHELINE;
 		for (unsigned i = 0; i < UDAX_INODES_PER_BLOCK; i++) {
-			uint8_t *p = b->shadow + i * UDAX_INODE_SIZE;
-			struct udax_inode *ino = (void *)p;
+			struct udax_inode *ino =
+				(void *)(b->shadow + i * UDAX_INODE_SIZE);
 			if (ino->magic == 0 ||
-			    !memcmp(p, home + i * UDAX_INODE_SIZE,
-				    UDAX_INODE_SIZE))
+			    !((mask >> (i * per)) & ((1ull << per) - 1)))
 				continue; /* free slots stay all zeros */
 			ino->crc = udax_block_crc(
-				p, UDAX_INODE_SIZE,
+				ino, UDAX_INODE_SIZE,
 				offsetof(struct udax_inode, crc));
+			mask |= 1ull << (i * per + per - 1); /* crc's line */
 		}
-		return;
+		return mask;
 	}
-	uint32_t magic;
+	uint32_t magic, home_magic, crc;
 	memcpy(&magic, b->shadow, 4);
-	if (magic == UDAX_NODE_MAGIC || magic == UDAX_BITMAP_MAGIC ||
-	    magic == UDAX_STATE_MAGIC) {
-		uint32_t crc = udax_block_crc(b->shadow, UDAX_BLOCK_SIZE, 4);
-		memcpy(b->shadow + 4, &crc, 4);
+	memcpy(&home_magic, home, 4);
+	if (magic != UDAX_NODE_MAGIC && magic != UDAX_BITMAP_MAGIC &&
+	    magic != UDAX_STATE_MAGIC)
+		return mask;
+	if (b->fresh || home_magic != magic) {
+		crc = udax_block_crc(b->shadow, UDAX_BLOCK_SIZE, 4);
+	} else {
+		/* home holds a sealed block of the same kind: update its crc
+		 * by the lines that changed */
+		memcpy(&crc, home + 4, 4);
+		crc = udax_block_crc_update(crc, home, b->shadow, 4, mask);
 	}
+	memcpy(b->shadow + 4, &crc, 4);
+	return mask | 1; /* the crc lives in line 0 */
 }
 
-/* Append the changed lines of one block to the log; returns new pos. */
-static uint64_t tx_log_block(struct tx *tx, struct tx_block *b, uint8_t *log,
+/* Append the lines of one block in `mask` to the log, one record per
+ * run; returns the new log position. */
+static uint64_t tx_log_block(struct tx_block *b, uint64_t mask, uint8_t *log,
 			     uint64_t pos, uint32_t *nrec)
 {
-	const uint8_t *home = fs_block(tx->fs, b->blkno);
-	const unsigned nl = UDAX_BLOCK_SIZE / UDAX_CACHELINE;
-	unsigned l = 0;
-
-	while (l < nl) {
-		unsigned s = l;
-		while (s < nl && !b->fresh &&
-		       !memcmp(b->shadow + s * UDAX_CACHELINE,
-			       home + s * UDAX_CACHELINE, UDAX_CACHELINE))
-			s++;
-		if (s == nl)
-			break;
-		unsigned e = s + 1;
-		while (e < nl &&
-		       (b->fresh || memcmp(b->shadow + e * UDAX_CACHELINE,
-					   home + e * UDAX_CACHELINE,
-					   UDAX_CACHELINE)))
-			e++;
+	while (mask) {
+		unsigned s = (unsigned)__builtin_ctzll(mask);
+		uint64_t run = (mask >> s);
+		unsigned n = run == ~0ull ? 64 - s
+					  : (unsigned)__builtin_ctzll(~run);
 		struct udax_jrec *r = (void *)(log + pos);
 		r->dev_off = (b->blkno << UDAX_BLOCK_SHIFT) +
 			     s * UDAX_CACHELINE;
-		r->len = (e - s) * UDAX_CACHELINE;
+		r->len = n * UDAX_CACHELINE;
 		r->pad = 0;
 		memcpy(r + 1, b->shadow + s * UDAX_CACHELINE, r->len);
 		pos += sizeof(*r) + r->len;
 		(*nrec)++;
-		l = e;
+		mask = s + n >= 64 ? 0 : mask & ~((1ull << (s + n)) - 1);
 	}
 	return pos;
 }
@@ -525,8 +543,8 @@ int tx_commit(struct tx *tx)
 		return ret;
 	}
 	for (size_t i = 0; i < tx->nblocks; i++) {
-		tx_seal(tx, &tx->blocks[i]);
-		pos = tx_log_block(tx, &tx->blocks[i], j->log, pos, &nrec);
+		uint64_t mask = tx_seal(tx, &tx->blocks[i]);
+		pos = tx_log_block(&tx->blocks[i], mask, j->log, pos, &nrec);
 	}
 	if (nrec) {
 		uint64_t span = (pos + UDAX_CACHELINE - 1) &
