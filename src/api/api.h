@@ -58,8 +58,9 @@ int parent_writable(struct udax_fs *fs, uint64_t dir,
 int parent_writable_pair(struct udax_fs *fs, uint64_t a, uint64_t b,
 			 const struct udax_inode **da,
 			 const struct udax_inode **db);
-/* Drop a link of ino (all of a directory's); at 0 it becomes an orphan. */
-int inode_drop_link(struct tx *tx, uint64_t ino, int is_dir);
+/* Drop a link of an inode (all of a directory's); at 0 it is freed in
+ * the same transaction if small and unused, else it becomes an orphan. */
+int inode_drop_link(struct tx *tx, struct inode *ip, int is_dir);
 
 /* For tests and tools: open a file system on an already open device
  * (e.g. the crash-emulating one), after mkfs if do_mkfs. The device is

@@ -98,9 +98,9 @@ unlock:
 
 /* Drop one link of `ino` in tx; at zero it goes on the orphan list and is
  * freed at its last iput. Directories lose both links. */
-int inode_drop_link(struct tx *tx, uint64_t ino, int is_dir)
+int inode_drop_link(struct tx *tx, struct inode *ip, int is_dir)
 {
-	struct udax_inode *w = inode_w(tx, ino);
+	struct udax_inode *w = inode_w(tx, ip->ino);
 
 	if (!w)
 		return tx->failed;
@@ -109,7 +109,14 @@ int inode_drop_link(struct tx *tx, uint64_t ino, int is_dir)
 	else
 		w->nlink--;
 	w->ctime_ns = fs_now_ns();
-	return w->nlink ? 0 : orphan_add(tx, ino);
+	if (w->nlink)
+		return 0;
+	/* the last name: free a small inode nobody else holds right here,
+	 * in this transaction; else it waits on the orphan list for its last
+	 * user (or for open after a crash) */
+	if (icache_refs(ip) == 1 && w->blocks <= INODE_FREE_NOW_BLOCKS)
+		return inode_free_now(tx, ip->ino);
+	return orphan_add(tx, ip->ino);
 }
 
 static int remove_common(struct udax_fs *fs, const char *path, int want_dir)
@@ -173,7 +180,7 @@ static int remove_common(struct udax_fs *fs, const char *path, int want_dir)
 	tx = tx_begin(fs);
 	ret = dir_remove(tx, nd.dir, nd.name, nd.len);
 	if (!ret)
-		ret = inode_drop_link(tx, nd.ino, want_dir);
+		ret = inode_drop_link(tx, ip, want_dir);
 	if (!ret && want_dir) {
 		struct udax_inode *w = inode_w(tx, nd.dir);
 		if (w)

@@ -210,7 +210,7 @@ int udax_rename(struct udax_fs *fs, const char *from, const char *to,
 		if (!ret)
 			ret = dir_remove(tx, snd.dir, snd.name, snd.len);
 		if (!ret)
-			ret = inode_drop_link(tx, dnd.ino, ddir_is);
+			ret = inode_drop_link(tx, victim, ddir_is);
 		if (!ret && ddir_is) {
 			/* the new parent loses the replaced directory and
 			 * gains the moved one */

@@ -84,6 +84,16 @@ int iget(struct udax_fs *fs, uint64_t ino, struct inode **ipp)
 	return 0;
 }
 
+uint32_t icache_refs(struct inode *ip)
+{
+	uint32_t n;
+
+	pthread_mutex_lock(&ip->fs->icache.lock);
+	n = ip->refs;
+	pthread_mutex_unlock(&ip->fs->icache.lock);
+	return n;
+}
+
 void igrab(struct inode *ip)
 {
 	pthread_mutex_lock(&ip->fs->icache.lock);
@@ -479,6 +489,38 @@ int inode_truncate(struct udax_fs *fs, uint64_t ino, uint64_t size,
 			return ret;
 	}
 	return 0;
+}
+
+int inode_free_now(struct tx *tx, uint64_t ino)
+{
+	struct udax_fs *fs = tx->fs;
+	struct udax_inode *di = inode_w(tx, ino);
+	struct btree bt;
+	int ret;
+
+	if (!di)
+		return tx->failed;
+	if (di->root) {
+		if (S_ISDIR(di->mode)) {
+			bt_init(&bt, fs, tx, di->root, ino, UDAX_TREE_DIR);
+			ret = bt_destroy(&bt);
+		} else {
+			uint64_t next;
+			bt_init(&bt, fs, tx, di->root, ino, UDAX_TREE_EXTENT);
+			ret = ext_remove(&bt, 0, UINT64_MAX, ext_release_free,
+					 NULL, &next);
+			if (!ret && next != UINT64_MAX)
+				ret = -ENOSPC; /* cannot happen at this size */
+			if (!ret && bt.root)
+				ret = fs_corrupt(fs, "inode %llu: extent tree "
+						     "not empty after freeing",
+						 (unsigned long long)ino);
+		}
+		if (ret)
+			return ret;
+	}
+	ret = orphan_remove(tx, ino);
+	return ret ? ret : inode_free(tx, ino);
 }
 
 int orphan_recover(struct udax_fs *fs)

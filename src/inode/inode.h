@@ -54,6 +54,8 @@ int iget(struct udax_fs *fs, uint64_t ino, struct inode **ip);
 void iput(struct inode *ip);
 /* Take another reference on an inode already held. */
 void igrab(struct inode *ip);
+/* References held on an inode now (under the icache lock). */
+uint32_t icache_refs(struct inode *ip);
 
 /* The on-media inode, checked (magic, number, crc). tx may be NULL (home
  * copy). Returns NULL and sets *err to UDAX_ECORRUPT or -ESTALE (free
@@ -92,6 +94,11 @@ int orphan_recover(struct udax_fs *fs);
 #define TRUNC_FREE_INODE 0x2
 int inode_truncate(struct udax_fs *fs, uint64_t ino, uint64_t size,
 		   int flags);
+
+/* Free an inode and everything it owns in one transaction: for inodes
+ * with at most INODE_FREE_NOW_BLOCKS blocks, which always fit. */
+#define INODE_FREE_NOW_BLOCKS 64
+int inode_free_now(struct tx *tx, uint64_t ino);
 
 /* Write a pending mtime to media in tx (if any). Caller holds ip->lock. */
 int inode_flush_times(struct tx *tx, struct inode *ip);
