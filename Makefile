@@ -99,6 +99,16 @@ demo: all
 bench: all
 	@sh bench/run.sh $(BUILD)
 
+# crash-long: every crash point of every operation, all subsets of up to
+# 14 pending lines, 2000 samples above that (well over a million images).
+crash-long: $(BUILD)/tests/t_crash
+	UDAX_CRASH_EXHAUSTIVE=14 UDAX_CRASH_SAMPLES=2000 UDAX_CRASH_STRIDE=1 \
+	  $(BUILD)/tests/t_crash
+
+# scale-long: a million extents in one file, a million names in one directory.
+scale-long: $(BUILD)/tests/t_scale
+	UDAX_SCALE_EXTENTS=1000000 UDAX_SCALE_NAMES=1000000 $(BUILD)/tests/t_scale
+
 difftest-long: $(BUILD)/tests/difftest
 	$(BUILD)/tests/difftest --ops 5000000
 
@@ -124,4 +134,4 @@ format-check:
 clean:
 	rm -rf build build-san
 
-.PHONY: demo fuzz fuzz-build all check bench install format format-check clean tests difftest-long
+.PHONY: crash-long scale-long demo fuzz fuzz-build all check bench install format format-check clean tests difftest-long

@@ -110,13 +110,14 @@ static int digest_fs(struct udax_fs *fs, uint32_t *h)
  * crash test records the digest of each intermediate state, which a
  * crash image may legitimately show. */
 static struct udax_fs *step_fs;
-static uint32_t step_digest[32];
+#define STEPS_MAX 4096
+static uint32_t step_digest[STEPS_MAX];
 static int step_count;
 
 static void STEP(void)
 {
 	uint32_t h = 0;
-	if (step_fs && step_count < 32 && !digest_fs(step_fs, &h))
+	if (step_fs && step_count < STEPS_MAX && !digest_fs(step_fs, &h))
 		step_digest[step_count++] = h;
 }
 
@@ -288,40 +289,65 @@ static int op_utimens(struct udax_fs *fs)
 	return udax_utimens(fs, "/d/f", ts, 0);
 }
 
+/* Enough transactions to fill the journal several times over, so that
+ * crash points fall around checkpoints and after log wrap-arounds. */
+static int op_create_many(struct udax_fs *fs)
+{
+	for (int i = 0; i < 1500; i++) {
+		int ret = put_file(fs, "/d/e/many", 0, 0);
+		if (ret)
+			return ret;
+		STEP();
+		ret = udax_unlink(fs, "/d/e/many");
+		if (ret)
+			return ret;
+		STEP();
+	}
+	return 0;
+}
+static int op_sync(struct udax_fs *fs)
+{
+	int ret = udax_chmod(fs, "/small", 0600);
+	return ret ? ret : udax_sync(fs);
+}
+
 struct crash_op {
 	const char *name;
 	int (*fn)(struct udax_fs *fs);
+	unsigned stride; /* check every stride-th crash point (0 = all) */
 };
 
 static const struct crash_op crash_ops[] = {
-	{ "create", op_create },
-	{ "create-data", op_create_data },
-	{ "append", op_append },
-	{ "hole-write", op_hole_write },
-	{ "big-write", op_big_write },
-	{ "trunc-shrink", op_trunc_shrink },
-	{ "trunc-grow", op_trunc_grow },
-	{ "trunc-zero", op_trunc_zero },
-	{ "punch", op_punch },
-	{ "zero-range", op_zero_range },
-	{ "fallocate", op_fallocate },
-	{ "fallocate-keep", op_fallocate_keep },
-	{ "write-unwritten", op_write_unwritten },
-	{ "rename", op_rename },
-	{ "rename-replace", op_rename_replace },
-	{ "rename-noreplace", op_rename_noreplace },
-	{ "rename-exchange", op_rename_exchange },
-	{ "rename-dir", op_rename_dir },
-	{ "rename-dir-over", op_rename_dir_over },
-	{ "link", op_link },
-	{ "unlink", op_unlink },
-	{ "unlink-hard", op_unlink_hard },
-	{ "mkdir", op_mkdir },
-	{ "rmdir", op_rmdir },
-	{ "symlink", op_symlink },
-	{ "symlink-long", op_symlink_long },
-	{ "chmod", op_chmod },
-	{ "utimens", op_utimens },
+	{ "create", op_create, 0 },
+	{ "create-data", op_create_data, 0 },
+	{ "append", op_append, 0 },
+	{ "hole-write", op_hole_write, 0 },
+	{ "big-write", op_big_write, 0 },
+	{ "trunc-shrink", op_trunc_shrink, 0 },
+	{ "trunc-grow", op_trunc_grow, 0 },
+	{ "trunc-zero", op_trunc_zero, 0 },
+	{ "punch", op_punch, 0 },
+	{ "zero-range", op_zero_range, 0 },
+	{ "fallocate", op_fallocate, 0 },
+	{ "fallocate-keep", op_fallocate_keep, 0 },
+	{ "write-unwritten", op_write_unwritten, 0 },
+	{ "rename", op_rename, 0 },
+	{ "rename-replace", op_rename_replace, 0 },
+	{ "rename-noreplace", op_rename_noreplace, 0 },
+	{ "rename-exchange", op_rename_exchange, 0 },
+	{ "rename-dir", op_rename_dir, 0 },
+	{ "rename-dir-over", op_rename_dir_over, 0 },
+	{ "link", op_link, 0 },
+	{ "unlink", op_unlink, 0 },
+	{ "unlink-hard", op_unlink_hard, 0 },
+	{ "mkdir", op_mkdir, 0 },
+	{ "rmdir", op_rmdir, 0 },
+	{ "symlink", op_symlink, 0 },
+	{ "symlink-long", op_symlink_long, 0 },
+	{ "chmod", op_chmod, 0 },
+	{ "utimens", op_utimens, 0 },
+	{ "sync-checkpoint", op_sync, 0 },
+	{ "create-many", op_create_many, 97 },
 };
 
 #endif /* UDAX_CRASH_OPS_H */

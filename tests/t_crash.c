@@ -11,7 +11,8 @@
  * A failure prints an id: op, fence, subset.
  *
  * Environment: UDAX_CRASH_EXHAUSTIVE, UDAX_CRASH_SAMPLES, UDAX_CRASH_SEED,
- * UDAX_CRASH_OPS (comma-separated names) tune the run (make crash-long).
+ * UDAX_CRASH_OPS (comma-separated names), UDAX_CRASH_STRIDE (check every
+ * n-th crash point of long operations) tune the run (make crash-long).
  */
 #include "api/api.h"
 #include "crash_ops.h"
@@ -134,7 +135,12 @@ static int crash_one_op(const struct crash_op *op)
 		return 1;
 	}
 	uint8_t *img = malloc(CRASH_DEV_SIZE);
-	for (uint64_t k = ref.f0 + 1; k <= ref.f1 + 1 && !failed; k++) {
+	uint64_t stride = op->stride ? op->stride : 1;
+	if (getenv("UDAX_CRASH_STRIDE")) /* crash-long: every point */
+		stride = strtoull(getenv("UDAX_CRASH_STRIDE"), NULL, 0) ?: 1;
+	for (uint64_t k = ref.f0 + 1; k <= ref.f1 + 1 && !failed;
+	     k = k + stride > ref.f1 + 1 && k != ref.f1 + 1 ? ref.f1 + 1
+							 : k + stride) {
 		struct run r;
 		ret = crash_run(op, k, &r);
 		if (ret) {

@@ -10,12 +10,15 @@
  *      at `head` and flush them;
  *   3. fence: THIS FENCE COMMITS. The crc in the header covers every byte
  *      of the transaction, so a torn one never replays;
- *   4. install the records at home and flush them (page devices: remember
- *      the range). No fence: the log holds them until the checkpoint.
- * A metadata-only commit costs one fence and flushes proportional to the
- * cache lines changed; one that maps new data costs two. On page devices
- * (msync) a commit is one msync of its log pages and the installs of many
- * commits are flushed together at the checkpoint.
+ *   4. install the records at home, and remember their cache lines (page
+ *      devices: their range). No flush, no fence: the log holds them until
+ *      the checkpoint, which writes each remembered line back once.
+ * A metadata-only commit costs one fence and flushes for the log lines it
+ * writes; one that maps new data costs two fences. Lines that change in
+ * commit after commit (a directory leaf, a bitmap word) are written back
+ * once per checkpoint. On page devices (msync) a commit is one msync of its
+ * log pages and the installs of many commits are flushed together at the
+ * checkpoint.
  *
  * Checkpoint (log full, sync, close): flush and fence the installs, mark
  * the log empty, and hand the blocks freed since the previous checkpoint
@@ -57,7 +60,14 @@ int journal_init(struct udax_fs *fs)
 	while (tx->hash_size < 2 * tx->cap)
 		tx->hash_size *= 2;
 	tx->hash = malloc(tx->hash_size * sizeof(*tx->hash));
-	if (!j->log || !tx->blocks || !tx->hash) {
+	j->lines_size = 1024;
+	while (j->lines_size < 2 * (j->area_size / UDAX_CACHELINE))
+		j->lines_size *= 2;
+	j->lines = malloc(j->lines_size * sizeof(*j->lines));
+	if (j->lines)
+		memset(j->lines, 0xff, j->lines_size * sizeof(*j->lines));
+	j->inst_lo = UINT64_MAX;
+	if (!j->log || !tx->blocks || !tx->hash || !j->lines) {
 		journal_fini(fs);
 		return -ENOMEM;
 	}
@@ -79,6 +89,8 @@ void journal_fini(struct udax_fs *fs)
 	free(tx->allocs);
 	free(j->log);
 	free(j->dfree);
+	free(j->lines);
+	j->lines = NULL;
 	j->dfree = NULL;
 	tx->blocks = NULL;
 	tx->hash = NULL;
@@ -147,9 +159,46 @@ int journal_needs_replay(struct udax_fs *fs)
 	return n < 0 ? (int)n : n > 0;
 }
 
-/* Copy the records of one logged transaction home and flush them (page
- * devices: remember the range, flushed at the checkpoint). Used by commit
- * and by replay alike. */
+/* Write back every remembered installed line (not fenced). */
+static void journal_flush_lines(struct journal *j, struct udax_fs *fs)
+{
+	for (size_t i = 0; i < j->lines_size && j->nlines; i++) {
+		if (j->lines[i] == UINT64_MAX)
+			continue;
+		dev_flush(fs->dev, fs->dev->base + j->lines[i] * UDAX_CACHELINE,
+			  UDAX_CACHELINE);
+		j->lines[i] = UINT64_MAX;
+		j->nlines--;
+	}
+}
+
+/* Remember installed cache lines, each once, to flush them at the
+ * checkpoint: the same lines (a directory leaf, a bitmap word, an inode)
+ * change in commit after commit, and are written back once. If the set
+ * fills up, flush what it holds now. */
+static void journal_note_lines(struct journal *j, struct udax_fs *fs,
+			       uint64_t off, uint64_t len)
+{
+	for (uint64_t l = off / UDAX_CACHELINE;
+	     l < (off + len + UDAX_CACHELINE - 1) / UDAX_CACHELINE; l++) {
+		size_t mask = j->lines_size - 1;
+		size_t h = (size_t)(l * 0x9E3779B97F4A7C15ull >> 17) & mask;
+		while (j->lines[h] != UINT64_MAX && j->lines[h] != l)
+			h = (h + 1) & mask;
+		if (j->lines[h] == l)
+			continue;
+		if (j->nlines * 2 >= j->lines_size) {
+			journal_flush_lines(j, fs);
+			h = (size_t)(l * 0x9E3779B97F4A7C15ull >> 17) & mask;
+		}
+		j->lines[h] = l;
+		j->nlines++;
+	}
+}
+
+/* Copy the records of one logged transaction home (flushed at the next
+ * checkpoint: cache lines through journal_note_lines, page devices as one
+ * range). Used by commit and by replay alike. */
 static void journal_install(struct udax_fs *fs, const uint8_t *tx_log,
 			    uint64_t bytes)
 {
@@ -160,14 +209,12 @@ static void journal_install(struct udax_fs *fs, const uint8_t *tx_log,
 		const struct udax_jrec *r = (const void *)(tx_log + p);
 		uint8_t *home = fs->dev->base + r->dev_off;
 		memcpy(home, r + 1, r->len);
-		if (page) {
-			if (r->dev_off < j->inst_lo)
-				j->inst_lo = r->dev_off;
-			if (r->dev_off + r->len > j->inst_hi)
-				j->inst_hi = r->dev_off + r->len;
-		} else {
-			dev_flush(fs->dev, home, r->len);
-		}
+		if (r->dev_off < j->inst_lo)
+			j->inst_lo = r->dev_off;
+		if (r->dev_off + r->len > j->inst_hi)
+			j->inst_hi = r->dev_off + r->len;
+		if (!page)
+			journal_note_lines(j, fs, r->dev_off, r->len);
 		p += sizeof(*r) + r->len;
 	}
 	j->install_unfenced = 1;
@@ -190,8 +237,6 @@ int journal_replay(struct udax_fs *fs)
 	}
 	if (bytes < 0)
 		return (int)bytes;
-	j->inst_lo = 0;
-	j->inst_hi = fs->dev->size;
 	journal_checkpoint_locked(fs);
 	/* a new epoch: its numbers never meet the old ones' */
 	j->seq = (uint64_t)fs_now_ns();
@@ -211,6 +256,8 @@ void journal_checkpoint_locked(struct udax_fs *fs)
 		if (fs->dev->gran == DEV_GRAN_PAGE && j->inst_hi > j->inst_lo)
 			dev_flush(fs->dev, fs->dev->base + j->inst_lo,
 				  j->inst_hi - j->inst_lo);
+		else
+			journal_flush_lines(j, fs);
 		dev_drain(fs->dev);
 		j->install_unfenced = 0;
 	}

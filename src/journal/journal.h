@@ -73,8 +73,11 @@ struct journal {
 	uint64_t seq;		/* next transaction number */
 	uint64_t head;		/* where the next transaction goes */
 	int install_unfenced;	/* installs since the last checkpoint */
-	uint64_t inst_lo, inst_hi; /* page devices: installed byte range
-				    * not yet flushed */
+	uint64_t inst_lo, inst_hi; /* installed byte range since the last
+				    * checkpoint (page devices flush it) */
+	uint64_t *lines;	/* cache-line devices: installed lines not
+				 * yet flushed, a hash set (UINT64_MAX = free) */
+	size_t lines_size, nlines;
 	struct tx_range *dfree;	/* frees held back until the checkpoint */
 	size_t ndfree, capdfree;
 	_Atomic uint64_t dfree_blocks; /* their total, for statfs */
