@@ -49,6 +49,9 @@ struct udax_fs {
 	uint64_t *ino_bits;		/* 1 = in use or handed out */
 	uint64_t ino_free;
 	uint64_t ino_cursor;
+	/* Inode generation numbers reserved in the state block and not yet
+	 * used: [gen_next, gen_end). Guarded by the journal lock. */
+	uint64_t gen_next, gen_end;
 	_Atomic int64_t open_handles;	/* files and dirs open */
 	/* Tree nodes whose crc was verified in this mount (1 bit each). */
 	_Atomic uint64_t *bt_verified;

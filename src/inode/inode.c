@@ -263,6 +263,15 @@ int inode_bitmap_init(struct udax_fs *fs)
 	return 0;
 }
 
+/* A batch of generation numbers reserved by an aborted transaction was
+ * never recorded: forget it. */
+static void gen_batch_hook(struct udax_fs *fs, uint64_t arg, int committed)
+{
+	(void)arg;
+	if (!committed)
+		fs->gen_next = fs->gen_end = 0;
+}
+
 int inode_alloc(struct tx *tx, mode_t mode, uid_t uid, gid_t gid,
 		uint64_t *inop)
 {
@@ -303,9 +312,22 @@ int inode_alloc(struct tx *tx, mode_t mode, uid_t uid, gid_t gid,
 	ret = ibmap_set(tx, ino, 1);
 	if (ret)
 		return ret;
-	st = tx_getw(tx, UDAX_STATE_BLOCK);
+	/* generation numbers come from a batch reserved in the state block,
+	 * so that a create does not rewrite the state block each time; the
+	 * state always holds a number above every one handed out */
+	if (fs->gen_next == fs->gen_end) {
+		st = tx_getw(tx, UDAX_STATE_BLOCK);
+		if (!st)
+			return tx->failed;
+		ret = tx_hook_add(tx, gen_batch_hook, 0);
+		if (ret)
+			return ret;
+		fs->gen_next = st->generation;
+		st->generation += INODE_GEN_BATCH;
+		fs->gen_end = st->generation;
+	}
 	di = inode_w(tx, ino);
-	if (!st || !di)
+	if (!di)
 		return tx->failed;
 	int64_t now = fs_now_ns();
 	memset(di, 0, sizeof(*di));
@@ -316,7 +338,7 @@ int inode_alloc(struct tx *tx, mode_t mode, uid_t uid, gid_t gid,
 	di->uid = uid;
 	di->gid = gid;
 	di->atime_ns = di->mtime_ns = di->ctime_ns = di->btime_ns = now;
-	di->generation = st->generation++;
+	di->generation = fs->gen_next++;
 	*inop = ino;
 	return 0;
 }

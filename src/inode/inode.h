@@ -66,6 +66,8 @@ const struct udax_inode *inode_r(struct udax_fs *fs, struct tx *tx,
  * full (the transaction is then failed). */
 struct udax_inode *inode_w(struct tx *tx, uint64_t ino);
 
+#define INODE_GEN_BATCH 1024 /* generation numbers reserved at a time */
+
 /* Allocate and initialize an inode in the transaction. Returns 0 and
  * *ino, or -ENOSPC (no free inode), -ENOMEM. */
 int inode_alloc(struct tx *tx, mode_t mode, uid_t uid, gid_t gid,
