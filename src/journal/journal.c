@@ -32,6 +32,9 @@
  * safe. Recovery uses the same install routine as commit.
  */
 #include <errno.h>
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
 #include <stdlib.h>
 #include <string.h>
 
@@ -439,9 +442,42 @@ int tx_use_blocks(struct tx *tx, uint64_t start, uint64_t len)
 	return ret;
 }
 
+#if defined(__x86_64__)
+/* line_diff with 256-bit compares, for CPUs that have AVX2. */
+__attribute__((target("avx2"))) static uint64_t
+line_diff_avx2(const uint8_t *a, const uint8_t *b)
+{
+	uint64_t mask = 0;
+
+	for (unsigned l = 0; l < UDAX_BLOCK_SIZE / UDAX_CACHELINE; l++) {
+		const __m256i *x = (const void *)(a + l * UDAX_CACHELINE);
+		const __m256i *y = (const void *)(b + l * UDAX_CACHELINE);
+		__m256i d = _mm256_or_si256(
+			_mm256_xor_si256(_mm256_loadu_si256(x),
+					 _mm256_loadu_si256(y)),
+			_mm256_xor_si256(_mm256_loadu_si256(x + 1),
+					 _mm256_loadu_si256(y + 1)));
+		if (!_mm256_testz_si256(d, d))
+			mask |= 1ull << l;
+	}
+	return mask;
+}
+#endif
+
 /* Which cache lines of a block differ (bit i = line i). */
 static uint64_t line_diff(const uint8_t *a, const uint8_t *b)
 {
+#if defined(__x86_64__)
+	static _Atomic int have_avx2 = -1; /* chosen once */
+	int v = atomic_load_explicit(&have_avx2, memory_order_relaxed);
+	if (v < 0) {
+		__builtin_cpu_init();
+		v = __builtin_cpu_supports("avx2") ? 1 : 0;
+		atomic_store_explicit(&have_avx2, v, memory_order_relaxed);
+	}
+	if (v)
+		return line_diff_avx2(a, b);
+#endif
 	const uint64_t *x = (const void *)a, *y = (const void *)b;
 	uint64_t mask = 0;
 
