@@ -6,14 +6,12 @@
  * crc32 instruction when the CPU has it, chosen once, and a table
  * otherwise. Too small to be worth a library dependency.
  */
-#include <pthread.h>
 #include <string.h>
 
 #include "format.h"
 
 static uint32_t crc_table[256];
 static int crc_have_sse42;
-static pthread_once_t crc_once = PTHREAD_ONCE_INIT;
 /* x^(8 * (4096 - 64 * (i + 1))) mod P: shifts the crc of cache line i of
  * a block to the end of the block (udax_block_crc_update). */
 static uint32_t line_shift[UDAX_BLOCK_SIZE / UDAX_CACHELINE];
@@ -52,7 +50,8 @@ static uint32_t x8nmodp(uint64_t n)
 	return p;
 }
 
-static void crc_init(void)
+/* Tables and CPU detection, once, before main: no per-call check. */
+__attribute__((constructor)) static void crc_init(void)
 {
 	for (uint32_t i = 0; i < 256; i++) {
 		uint32_t c = i;
@@ -94,7 +93,6 @@ uint32_t udax_crc32c(uint32_t crc, const void *buf, size_t len)
 {
 	const unsigned char *p = buf;
 
-	pthread_once(&crc_once, crc_init);
 	crc = ~crc;
 #if defined(__x86_64__)
 	if (crc_have_sse42)
@@ -131,7 +129,6 @@ uint32_t udax_block_crc_update(uint32_t old_crc, const void *old_blk,
 	const uint64_t *o = old_blk, *n = new_blk;
 	uint32_t crc = old_crc;
 
-	pthread_once(&crc_once, crc_init);
 	for (; mask; mask &= mask - 1) {
 		unsigned l = (unsigned)__builtin_ctzll(mask);
 		uint64_t x[UDAX_CACHELINE / 8];

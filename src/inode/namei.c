@@ -51,7 +51,7 @@ int namei(struct udax_fs *fs, const char *path, int flags, struct namei *nd)
 	size_t plen = path ? strlen(path) : 0;
 	uint64_t cur = UDAX_ROOT_INO;
 	int links = 0, ret, err;
-	char *buf, *p;
+	char pathbuf[2 * PATH_MAX + 2], tbuf[PATH_MAX], *buf, *p;
 
 	if (!path)
 		return -EFAULT;
@@ -59,9 +59,7 @@ int namei(struct udax_fs *fs, const char *path, int flags, struct namei *nd)
 		return -ENOENT;
 	if (plen >= PATH_MAX)
 		return -ENAMETOOLONG;
-	buf = malloc(2 * PATH_MAX + 2);
-	if (!buf)
-		return -ENOMEM;
+	buf = pathbuf;
 	memcpy(buf, path, plen + 1);
 	p = buf;
 	memset(nd, 0, sizeof(*nd));
@@ -143,27 +141,20 @@ int namei(struct udax_fs *fs, const char *path, int flags, struct namei *nd)
 				ret = -ELOOP;
 				goto out;
 			}
-			target = malloc(PATH_MAX);
-			if (!target) {
-				ret = -ENOMEM;
-				goto out;
-			}
+			target = tbuf;
 			tl = symlink_read(fs, ino, target, PATH_MAX - 1);
 			if (tl < 0) {
-				free(target);
 				ret = (int)tl;
 				goto out;
 			}
 			size_t rest = strlen(p);
 			if ((size_t)tl + 1 + rest >= PATH_MAX) {
-				free(target);
 				ret = -ENAMETOOLONG;
 				goto out;
 			}
 			/* new path: target + rest (rest starts with '/') */
 			memmove(buf + tl, p, rest + 1);
 			memcpy(buf, target, (size_t)tl);
-			free(target);
 			if (buf[0] == '/')
 				cur = UDAX_ROOT_INO;
 			p = buf;
@@ -183,6 +174,5 @@ int namei(struct udax_fs *fs, const char *path, int flags, struct namei *nd)
 		p = q;
 	}
 out:
-	free(buf);
 	return ret;
 }
