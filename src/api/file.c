@@ -16,6 +16,12 @@
 #include "btree/btree.h"
 #include "iomap/iomap.h"
 
+static int is_dot_name(const struct namei *nd)
+{
+	return nd->name[0] == '.' &&
+	       (nd->len == 1 || (nd->len == 2 && nd->name[1] == '.'));
+}
+
 static int may_read(const struct udax_file *f)
 {
 	return (f->flags & O_ACCMODE) != O_WRONLY;
@@ -272,14 +278,36 @@ int udax_file_open(struct udax_fs *fs, const char *path, int flags,
 		pthread_rwlock_rdlock(&fs->ns_lock);
 	if (flags & O_CREAT) {
 		ret = namei(fs, path, NAMEI_PARENT, &nd);
-		if (!ret && nd.ino && nd.type == DT_LNK && !excl_create &&
-		    !(flags & O_NOFOLLOW))
-			ret = namei(fs, path, NAMEI_FOLLOW, &nd);
 		if (ret)
 			goto unlock;
+		/* as Linux: "/", "." and ".." exist (EEXIST with O_EXCL) and
+		 * are directories; any other "name/" is refused as one */
+		if (nd.is_root || is_dot_name(&nd)) {
+			ret = excl_create ? -EEXIST : -EISDIR;
+			goto unlock;
+		}
+		if (nd.trailing) {
+			ret = -EISDIR;
+			goto unlock;
+		}
+		if (nd.toolong) {
+			ret = -ENAMETOOLONG;
+			goto unlock;
+		}
 		if (nd.ino && excl_create) {
 			ret = -EEXIST;
 			goto unlock;
+		}
+		/* through a symlink to its target, created if missing */
+		if (nd.ino && nd.type == DT_LNK && !(flags & O_NOFOLLOW)) {
+			ret = namei(fs, path, NAMEI_PARENT | NAMEI_FOLLOW, &nd);
+			if (!ret && nd.toolong)
+				ret = -ENAMETOOLONG;
+			if (!ret && (nd.trailing || nd.is_root ||
+				     is_dot_name(&nd)))
+				ret = -EISDIR; /* the target names a directory */
+			if (ret)
+				goto unlock;
 		}
 		if (!nd.ino) {
 			if (fs->read_only) {
@@ -308,7 +336,8 @@ int udax_file_open(struct udax_fs *fs, const char *path, int flags,
 		goto unlock;
 	}
 	if (S_ISLNK(di->mode)) {
-		ret = -ELOOP; /* O_NOFOLLOW on a symlink */
+		/* O_NOFOLLOW on a symlink */
+		ret = (flags & O_DIRECTORY) ? -ENOTDIR : -ELOOP;
 		goto unlock;
 	}
 	if (S_ISDIR(di->mode) && (acc != O_RDONLY || (flags & O_CREAT) ||
@@ -397,12 +426,14 @@ ssize_t udax_pread(struct udax_file *f, void *buf, size_t count, off_t off)
 	ssize_t ret;
 	int err = 0;
 
-	if (!f || !may_read(f))
+	if (!f)
+		return -EBADF;
+	if (off < 0)
+		return -EINVAL;
+	if (!may_read(f))
 		return -EBADF;
 	if (f->is_dir)
 		return -EISDIR;
-	if (off < 0)
-		return -EINVAL;
 	if (count > SSIZE_MAX)
 		count = SSIZE_MAX;
 	pthread_rwlock_rdlock(&f->ip->lock);
@@ -453,12 +484,14 @@ ssize_t udax_pwrite(struct udax_file *f, const void *buf, size_t count,
 {
 	ssize_t n;
 
-	if (!f || !may_write(f))
+	if (!f)
+		return -EBADF;
+	if (off < 0)
+		return -EINVAL;
+	if (!may_write(f))
 		return -EBADF;
 	if (f->is_dir)
 		return -EISDIR;
-	if (off < 0)
-		return -EINVAL;
 	if (!count)
 		return 0;
 	if (count > SSIZE_MAX)
@@ -492,8 +525,16 @@ ssize_t udax_preadv(struct udax_file *f, const struct iovec *iov, int iovcnt,
 {
 	ssize_t total = iov_total(iov, iovcnt), n, done = 0;
 
-	if (total < 0)
-		return total;
+	if (!f)
+		return -EBADF;
+	if (off < 0)
+		return -EINVAL;
+	if (!may_read(f))
+		return -EBADF;
+	if (total <= 0)
+		return total; /* as Linux: nothing to read, even on a dir */
+	if (f->is_dir)
+		return -EISDIR;
 	for (int i = 0; i < iovcnt; i++) {
 		if (!iov[i].iov_len)
 			continue;
@@ -512,14 +553,16 @@ ssize_t udax_pwritev(struct udax_file *f, const struct iovec *iov,
 {
 	ssize_t total = iov_total(iov, iovcnt), n = 0, done = 0;
 
-	if (total < 0)
-		return total;
-	if (!f || !may_write(f))
+	if (!f)
+		return -EBADF;
+	if (off < 0)
+		return -EINVAL;
+	if (!may_write(f))
 		return -EBADF;
 	if (f->is_dir)
 		return -EISDIR;
-	if (off < 0)
-		return -EINVAL;
+	if (total < 0)
+		return total;
 	pthread_rwlock_wrlock(&f->ip->lock);
 	int64_t pos = (f->flags & O_APPEND) ? -1 : off;
 	for (int i = 0; i < iovcnt; i++) {

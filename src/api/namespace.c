@@ -55,8 +55,8 @@ int udax_mkdir(struct udax_fs *fs, const char *path, mode_t mode)
 
 	pthread_rwlock_wrlock(&fs->ns_lock);
 	ret = namei(fs, path, NAMEI_PARENT, &nd);
-	if (ret == -ENOTDIR && nd.ino)
-		ret = -EEXIST;
+	if (!ret && nd.toolong)
+		ret = -ENAMETOOLONG;
 	if (ret)
 		goto unlock;
 	if (nd.ino || is_dot(&nd)) {
@@ -70,7 +70,9 @@ int udax_mkdir(struct udax_fs *fs, const char *path, mode_t mode)
 		ret = -EMLINK;
 		goto unlock;
 	}
-	mode = (mode & 07777 & ~c->umask) | S_IFDIR;
+	/* as Linux: set-ID bits do not come from the mode argument; a
+	 * set-group-ID parent passes its bit on */
+	mode = (mode & 01777 & ~c->umask) | S_IFDIR;
 	if (dir->mode & S_ISGID) {
 		gid = dir->gid;
 		mode |= S_ISGID;
@@ -129,18 +131,24 @@ static int remove_common(struct udax_fs *fs, const char *path, int want_dir)
 
 	pthread_rwlock_wrlock(&fs->ns_lock);
 	ret = namei(fs, path, NAMEI_PARENT, &nd);
+	if (!ret && nd.toolong)
+		ret = -ENAMETOOLONG;
 	if (ret)
 		goto unlock;
-	if (nd.ino == UDAX_ROOT_INO) {
-		ret = want_dir ? -EBUSY : -EISDIR;
+	if (nd.ino && nd.trailing && nd.type != DT_DIR) {
+		ret = -ENOTDIR; /* "file/" or "symlink/" */
 		goto unlock;
 	}
-	if (want_dir && nd.len == 1 && nd.name[0] == '.') {
+	if (want_dir && nd.len == 1 && nd.name[0] == '.' && !nd.is_root) {
 		ret = -EINVAL;
 		goto unlock;
 	}
-	if (want_dir && is_dot(&nd)) {
-		ret = nd.ino == UDAX_ROOT_INO ? -EBUSY : -ENOTEMPTY;
+	if (want_dir && is_dot(&nd) && !nd.is_root) {
+		ret = -ENOTEMPTY;
+		goto unlock;
+	}
+	if (nd.ino == UDAX_ROOT_INO) {
+		ret = want_dir ? -EBUSY : -EISDIR;
 		goto unlock;
 	}
 	if (!nd.ino) {
@@ -223,12 +231,16 @@ int udax_link(struct udax_fs *fs, const char *from, const char *to)
 	if (ret)
 		goto unlock;
 	ret = namei(fs, to, NAMEI_PARENT, &dnd);
-	if (ret == -ENOTDIR && dnd.ino)
-		ret = -EEXIST;
+	if (!ret && dnd.toolong)
+		ret = -ENAMETOOLONG;
 	if (ret)
 		goto unlock;
 	if (dnd.ino || is_dot(&dnd)) {
 		ret = -EEXIST;
+		goto unlock;
+	}
+	if (dnd.trailing) {
+		ret = -ENOENT;
 		goto unlock;
 	}
 	if (snd.type == DT_DIR) {
@@ -322,12 +334,16 @@ int udax_symlink(struct udax_fs *fs, const char *target, const char *path)
 		return -ENAMETOOLONG;
 	pthread_rwlock_wrlock(&fs->ns_lock);
 	ret = namei(fs, path, NAMEI_PARENT, &nd);
-	if (ret == -ENOTDIR && nd.ino)
-		ret = -EEXIST;
+	if (!ret && nd.toolong)
+		ret = -ENAMETOOLONG;
 	if (ret)
 		goto unlock;
 	if (nd.ino || is_dot(&nd)) {
 		ret = -EEXIST;
+		goto unlock;
+	}
+	if (nd.trailing) {
+		ret = -ENOENT; /* "name/" would have to be a directory */
 		goto unlock;
 	}
 	ret = parent_writable(fs, nd.dir, &dir);
@@ -508,8 +524,9 @@ static int chown_common(struct udax_fs *fs, const char *path, int follow,
 		w->uid = uid;
 	if (gid != (gid_t)-1)
 		w->gid = gid;
-	if (!S_ISDIR(w->mode) && !S_ISLNK(w->mode) &&
-	    (uid != (uid_t)-1 || gid != (gid_t)-1)) {
+	if (!S_ISDIR(w->mode) && !S_ISLNK(w->mode)) {
+		/* as Linux: any chown of a file drops set-user-ID, and
+		 * set-group-ID when group execution is allowed */
 		w->mode &= (uint16_t)~S_ISUID;
 		if (w->mode & S_IXGRP)
 			w->mode &= (uint16_t)~S_ISGID;
@@ -579,6 +596,8 @@ int udax_utimens(struct udax_fs *fs, const char *path,
 		w->mtime_ns = now;
 	else if (times[1].tv_nsec != UTIME_OMIT)
 		w->mtime_ns = ts_to_ns(&times[1]);
+	if (!times || times[1].tv_nsec != UTIME_OMIT)
+		icache_forget_mtime(fs, nd.ino); /* the explicit time wins */
 	w->ctime_ns = now;
 	return setattr_end(fs, tx, 0);
 }

@@ -61,6 +61,12 @@ static int move_dir(struct tx *tx, uint64_t ino, uint64_t from, uint64_t to,
 	return 0;
 }
 
+static int is_dot_name(const struct namei *nd)
+{
+	return nd->name[0] == '.' &&
+	       (nd->len == 1 || (nd->len == 2 && nd->name[1] == '.'));
+}
+
 static int touch_ctime(struct tx *tx, uint64_t ino)
 {
 	struct udax_inode *w = inode_w(tx, ino);
@@ -88,19 +94,28 @@ int udax_rename(struct udax_fs *fs, const char *from, const char *to,
 	if (ret)
 		goto unlock;
 	ret = namei(fs, to, NAMEI_PARENT, &dnd);
-	if (ret == -ENOTDIR && dnd.ino && snd.ino && snd.type == DT_DIR)
-		ret = 0; /* "dir/" over a file: reported below */
 	if (ret)
 		goto unlock;
+	/* checked in Linux's order: names first, then existence, then where
+	 * the directories sit, then types */
+	if (snd.is_root || is_dot_name(&snd)) {
+		ret = -EBUSY;
+		goto unlock;
+	}
+	if (dnd.is_root || is_dot_name(&dnd)) {
+		ret = (flags & RENAME_NOREPLACE) ? -EEXIST : -EBUSY;
+		goto unlock;
+	}
+	if (snd.toolong) {
+		ret = -ENAMETOOLONG;
+		goto unlock;
+	}
 	if (!snd.ino) {
 		ret = -ENOENT;
 		goto unlock;
 	}
-	if ((snd.len <= 2 && snd.name[0] == '.' &&
-	     (snd.len == 1 || snd.name[1] == '.')) ||
-	    (dnd.len <= 2 && dnd.name[0] == '.' &&
-	     (dnd.len == 1 || dnd.name[1] == '.'))) {
-		ret = -EBUSY;
+	if (dnd.toolong) {
+		ret = -ENAMETOOLONG;
 		goto unlock;
 	}
 	if ((flags & RENAME_EXCHANGE) && !dnd.ino) {
@@ -124,15 +139,16 @@ int udax_rename(struct udax_fs *fs, const char *from, const char *to,
 		}
 	}
 	int sdir_is = S_ISDIR(src->mode), ddir_is = dst && S_ISDIR(dst->mode);
-	if (!(flags & RENAME_EXCHANGE) && dst) {
-		if (sdir_is && !ddir_is) {
-			ret = -ENOTDIR;
-			goto unlock;
-		}
-		if (!sdir_is && ddir_is) {
-			ret = -EISDIR;
-			goto unlock;
-		}
+	/* "name/" must be a directory (for the target: unless exchanging) */
+	if ((!sdir_is && snd.trailing) ||
+	    (!sdir_is && dnd.trailing && !(flags & RENAME_EXCHANGE)) ||
+	    ((flags & RENAME_EXCHANGE) && dst && !ddir_is && dnd.trailing)) {
+		ret = -ENOTDIR;
+		goto unlock;
+	}
+	if (snd.ino == dnd.ino) {
+		ret = 0; /* same inode: nothing to do, as POSIX says */
+		goto unlock;
 	}
 	/* a directory may not move below itself */
 	if (sdir_is && is_below(fs, dnd.dir, snd.ino, &err)) {
@@ -143,14 +159,24 @@ int udax_rename(struct udax_fs *fs, const char *from, const char *to,
 		ret = err;
 		goto unlock;
 	}
-	if (ddir_is && (flags & RENAME_EXCHANGE) &&
-	    is_below(fs, snd.dir, dnd.ino, &err)) {
-		ret = -EINVAL;
+	/* nor replace one of its own ancestors */
+	if (ddir_is && is_below(fs, snd.dir, dnd.ino, &err)) {
+		ret = (flags & RENAME_EXCHANGE) ? -EINVAL : -ENOTEMPTY;
 		goto unlock;
 	}
-	if (snd.ino == dnd.ino) {
-		ret = 0; /* same inode: nothing to do, as POSIX says */
+	if (err) {
+		ret = err;
 		goto unlock;
+	}
+	if (!(flags & RENAME_EXCHANGE) && dst) {
+		if (sdir_is && !ddir_is) {
+			ret = -ENOTDIR;
+			goto unlock;
+		}
+		if (!sdir_is && ddir_is) {
+			ret = -EISDIR;
+			goto unlock;
+		}
 	}
 	ret = parent_writable_pair(fs, snd.dir, dnd.dir, &sdir, &ddir);
 	if (ret)

@@ -84,6 +84,17 @@ int iget(struct udax_fs *fs, uint64_t ino, struct inode **ipp)
 	return 0;
 }
 
+void icache_forget_mtime(struct udax_fs *fs, uint64_t ino)
+{
+	struct icache *c = &fs->icache;
+
+	pthread_mutex_lock(&c->lock);
+	for (struct inode *ip = c->table[icache_slot(c, ino)]; ip; ip = ip->next)
+		if (ip->ino == ino)
+			ip->mtime_pending = 0;
+	pthread_mutex_unlock(&c->lock);
+}
+
 uint32_t icache_refs(struct inode *ip)
 {
 	uint32_t n;

@@ -40,7 +40,8 @@ struct inode {
 	uint32_t refs;
 	struct inode *next; /* hash chain */
 	pthread_rwlock_t lock;
-	int64_t mtime_pending; /* 0 = none */
+	_Atomic int64_t mtime_pending; /* 0 = none; atomic: setattr clears it
+					* without the inode lock */
 	uint64_t size_pending; /* a write's new size not yet committed */
 };
 
@@ -56,6 +57,8 @@ void iput(struct inode *ip);
 void igrab(struct inode *ip);
 /* References held on an inode now (under the icache lock). */
 uint32_t icache_refs(struct inode *ip);
+/* Drop a cached inode's pending mtime (times were just set explicitly). */
+void icache_forget_mtime(struct udax_fs *fs, uint64_t ino);
 
 /* The on-media inode, checked (magic, number, crc). tx may be NULL (home
  * copy). Returns NULL and sets *err to UDAX_ECORRUPT or -ESTALE (free
@@ -159,7 +162,9 @@ int perm_sticky(const struct udax_inode *dir, const struct udax_inode *victim);
 /* ---- path names (namei.c) ---- */
 
 #define NAMEI_FOLLOW 0x1 /* follow a symlink in the last component */
-#define NAMEI_PARENT 0x2 /* stop at the parent; last name in result */
+#define NAMEI_PARENT 0x2 /* stop at the parent; last name in result (with
+			  * NAMEI_FOLLOW: at the parent of the final target
+			  * of a symlinked last name, as O_CREAT wants) */
 
 struct namei {
 	uint64_t dir;	      /* the parent directory */
@@ -167,6 +172,11 @@ struct namei {
 	unsigned char type;   /* its DT_* type */
 	char name[UDAX_NAME_MAX + 1]; /* the last component */
 	size_t len;
+	int trailing;	      /* the path ended in '/' (NAMEI_PARENT: not
+			       * checked against the type; callers do) */
+	int toolong;	      /* NAMEI_PARENT: the last name is longer than
+			       * NAME_MAX (callers give ENAMETOOLONG) */
+	int is_root;	      /* the path named the root itself */
 };
 
 /* Resolve a path. Caller holds fs->ns_lock (shared or exclusive).

@@ -46,13 +46,20 @@ ssize_t symlink_read(struct udax_fs *fs, uint64_t ino, char *buf, size_t size)
 	return ret;
 }
 
+/* Room for a path whose symlinks have been expanded: every one of the
+ * 40 links may bring up to PATH_MAX bytes. */
+#define NAMEI_EXPANDED_MAX ((NAMEI_MAX_LINKS + 1) * PATH_MAX)
+
 int namei(struct udax_fs *fs, const char *path, int flags, struct namei *nd)
 {
 	size_t plen = path ? strlen(path) : 0;
 	uint64_t cur = UDAX_ROOT_INO;
 	int links = 0, ret, err;
 	char pathbuf[2 * PATH_MAX + 2], tbuf[PATH_MAX], *buf, *p;
+	char *big = NULL; /* the buffer once expansions outgrow pathbuf */
+	size_t cap = sizeof(pathbuf);
 
+	memset(nd, 0, sizeof(*nd));
 	if (!path)
 		return -EFAULT;
 	if (!plen)
@@ -62,7 +69,6 @@ int namei(struct udax_fs *fs, const char *path, int flags, struct namei *nd)
 	buf = pathbuf;
 	memcpy(buf, path, plen + 1);
 	p = buf;
-	memset(nd, 0, sizeof(*nd));
 
 	for (;;) {
 		const struct udax_inode *di;
@@ -83,6 +89,7 @@ int namei(struct udax_fs *fs, const char *path, int flags, struct namei *nd)
 			nd->type = DT_DIR;
 			strcpy(nd->name, ".");
 			nd->len = 1;
+			nd->is_root = cur == UDAX_ROOT_INO;
 			ret = S_ISDIR(di->mode) ? 0 : -ENOTDIR;
 			goto out;
 		}
@@ -94,10 +101,8 @@ int namei(struct udax_fs *fs, const char *path, int flags, struct namei *nd)
 		while (*q == '/')
 			q++;
 		int last = !*q, trailing = p != q;
-		if (clen > UDAX_NAME_MAX) {
-			ret = -ENAMETOOLONG;
-			goto out;
-		}
+		/* as Linux: the directory is searched before the name is
+		 * judged, so a file in the middle gives ENOTDIR first */
 		if (!S_ISDIR(di->mode)) {
 			ret = -ENOTDIR;
 			goto out;
@@ -105,6 +110,19 @@ int namei(struct udax_fs *fs, const char *path, int flags, struct namei *nd)
 		ret = perm_check(di, X_OK);
 		if (ret)
 			goto out;
+		if (clen > UDAX_NAME_MAX) {
+			if (last && (flags & NAMEI_PARENT)) {
+				/* as Linux: judged when the name is used,
+				 * after every path of the call is walked */
+				nd->dir = cur;
+				nd->toolong = 1;
+				nd->trailing = trailing;
+				ret = 0;
+			} else {
+				ret = -ENAMETOOLONG;
+			}
+			goto out;
+		}
 		if (clen == 1 && comp[0] == '.') {
 			ino = cur, type = DT_DIR;
 		} else if (clen == 2 && comp[0] == '.' && comp[1] == '.') {
@@ -116,17 +134,20 @@ int namei(struct udax_fs *fs, const char *path, int flags, struct namei *nd)
 			if (ret)
 				ino = 0;
 		}
+		/* the parent is wanted: stop here, unless the last name is a
+		 * symlink that NAMEI_FOLLOW asks to go through ("name/" stops
+		 * too: as Linux, O_CREAT refuses it before following) */
 		if (last && (flags & NAMEI_PARENT) &&
-		    !(ino && type == DT_LNK && trailing)) {
+		    !(ino && type == DT_LNK && (flags & NAMEI_FOLLOW) &&
+		      !trailing)) {
 			nd->dir = cur;
 			nd->ino = ino;
 			nd->type = type;
 			memcpy(nd->name, comp, clen);
 			nd->name[clen] = 0;
 			nd->len = clen;
-			ret = 0;
-			if (trailing && ino && type != DT_DIR)
-				ret = -ENOTDIR;
+			nd->trailing = trailing;
+			ret = 0; /* the caller judges "name/" on a non-dir */
 			goto out;
 		}
 		if (!ino) {
@@ -135,26 +156,36 @@ int namei(struct udax_fs *fs, const char *path, int flags, struct namei *nd)
 		}
 		if (type == DT_LNK &&
 		    (!last || (flags & NAMEI_FOLLOW) || trailing)) {
-			char *target;
 			ssize_t tl;
 			if (++links > NAMEI_MAX_LINKS) {
 				ret = -ELOOP;
 				goto out;
 			}
-			target = tbuf;
-			tl = symlink_read(fs, ino, target, PATH_MAX - 1);
+			tl = symlink_read(fs, ino, tbuf, PATH_MAX - 1);
 			if (tl < 0) {
 				ret = (int)tl;
 				goto out;
 			}
 			size_t rest = strlen(p);
-			if ((size_t)tl + 1 + rest >= PATH_MAX) {
-				ret = -ENAMETOOLONG;
-				goto out;
+			if ((size_t)tl + rest + 1 > cap) {
+				if (!big) {
+					big = malloc(NAMEI_EXPANDED_MAX);
+					if (!big) {
+						ret = -ENOMEM;
+						goto out;
+					}
+					cap = NAMEI_EXPANDED_MAX;
+				}
+				if ((size_t)tl + rest + 1 > cap) {
+					ret = -ENAMETOOLONG;
+					goto out;
+				}
 			}
 			/* new path: target + rest (rest starts with '/') */
-			memmove(buf + tl, p, rest + 1);
-			memcpy(buf, target, (size_t)tl);
+			char *dst = big ? big : buf;
+			memmove(dst + tl, p, rest + 1);
+			memcpy(dst, tbuf, (size_t)tl);
+			buf = dst;
 			if (buf[0] == '/')
 				cur = UDAX_ROOT_INO;
 			p = buf;
@@ -167,6 +198,7 @@ int namei(struct udax_fs *fs, const char *path, int flags, struct namei *nd)
 			memcpy(nd->name, comp, clen);
 			nd->name[clen] = 0;
 			nd->len = clen;
+			nd->trailing = trailing;
 			ret = trailing && type != DT_DIR ? -ENOTDIR : 0;
 			goto out;
 		}
@@ -174,5 +206,6 @@ int namei(struct udax_fs *fs, const char *path, int flags, struct namei *nd)
 		p = q;
 	}
 out:
+	free(big);
 	return ret;
 }
