@@ -84,14 +84,18 @@ fuzz: $(FUZZ_TARGETS)
 	  mkdir -p build/fuzz/corpus-$$n; \
 	  $$t -max_total_time=$(FUZZ_TIME) build/fuzz/corpus-$$n tests/fuzz/corpus/$$n || exit 1; done
 
-# check: the suite in a normal build, then under ASan + UBSan.
+# check: the suite in a normal build, then under ASan + UBSan, then the
+# multi-threaded tests under ThreadSanitizer.
+TSAN_TESTS := build-tsan/tests/t_api build-tsan/tests/t_enospc
 check:
 	@$(MAKE) --no-print-directory tests >/dev/null
 	@$(MAKE) --no-print-directory fuzz-build >/dev/null
 	@$(MAKE) --no-print-directory BUILD=build-san OPT=-O1 \
 	  EXTRA_CFLAGS="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
 	  tests >/dev/null
-	@sh tests/run.sh build build-san
+	@$(MAKE) --no-print-directory BUILD=build-tsan OPT=-O1 \
+	  EXTRA_CFLAGS="-fsanitize=thread" $(TSAN_TESTS) >/dev/null
+	@sh tests/run.sh build build-san build-tsan
 
 demo: all
 	@sh scripts/demo.sh $(BUILD)/udax .
@@ -132,6 +136,6 @@ format-check:
 	clang-format --dry-run --Werror $(wildcard include/*.h src/*.h src/*/*.[ch] tests/*.[ch] bench/*.c examples/*.c)
 
 clean:
-	rm -rf build build-san
+	rm -rf build build-san build-tsan build-me build-me-san
 
 .PHONY: crash-long scale-long demo fuzz fuzz-build all check bench install format format-check clean tests difftest-long

@@ -7,15 +7,19 @@
  * images keep every subset of the pending cache lines (all subsets up to
  * CRASH_EXHAUSTIVE lines, else CRASH_SAMPLES random ones plus none and
  * all). Each image is opened (the journal replays) and its digest must
- * be the state before the operation, after it, or after one of its steps.
+ * be the state before the operation, after it, or after one of its steps;
+ * after use and close, fsck must find the image clean.
  * A failure prints an id: op, fence, subset.
  *
  * Environment: UDAX_CRASH_EXHAUSTIVE, UDAX_CRASH_SAMPLES, UDAX_CRASH_SEED,
  * UDAX_CRASH_OPS (comma-separated names), UDAX_CRASH_STRIDE (check every
  * n-th crash point of long operations) tune the run (make crash-long).
  */
+#include <unistd.h>
+
 #include "api/api.h"
 #include "crash_ops.h"
+#include "fsck/fsck.h"
 #include "device/device.h"
 #include "test.h"
 #include <time.h>
@@ -83,20 +87,33 @@ static void run_end(struct run *r)
 }
 
 /* Open one crash image and check it. Returns 0 if fine. */
+static char img_path[64];
+
+/* Put a crash image where udax_open and fsck can both reach it. */
+static int write_image(const uint8_t *img)
+{
+	int fd = open(img_path, O_CREAT | O_TRUNC | O_WRONLY, 0600);
+	if (fd < 0)
+		return -errno;
+	ssize_t n = write(fd, img, CRASH_DEV_SIZE);
+	close(fd);
+	return n == CRASH_DEV_SIZE ? 0 : -EIO;
+}
+
 static int check_image(const struct run *r, const uint8_t *img,
 		       const char *op, uint64_t fence, const char *subset)
 {
 	struct udax_fs *fs;
-	struct dev *dev;
 	struct udax_open_opts oo = { .quiet = 1 };
+	struct fsck_result fr;
 	uint32_t h = 0;
 	int ret;
 
 	images_checked++;
-	ret = dev_memory_from_image(&dev, img, CRASH_DEV_SIZE);
+	ret = write_image(img);
 	if (ret)
 		return ret;
-	ret = udax_open_device(&fs, dev, 0, &oo);
+	ret = udax_open(&fs, img_path, &oo);
 	if (ret) {
 		fprintf(stderr, "  crash id %s:%llu:%s: open failed: %s\n", op,
 			(unsigned long long)fence, subset, udax_strerror(ret));
@@ -114,12 +131,22 @@ static int check_image(const struct run *r, const uint8_t *img,
 		ok = !ret;
 	}
 	udax_close(&fs);
-	if (!ok)
+	if (!ok) {
 		fprintf(stderr,
 			"  crash id %s:%llu:%s: state is neither before nor "
 			"after (ret %d)\n",
 			op, (unsigned long long)fence, subset, ret);
-	return !ok;
+		return 1;
+	}
+	/* recovered, used and closed: fsck must find nothing */
+	ret = fsck_run(img_path, FSCK_NO, NULL, &fr);
+	if (ret != FSCK_EXIT_OK) {
+		fprintf(stderr, "  crash id %s:%llu:%s: fsck exit %d:\n", op,
+			(unsigned long long)fence, subset, ret);
+		fsck_run(img_path, FSCK_NO, stderr, &fr);
+		return 1;
+	}
+	return 0;
 }
 
 static int crash_one_op(const struct crash_op *op)
@@ -199,6 +226,8 @@ static int crash_all(void)
 		crash_exhaustive = 20;
 	crash_seed = (e = getenv("UDAX_CRASH_SEED")) ? strtoull(e, NULL, 0)
 						      : (uint64_t)time(NULL);
+	snprintf(img_path, sizeof(img_path), "/dev/shm/udax-crash-%d.img",
+		 (int)getpid());
 	printf("# crash: seed %llu (UDAX_CRASH_SEED replays)\n",
 	       (unsigned long long)crash_seed);
 	for (size_t i = 0; i < sizeof(crash_ops) / sizeof(crash_ops[0]); i++) {
@@ -214,6 +243,7 @@ static int crash_all(void)
 		fflush(stdout);
 		failed |= f;
 	}
+	unlink(img_path);
 	printf("# crash: total %llu crash points, %llu images\n",
 	       (unsigned long long)points_checked,
 	       (unsigned long long)images_checked);
