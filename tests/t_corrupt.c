@@ -14,7 +14,9 @@
 #include "api/api.h"
 #include "crash_ops.h"
 #include "device/device.h"
+#include "fsck/fsck.h"
 #include "test.h"
+#include <unistd.h>
 
 #define IMG_SIZE (6u << 20)
 
@@ -140,8 +142,11 @@ static int corrupt_mutations(void)
 							     : 300;
 	uint8_t *img = make_image(), *bad = malloc(IMG_SIZE);
 	const struct udax_super *sb = (const void *)img;
-	unsigned refused = 0;
+	unsigned refused = 0, fixed_ok = 0;
+	char path[64];
 
+	snprintf(path, sizeof(path), "/dev/shm/udax-corrupt-%d.img",
+		 (int)getpid());
 	CHECK(img);
 	printf("# corrupt: seed %llu (UDAX_CORRUPT_SEED replays)\n",
 	       (unsigned long long)seed);
@@ -165,7 +170,29 @@ static int corrupt_mutations(void)
 			fprintf(stderr, "  round %u: open gave %d\n", r, ret);
 			return T_FAIL;
 		}
+		/* e2fsck's promise: a fixing run, then a clean one */
+		int fd = open(path, O_CREAT | O_TRUNC | O_WRONLY, 0600);
+		CHECK(fd >= 0);
+		CHECK_EQ(write(fd, bad, IMG_SIZE), IMG_SIZE);
+		close(fd);
+		int first = fsck_run(path, FSCK_YES, NULL, NULL);
+		int second = fsck_run(path, FSCK_NO, NULL, NULL);
+		if (first == FSCK_EXIT_ERROR)
+			continue; /* not recognisable as udax any more */
+		if (second != FSCK_EXIT_OK) {
+			fprintf(stderr,
+				"  round %u (seed %llu): fsck -y gave %d, then "
+				"fsck -n gave %d\n",
+				r, (unsigned long long)seed, first, second);
+			fsck_run(path, FSCK_NO, stderr, NULL);
+			unlink(path);
+			return T_FAIL;
+		}
+		fixed_ok++;
 	}
+	unlink(path);
+	printf("# corrupt: %u images repaired by fsck -y and then clean\n",
+	       fixed_ok);
 	printf("# corrupt: %u mutated images, %u refused at open\n", rounds,
 	       refused);
 	free(img);
