@@ -47,8 +47,6 @@ int api_zero_tail(struct inode *ip, uint64_t size);
  * holds. Caller holds ip->lock exclusively. */
 int api_punch_range(struct inode *ip, uint64_t off, uint64_t len, int zero);
 
-/* Set a file's size in one transaction (growing). */
-int api_set_size(struct inode *ip, uint64_t size);
 
 
 

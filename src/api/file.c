@@ -64,24 +64,6 @@ int api_zero_tail(struct inode *ip, uint64_t size)
 	return iomap_zero_range(ip, size, UDAX_BLOCK_SIZE - part);
 }
 
-int api_set_size(struct inode *ip, uint64_t size)
-{
-	struct tx *tx = tx_begin(ip->fs);
-	struct udax_inode *di = inode_w(tx, ip->ino);
-	int ret;
-
-	if (!di) {
-		ret = tx->failed;
-		tx_abort(tx);
-		return ret;
-	}
-	di->size = size;
-	di->mtime_ns = di->ctime_ns = fs_now_ns();
-	ip->mtime_pending = 0;
-	tx->data_flushed = 1; /* api_zero_tail before it */
-	return tx_commit(tx);
-}
-
 struct punch_count {
 	uint64_t freed;
 };
@@ -689,7 +671,7 @@ int udax_ftruncate(struct udax_file *f, off_t length)
 	} else if ((uint64_t)length >= size) {
 		ret = api_zero_tail(f->ip, size);
 		if (!ret)
-			ret = api_set_size(f->ip, (uint64_t)length);
+			ret = inode_set_size(f->ip, (uint64_t)length, 1);
 	} else {
 		ret = inode_truncate(f->fs, f->ip->ino, (uint64_t)length,
 				     TRUNC_SET_SIZE);
@@ -740,7 +722,7 @@ int udax_fallocate(struct udax_file *f, int mode, off_t off, off_t len)
 	if (!ret && !(mode & FALLOC_FL_KEEP_SIZE) && end > size) {
 		ret = api_zero_tail(f->ip, size);
 		if (!ret)
-			ret = api_set_size(f->ip, end);
+			ret = inode_set_size(f->ip, end, 1);
 	}
 unlock:
 	pthread_rwlock_unlock(&f->ip->lock);

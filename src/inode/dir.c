@@ -170,59 +170,67 @@ int dir_add(struct tx *tx, uint64_t dir, const char *name, size_t len,
 	return dir_update_inode(tx, dir, &bt, 1);
 }
 
+/* A name's bucket, for a change: the tree, its key, the bucket's value
+ * and where the entry sits in it. */
+struct dir_slot {
+	struct btree bt;
+	uint64_t key;
+	uint8_t val[BT_VAL_MAX];
+	size_t vlen;
+	int off;
+};
+
+/* Find the entry `name` of `dir` for changing it. Returns 0, -ENOENT or
+ * UDAX_ECORRUPT. */
+static int dir_slot_find(struct tx *tx, uint64_t dir, const char *name,
+			 size_t len, struct dir_slot *sl)
+{
+	int ret = dir_tree(tx->fs, tx, dir, &sl->bt);
+
+	if (ret)
+		return ret;
+	sl->key = dir_hash(tx->fs, name, len);
+	sl->vlen = sizeof(sl->val);
+	ret = bt_find(&sl->bt, sl->key, BT_EQ, NULL, sl->val, &sl->vlen);
+	if (ret)
+		return ret;
+	sl->off = bucket_find(tx->fs, dir, sl->val, sl->vlen, name, len);
+	return sl->off < 0 ? sl->off : 0;
+}
+
 int dir_remove(struct tx *tx, uint64_t dir, const char *name, size_t len)
 {
-	struct udax_fs *fs = tx->fs;
-	uint8_t val[BT_VAL_MAX];
-	size_t vlen = sizeof(val);
-	struct btree bt;
-	uint64_t key = dir_hash(fs, name, len);
-	int ret, off;
-
-	ret = dir_tree(fs, tx, dir, &bt);
-	if (ret)
-		return ret;
-	ret = bt_find(&bt, key, BT_EQ, NULL, val, &vlen);
-	if (ret)
-		return ret;
-	off = bucket_find(fs, dir, val, vlen, name, len);
-	if (off < 0)
-		return off;
+	struct dir_slot sl;
 	size_t sz = dirent_size(len);
-	memmove(val + off, val + off + sz, vlen - (size_t)off - sz);
-	vlen -= sz;
-	ret = vlen ? bt_replace(&bt, key, val, vlen) : bt_delete(&bt, key);
+	int ret = dir_slot_find(tx, dir, name, len, &sl);
+
 	if (ret)
 		return ret;
-	return dir_update_inode(tx, dir, &bt, -1);
+	memmove(sl.val + sl.off, sl.val + sl.off + sz,
+		sl.vlen - (size_t)sl.off - sz);
+	sl.vlen -= sz;
+	ret = sl.vlen ? bt_replace(&sl.bt, sl.key, sl.val, sl.vlen)
+		      : bt_delete(&sl.bt, sl.key);
+	if (ret)
+		return ret;
+	return dir_update_inode(tx, dir, &sl.bt, -1);
 }
 
 int dir_retarget(struct tx *tx, uint64_t dir, const char *name, size_t len,
 		 uint64_t ino, unsigned char type)
 {
-	struct udax_fs *fs = tx->fs;
-	uint8_t val[BT_VAL_MAX];
-	size_t vlen = sizeof(val);
-	struct btree bt;
-	uint64_t key = dir_hash(fs, name, len);
-	int ret, off;
+	struct dir_slot sl;
+	int ret = dir_slot_find(tx, dir, name, len, &sl);
 
-	ret = dir_tree(fs, tx, dir, &bt);
 	if (ret)
 		return ret;
-	ret = bt_find(&bt, key, BT_EQ, NULL, val, &vlen);
-	if (ret)
-		return ret;
-	off = bucket_find(fs, dir, val, vlen, name, len);
-	if (off < 0)
-		return off;
-	struct udax_dirent_val *d = (void *)(val + off);
+	struct udax_dirent_val *d = (void *)(sl.val + sl.off);
 	d->ino = ino;
 	d->type = type;
-	ret = bt_replace(&bt, key, val, vlen);
+	ret = bt_replace(&sl.bt, sl.key, sl.val, sl.vlen);
 	if (ret)
 		return ret;
-	return dir_update_inode(tx, dir, &bt, 0);
+	return dir_update_inode(tx, dir, &sl.bt, 0);
 }
 
 int dir_next(struct udax_fs *fs, uint64_t dir, uint64_t pos, uint64_t *ino,

@@ -594,6 +594,26 @@ int orphan_recover(struct udax_fs *fs)
 	return 0;
 }
 
+int inode_set_size(struct inode *ip, uint64_t size, int exact)
+{
+	struct tx *tx = tx_begin(ip->fs);
+	struct udax_inode *di = inode_w(tx, ip->ino);
+	int ret;
+
+	if (!di) {
+		ret = tx->failed;
+		tx_abort(tx);
+		return ret;
+	}
+	if (exact || size > di->size)
+		di->size = size;
+	ip->size_pending = 0;
+	di->mtime_ns = di->ctime_ns = fs_now_ns();
+	ip->mtime_pending = 0;
+	tx->data_flushed = 1; /* the data (or zeroed tail) before the size */
+	return tx_commit(tx);
+}
+
 int inode_flush_times(struct tx *tx, struct inode *ip)
 {
 	struct udax_inode *di;

@@ -105,6 +105,12 @@ int inode_truncate(struct udax_fs *fs, uint64_t ino, uint64_t size,
 #define INODE_FREE_NOW_BLOCKS 64
 int inode_free_now(struct tx *tx, uint64_t ino);
 
+/* Commit a new size for a file whose data up to it is written and
+ * flushed (fenced before the commit): `exact` sets it, else only a larger
+ * size is taken. Clears size_pending and the pending mtime. Caller holds
+ * ip->lock exclusively. Returns 0 or a negative errno. */
+int inode_set_size(struct inode *ip, uint64_t size, int exact);
+
 /* Write a pending mtime to media in tx (if any). Caller holds ip->lock. */
 int inode_flush_times(struct tx *tx, struct inode *ip);
 

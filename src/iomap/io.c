@@ -48,27 +48,6 @@ static void zero_edges(struct inode *ip, uint64_t addr, uint64_t len)
 				     UDAX_BLOCK_SIZE - tail);
 }
 
-/* Commit the size an in-place write step reached (size_pending). */
-static int iomap_commit_size(struct inode *ip)
-{
-	struct tx *tx = tx_begin(ip->fs);
-	struct udax_inode *di = inode_w(tx, ip->ino);
-	int ret;
-
-	if (!di) {
-		ret = tx->failed;
-		tx_abort(tx);
-		return ret;
-	}
-	if (ip->size_pending > di->size)
-		di->size = ip->size_pending;
-	ip->size_pending = 0;
-	di->mtime_ns = di->ctime_ns = fs_now_ns();
-	ip->mtime_pending = 0;
-	tx->data_flushed = 1; /* the data written before the size */
-	return tx_commit(tx);
-}
-
 ssize_t iomap_write(struct inode *ip, const void *buf, uint64_t len,
 		    uint64_t off)
 {
@@ -87,7 +66,7 @@ ssize_t iomap_write(struct inode *ip, const void *buf, uint64_t len,
 		it.processed = (int64_t)m->length;
 	}
 	if (ip->size_pending) {
-		int err = iomap_commit_size(ip);
+		int err = inode_set_size(ip, ip->size_pending, 0);
 		if (err && !ret)
 			ret = err;
 	}
