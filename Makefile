@@ -109,6 +109,11 @@ crash-long: $(BUILD)/tests/t_crash
 	UDAX_CRASH_EXHAUSTIVE=14 UDAX_CRASH_SAMPLES=2000 UDAX_CRASH_STRIDE=1 \
 	  $(BUILD)/tests/t_crash
 
+# kill-long: 2,000 SIGKILLs of a working process, each followed by open,
+# fsck and a check of every acknowledged file.
+kill-long: $(BUILD)/tests/t_kill
+	UDAX_KILL_ROUNDS=2000 $(BUILD)/tests/t_kill
+
 # scale-long: a million extents in one file, a million names in one directory.
 scale-long: $(BUILD)/tests/t_scale
 	UDAX_SCALE_EXTENTS=1000000 UDAX_SCALE_NAMES=1000000 $(BUILD)/tests/t_scale
@@ -138,4 +143,4 @@ format-check:
 clean:
 	rm -rf build build-san build-tsan build-me build-me-san
 
-.PHONY: crash-long scale-long demo fuzz fuzz-build all check bench install format format-check clean tests difftest-long
+.PHONY: kill-long crash-long scale-long demo fuzz fuzz-build all check bench install format format-check clean tests difftest-long
