@@ -508,7 +508,8 @@ int udax_statfs(struct udax_fs *fs, struct statvfs *st)
 	 * free: any allocation that needs them gets them */
 	st->f_bavail = alloc_available(&fs->alloc) +
 		       atomic_load(&fs->journal.dfree_blocks);
-	st->f_bfree = st->f_bavail;
+	/* the pool kept for tree nodes is free, but not available */
+	st->f_bfree = st->f_bavail + ALLOC_META_POOL;
 	st->f_files = fs->sb.inode_count - 1;
 	pthread_mutex_lock(&fs->ino_lock);
 	st->f_ffree = fs->ino_free;

@@ -55,186 +55,183 @@
 
 static const struct fsck_problem fsck_problems[] = {
 	/* pass 0 */
-	{ PR_0_SB_PRIMARY, 0, FSCK_SEV_ERROR,
-	  "the primary superblock is damaged (%s); the backup at block %llu "
-	  "is good",
-	  "restore the primary from the backup" },
-	{ PR_0_SB_BIT, 0, FSCK_SEV_ERROR,
-	  "superblock checksum mismatch explained by one flipped bit "
-	  "(byte %u, bit %u)",
-	  "flip the bit back" },
-	{ PR_0_SB_BACKUP, 0, FSCK_SEV_ERROR,
-	  "the backup superblock at block %llu %s",
-	  "rewrite the backup from the primary" },
-	{ PR_0_DEV_SMALL, 0, FSCK_SEV_ERROR,
-	  "the device holds %llu blocks, the file system %llu (truncated "
-	  "image?)",
-	  "extend the image file with zeros" },
-	{ PR_0_JOURNAL_REPLAY, 0, FSCK_SEV_INFO,
-	  "the journal holds %llu committed transactions, not all installed",
-	  "replay them" },
-	{ PR_0_JOURNAL_STRANGER, 0, FSCK_SEV_ERROR,
-	  "the journal holds transaction %llu of another file system",
-	  "end the log before it" },
-	{ PR_0_JOURNAL_BAD, 0, FSCK_SEV_ERROR,
-	  "journal transaction %llu is damaged: record %u %s",
-	  "end the log before it" },
+	{PR_0_SB_PRIMARY, 0, FSCK_SEV_ERROR,
+	 "the primary superblock is damaged (%s); the backup at block %llu "
+	 "is good",
+	 "restore the primary from the backup"},
+	{PR_0_SB_BIT, 0, FSCK_SEV_ERROR,
+	 "superblock checksum mismatch explained by one flipped bit "
+	 "(byte %u, bit %u)",
+	 "flip the bit back"},
+	{PR_0_SB_BACKUP, 0, FSCK_SEV_ERROR,
+	 "the backup superblock at block %llu %s",
+	 "rewrite the backup from the primary"},
+	{PR_0_DEV_SMALL, 0, FSCK_SEV_ERROR,
+	 "the device holds %llu blocks, the file system %llu (truncated "
+	 "image?)",
+	 "extend the image file with zeros"},
+	{PR_0_JOURNAL_REPLAY, 0, FSCK_SEV_INFO,
+	 "the journal holds %llu committed transactions, not all installed",
+	 "replay them"},
+	{PR_0_JOURNAL_STRANGER, 0, FSCK_SEV_ERROR,
+	 "the journal holds transaction %llu of another file system",
+	 "end the log before it"},
+	{PR_0_JOURNAL_BAD, 0, FSCK_SEV_ERROR,
+	 "journal transaction %llu is damaged: record %u %s",
+	 "end the log before it"},
 	/* pass 1 */
-	{ PR_1_INODE_BIT, 1, FSCK_SEV_ERROR,
-	  "inode %llu: checksum mismatch explained by one flipped bit "
-	  "(byte %u, bit %u)",
-	  "flip the bit back" },
-	{ PR_1_INODE_CSUM, 1, FSCK_SEV_ERROR,
-	  "inode %llu passes checks, but its checksum does not match",
-	  "rewrite the checksum" },
-	{ PR_1_INODE_BAD, 1, FSCK_SEV_ERROR, "inode %llu is damaged: %s",
-	  "clear the inode" },
-	{ PR_1_INODE_GARBAGE, 1, FSCK_SEV_ERROR,
-	  "free inode %llu is not zeroed", "zero it" },
-	{ PR_1_INODE_FLAGS, 1, FSCK_SEV_ERROR,
-	  "inode %llu has unknown flags 0x%x", "clear them" },
-	{ PR_1_INODE_RESERVED, 1, FSCK_SEV_ERROR,
-	  "inode %llu has nonzero fields that its type leaves zero",
-	  "zero them" },
-	{ PR_1_INODE_NO_TREE, 1, FSCK_SEV_ERROR,
-	  "inode %llu (%s) has a tree root, but its type has no tree",
-	  "clear the root" },
-	{ PR_1_NODE_BAD, 1, FSCK_SEV_ERROR,
-	  "%s tree node %llu of inode %llu is damaged: %s",
-	  "drop the node and its subtree" },
-	{ PR_1_NODE_BIT, 1, FSCK_SEV_ERROR,
-	  "%s tree node %llu of inode %llu: checksum mismatch explained by "
-	  "one flipped bit (byte %u, bit %u)",
-	  "flip the bit back" },
-	{ PR_1_NODE_CSUM, 1, FSCK_SEV_ERROR,
-	  "%s tree node %llu of inode %llu passes checks, but its checksum "
-	  "does not match",
-	  "rewrite the checksum" },
-	{ PR_1_NODE_ITEM, 1, FSCK_SEV_ERROR,
-	  "%s tree node %llu of inode %llu: item %u is damaged: %s",
-	  "drop the item" },
-	{ PR_1_NODE_PACK, 1, FSCK_SEV_ERROR,
-	  "%s tree node %llu of inode %llu: its values are not packed",
-	  "repack the node" },
-	{ PR_1_EXT_BAD, 1, FSCK_SEV_ERROR,
-	  "inode %llu: extent at file block %llu is damaged: %s",
-	  "drop the extent" },
-	{ PR_1_EXT_OVERLAP, 1, FSCK_SEV_ERROR,
-	  "inode %llu: extent at file block %llu overlaps the extent before "
-	  "it",
-	  "drop the extent" },
-	{ PR_1_EXT_EOF, 1, FSCK_SEV_ERROR,
-	  "inode %llu: extent at file block %llu (%u blocks) reaches past the "
-	  "end of the file (size %llu)",
-	  "trim the extent" },
-	{ PR_1_EXT_DUP, 1, FSCK_SEV_ERROR,
-	  "inode %llu: extent at file block %llu uses blocks %llu-%llu, "
-	  "already in use",
-	  "drop the extent" },
-	{ PR_1_EXT_FREE, 1, FSCK_SEV_ERROR,
-	  "inode %llu: extent at file block %llu, in a node whose checksum "
-	  "does not match, points at free blocks %llu-%llu",
-	  "drop the extent" },
-	{ PR_1_BLOCKS, 1, FSCK_SEV_ERROR,
-	  "inode %llu: blocks is %llu, should be %llu", "set it" },
-	{ PR_1_REFCOUNT_FEATURE, 1, FSCK_SEV_ERROR,
-	  "a refcount tree exists, but the reflink feature is off",
-	  "drop the tree" },
-	{ PR_1_REFCOUNT_BAD, 1, FSCK_SEV_ERROR,
-	  "refcount tree: the item for block %llu is damaged",
-	  "drop the item" },
+	{PR_1_INODE_BIT, 1, FSCK_SEV_ERROR,
+	 "inode %llu: checksum mismatch explained by one flipped bit "
+	 "(byte %u, bit %u)",
+	 "flip the bit back"},
+	{PR_1_INODE_CSUM, 1, FSCK_SEV_ERROR,
+	 "inode %llu passes checks, but its checksum does not match",
+	 "rewrite the checksum"},
+	{PR_1_INODE_BAD, 1, FSCK_SEV_ERROR, "inode %llu is damaged: %s",
+	 "clear the inode"},
+	{PR_1_INODE_GARBAGE, 1, FSCK_SEV_ERROR, "free inode %llu is not zeroed",
+	 "zero it"},
+	{PR_1_INODE_FLAGS, 1, FSCK_SEV_ERROR,
+	 "inode %llu has unknown flags 0x%x", "clear them"},
+	{PR_1_INODE_RESERVED, 1, FSCK_SEV_ERROR,
+	 "inode %llu has nonzero fields that its type leaves zero",
+	 "zero them"},
+	{PR_1_INODE_NO_TREE, 1, FSCK_SEV_ERROR,
+	 "inode %llu (%s) has a tree root, but its type has no tree",
+	 "clear the root"},
+	{PR_1_NODE_BAD, 1, FSCK_SEV_ERROR,
+	 "%s tree node %llu of inode %llu is damaged: %s",
+	 "drop the node and its subtree"},
+	{PR_1_NODE_BIT, 1, FSCK_SEV_ERROR,
+	 "%s tree node %llu of inode %llu: checksum mismatch explained by "
+	 "one flipped bit (byte %u, bit %u)",
+	 "flip the bit back"},
+	{PR_1_NODE_CSUM, 1, FSCK_SEV_ERROR,
+	 "%s tree node %llu of inode %llu passes checks, but its checksum "
+	 "does not match",
+	 "rewrite the checksum"},
+	{PR_1_NODE_ITEM, 1, FSCK_SEV_ERROR,
+	 "%s tree node %llu of inode %llu: item %u is damaged: %s",
+	 "drop the item"},
+	{PR_1_NODE_PACK, 1, FSCK_SEV_ERROR,
+	 "%s tree node %llu of inode %llu: its values are not packed",
+	 "repack the node"},
+	{PR_1_EXT_BAD, 1, FSCK_SEV_ERROR,
+	 "inode %llu: extent at file block %llu is damaged: %s",
+	 "drop the extent"},
+	{PR_1_EXT_OVERLAP, 1, FSCK_SEV_ERROR,
+	 "inode %llu: extent at file block %llu overlaps the extent before "
+	 "it",
+	 "drop the extent"},
+	{PR_1_EXT_EOF, 1, FSCK_SEV_ERROR,
+	 "inode %llu: extent at file block %llu (%u blocks) reaches past the "
+	 "end of the file (size %llu)",
+	 "trim the extent"},
+	{PR_1_EXT_DUP, 1, FSCK_SEV_ERROR,
+	 "inode %llu: extent at file block %llu uses blocks %s, already in "
+	 "use",
+	 "drop the extent"},
+	{PR_1_EXT_FREE, 1, FSCK_SEV_ERROR,
+	 "inode %llu: extent at file block %llu, in a node whose checksum "
+	 "does not match, points at free blocks %s",
+	 "drop the extent"},
+	{PR_1_BLOCKS, 1, FSCK_SEV_ERROR,
+	 "inode %llu: blocks is %llu, should be %llu", "set it"},
+	{PR_1_REFCOUNT_FEATURE, 1, FSCK_SEV_ERROR,
+	 "a refcount tree exists, but the reflink feature is off",
+	 "drop the tree"},
+	{PR_1_REFCOUNT_BAD, 1, FSCK_SEV_ERROR,
+	 "refcount tree: the item for block %llu is damaged", "drop the item"},
 	/* pass 2 */
-	{ PR_2_ENT_DAMAGED, 2, FSCK_SEV_ERROR,
-	  "directory %llu: damaged entry at offset %u of a bucket",
-	  "drop it and the rest of its bucket" },
-	{ PR_2_ENT_NAME, 2, FSCK_SEV_ERROR,
-	  "directory %llu: entry '%s' has an illegal name", "drop the entry" },
-	{ PR_2_ENT_HASH, 2, FSCK_SEV_ERROR,
-	  "directory %llu: entry '%s' is filed under the wrong hash",
-	  "drop the entry" },
-	{ PR_2_ENT_DUP, 2, FSCK_SEV_ERROR,
-	  "directory %llu: duplicate entry '%s'", "drop the entry" },
-	{ PR_2_ENT_INO, 2, FSCK_SEV_ERROR,
-	  "directory %llu: entry '%s' names inode %llu, which %s",
-	  "drop the entry" },
-	{ PR_2_ENT_ROOT, 2, FSCK_SEV_ERROR,
-	  "directory %llu: entry '%s' names the root directory",
-	  "drop the entry" },
-	{ PR_2_ENT_SELF, 2, FSCK_SEV_ERROR,
-	  "directory %llu: entry '%s' names the directory itself",
-	  "drop the entry" },
-	{ PR_2_ENT_DIRLINK, 2, FSCK_SEV_ERROR,
-	  "directory %llu: entry '%s' is a second link to directory %llu "
-	  "(linked from %llu)",
-	  "drop the entry" },
-	{ PR_2_ENT_TYPE, 2, FSCK_SEV_ERROR,
-	  "directory %llu: entry '%s' has file type %u, should be %u",
-	  "set the type" },
-	{ PR_2_ENT_PAD, 2, FSCK_SEV_ERROR,
-	  "directory %llu: entry '%s' has nonzero padding", "zero it" },
-	{ PR_2_ENTRIES, 2, FSCK_SEV_ERROR,
-	  "directory %llu: entry count is %llu, should be %llu", "set it" },
-	{ PR_2_PARENT, 2, FSCK_SEV_ERROR,
-	  "directory %llu: parent is %llu, should be %llu", "set it" },
-	{ PR_2_DIR_BLOCKS, 2, FSCK_SEV_ERROR,
-	  "directory %llu: blocks is %llu, should be %llu", "set it" },
+	{PR_2_ENT_DAMAGED, 2, FSCK_SEV_ERROR,
+	 "directory %llu: damaged entry at offset %u of a bucket",
+	 "drop it and the rest of its bucket"},
+	{PR_2_ENT_NAME, 2, FSCK_SEV_ERROR,
+	 "directory %llu: entry '%s' has an illegal name", "drop the entry"},
+	{PR_2_ENT_HASH, 2, FSCK_SEV_ERROR,
+	 "directory %llu: entry '%s' is filed under the wrong hash",
+	 "drop the entry"},
+	{PR_2_ENT_DUP, 2, FSCK_SEV_ERROR,
+	 "directory %llu: duplicate entry '%s'", "drop the entry"},
+	{PR_2_ENT_INO, 2, FSCK_SEV_ERROR,
+	 "directory %llu: entry '%s' names inode %llu, which %s",
+	 "drop the entry"},
+	{PR_2_ENT_ROOT, 2, FSCK_SEV_ERROR,
+	 "directory %llu: entry '%s' names the root directory",
+	 "drop the entry"},
+	{PR_2_ENT_SELF, 2, FSCK_SEV_ERROR,
+	 "directory %llu: entry '%s' names the directory itself",
+	 "drop the entry"},
+	{PR_2_ENT_DIRLINK, 2, FSCK_SEV_ERROR,
+	 "directory %llu: entry '%s' is a second link to directory %llu "
+	 "(linked from %llu)",
+	 "drop the entry"},
+	{PR_2_ENT_TYPE, 2, FSCK_SEV_ERROR,
+	 "directory %llu: entry '%s' has file type %u, should be %u",
+	 "set the type"},
+	{PR_2_ENT_PAD, 2, FSCK_SEV_ERROR,
+	 "directory %llu: entry '%s' has nonzero padding", "zero it"},
+	{PR_2_ENTRIES, 2, FSCK_SEV_ERROR,
+	 "directory %llu: entry count is %llu, should be %llu", "set it"},
+	{PR_2_PARENT, 2, FSCK_SEV_ERROR,
+	 "directory %llu: parent is %llu, should be %llu", "set it"},
+	{PR_2_DIR_BLOCKS, 2, FSCK_SEV_ERROR,
+	 "directory %llu: blocks is %llu, should be %llu", "set it"},
 	/* pass 3 */
-	{ PR_3_NO_ROOT, 3, FSCK_SEV_ERROR, "the root directory is missing",
-	  "create an empty root directory" },
-	{ PR_3_UNCONNECTED, 3, FSCK_SEV_ERROR,
-	  "directory %llu is not connected to the root (its parent field "
-	  "says %llu)",
-	  "connect it to /lost+found" },
-	{ PR_3_LOOP, 3, FSCK_SEV_ERROR,
-	  "directory %llu is in a loop of directories (named in directory "
-	  "%llu)",
-	  "cut the loop and connect it to /lost+found" },
-	{ PR_3_NO_LF, 3, FSCK_SEV_ERROR, "/lost+found not found",
-	  "create it" },
-	{ PR_3_LF_BAD, 3, FSCK_SEV_FATAL,
-	  "/lost+found (inode %llu) is not a directory: cannot reconnect "
-	  "inodes",
-	  NULL },
+	{PR_3_NO_ROOT, 3, FSCK_SEV_ERROR, "the root directory is missing",
+	 "create an empty root directory"},
+	{PR_3_UNCONNECTED, 3, FSCK_SEV_ERROR,
+	 "directory %llu is not connected to the root (its parent field "
+	 "says %llu)",
+	 "connect it to /lost+found"},
+	{PR_3_LOOP, 3, FSCK_SEV_ERROR,
+	 "directory %llu is in a loop of directories (named in directory "
+	 "%llu)",
+	 "cut the loop and connect it to /lost+found"},
+	{PR_3_NO_LF, 3, FSCK_SEV_ERROR, "/lost+found not found", "create it"},
+	{PR_3_LF_BAD, 3, FSCK_SEV_FATAL,
+	 "/lost+found (inode %llu) is not a directory: cannot reconnect "
+	 "inodes",
+	 NULL},
 	/* pass 4 */
-	{ PR_4_UNATTACHED, 4, FSCK_SEV_ERROR,
-	  "inode %llu (%s, %llu bytes) is not named by any directory",
-	  "connect it to /lost+found" },
-	{ PR_4_NLINK, 4, FSCK_SEV_ERROR,
-	  "inode %llu: link count is %u, should be %u", "set it" },
-	{ PR_4_ORPHAN, 4, FSCK_SEV_INFO,
-	  "inode %llu (%s) is an orphan: unlinked, still allocated",
-	  "free it" },
-	{ PR_4_TRUNCATE, 4, FSCK_SEV_INFO,
-	  "inode %llu: a truncate was interrupted", "finish it" },
+	{PR_4_UNATTACHED, 4, FSCK_SEV_ERROR,
+	 "inode %llu (%s, %llu bytes) is not named by any directory",
+	 "connect it to /lost+found"},
+	{PR_4_NLINK, 4, FSCK_SEV_ERROR,
+	 "inode %llu: link count is %u, should be %u", "set it"},
+	{PR_4_ORPHAN, 4, FSCK_SEV_INFO,
+	 "inode %llu (%s) is an orphan: unlinked, still allocated", "free it"},
+	{PR_4_TRUNCATE, 4, FSCK_SEV_INFO,
+	 "inode %llu: a truncate was interrupted", "finish it"},
 	/* pass 5 */
-	{ PR_5_BITMAP_HDR, 5, FSCK_SEV_ERROR,
-	  "%s bitmap block %llu is damaged: %s", "rewrite it" },
-	{ PR_5_BLOCK_LEAK, 5, FSCK_SEV_ERROR,
-	  "blocks marked in use but not used: %s", "mark them free" },
-	{ PR_5_BLOCK_UNMARKED, 5, FSCK_SEV_ERROR,
-	  "blocks in use but marked free: %s", "mark them in use" },
-	{ PR_5_INODE_LEAK, 5, FSCK_SEV_ERROR,
-	  "inodes marked in use but free: %s", "mark them free" },
-	{ PR_5_INODE_UNMARKED, 5, FSCK_SEV_ERROR,
-	  "inodes in use but marked free: %s", "mark them in use" },
-	{ PR_5_STATE_BAD, 5, FSCK_SEV_ERROR,
-	  "the state block is damaged: %s", "rebuild it" },
-	{ PR_5_STATE_BIT, 5, FSCK_SEV_ERROR,
-	  "state block checksum mismatch explained by one flipped bit "
-	  "(byte %u, bit %u)",
-	  "flip the bit back" },
-	{ PR_5_STATE_CSUM, 5, FSCK_SEV_ERROR,
-	  "the state block passes checks, but its checksum does not match",
-	  "rewrite the checksum" },
-	{ PR_5_STATE_FIELDS, 5, FSCK_SEV_ERROR,
-	  "the state block has nonzero reserved fields", "zero them" },
-	{ PR_5_ORPHAN_LIST, 5, FSCK_SEV_ERROR,
-	  "the orphan list is wrong: %s", "rebuild it" },
-	{ PR_5_GENERATION, 5, FSCK_SEV_ERROR,
-	  "the next inode generation is %llu, but inode %llu has %llu",
-	  "raise it" },
+	{PR_5_BITMAP_HDR, 5, FSCK_SEV_ERROR,
+	 "%s bitmap block %llu is damaged: %s", "rewrite it"},
+	{PR_5_BLOCK_LEAK, 5, FSCK_SEV_ERROR,
+	 "blocks marked in use but not used: %s", "mark them free"},
+	{PR_5_BLOCK_UNMARKED, 5, FSCK_SEV_ERROR,
+	 "blocks in use but marked free: %s", "mark them in use"},
+	{PR_5_INODE_LEAK, 5, FSCK_SEV_ERROR,
+	 "inodes marked in use but free: %s", "mark them free"},
+	{PR_5_INODE_UNMARKED, 5, FSCK_SEV_ERROR,
+	 "inodes in use but marked free: %s", "mark them in use"},
+	{PR_5_STATE_BAD, 5, FSCK_SEV_ERROR, "the state block is damaged: %s",
+	 "rebuild it"},
+	{PR_5_STATE_BIT, 5, FSCK_SEV_ERROR,
+	 "state block checksum mismatch explained by one flipped bit "
+	 "(byte %u, bit %u)",
+	 "flip the bit back"},
+	{PR_5_STATE_CSUM, 5, FSCK_SEV_ERROR,
+	 "the state block passes checks, but its checksum does not match",
+	 "rewrite the checksum"},
+	{PR_5_STATE_FIELDS, 5, FSCK_SEV_ERROR,
+	 "the state block has nonzero reserved fields", "zero them"},
+	{PR_5_ORPHAN_LIST, 5, FSCK_SEV_ERROR, "the orphan list is wrong: %s",
+	 "rebuild it"},
+	{PR_5_GENERATION, 5, FSCK_SEV_ERROR,
+	 "the next inode generation is %llu, but inode %llu has %llu",
+	 "raise it"},
 	/* finishing */
-	{ PR_6_FINISH, 6, FSCK_SEV_FATAL, "%s", NULL },
+	{PR_6_FINISH, 6, FSCK_SEV_FATAL, "%s", NULL},
 };
 
 const struct fsck_problem *fsck_problem_find(uint32_t code)
@@ -294,30 +291,30 @@ struct fsck {
 	uint64_t nblocks, ninodes;
 	/* the state block as it should be, and what was wrong with it */
 	struct udax_state st;
-	int st_damage;	   /* ST_* */
-	long st_bit;	   /* the flipped bit, for ST_BIT */
+	int st_damage; /* ST_* */
+	long st_bit;   /* the flipped bit, for ST_BIT */
 	const char *st_why;
 	/* block maps, one bit a block */
-	uint64_t *used;	    /* in use: fixed metadata, nodes, data */
-	uint64_t *nodes_ok; /* tree nodes pass 1 kept */
-	uint64_t *seen;	    /* nodes visited by the current walk */
-	uint64_t *suspect;  /* leaves whose checksum did not match */
+	uint64_t *used;	     /* in use: fixed metadata, nodes, data */
+	uint64_t *nodes_ok;  /* tree nodes pass 1 kept */
+	uint64_t *seen;	     /* nodes visited by the current walk */
+	uint64_t *suspect;   /* leaves whose checksum did not match */
 	uint64_t *shared_bm; /* blocks the refcount tree says are shared */
-	uint8_t *bbmap_ok;  /* per block-bitmap block: header sane */
+	uint8_t *bbmap_ok;   /* per block-bitmap block: header sane */
 	uint64_t *seen_list;
 	size_t nseen, capseen;
 	struct fino *fi;
 	struct wscratch *scratch; /* BT_MAX_DEPTH + 1 levels */
 	/* pass 3 and 4 */
-	uint64_t lf_ino;   /* /lost+found, 0 if none */
-	int lf_state;	   /* 0 unknown, 1 usable (or to create), -1 bad */
+	uint64_t lf_ino; /* /lost+found, 0 if none */
+	int lf_state;	 /* 0 unknown, 1 usable (or to create), -1 bad */
 	uint64_t *reconnect;
 	size_t nreconnect, capreconnect;
 	uint64_t *chain; /* the orphan list as found */
 	size_t nchain, capchain;
 	int chain_broken;
-	int finish_orphans; /* orphans or truncates left for the library */
-	int pass; /* the pass running: its number labels problems */
+	int finish_orphans;  /* orphans or truncates left for the library */
+	int pass;	     /* the pass running: its number labels problems */
 	int journal_changed; /* replaying the log changed the image */
 	/* counters */
 	uint64_t problems, fixed, unfixed, changes;
@@ -368,18 +365,17 @@ static uint8_t *blk_ptr(struct fsck *fc, uint64_t b)
 /* Inode `ino` in the work image (the inode table is always readable). */
 static struct udax_inode *ino_ptr(struct fsck *fc, uint64_t ino)
 {
-	return (struct udax_inode *)(fc->base +
-				     ((fc->sb.itable_start +
-				       ino / UDAX_INODES_PER_BLOCK)
-				      << UDAX_BLOCK_SHIFT) +
-				     (ino % UDAX_INODES_PER_BLOCK) *
-					     UDAX_INODE_SIZE);
+	return (struct udax_inode
+			*)(fc->base +
+			   ((fc->sb.itable_start + ino / UDAX_INODES_PER_BLOCK)
+			    << UDAX_BLOCK_SHIFT) +
+			   (ino % UDAX_INODES_PER_BLOCK) * UDAX_INODE_SIZE);
 }
 
 /* Store a repair into the work image (nothing when it is read only). */
 static void img_write(struct fsck *fc, void *dst, const void *src, size_t len)
 {
-	if (!fc->writable)
+	if (!fc->writable || fc->oom)
 		return;
 	if (dst != src)
 		memmove(dst, src, len);
@@ -411,22 +407,30 @@ static void block_seal(void *blk)
 
 static const char *kind_name(uint16_t kind)
 {
-	return kind == UDAX_TREE_DIR	   ? "directory"
-	       : kind == UDAX_TREE_EXTENT ? "extent"
-					   : "refcount";
+	return kind == UDAX_TREE_DIR	? "directory" :
+	       kind == UDAX_TREE_EXTENT ? "extent" :
+					  "refcount";
 }
 
 static const char *type_name(uint8_t dtype)
 {
 	switch (dtype) {
-	case DT_REG: return "regular file";
-	case DT_DIR: return "directory";
-	case DT_LNK: return "symbolic link";
-	case DT_CHR: return "character device";
-	case DT_BLK: return "block device";
-	case DT_FIFO: return "fifo";
-	case DT_SOCK: return "socket";
-	default: return "unknown type";
+	case DT_REG:
+		return "regular file";
+	case DT_DIR:
+		return "directory";
+	case DT_LNK:
+		return "symbolic link";
+	case DT_CHR:
+		return "character device";
+	case DT_BLK:
+		return "block device";
+	case DT_FIFO:
+		return "fifo";
+	case DT_SOCK:
+		return "socket";
+	default:
+		return "unknown type";
 	}
 }
 
@@ -449,6 +453,49 @@ static const char *name_show(const uint8_t *name, size_t len, char *buf)
 	}
 	buf[o] = 0;
 	return buf;
+}
+
+/* A list of number ranges for a message: "12-15, 20 (and 3 more)". */
+struct ranges {
+	uint64_t count; /* ranges */
+	uint64_t s, e;	/* the open range */
+	int open;
+	char text[256];
+	size_t len;
+};
+
+static void ranges_flush(struct ranges *r)
+{
+	if (!r->open)
+		return;
+	r->open = 0;
+	if (r->count++ >= RANGES_SHOWN)
+		return;
+	r->len += (size_t)snprintf(r->text + r->len, sizeof(r->text) - r->len,
+				   r->s == r->e ? "%s%llu" : "%s%llu-%llu",
+				   r->len ? ", " : "", (unsigned long long)r->s,
+				   (unsigned long long)r->e);
+}
+
+static void ranges_add(struct ranges *r, uint64_t x)
+{
+	if (r->open && r->e + 1 == x) {
+		r->e = x;
+		return;
+	}
+	ranges_flush(r);
+	r->s = r->e = x;
+	r->open = 1;
+}
+
+static const char *ranges_text(struct ranges *r)
+{
+	ranges_flush(r);
+	if (r->count > RANGES_SHOWN)
+		snprintf(r->text + r->len, sizeof(r->text) - r->len,
+			 " (and %llu more)",
+			 (unsigned long long)(r->count - RANGES_SHOWN));
+	return r->text;
 }
 
 /* ---- reporting ---- */
@@ -607,9 +654,9 @@ struct walk {
 	struct fsck *fc;
 	uint64_t ino; /* owner: inode, 0 for the refcount tree */
 	uint16_t kind;
-	int phase;	/* WALK_CHECK or WALK_QUIET */
-	int readonly;	/* never change anything */
-	int release;	/* give the nodes visited back (unclaim) */
+	int phase;    /* WALK_CHECK or WALK_QUIET */
+	int readonly; /* never change anything */
+	int release;  /* give the nodes visited back (unclaim) */
 	walk_item_fn item;
 	uint64_t nodes; /* nodes kept */
 	int suspect;	/* a leaf had a bad checksum (WALK_CHECK) */
@@ -673,7 +720,7 @@ struct item_sel {
 	uint16_t off, len;
 	uint8_t keep;
 	uint8_t rewritten;
-	uint16_t idx; /* original index */
+	uint16_t idx;  /* original index */
 	uint16_t nlen; /* rewritten value length */
 	uint16_t noff; /* rewritten value offset in scratch vals */
 };
@@ -711,7 +758,7 @@ static void keep_increasing(struct item_sel *s, int n, uint16_t *dp,
 		if (best < 0 || dp[i] > dp[best])
 			best = i;
 	}
-	uint8_t on[NODE_ITEMS_MAX] = { 0 };
+	uint8_t on[NODE_ITEMS_MAX] = {0};
 	for (int i = best; i >= 0; i = from[i])
 		on[i] = 1;
 	for (int i = 0; i < n; i++)
@@ -763,7 +810,7 @@ static int walk_node(struct walk *w, uint64_t blk, int level, uint64_t lo,
 		return W_DROP;
 	}
 	if (seen_push(fc, blk))
-		return W_DROP;
+		return W_KEEP; /* out of memory: the run stops, change nothing */
 	memcpy(nb, home, UDAX_BLOCK_SIZE);
 
 	if (check && udax_block_crc(nb, UDAX_BLOCK_SIZE, 4) != n->crc) {
@@ -949,21 +996,21 @@ static int walk_node(struct walk *w, uint64_t blk, int level, uint64_t lo,
 		b->val_start = UDAX_BLOCK_SIZE;
 		for (int i = 0; i < ni; i++) {
 			struct item_sel *s = &sel[i];
-			const uint8_t *v = s->rewritten ? vals + s->noff
-							: nb + s->off;
+			const uint8_t *v =
+				s->rewritten ? vals + s->noff : nb + s->off;
 			uint16_t len = s->rewritten ? s->nlen : s->len;
 			if (!s->keep)
 				continue;
 			b->val_start = (uint16_t)(b->val_start - len);
 			memcpy(bb + b->val_start, v, len);
 			b->items[b->nitems] = (struct udax_node_item){
-				.key = s->key, .off = b->val_start, .len = len
-			};
+				.key = s->key, .off = b->val_start, .len = len};
 			b->nitems++;
 		}
 		if (check && crc_bad && !dirty && !dropped)
 			fix(fc, PR_1_NODE_CSUM, kind_name(w->kind),
-			    (unsigned long long)blk, (unsigned long long)w->ino);
+			    (unsigned long long)blk,
+			    (unsigned long long)w->ino);
 		if (check && crc_bad && n->level == 0) {
 			bit_set(fc->suspect, blk);
 			w->suspect = 1;
@@ -1073,8 +1120,9 @@ static int super_choose(struct fsck *fc, int *which, uint64_t *backup_blk,
 	    p->block_count - 1 < devb && p->block_count - 1 != devb - 1)
 		cand[nc++] = p->block_count - 1;
 	for (int i = 0; i < nc; i++) {
-		const struct udax_super *b = (const void *)(fc->dev->base +
-					   (cand[i] << UDAX_BLOCK_SHIFT));
+		const struct udax_super *b =
+			(const void *)(fc->dev->base +
+				       (cand[i] << UDAX_BLOCK_SHIFT));
 		if (cand[i] == 0 || super_why(b) ||
 		    b->block_count - 1 != cand[i])
 			continue;
@@ -1099,11 +1147,13 @@ static int super_choose(struct fsck *fc, int *which, uint64_t *backup_blk,
 		}
 	}
 	if (p->magic != UDAX_SUPER_MAGIC)
-		return op_error(fc, "%s: not a udax file system (bad magic "
-				    "number, and no backup superblock found)",
+		return op_error(fc,
+				"%s: not a udax file system (bad magic "
+				"number, and no backup superblock found)",
 				fc->name);
-	return op_error(fc, "%s: the superblock is damaged (%s) and no good "
-			    "backup was found",
+	return op_error(fc,
+			"%s: the superblock is damaged (%s) and no good "
+			"backup was found",
 			fc->name, *primary_why);
 }
 
@@ -1212,15 +1262,15 @@ static void jrec_save(struct fsck *fc, uint64_t dev_off, const uint8_t *data,
 	*save += len;
 }
 
-static void jrec_install(struct fsck *fc, uint64_t dev_off,
-			 const uint8_t *data, uint32_t len, uint8_t **save)
+static void jrec_install(struct fsck *fc, uint64_t dev_off, const uint8_t *data,
+			 uint32_t len, uint8_t **save)
 {
 	(void)save;
 	img_write(fc, fc->base + dev_off, data, len);
 }
 
-static void jrec_compare(struct fsck *fc, uint64_t dev_off,
-			 const uint8_t *data, uint32_t len, uint8_t **save)
+static void jrec_compare(struct fsck *fc, uint64_t dev_off, const uint8_t *data,
+			 uint32_t len, uint8_t **save)
 {
 	(void)data;
 	if (memcmp(*save, fc->base + dev_off, len))
@@ -1282,8 +1332,8 @@ static void journal_check(struct fsck *fc)
 			p += sizeof(r) + r.len;
 		}
 		if (why) {
-			fix(fc, PR_0_JOURNAL_BAD, (unsigned long long)h.seq,
-			    i, why);
+			fix(fc, PR_0_JOURNAL_BAD, (unsigned long long)h.seq, i,
+			    why);
 			break;
 		}
 		total += sum;
@@ -1322,8 +1372,8 @@ static void journal_check(struct fsck *fc)
  * copy; what was wrong is reported in pass 5, which writes it back. */
 static void state_load(struct fsck *fc)
 {
-	const struct udax_state *s = (const void *)blk_ptr(fc,
-							   UDAX_STATE_BLOCK);
+	const struct udax_state *s =
+		(const void *)blk_ptr(fc, UDAX_STATE_BLOCK);
 
 	memcpy(&fc->st, s, sizeof(fc->st));
 	fc->st_damage = ST_OK;
@@ -1365,14 +1415,19 @@ static int pass0(struct fsck *fc)
 	ret = super_choose(fc, &which, &backup_blk, &bit, &pwhy);
 	if (ret)
 		return ret;
-	if (fc->sb.feat_incompat & ~(uint64_t)(UDAX_FEAT_INCOMPAT_KNOWN |
-						UDAX_FEAT_INCOMPAT_REFLINK))
-		return op_error(fc, "%s: unknown incompatible features 0x%llx",
+	/* what the library implements: an image it refuses cannot be
+	 * finished through it either (REFLINK is checked below once the
+	 * library knows it) */
+	if (fc->sb.feat_incompat & ~(uint64_t)UDAX_FEAT_INCOMPAT_KNOWN)
+		return op_error(fc,
+				"%s: incompatible features 0x%llx that this "
+				"version does not implement",
 				fc->name,
 				(unsigned long long)fc->sb.feat_incompat);
 	if (fc->sb.feat_ro_compat & ~(uint64_t)UDAX_FEAT_RO_COMPAT_KNOWN)
-		return op_error(fc, "%s: unknown read-only features 0x%llx; "
-				    "this fsck cannot check them",
+		return op_error(fc,
+				"%s: unknown read-only features 0x%llx; "
+				"this fsck cannot check them",
 				fc->name,
 				(unsigned long long)fc->sb.feat_ro_compat);
 	fc->nblocks = fc->sb.block_count;
@@ -1385,8 +1440,9 @@ static int pass0(struct fsck *fc)
 		if (fc->yes) {
 			ret = dev_extend(fc);
 			if (ret)
-				return op_error(fc, "%s: cannot extend the "
-						    "image: %s",
+				return op_error(fc,
+						"%s: cannot extend the "
+						"image: %s",
 						fc->name, strerror(-ret));
 		}
 	}
@@ -1394,12 +1450,13 @@ static int pass0(struct fsck *fc)
 	if (ret)
 		return ret;
 	if (fc->avail < fc->sb.data_start)
-		return op_error(fc, "%s: the metadata lies past the end of the "
-				    "device; cannot check",
+		return op_error(fc,
+				"%s: the metadata lies past the end of the "
+				"device; cannot check",
 				fc->name);
 
-	if (which == 1 && fix(fc, PR_0_SB_PRIMARY, pwhy,
-			      (unsigned long long)backup_blk))
+	if (which == 1 &&
+	    fix(fc, PR_0_SB_PRIMARY, pwhy, (unsigned long long)backup_blk))
 		img_write(fc, fc->base, &fc->sb, sizeof(fc->sb));
 	if (which == 2 &&
 	    fix(fc, PR_0_SB_BIT, (unsigned)(bit / 8), (unsigned)(bit % 8)))
@@ -1470,8 +1527,13 @@ static const char *inode_why(struct fsck *fc, uint64_t ino,
 		return fc->why;
 	}
 	switch (di->mode & S_IFMT) {
-	case S_IFREG: case S_IFDIR: case S_IFLNK: case S_IFCHR:
-	case S_IFBLK: case S_IFIFO: case S_IFSOCK:
+	case S_IFREG:
+	case S_IFDIR:
+	case S_IFLNK:
+	case S_IFCHR:
+	case S_IFBLK:
+	case S_IFIFO:
+	case S_IFSOCK:
 		break;
 	default:
 		snprintf(fc->why, sizeof(fc->why), "unknown file type 0%o",
@@ -1609,38 +1671,28 @@ static int ext_item_claim(struct walk *w, uint64_t leaf, uint64_t key,
 	struct fsck *fc = w->fc;
 	struct udax_extent_val e;
 	int r = ext_eval(w, key, val, len, 0, out, out_len, &e);
-	uint64_t dup_s = 0, dup_e = 0;
-	int dup = 0;
+	struct ranges rs = {0};
 
 	if (r == W_DROP)
 		return r;
 	if (bit_test(fc->suspect, leaf) == w->trusted)
 		return r; /* claimed in the other walk */
-	for (uint64_t b = e.dev_blk; b < e.dev_blk + e.len; b++) {
-		if (bit_test(fc->used, b) && !bit_test(fc->shared_bm, b)) {
-			if (!dup)
-				dup_s = b;
-			dup = 1;
-			dup_e = b;
-		}
-	}
-	if (dup) {
+	for (uint64_t b = e.dev_blk; b < e.dev_blk + e.len; b++)
+		if (bit_test(fc->used, b) && !bit_test(fc->shared_bm, b))
+			ranges_add(&rs, b);
+	if (rs.open) {
 		fix(fc, PR_1_EXT_DUP, (unsigned long long)w->ino,
-		    (unsigned long long)key, (unsigned long long)dup_s,
-		    (unsigned long long)dup_e);
+		    (unsigned long long)key, ranges_text(&rs));
 		return W_DROP;
 	}
 	if (!w->trusted) {
-		for (uint64_t b = e.dev_blk; b < e.dev_blk + e.len; b++) {
-			if (bbmap_bit(fc, b) == 0) {
-				fix(fc, PR_1_EXT_FREE,
-				    (unsigned long long)w->ino,
-				    (unsigned long long)key,
-				    (unsigned long long)e.dev_blk,
-				    (unsigned long long)(e.dev_blk + e.len -
-							 1));
-				return W_DROP;
-			}
+		for (uint64_t b = e.dev_blk; b < e.dev_blk + e.len; b++)
+			if (bbmap_bit(fc, b) == 0)
+				ranges_add(&rs, b);
+		if (rs.open) {
+			fix(fc, PR_1_EXT_FREE, (unsigned long long)w->ino,
+			    (unsigned long long)key, ranges_text(&rs));
+			return W_DROP;
 		}
 	}
 	for (uint64_t b = e.dev_blk; b < e.dev_blk + e.len; b++)
@@ -1832,8 +1884,8 @@ static void pass1(struct fsck *fc)
 		bit_set(fc->used, b);
 	bit_set(fc->used, fc->nblocks - 1);
 	for (uint64_t i = 0; i < fc->sb.bbmap_blocks; i++) {
-		const struct udax_bitmap *bm = (const void *)blk_ptr(
-			fc, fc->sb.bbmap_start + i);
+		const struct udax_bitmap *bm =
+			(const void *)blk_ptr(fc, fc->sb.bbmap_start + i);
 		fc->bbmap_ok[i] = bm->magic == UDAX_BITMAP_MAGIC &&
 				  bm->blkno == fc->sb.bbmap_start + i &&
 				  bm->first == i * UDAX_BITMAP_BITS;
@@ -1878,8 +1930,9 @@ static void pass1(struct fsck *fc)
 		if (S_ISLNK(di.mode) && di.size > UDAX_INLINE_MAX &&
 		    !fc->fi[ino].data) {
 			/* its target is gone with the extent that held it */
-			pass1_clear(fc, ino, "long symbolic link without a "
-					     "data block");
+			pass1_clear(fc, ino,
+				    "long symbolic link without a "
+				    "data block");
 			continue;
 		}
 		if (di.blocks != fc->fi[ino].nblocks &&
@@ -2159,8 +2212,8 @@ static void pass2(struct fsck *fc)
 		if (!is_dir_used(fc, d))
 			continue;
 		struct udax_inode di = *ino_ptr(fc, d);
-		uint64_t want = d == UDAX_ROOT_INO ? UDAX_ROOT_INO
-						   : fc->fi[d].linker;
+		uint64_t want =
+			d == UDAX_ROOT_INO ? UDAX_ROOT_INO : fc->fi[d].linker;
 		if (want && di.parent != want &&
 		    fix(fc, PR_2_PARENT, (unsigned long long)d,
 			(unsigned long long)di.parent,
@@ -2263,8 +2316,7 @@ static int dir_is_orphan(struct fsck *fc, uint64_t d)
 
 /* Follow the links up from directory t; settle every directory on the
  * way as reached or lost. */
-static void pass3_dir(struct fsck *fc, uint64_t t, uint64_t **path,
-		      size_t *cap)
+static void pass3_dir(struct fsck *fc, uint64_t t, uint64_t **path, size_t *cap)
 {
 	size_t n = 0;
 	uint64_t cur = t, top = 0, loop = 0;
@@ -2410,15 +2462,16 @@ static void pass4(struct fsck *fc)
 				f->flags |= FI_ORPHAN;
 			} else {
 				uint64_t w = 2ull + f->subdirs;
-				want = w > UINT32_MAX ? UINT32_MAX
-						      : (uint32_t)w;
+				want = w > UINT32_MAX ? UINT32_MAX :
+							(uint32_t)w;
 			}
 		} else if (!f->refs && !di.nlink) {
 			f->flags |= FI_ORPHAN;
 		} else if (!f->refs) {
 			want = di.nlink;
 			if (lf_usable(fc)) {
-				fix(fc, PR_4_UNATTACHED, (unsigned long long)ino,
+				fix(fc, PR_4_UNATTACHED,
+				    (unsigned long long)ino,
 				    type_name(f->dtype),
 				    (unsigned long long)di.size);
 				lf_plan(fc, ino);
@@ -2465,49 +2518,6 @@ static void pass4(struct fsck *fc)
  *     inodes in use and inode 0; bits past the end are zero.
  * ================================================================ */
 
-/* A list of number ranges for a message: "12-15, 20 (and 3 more)". */
-struct ranges {
-	uint64_t count; /* ranges */
-	uint64_t s, e;	/* the open range */
-	int open;
-	char text[256];
-	size_t len;
-};
-
-static void ranges_flush(struct ranges *r)
-{
-	if (!r->open)
-		return;
-	r->open = 0;
-	if (r->count++ >= RANGES_SHOWN)
-		return;
-	r->len += (size_t)snprintf(r->text + r->len, sizeof(r->text) - r->len,
-				   r->s == r->e ? "%s%llu" : "%s%llu-%llu",
-				   r->len ? ", " : "", (unsigned long long)r->s,
-				   (unsigned long long)r->e);
-}
-
-static void ranges_add(struct ranges *r, uint64_t x)
-{
-	if (r->open && r->e + 1 == x) {
-		r->e = x;
-		return;
-	}
-	ranges_flush(r);
-	r->s = r->e = x;
-	r->open = 1;
-}
-
-static const char *ranges_text(struct ranges *r)
-{
-	ranges_flush(r);
-	if (r->count > RANGES_SHOWN)
-		snprintf(r->text + r->len, sizeof(r->text) - r->len,
-			 " (and %llu more)",
-			 (unsigned long long)(r->count - RANGES_SHOWN));
-	return r->text;
-}
-
 /* Is object `obj` of a bitmap in use? */
 static int bitmap_want(struct fsck *fc, int inodes, uint64_t obj)
 {
@@ -2538,7 +2548,7 @@ static void pass5_bitmap(struct fsck *fc, int inodes)
 	uint64_t start = inodes ? fc->sb.ibmap_start : fc->sb.bbmap_start;
 	uint64_t nbm = inodes ? fc->sb.ibmap_blocks : fc->sb.bbmap_blocks;
 	const char *what = inodes ? "inode" : "block";
-	struct ranges leak = { 0 }, unmarked = { 0 };
+	struct ranges leak = {0}, unmarked = {0};
 	struct udax_bitmap *want = (void *)fc->scratch[0].build;
 	int apply = 0;
 
@@ -2567,12 +2577,13 @@ static void pass5_bitmap(struct fsck *fc, int inodes)
 				ranges_add(&unmarked, obj);
 			diff |= have != w;
 		}
-		if (!diff && (bm->reserved ||
-			      udax_block_crc(bm, UDAX_BLOCK_SIZE, 4) != bm->crc))
+		if (!diff &&
+		    (bm->reserved ||
+		     udax_block_crc(bm, UDAX_BLOCK_SIZE, 4) != bm->crc))
 			apply |= fix(fc, PR_5_BITMAP_HDR, what,
 				     (unsigned long long)(start + i),
-				     bm->reserved ? "nonzero reserved field"
-						  : "checksum mismatch");
+				     bm->reserved ? "nonzero reserved field" :
+						    "checksum mismatch");
 	}
 	if (leak.open || leak.count)
 		apply |= fix(fc, inodes ? PR_5_INODE_LEAK : PR_5_BLOCK_LEAK,
@@ -2609,13 +2620,16 @@ static void pass5_orphans(struct fsck *fc)
 		    push_u64(fc, &want, &n, &cap, fc->chain[i]))
 			goto out;
 	for (uint64_t ino = 1; ino < fc->ninodes; ino++)
-		if (orphan_wanted(fc, ino) && !(fc->fi[ino].flags & FI_ONLIST) &&
+		if (orphan_wanted(fc, ino) &&
+		    !(fc->fi[ino].flags & FI_ONLIST) &&
 		    push_u64(fc, &want, &n, &cap, ino))
 			goto out;
 
 	if (fc->chain_broken) {
-		snprintf(fc->why, sizeof(fc->why), "it is broken after %zu "
-			 "inodes", fc->nchain);
+		snprintf(fc->why, sizeof(fc->why),
+			 "it is broken after %zu "
+			 "inodes",
+			 fc->nchain);
 		why = fc->why;
 	}
 	for (i = 0; !why && i < fc->nchain; i++) {
@@ -2639,8 +2653,8 @@ static void pass5_orphans(struct fsck *fc)
 		if (flagged != orphan_wanted(fc, ino)) {
 			snprintf(fc->why, sizeof(fc->why),
 				 flagged ? "inode %llu has the orphan flag "
-					   "but is not on it"
-					 : "inode %llu is on it without the "
+					   "but is not on it" :
+					   "inode %llu is on it without the "
 					   "orphan flag",
 				 (unsigned long long)ino);
 			why = fc->why;
@@ -2673,8 +2687,9 @@ static void pass5(struct fsck *fc)
 	uint8_t *home = blk_ptr(fc, UDAX_STATE_BLOCK);
 	uint64_t maxgen = 0, maxino = 0;
 
-	pass_header(fc, 5, "Checking bitmaps, the state block and the orphan "
-			   "list");
+	pass_header(fc, 5,
+		    "Checking bitmaps, the state block and the orphan "
+		    "list");
 	if (fc->st_damage == ST_BAD)
 		fix(fc, PR_5_STATE_BAD, fc->st_why);
 	else if (fc->st_damage == ST_BIT)
@@ -2792,17 +2807,17 @@ static int lf_connect(struct udax_fs *fs, uint64_t lf, uint64_t ino)
  */
 static int finish(struct fsck *fc)
 {
-	struct udax_open_opts oo = { .quiet = 1 };
+	struct udax_open_opts oo = {.quiet = 1};
 	struct udax_fs *fs = NULL;
-	struct statvfs sv;
 	int ret;
 
 	if (!fc->yes || (!fc->finish_orphans && !fc->nreconnect))
 		return 0;
 	fc->pass = 6;
 	if (fc->unfixed) {
-		fix(fc, PR_6_FINISH, "errors are left: orphans and /lost+found "
-				     "are left alone");
+		fix(fc, PR_6_FINISH,
+		    "errors are left: orphans and /lost+found "
+		    "are left alone");
 		return 0;
 	}
 	img_drain(fc);
@@ -2836,16 +2851,48 @@ static int finish(struct fsck *fc)
 			fix(fc, PR_6_FINISH, fc->why);
 		}
 	}
-	udax_statfs(fs, &sv);
-	fc->res->files = sv.f_files - sv.f_ffree;
-	fc->res->blocks_used = sv.f_blocks - sv.f_bfree;
 	ret = udax_close(&fs);
 	if (ret) {
 		snprintf(fc->why, sizeof(fc->why),
-			 "cannot close the file system: %s", udax_strerror(ret));
+			 "cannot close the file system: %s",
+			 udax_strerror(ret));
 		fix(fc, PR_6_FINISH, fc->why);
 	}
 	return 1;
+}
+
+/* Count the blocks and inodes in use from the bitmaps the library left
+ * (orphans freed, /lost+found made), for the summary. */
+static void count_after_finish(struct fsck *fc)
+{
+	struct dev *dev;
+	uint64_t blocks = 0, inodes = 0;
+
+	if (dev_open(&dev, fc->name, 0, 1))
+		return;
+	if (dev->size >= fc->nblocks << UDAX_BLOCK_SHIFT) {
+		for (uint64_t b = 0; b < fc->nblocks; b++) {
+			const struct udax_bitmap *bm =
+				(const void *)(dev->base +
+					       ((fc->sb.bbmap_start +
+						 b / UDAX_BITMAP_BITS)
+						<< UDAX_BLOCK_SHIFT));
+			uint64_t i = b % UDAX_BITMAP_BITS;
+			blocks += (bm->bits[i / 8] >> (i % 8)) & 1;
+		}
+		for (uint64_t n = 1; n < fc->ninodes; n++) {
+			const struct udax_bitmap *bm =
+				(const void *)(dev->base +
+					       ((fc->sb.ibmap_start +
+						 n / UDAX_BITMAP_BITS)
+						<< UDAX_BLOCK_SHIFT));
+			uint64_t i = n % UDAX_BITMAP_BITS;
+			inodes += (bm->bits[i / 8] >> (i % 8)) & 1;
+		}
+		fc->res->blocks_used = blocks;
+		fc->res->files = inodes;
+	}
+	dev_close(&dev);
 }
 
 /* ================================================================
@@ -2889,12 +2936,11 @@ static int fsck_alloc(struct fsck *fc)
 	return 0;
 }
 
-int fsck_run(const char *device, int mode, FILE *out,
-	     struct fsck_result *res)
+int fsck_run(const char *device, int mode, FILE *out, struct fsck_result *res)
 {
 	struct fsck_result dummy;
 	struct fsck *fc;
-	int ret, finished;
+	int ret;
 
 	if (!res)
 		res = &dummy;
@@ -2911,6 +2957,12 @@ int fsck_run(const char *device, int mode, FILE *out,
 	crc_tab_init();
 
 	ret = dev_open(&fc->dev, fc->name, 0, !fc->yes);
+	if (ret == -EINVAL && strncmp(fc->name, "memfd:", 6)) {
+		/* a file too small to map */
+		ret = op_error(fc, "%s: too small to hold a udax file system",
+			       fc->name);
+		goto done;
+	}
 	if (ret) {
 		ret = op_error(fc, "%s: %s", fc->name, strerror(-ret));
 		goto done;
@@ -2941,25 +2993,27 @@ int fsck_run(const char *device, int mode, FILE *out,
 		res->files += fc->fi[i].state == INO_USED;
 	for (uint64_t b = 0; b < fc->nblocks; b++)
 		res->blocks_used += bit_test(fc->used, b);
-	finished = finish(fc);
-	(void)finished;
+	if (finish(fc))
+		count_after_finish(fc);
 
 	if (out) {
 		if (res->modified && (fc->fixed || fc->changes))
-			fprintf(out, "\n%s: ***** FILE SYSTEM WAS MODIFIED *****\n",
+			fprintf(out,
+				"\n%s: ***** FILE SYSTEM WAS MODIFIED *****\n",
 				fc->name);
 		if (fc->unfixed)
-			fprintf(out, "\n%s: ********** WARNING: Filesystem "
-				     "still has errors **********\n",
+			fprintf(out,
+				"\n%s: ********** WARNING: Filesystem "
+				"still has errors **********\n",
 				fc->name);
 		fprintf(out, "%s: %llu files, %llu/%llu blocks\n", fc->name,
 			(unsigned long long)res->files,
 			(unsigned long long)res->blocks_used,
 			(unsigned long long)res->blocks);
 	}
-	ret = fc->unfixed		   ? FSCK_EXIT_UNCORRECTED
-	      : fc->fixed || fc->changes ? FSCK_EXIT_CORRECTED
-					 : FSCK_EXIT_OK;
+	ret = fc->unfixed	       ? FSCK_EXIT_UNCORRECTED :
+	      fc->fixed || fc->changes ? FSCK_EXIT_CORRECTED :
+					 FSCK_EXIT_OK;
 done:
 	res->problems = fc->problems;
 	res->fixed = fc->fixed;

@@ -40,17 +40,17 @@
 
 /* What a run found and did. */
 struct fsck_result {
-	int exit_code;		/* FSCK_EXIT_* (also the return value) */
-	uint64_t problems;	/* errors found (informational ones not
+	int exit_code;	      /* FSCK_EXIT_* (also the return value) */
+	uint64_t problems;    /* errors found (informational ones not
 				 * counted) */
-	uint64_t fixed;		/* errors corrected */
-	uint64_t unfixed;	/* errors left */
-	int modified;		/* the image was written */
-	uint64_t files;		/* inodes in use (root included) */
-	uint64_t inodes;	/* inodes the file system has (1..N-1) */
-	uint64_t blocks_used;	/* blocks in use, metadata included */
-	uint64_t blocks;	/* blocks of the file system */
-	char message[256];	/* operational error text (exit 8), or "" */
+	uint64_t fixed;	      /* errors corrected */
+	uint64_t unfixed;     /* errors left */
+	int modified;	      /* the image was written */
+	uint64_t files;	      /* inodes in use (root included) */
+	uint64_t inodes;      /* inodes the file system has (1..N-1) */
+	uint64_t blocks_used; /* blocks in use, metadata included */
+	uint64_t blocks;      /* blocks of the file system */
+	char message[256];    /* operational error text (exit 8), or "" */
 };
 
 /*
@@ -60,8 +60,7 @@ struct fsck_result {
  * 1 errors corrected, 4 errors left, 8 operational error (the device
  * cannot be opened or holds no udax file system; res->message says why).
  */
-int fsck_run(const char *device, int mode, FILE *out,
-	     struct fsck_result *res);
+int fsck_run(const char *device, int mode, FILE *out, struct fsck_result *res);
 
 /* Problem codes: 0xPPNNNN, PP the pass. */
 enum fsck_problem_code {
@@ -146,11 +145,11 @@ enum fsck_severity {
 
 /* One row of the problem table. */
 struct fsck_problem {
-	uint32_t code;		 /* enum fsck_problem_code */
-	uint8_t pass;		 /* 0..5 (6: finishing) */
-	uint8_t severity;	 /* enum fsck_severity */
-	const char *fmt;	 /* printf format of the message */
-	const char *fix;	 /* what answering yes does */
+	uint32_t code;	  /* enum fsck_problem_code */
+	uint8_t pass;	  /* 0..5 (6: finishing) */
+	uint8_t severity; /* enum fsck_severity */
+	const char *fmt;  /* printf format of the message */
+	const char *fix;  /* what answering yes does */
 };
 
 /* The problem table, for tools and tests: row of `code`, or NULL. */

@@ -36,11 +36,11 @@ static void fsck_usage(void)
 int udax_tool_fsck(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "no", no_argument, NULL, 'n' },
-		{ "yes", no_argument, NULL, 'y' },
-		{ "force", no_argument, NULL, 'f' },
-		{ "help", no_argument, NULL, TOOL_OPT_HELP },
-		{ NULL, 0, NULL, 0 },
+		{"no", no_argument, NULL, 'n'},
+		{"yes", no_argument, NULL, 'y'},
+		{"force", no_argument, NULL, 'f'},
+		{"help", no_argument, NULL, TOOL_OPT_HELP},
+		{NULL, 0, NULL, 0},
 	};
 	struct fsck_result res;
 	int c, mode = FSCK_NO, have_n = 0, have_y = 0, ret;
@@ -84,7 +84,7 @@ int udax_tool_fsck(int argc, char **argv)
 	ret = fsck_run(argv[optind], mode, stdout, &res);
 	fflush(stdout);
 	if (ret == FSCK_EXIT_ERROR)
-		tool_error("%s", res.message[0] ? res.message
-						: "operational error");
+		tool_error("%s",
+			   res.message[0] ? res.message : "operational error");
 	return ret;
 }
