@@ -92,8 +92,8 @@ int udax_open(struct udax_fs **fs, const char *device,
 int udax_open_memory(struct udax_fs **fs, uint64_t size);
 
 /* Close a file system: commits, flushes and unmaps. Fails with -EBUSY while
- * files or directories of it are still open (nothing is closed then).
- * Clears *fs on success. */
+ * files or directories of it are still open or mapped (udax_mmap; nothing
+ * is closed then). Clears *fs on success. */
 int udax_close(struct udax_fs **fs);
 
 /* Make everything done so far durable. Returns 0 or a negative errno. */
@@ -161,6 +161,80 @@ struct udax_extent {
  * were stored, or a negative errno. */
 ssize_t udax_file_extents(struct udax_file *f, off_t off, off_t len,
 			  struct udax_extent *ext, size_t max);
+
+/* ---- direct-access mappings ---- */
+
+/*
+ * A udax mapping is the device memory itself: loads and stores reach the
+ * file's blocks with no page cache and no copy in between. Page faults
+ * reach udax through userfaultfd (a handler thread per file system,
+ * started at the first mapping), so the kernel's own accesses to a
+ * mapping (read(2) into it, write(2) or send(2) from it) work as on a
+ * kernel mmap. Behaviour, as Linux DAX:
+ *  - a read of a hole maps zeros without allocating; the first store to
+ *    the page allocates (zeroed blocks, 2 MiB-aligned where the file
+ *    allows) and commits the new extent before the store proceeds; a
+ *    store that finds no space raises SIGBUS, and the page keeps doing so
+ *    until the file changes there (pwrite, fallocate, truncate);
+ *  - pages wholly past end of file raise SIGBUS (system calls touching
+ *    them fail with EFAULT); growing the file makes them valid;
+ *  - truncate and punch hole remove the mappings of the range before its
+ *    blocks are freed; pread/pwrite and the mapping see each other at
+ *    once (one copy of the data);
+ *  - fork(): the child does not inherit udax mappings (MADV_DONTFORK);
+ *    an access there raises SIGSEGV, never reaching anonymous memory.
+ *    The child must not use the parent's udax file systems.
+ * Not supported on a udax mapping: mremap(2), mprotect(2) and munmap(2)
+ * of part of it (use udax_munmap for the whole).
+ * Needs userfaultfd: root, read-write access to /dev/userfaultfd, or the
+ * sysctl vm.unprivileged_userfaultfd=1; otherwise udax_mmap says so on
+ * stderr and fails with -EPERM.
+ */
+#define UDAX_MAP_SHARED 0x01  /* stores reach the file */
+#define UDAX_MAP_PRIVATE 0x02 /* copy-on-write: stores stay private */
+/* While a block is writeably mapped in this mapping, it is in the file at
+ * that offset also after a crash: a store that allocates returns only
+ * once the new extent is durable, and udax_persist() alone makes stores
+ * durable. With UDAX_MAP_SHARED only. (This version commits before
+ * mapping in every mapping, but without the flag a program must not rely
+ * on it: udax_msync(MS_SYNC) or udax_fsync() make its stores durable.) */
+#define UDAX_MAP_SYNC 0x04
+
+/* Map [offset, offset+length) of a file. prot: PROT_READ, PROT_WRITE,
+ * PROT_EXEC or PROT_NONE; flags: UDAX_MAP_SHARED or UDAX_MAP_PRIVATE,
+ * optionally | UDAX_MAP_SYNC. The length is rounded up to whole pages;
+ * the mapping may extend past end of file. Returns 0 and *addr, or
+ * -EINVAL (offset not page-aligned or negative, length 0, bad prot or
+ * flags, UDAX_MAP_SYNC without UDAX_MAP_SHARED), -EOVERFLOW (offset +
+ * length too large), -EACCES (not open for reading, or PROT_WRITE on a
+ * shared mapping of a file not open O_RDWR), -ENODEV (a directory),
+ * -EBADF, -ENOMEM (length too large, or out of memory), -EPERM
+ * (userfaultfd not permitted). */
+int udax_mmap(struct udax_file *f, off_t offset, size_t length, int prot,
+	      int flags, void **addr);
+
+/* Remove a whole mapping made by udax_mmap: addr is what udax_mmap
+ * returned and length what was passed to it (rounded up to pages the
+ * same way). Waits for faults in progress on it. Returns 0, or -EINVAL
+ * if [addr, addr+length) is not exactly one udax mapping. */
+int udax_munmap(void *addr, size_t length);
+
+/* As msync(2): flags MS_SYNC or MS_ASYNC, optionally | MS_INVALIDATE.
+ * MS_SYNC makes every store to [addr, addr+len) durable (and the
+ * metadata of the mapped blocks, always already committed); MS_ASYNC
+ * only starts the write-back (on a cache-line device: nothing to do).
+ * Returns 0, -EINVAL (addr not page-aligned, bad flags) or -ENOMEM (part
+ * of the range is not in a udax mapping). */
+int udax_msync(void *addr, size_t len, int flags);
+
+/* Make stores to [addr, addr+len) of a udax mapping durable: flush the
+ * cache lines and fence. On a memory or DAX device this is CPU
+ * instructions only, no system call. */
+void udax_persist(const void *addr, size_t len);
+/* Start writing back [addr, addr+len); durable after udax_drain(). */
+void udax_flush(const void *addr, size_t len);
+/* Wait until everything flushed so far is durable (a fence). */
+void udax_drain(void);
 
 /* ---- namespace ---- */
 

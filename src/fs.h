@@ -24,6 +24,7 @@
 #include "udax.h"
 
 struct inode;
+struct fault;
 
 /* The inode cache: in-memory inodes by number. */
 struct icache {
@@ -57,6 +58,10 @@ struct udax_fs {
 	_Atomic uint64_t *bt_verified;
 	/* Inodes whose crc was verified in this mount (1 bit each). */
 	_Atomic uint64_t *ino_verified;
+	/* The page-fault handler of mappings (fault layer), started at the
+	 * first udax_mmap; fault_lock guards its creation. */
+	pthread_mutex_t fault_lock;
+	struct fault *fault;
 };
 
 /* Pointer to block `blkno` of the device (home copy). The caller has

@@ -14,6 +14,7 @@
 
 #include "api.h"
 #include "btree/btree.h"
+#include "fault/fault.h"
 #include "iomap/iomap.h"
 
 static int is_dot_name(const struct namei *nd)
@@ -159,6 +160,10 @@ int api_punch_range(struct inode *ip, uint64_t off, uint64_t len, int zero)
 		      !(do_head && hblk == tblk);
 	int ret;
 
+	/* every block touched is freed or replaced: mapped pages first */
+	ret = fault_zap(ip, off, len);
+	if (ret)
+		return ret;
 	if (first > last)
 		first = last = hblk + 1; /* inside one block */
 	for (int pass = 0;; pass++) {
@@ -362,7 +367,11 @@ int udax_file_open(struct udax_fs *fs, const char *path, int flags,
 	pthread_mutex_init(&f->pos_lock, NULL);
 	if ((flags & O_TRUNC) && !created && di->size) {
 		pthread_rwlock_wrlock(&ip->lock);
-		ret = inode_truncate(fs, ip->ino, 0, TRUNC_SET_SIZE);
+		/* mappings (of other handles) first: no page may point at
+		 * a freed block */
+		ret = fault_zap(ip, 0, UINT64_MAX);
+		if (!ret)
+			ret = inode_truncate(fs, ip->ino, 0, TRUNC_SET_SIZE);
 		pthread_rwlock_unlock(&ip->lock);
 		if (ret)
 			goto free_file;
@@ -418,6 +427,8 @@ ssize_t udax_pread(struct udax_file *f, void *buf, size_t count, off_t off)
 		return -EISDIR;
 	if (count > SSIZE_MAX)
 		count = SSIZE_MAX;
+	/* see udax_pwrite: fault the destination in first */
+	fault_prefault(buf, count, 1);
 	pthread_rwlock_rdlock(&f->ip->lock);
 	size = file_size(f, &err);
 	if (err) {
@@ -456,6 +467,12 @@ static ssize_t file_write_locked(struct udax_file *f, const void *buf,
 			return ret;
 	}
 	n = iomap_write(f->ip, buf, count, (uint64_t)off);
+	if (n > 0 && f->ip->maps) {
+		/* zero pages and pages past the old end of file in mappings
+		 * now hide data: back to neutral, the next access maps it */
+		uint64_t lo = (uint64_t)off < size ? (uint64_t)off : size;
+		fault_file_changed(f->ip, lo, (uint64_t)off + (uint64_t)n - lo);
+	}
 	if (n > 0 && end)
 		*end = (uint64_t)off + (uint64_t)n;
 	return n;
@@ -478,6 +495,9 @@ ssize_t udax_pwrite(struct udax_file *f, const void *buf, size_t count,
 		return 0;
 	if (count > SSIZE_MAX)
 		count = SSIZE_MAX;
+	/* copying from a udax mapping under the inode lock must not wait
+	 * for its fault handler (which may need this lock) */
+	fault_prefault(buf, count, 0);
 	pthread_rwlock_wrlock(&f->ip->lock);
 	/* as Linux: pwrite on an O_APPEND file appends */
 	n = file_write_locked(f, buf, count, (f->flags & O_APPEND) ? -1 : off,
@@ -545,6 +565,9 @@ ssize_t udax_pwritev(struct udax_file *f, const struct iovec *iov,
 		return -EISDIR;
 	if (total < 0)
 		return total;
+	/* copies from mappings under the lock must not wait for faults */
+	for (int i = 0; i < iovcnt; i++)
+		fault_prefault(iov[i].iov_base, iov[i].iov_len, 0);
 	pthread_rwlock_wrlock(&f->ip->lock);
 	int64_t pos = (f->flags & O_APPEND) ? -1 : off;
 	for (int i = 0; i < iovcnt; i++) {
@@ -589,6 +612,7 @@ ssize_t udax_write(struct udax_file *f, const void *buf, size_t count)
 	if (!count)
 		return 0;
 	pthread_mutex_lock(&f->pos_lock);
+	fault_prefault(buf, count, 0);
 	pthread_rwlock_wrlock(&f->ip->lock);
 	n = file_write_locked(f, buf, count,
 			      (f->flags & O_APPEND) ? -1 : (int64_t)f->pos,
@@ -672,9 +696,15 @@ int udax_ftruncate(struct udax_file *f, off_t length)
 		ret = api_zero_tail(f->ip, size);
 		if (!ret)
 			ret = inode_set_size(f->ip, (uint64_t)length, 1);
+		if (!ret && (uint64_t)length > size)
+			ret = fault_file_changed(f->ip, size,
+						 (uint64_t)length - size);
 	} else {
-		ret = inode_truncate(f->fs, f->ip->ino, (uint64_t)length,
-				     TRUNC_SET_SIZE);
+		/* mapped pages past the new end go before their blocks */
+		ret = fault_zap(f->ip, (uint64_t)length, UINT64_MAX);
+		if (!ret)
+			ret = inode_truncate(f->fs, f->ip->ino,
+					     (uint64_t)length, TRUNC_SET_SIZE);
 	}
 	pthread_rwlock_unlock(&f->ip->lock);
 	return ret;
@@ -718,11 +748,17 @@ int udax_fallocate(struct udax_file *f, int mode, off_t off, off_t len)
 			goto unlock;
 	} else {
 		ret = iomap_allocate(f->ip, (uint64_t)off, (uint64_t)len);
+		/* pages a failed mapped store left raising SIGBUS retry */
+		if (!ret && f->ip->maps)
+			ret = fault_file_changed(f->ip, (uint64_t)off,
+						 (uint64_t)len);
 	}
 	if (!ret && !(mode & FALLOC_FL_KEEP_SIZE) && end > size) {
 		ret = api_zero_tail(f->ip, size);
 		if (!ret)
 			ret = inode_set_size(f->ip, end, 1);
+		if (!ret)
+			ret = fault_file_changed(f->ip, size, end - size);
 	}
 unlock:
 	pthread_rwlock_unlock(&f->ip->lock);

@@ -12,6 +12,7 @@
 
 #include "api.h"
 #include "btree/btree.h"
+#include "fault/fault.h"
 
 #define MKFS_MIN_BYTES (4ull << 20)
 #define MKFS_DEFAULT_FILE_BYTES (64ull << 20)
@@ -269,6 +270,8 @@ static int super_check(struct udax_fs *fs, const struct udax_super *sb,
 
 static void fs_free(struct udax_fs *fs)
 {
+	fault_fs_fini(fs);
+	pthread_mutex_destroy(&fs->fault_lock);
 	if (fs->icache.table)
 		icache_fini(fs);
 	free(fs->ino_bits);
@@ -296,6 +299,7 @@ static int fs_open_dev(struct udax_fs **fsp, struct dev *dev,
 		return -ENOMEM;
 	}
 	pthread_rwlock_init(&fs->ns_lock, NULL);
+	pthread_mutex_init(&fs->fault_lock, NULL);
 	fs->dev = dev;
 	fs->read_only = opts && opts->read_only;
 	fs->quiet = opts && opts->quiet;
@@ -443,7 +447,7 @@ int udax_close(struct udax_fs **fsp)
 
 	if (!fs)
 		return -EINVAL;
-	if (atomic_load(&fs->open_handles) > 0)
+	if (atomic_load(&fs->open_handles) > 0 || fault_fs_maps(fs) > 0)
 		return -EBUSY;
 	if (!fs->read_only) {
 		journal_flush(fs);

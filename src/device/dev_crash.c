@@ -12,11 +12,17 @@
  * subset of those lines. A store that was never flushed is therefore a
  * pending line at every later crash point: missing flushes show up as
  * crash images that lose the store.
+ *
+ * The working memory is a memfd mapped shared, not heap memory: the fault
+ * layer maps ranges of dev->fd into programs (udax_mmap), and their
+ * stores must land in the same memory the device records.
  */
 #include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "device.h"
 
@@ -135,7 +141,8 @@ static void crash_close(struct dev *dev)
 {
 	struct crash *c = dev->priv;
 
-	free(dev->base);
+	munmap(dev->base, dev->size);
+	close(dev->fd);
 	free(c->durable);
 	free(c->marked);
 	free(c->flushed);
@@ -158,25 +165,37 @@ int dev_crash_new(struct dev **devp, uint64_t size)
 {
 	struct dev *dev;
 	struct crash *c;
+	int ret = -ENOMEM;
 
 	*devp = NULL;
 	size &= ~(uint64_t)4095;
 	dev = calloc(1, sizeof(*dev));
 	c = calloc(1, sizeof(*c));
+	if (dev)
+		dev->fd = -1;
 	if (!dev || !c)
 		goto free_all;
-	dev->base = aligned_alloc(4096, size);
+	dev->fd = memfd_create("udax-crash", MFD_CLOEXEC);
+	if (dev->fd < 0 || ftruncate(dev->fd, (off_t)size)) {
+		ret = -errno;
+		goto free_all;
+	}
+	dev->base = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED,
+			 dev->fd, 0);
+	if (dev->base == MAP_FAILED) {
+		dev->base = NULL;
+		ret = -errno;
+		goto free_all;
+	}
 	c->durable = calloc(1, size);
 	c->marked = calloc(size / CL, 1);
-	if (!dev->base || !c->durable || !c->marked)
+	if (!c->durable || !c->marked)
 		goto free_all;
-	memset(dev->base, 0, size);
 	pthread_mutex_init(&c->lock, NULL);
 	dev->size = size;
 	dev->ops = &crash_ops;
 	dev->kind = DEV_CRASH;
 	dev->gran = DEV_GRAN_CACHELINE;
-	dev->fd = -1;
 	dev->priv = c;
 	strcpy(dev->name, "crash");
 	*devp = dev;
@@ -187,11 +206,15 @@ free_all:
 		free(c->durable);
 		free(c->marked);
 	}
-	if (dev)
-		free(dev->base);
+	if (dev) {
+		if (dev->base)
+			munmap(dev->base, size);
+		if (dev->fd >= 0)
+			close(dev->fd);
+	}
 	free(c);
 	free(dev);
-	return -ENOMEM;
+	return ret;
 }
 
 uint64_t dev_crash_fences(struct dev *dev)

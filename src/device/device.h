@@ -86,6 +86,16 @@ static inline void dev_drain(struct dev *dev)
 	dev->ops->drain(dev);
 }
 
+/* Whether flushing the CPU caches of any mapping of the device's memory
+ * (the fault layer maps device ranges into programs from dev->fd) and a
+ * fence make stores durable: true on memory and DAX devices; false on
+ * page-granular files (msync) and on the crash device, which must see
+ * every flush through its ops. */
+static inline int dev_cpu_flush(const struct dev *dev)
+{
+	return dev->kind != DEV_CRASH && dev->gran != DEV_GRAN_PAGE;
+}
+
 /* Parse "123", "4K", "64M", "2G" into bytes. Returns 0 or -EINVAL. */
 int dev_parse_size(const char *s, uint64_t *bytes);
 
@@ -102,9 +112,12 @@ void cl_memzero_nt(void *dst, size_t len);
  * with certainty; lines written and flushed but not yet fenced, and lines
  * stored but never flushed, are "pending": a crash may keep any subset.
  * Stores made directly into dev->base are detected at each flush by
- * comparing with the durable image, so no store can escape the record. */
+ * comparing with the durable image, so no store can escape the record.
+ * Its working memory is a memfd (dev->fd), so that the fault layer can
+ * map device ranges into programs as on a memory device. */
 
-/* A new crash device of `size` bytes (zeroed). Returns 0 or -ENOMEM. */
+/* A new crash device of `size` bytes (zeroed). Returns 0, -ENOMEM, or the
+ * errno of memfd_create/ftruncate/mmap. */
 int dev_crash_new(struct dev **dev, uint64_t size);
 
 /* Number of fences (drains) so far; crash points are numbered by it. */

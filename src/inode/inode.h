@@ -24,6 +24,9 @@
  *                    reached, committed with the next allocation step or
  *                    at the end of the call (so a write that starts in
  *                    place and goes on into new blocks commits once)
+ *   maps             the file's udax mappings (fault layer, fault.h):
+ *                    read with lock held, changed with it exclusive. A
+ *                    mapping holds a reference on the inode.
  */
 #ifndef UDAX_INODE_H
 #define UDAX_INODE_H
@@ -34,6 +37,8 @@
 
 #include "fs.h"
 
+struct fault_map;
+
 struct inode {
 	struct udax_fs *fs;
 	uint64_t ino;
@@ -43,6 +48,7 @@ struct inode {
 	_Atomic int64_t mtime_pending; /* 0 = none; atomic: setattr clears it
 					* without the inode lock */
 	uint64_t size_pending; /* a write's new size not yet committed */
+	struct fault_map *maps; /* udax mappings of the file */
 };
 
 int icache_init(struct udax_fs *fs);

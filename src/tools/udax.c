@@ -39,6 +39,7 @@ static const struct tool_cmd tool_cmds[] = {
 	{ "mv", udax_tool_mv, "move (rename) files" },
 	{ "df", udax_tool_df, "report space and inode usage" },
 	{ "info", udax_tool_info, "show what the file system reports" },
+	{ "bench", udax_tool_bench, "run a benchmark (faults)" },
 };
 
 #define TOOL_NCMDS (sizeof(tool_cmds) / sizeof(tool_cmds[0]))

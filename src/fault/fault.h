@@ -1,0 +1,215 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * fault.h - the fault layer: direct-access mappings and their page faults.
+ *
+ * A udax mapping is a range of the process's address space whose pages
+ * are, each, in one of four states:
+ *
+ *   neutral  anonymous memory registered with the file system's
+ *            userfaultfd, with no page: the next access (by the program
+ *            or by the kernel on its behalf) stops in the kernel and the
+ *            handler thread decides
+ *   device   the file's blocks, mapped from the device's fd at their
+ *            device offset (MAP_SHARED, or MAP_PRIVATE for a private
+ *            mapping): loads and stores go to the blocks, nothing in
+ *            between; the range is no longer registered
+ *   zero     a hole or unwritten block that was read: a write-protected
+ *            anonymous page of zeros (a store to it faults to the handler,
+ *            which allocates); read-only and private mappings use the
+ *            kernel's zero page
+ *   sigbus   wholly past end of file: an empty, sealed memfd is mapped
+ *            there, so an access raises SIGBUS and a system call touching
+ *            it fails with EFAULT, as past the end of a kernel mapping
+ *
+ * The handler moves pages from neutral to device, zero or sigbus, and
+ * from zero to device. A zap moves any page back to neutral, atomically:
+ * fresh anonymous memory is registered elsewhere and moved over the range
+ * with mremap(), so no access ever lands in unregistered memory. The
+ * file's data paths zap before freeing blocks (truncate, punch) and after
+ * giving a range blocks or size (write, fallocate, extend), so no mapping
+ * ever points at a freed block and every mapping sees the file's data.
+ *
+ * Threads: per file system, a reader thread reads the userfaultfd and
+ * resolves each fault whose inode lock it can take without waiting; the
+ * others go to a worker thread, which waits. The reader never waits for a
+ * file system lock, so it always reads the UFFD_EVENT_REMAP that a zap's
+ * mremap() waits for: a zap made under an inode lock cannot deadlock
+ * against a fault waiting for that lock. Zaps run only in program
+ * threads and in the worker, never in the reader.
+ *
+ * Lock order: inode lock -> journal lock -> allocator locks; registry
+ * lock and fault->lock are leaves (nothing is taken while they are held).
+ * A zap is never made with the journal lock held.
+ */
+#ifndef UDAX_FAULT_H
+#define UDAX_FAULT_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct udax_fs;
+struct inode;
+struct iomap;
+
+#define FAULT_PAGE 4096u
+/* Fault-around: a fault maps (and a store into a hole allocates) the
+ * whole surrounding extent within this aligned window of the file. */
+#define FAULT_AROUND (2u << 20)
+
+/*
+ * One udax_mmap(). Lifecycle: fault_map_new() registers it (registry,
+ * the inode's list, an inode reference) -> faults -> fault_map_delete()
+ * takes it out of the registry, waits until busy drops to 0, unlinks it
+ * from the inode and unmaps it.
+ * Fields:
+ *   addr .. slow      fixed after creation
+ *   next              the inode's list; changed with ip->lock exclusive
+ *   busy              faults and lookups in progress (atomic)
+ *   dead              out of the registry (registry lock)
+ *   sigbus_from, zero the page states that are not "device" or
+ *                     "neutral": read and changed under ip->lock (shared
+ *                     by the handler, with atomic updates; exclusive by
+ *                     zaps)
+ */
+struct fault_map {
+	uint8_t *addr;		/* start, page-aligned */
+	uint64_t len;		/* bytes, whole pages */
+	uint64_t offset;	/* file offset of addr */
+	int prot;		/* PROT_* */
+	int flags;		/* UDAX_MAP_* */
+	int reg_mode;		/* UFFDIO_REGISTER_MODE_* of neutral pages */
+	int slow;		/* persistence through the device's ops (crash
+				 * device, page-granular file), not the CPU */
+	struct fault *fc;	/* the file system's handler */
+	struct inode *ip;	/* a reference is held */
+	struct fault_map *next; /* ip->maps */
+	_Atomic int busy;
+	_Atomic int dead;
+	_Atomic uint64_t sigbus_from; /* file offset of the first sigbus page
+				       * (all pages after it are too), or
+				       * UINT64_MAX */
+	_Atomic uint64_t *zero;	/* a bit per page: zero page, or a sigbus
+				 * page left by a failed allocation; then
+				 * a bit per page: device state */
+};
+
+/* A fault the reader could not resolve without waiting. */
+struct fault_req {
+	struct fault_map *map; /* busy held */
+	uint64_t addr;	       /* page-aligned */
+	uint64_t flags;	       /* UFFD_PAGEFAULT_FLAG_* */
+};
+
+/*
+ * The fault handler of one file system, created at its first mapping
+ * (fault_get) and destroyed at udax_close (fault_fs_fini).
+ * lock guards the queue, nmaps and stopping; cond signals the worker
+ * (queue not empty, stopping); idle signals fault_map_delete (the busy
+ * count of a dead mapping fell to 0).
+ */
+struct fault {
+	struct udax_fs *fs;
+	int uffd;
+	int wp;		/* write-protect faults available */
+	int sigbus_fd;	/* empty sealed memfd: the sigbus state */
+	int stop_fd;	/* eventfd: stop the reader */
+	pthread_t reader, worker;
+	pthread_mutex_t lock;
+	pthread_cond_t cond, idle;
+	struct fault_req *queue; /* ring of qcap entries */
+	size_t qhead, qlen, qcap;
+	long nmaps;
+	int stopping;
+	uint8_t *zero_page;	/* FAULT_PAGE zeros: UFFDIO_COPY source */
+	/* statistics */
+	_Atomic uint64_t faults, allocs, sync_allocs, deferred, sigbus;
+};
+
+/* ---- the userfaultfd (uffd.c) ---- */
+
+/* Open a userfaultfd able to see kernel accesses (with write-protect
+ * faults and remap events if the kernel has them). Prints what to grant
+ * when userfaultfd is not permitted. Returns the fd and sets *wp, or
+ * -EPERM, -ENOSYS, or another negative errno. */
+int uffd_open(int quiet, int *wp);
+/* Register [addr, addr+len) in mode (UFFDIO_REGISTER_MODE_*). */
+int uffd_register(int uffd, void *addr, uint64_t len, int mode);
+/* Install a write-protected copy of a zero page (wp) or the zero page at
+ * addr; -EEXIST (already there) counts as success. */
+int uffd_zero(struct fault *fc, uint64_t addr, uint64_t len, int wp);
+/* Wake the threads waiting on faults in [addr, addr+len). */
+void uffd_wake(int uffd, uint64_t addr, uint64_t len);
+
+/* ---- the handler (handler.c) ---- */
+
+/* The file system's handler, started if not yet. Returns 0 and *fc or a
+ * negative errno (-EPERM: no userfaultfd). */
+int fault_get(struct udax_fs *fs, struct fault **fc);
+/* Resolve one fault. may_wait: take the inode lock even if that means
+ * waiting (worker); otherwise returns -EWOULDBLOCK if it is taken. */
+int fault_resolve(struct fault *fc, struct fault_map *m, uint64_t addr,
+		  uint64_t flags, int may_wait);
+/* Stop the handler and free it (no mappings left). */
+void fault_fs_fini(struct udax_fs *fs);
+/* Mappings of the file system (udax_close refuses while there are). */
+long fault_fs_maps(struct udax_fs *fs);
+
+/* ---- mappings (map.c) ---- */
+
+/* Map [off, off+len) of the file ip (caller checked the arguments and
+ * the access mode) and register it. Returns 0 and *addr, or -ENOMEM,
+ * -EPERM, or another negative errno. */
+int fault_map_new(struct udax_fs *fs, struct inode *ip, uint64_t off,
+		  uint64_t len, int prot, int flags, void **addr);
+/* Unmap a whole mapping. Returns 0 or -EINVAL. */
+int fault_map_delete(void *addr, size_t len);
+
+/* Find the mapping holding addr and take a busy count on it, or NULL. */
+struct fault_map *fault_map_get(uint64_t addr);
+/* Drop the busy count of fault_map_get. */
+void fault_map_put(struct fault_map *m);
+
+/* Install the sigbus state on [off, off+len) (file offsets) of m. Caller
+ * holds ip->lock. Returns 0 or -errno. */
+int fault_map_sigbus(struct fault_map *m, uint64_t off, uint64_t len);
+
+/* Record the state the handler gave [off, off+len) of m. Caller holds
+ * ip->lock. FAULT_STATE_ZERO also marks a page made sigbus by a failed
+ * allocation: both are zapped when the file gets blocks there. */
+#define FAULT_STATE_NEUTRAL 0
+#define FAULT_STATE_DEVICE 1
+#define FAULT_STATE_ZERO 2
+void fault_map_note(struct fault_map *m, uint64_t off, uint64_t len,
+		    int state);
+/* Is the page at file offset off of m in the device state? */
+int fault_map_is_device(struct fault_map *m, uint64_t off);
+
+/* Zap: every page of every mapping of ip in [off, off+len) (file
+ * offsets; len UINT64_MAX = to the end) returns to neutral. Called before
+ * blocks of the range are freed or moved. Caller holds ip->lock
+ * exclusively and not the journal lock. Returns 0 or -ENOMEM (nothing
+ * may be freed then). */
+int fault_zap(struct inode *ip, uint64_t off, uint64_t len);
+/* Zap the whole of m (the kernel ran out of mappings). Caller holds
+ * m->ip->lock exclusively. Returns 0 or -ENOMEM. */
+int fault_zap_map(struct fault_map *m);
+/* After [off, off+len) of ip got blocks or came inside end of file: zap
+ * the zero and sigbus pages of that range (device pages stay). Caller
+ * holds ip->lock exclusively. Returns 0 or -ENOMEM. */
+int fault_file_changed(struct inode *ip, uint64_t off, uint64_t len);
+
+/* Before a data path takes an inode lock: fault in the pages of buf that
+ * lie in udax mappings (for writing if `write`), so that copying to or
+ * from them under the lock never waits for the handler. */
+void fault_prefault(const void *buf, size_t len, int write);
+
+/* msync(): make [addr, addr+len) of mappings durable. Returns 0 or
+ * -ENOMEM (a part is not in a udax mapping). */
+int fault_msync(uint64_t addr, uint64_t len, int sync);
+/* udax_flush / udax_drain. */
+void fault_flush(const void *addr, size_t len);
+void fault_drain(void);
+
+#endif /* UDAX_FAULT_H */

@@ -1,0 +1,562 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * handler.c - the page-fault handler of a file system's mappings.
+ *
+ * A fault at file offset X of a mapping is resolved under the inode lock
+ * (shared for reads, exclusive for stores that may allocate):
+ *
+ *   X wholly past end of file     the sigbus state from X's page to the
+ *                                 end of the mapping
+ *   a store into a hole or an     allocate through the extent map: the
+ *   unwritten extent (shared,     hole or unwritten extent around X inside
+ *   writable mapping)             X's FAULT_AROUND window (so 2 MiB-aligned
+ *                                 extents where the file allows); zero the
+ *                                 new blocks, commit, then map
+ *   a read of a hole or an        a zero page, write-protected in a shared
+ *   unwritten extent              writable mapping so that the first store
+ *                                 comes back here; nothing is allocated
+ *   mapped blocks                 the device range, with every other
+ *                                 mapped extent of X's FAULT_AROUND window
+ *                                 (fault-around), page tables filled
+ *
+ * and the waiting threads are woken (UFFDIO_WAKE): they retry the access
+ * and find the page. See fault.h for the page states and the threads.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/userfaultfd.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "fault.h"
+#include "inode/inode.h"
+#include "iomap/iomap.h"
+#include "udax.h"
+
+#ifndef F_SEAL_SEAL
+#define F_SEAL_SEAL 0x0001
+#define F_SEAL_SHRINK 0x0002
+#define F_SEAL_GROW 0x0004
+#endif
+
+static uint64_t page_up(uint64_t x)
+{
+	return (x + FAULT_PAGE - 1) & ~(uint64_t)(FAULT_PAGE - 1);
+}
+
+static uint64_t min_u64(uint64_t a, uint64_t b)
+{
+	return a < b ? a : b;
+}
+
+static uint64_t max_u64(uint64_t a, uint64_t b)
+{
+	return a > b ? a : b;
+}
+
+/*
+ * The MAP_SYNC rule, in one place (Linux: dax_fault_is_synchronous()): a
+ * store fault in a UDAX_MAP_SYNC mapping whose extent is not durable yet
+ * (blocks allocated or unwritten blocks converted by this fault) must make
+ * it durable before the page is mapped writable.
+ *
+ * udax satisfies it for every mapping: iomap end() commits each
+ * allocation in its own transaction, durable when it returns, before
+ * fault_alloc() returns and anything is mapped. The extent map is the
+ * only place pread/pwrite look, so blocks in a mapping must be in it
+ * (committed) anyway, and a commit costs about 2 us of a fault's 60-100 us
+ * (zeroing and mapping 2 MiB; docs/DESIGN.md, "Faults"). The predicate
+ * is kept as the one place that states the rule, and counted.
+ */
+static int fault_is_synchronous(const struct fault_map *m,
+				const struct iomap *iomap)
+{
+	return (m->flags & UDAX_MAP_SYNC) &&
+	       ((iomap->flags & IOMAP_F_DIRTY) ||
+		iomap->type == IOMAP_UNWRITTEN);
+}
+
+/* Map [off, off+len) of m onto device offset dev_off, skipping pages
+ * already in the device state. */
+static int map_device(struct fault_map *m, uint64_t off, uint64_t len,
+		      uint64_t dev_off)
+{
+	struct dev *dev = m->ip->fs->dev;
+	int shared = m->flags & UDAX_MAP_SHARED;
+	int mflags = MAP_FIXED | (shared ? MAP_SHARED : MAP_PRIVATE);
+	uint64_t i = 0, j;
+
+	/* fill the page tables now: one system call instead of a kernel
+	 * fault per page (a private writable mapping would copy them all) */
+	if (shared || !(m->prot & PROT_WRITE))
+		mflags |= MAP_POPULATE;
+	while (i < len) {
+		if (fault_map_is_device(m, off + i)) {
+			i += FAULT_PAGE;
+			continue;
+		}
+		for (j = i; j < len && !fault_map_is_device(m, off + j);
+		     j += FAULT_PAGE)
+			;
+		uint8_t *where = m->addr + (off + i - m->offset);
+		if (mmap(where, j - i, m->prot, mflags, dev->fd,
+			 (off_t)(dev_off + i)) == MAP_FAILED)
+			return -errno;
+		madvise(where, j - i, MADV_DONTFORK);
+		fault_map_note(m, off + i, j - i, FAULT_STATE_DEVICE);
+		i = j;
+	}
+	return 0;
+}
+
+/* Map every mapped extent of [w0, w1) (fault-around). */
+static int map_window(struct fault_map *m, uint64_t w0, uint64_t w1)
+{
+	struct iomap_iter it = { .ip = m->ip, .pos = w0, .len = w1 - w0,
+				 .flags = IOMAP_REPORT };
+	int ret;
+
+	while ((ret = iomap_iter(&it, &udax_iomap_ops)) > 0) {
+		const struct iomap *im = &it.iomap;
+		it.processed = (int64_t)im->length;
+		if (im->type == IOMAP_MAPPED || im->type == IOMAP_SHARED) {
+			int err = map_device(m, im->offset, page_up(im->length),
+					     im->addr);
+			if (err)
+				it.processed = err;
+		}
+	}
+	return ret;
+}
+
+/* Give [a0, a1) of the file blocks for a store fault (holes allocated,
+ * unwritten blocks converted, both zeroed first), committed when it
+ * returns. Returns the bytes done from a0, or a negative errno. */
+static int64_t fault_alloc_range(struct fault *fc, struct fault_map *m,
+				 uint64_t a0, uint64_t a1)
+{
+	struct iomap_iter it = { .ip = m->ip, .pos = a0, .len = a1 - a0,
+				 .flags = IOMAP_WRITE };
+	struct dev *dev = m->ip->fs->dev;
+	int ret, sync = 0;
+
+	while ((ret = iomap_iter(&it, &udax_iomap_ops)) > 0) {
+		const struct iomap *im = &it.iomap;
+		if ((im->flags & IOMAP_F_NEW) || im->type == IOMAP_UNWRITTEN) {
+			/* no stale data: zero whole blocks; the commit in
+			 * end() fences this before the extent points at it */
+			dev->ops->memzero_nt(dev, dev->base + im->addr,
+					     page_up(im->length));
+			sync |= fault_is_synchronous(m, im);
+		}
+		it.processed = (int64_t)im->length;
+	}
+	if (sync)
+		atomic_fetch_add(&fc->sync_allocs, 1);
+	if (it.done)
+		atomic_fetch_add(&fc->allocs, 1);
+	return it.done ? (int64_t)it.done : ret;
+}
+
+/* A store into the hole or unwritten extent [e0, e1) at off (clipped to
+ * the fault-around window): give it blocks (only off's page when space
+ * is short). Returns 0 once off's page has blocks, or a negative errno
+ * (-ENOSPC). */
+static int fault_alloc(struct fault *fc, struct fault_map *m, uint64_t off,
+		       uint64_t e0, uint64_t e1, uint64_t size)
+{
+	struct udax_fs *fs = m->ip->fs;
+	uint64_t a0 = e0, a1 = min_u64(e1, size);
+	int64_t done;
+
+	if (alloc_available(&fs->alloc) < 2 * ((a1 - a0) / FAULT_PAGE) + 64) {
+		a0 = off;
+		a1 = min_u64(off + FAULT_PAGE, size);
+	}
+	done = fault_alloc_range(fc, m, a0, a1);
+	if (done > 0 && a0 + (uint64_t)done > off)
+		return 0;
+	if (a0 == off)
+		return done < 0 ? (int)done : -ENOSPC;
+	done = fault_alloc_range(fc, m, off, min_u64(off + FAULT_PAGE, size));
+	return done > 0 ? 0 : (done < 0 ? (int)done : -ENOSPC);
+}
+
+/* The extent of [w0, w1) holding off: *e0, *e1 and its type. */
+static int fault_extent(struct inode *ip, uint64_t off, uint64_t w0,
+			uint64_t w1, uint64_t *e0, uint64_t *e1, int *type)
+{
+	struct iomap_iter it = { .ip = ip, .pos = w0, .len = w1 - w0,
+				 .flags = IOMAP_REPORT };
+	int ret;
+
+	while ((ret = iomap_iter(&it, &udax_iomap_ops)) > 0) {
+		const struct iomap *im = &it.iomap;
+		it.processed = (int64_t)im->length;
+		if (im->offset + im->length <= off)
+			continue;
+		*e0 = im->offset;
+		*e1 = im->offset + im->length;
+		*type = im->type;
+		return 0;
+	}
+	return ret < 0 ? ret : -EIO;
+}
+
+/* Resolve the fault at address addr (file offset off) of m under the
+ * inode lock (exclusive if store). Sets the range to wake. */
+static int fault_locked(struct fault *fc, struct fault_map *m, uint64_t addr,
+			uint64_t off, int store, uint64_t *wake0,
+			uint64_t *wake1)
+{
+	struct inode *ip = m->ip;
+	const struct udax_inode *di;
+	uint64_t mend = m->offset + m->len, size, eof, w0, w1;
+	int ret, hole;
+
+	*wake0 = addr;
+	*wake1 = addr + FAULT_PAGE;
+	di = inode_r(ip->fs, NULL, ip->ino, &ret);
+	if (!di)
+		return ret;
+	size = di->size;
+	eof = page_up(size);
+	if (off >= eof) {
+		uint64_t from = max_u64(eof, m->offset);
+		atomic_fetch_add(&fc->sigbus, 1);
+		*wake0 = (uintptr_t)m->addr + (from - m->offset);
+		*wake1 = (uintptr_t)m->addr + m->len;
+		return fault_map_sigbus(m, from, mend - from);
+	}
+	w0 = off & ~(uint64_t)(FAULT_AROUND - 1);
+	w1 = min_u64(min_u64(w0 + FAULT_AROUND, mend), eof);
+	w0 = max_u64(w0, m->offset);
+
+	uint64_t e0, e1;
+	int type;
+	ret = fault_extent(ip, off, w0, w1, &e0, &e1, &type);
+	if (ret)
+		return ret;
+	hole = type == IOMAP_HOLE || type == IOMAP_UNWRITTEN;
+	uint64_t hole_end = e1;
+	if (hole && store) {
+		ret = fault_alloc(fc, m, off, e0, e1, size);
+		if (ret) {
+			/* as a kernel fault that cannot allocate: SIGBUS */
+			atomic_fetch_add(&fc->sigbus, 1);
+			ret = fault_map_sigbus(m, off, FAULT_PAGE);
+			if (!ret)
+				fault_map_note(m, off, FAULT_PAGE,
+					       FAULT_STATE_ZERO);
+			return ret;
+		}
+		hole = 0;
+	}
+	ret = map_window(m, w0, w1);
+	if (ret)
+		return ret;
+	*wake0 = (uintptr_t)m->addr + (w0 - m->offset);
+	*wake1 = (uintptr_t)m->addr + (w1 - m->offset);
+	if (!hole)
+		return 0;
+	/* a read of a hole: zeros, allocating nothing */
+	if (m->reg_mode & UFFDIO_REGISTER_MODE_WP) {
+		/* catch the first store: one write-protected page */
+		ret = uffd_zero(fc, addr, FAULT_PAGE, 1);
+		hole_end = off + FAULT_PAGE;
+	} else {
+		ret = uffd_zero(fc, addr, hole_end - off, 0);
+	}
+	if (ret == -EAGAIN)
+		return 0; /* a zap is moving memory: the retry faults again */
+	if (!ret && (m->flags & UDAX_MAP_SHARED))
+		fault_map_note(m, off, hole_end - off, FAULT_STATE_ZERO);
+	return ret;
+}
+
+int fault_resolve(struct fault *fc, struct fault_map *m, uint64_t addr,
+		  uint64_t flags, int may_wait)
+{
+	struct inode *ip = m->ip;
+	uint64_t off = m->offset + (addr - (uintptr_t)m->addr);
+	uint64_t wake0, wake1;
+	int shared_w = (m->flags & UDAX_MAP_SHARED) && (m->prot & PROT_WRITE);
+	uint64_t wflags = UFFD_PAGEFAULT_FLAG_WRITE | UFFD_PAGEFAULT_FLAG_WP;
+	/* without write-protect faults, any fault may be the first store */
+	int store = shared_w && ((flags & wflags) ||
+				 !(m->reg_mode & UFFDIO_REGISTER_MODE_WP));
+	int ret;
+
+	for (int tries = 0;; tries++) {
+		if (store) {
+			if (may_wait)
+				pthread_rwlock_wrlock(&ip->lock);
+			else if (pthread_rwlock_trywrlock(&ip->lock))
+				return -EWOULDBLOCK;
+		} else {
+			if (may_wait)
+				pthread_rwlock_rdlock(&ip->lock);
+			else if (pthread_rwlock_tryrdlock(&ip->lock))
+				return -EWOULDBLOCK;
+		}
+		ret = fault_locked(fc, m, addr, off, store, &wake0, &wake1);
+		if (ret && !(ret == -ENOMEM && !tries)) {
+			/* as a kernel fault that fails: SIGBUS, until a zap
+			 * of the page (the file changes there) lets it retry */
+			if (!fault_map_sigbus(m, off, FAULT_PAGE))
+				fault_map_note(m, off, FAULT_PAGE,
+					       FAULT_STATE_ZERO);
+			wake0 = addr;
+			wake1 = addr + FAULT_PAGE;
+		}
+		pthread_rwlock_unlock(&ip->lock);
+		if (ret != -ENOMEM || tries)
+			break;
+		/* the kernel is out of mappings (vm.max_map_count): return
+		 * this mapping's pieces to one neutral range, then retry;
+		 * a zap waits for the reader, so only the worker does it */
+		if (!may_wait)
+			return -EWOULDBLOCK;
+		pthread_rwlock_wrlock(&ip->lock);
+		ret = fault_zap_map(m);
+		pthread_rwlock_unlock(&ip->lock);
+		if (ret)
+			break;
+	}
+	if (ret) {
+		static _Atomic int told;
+		if (!atomic_exchange(&told, 1) && !ip->fs->quiet)
+			fprintf(stderr, "udax: a page fault at file offset "
+					"%llu of inode %llu failed: %s\n",
+				(unsigned long long)off,
+				(unsigned long long)ip->ino, strerror(-ret));
+	}
+	atomic_fetch_add(&fc->faults, 1);
+	uffd_wake(fc->uffd, wake0, wake1 - wake0);
+	return ret;
+}
+
+/* ---- threads ---- */
+
+/* Queue a fault for the worker (busy count kept). 0 or -ENOMEM. */
+static int fault_defer(struct fault *fc, struct fault_map *m, uint64_t addr,
+		       uint64_t flags)
+{
+	pthread_mutex_lock(&fc->lock);
+	if (fc->qlen == fc->qcap) {
+		size_t ncap = fc->qcap * 2;
+		struct fault_req *q = malloc(ncap * sizeof(*q));
+		if (!q) {
+			pthread_mutex_unlock(&fc->lock);
+			return -ENOMEM;
+		}
+		for (size_t i = 0; i < fc->qlen; i++)
+			q[i] = fc->queue[(fc->qhead + i) % fc->qcap];
+		free(fc->queue);
+		fc->queue = q;
+		fc->qhead = 0;
+		fc->qcap = ncap;
+	}
+	fc->queue[(fc->qhead + fc->qlen++) % fc->qcap] =
+		(struct fault_req){ .map = m, .addr = addr, .flags = flags };
+	atomic_fetch_add(&fc->deferred, 1);
+	pthread_cond_broadcast(&fc->cond);
+	pthread_mutex_unlock(&fc->lock);
+	return 0;
+}
+
+static void fault_message(struct fault *fc, const struct uffd_msg *msg)
+{
+	uint64_t addr = msg->arg.pagefault.address &
+			~(uint64_t)(FAULT_PAGE - 1);
+	uint64_t flags = msg->arg.pagefault.flags;
+	struct fault_map *m = fault_map_get(addr);
+
+	if (!m || m->fc != fc) {
+		/* unmapped meanwhile: the retry meets whatever is there */
+		if (m)
+			fault_map_put(m);
+		uffd_wake(fc->uffd, addr, FAULT_PAGE);
+		return;
+	}
+	if (fault_resolve(fc, m, addr, flags, 0) == -EWOULDBLOCK &&
+	    !fault_defer(fc, m, addr, flags))
+		return; /* the worker drops the busy count */
+	fault_map_put(m);
+}
+
+/* The reader: never waits for a file system lock (see fault.h). */
+static void *fault_reader(void *arg)
+{
+	struct fault *fc = arg;
+	struct uffd_msg msgs[32];
+
+	for (;;) {
+		ssize_t n = read(fc->uffd, msgs, sizeof(msgs));
+		if (n < 0) {
+			struct pollfd p[2] = {
+				{ .fd = fc->uffd, .events = POLLIN },
+				{ .fd = fc->stop_fd, .events = POLLIN },
+			};
+			if (errno != EAGAIN && errno != EINTR)
+				break;
+			if (poll(p, 2, -1) < 0 && errno != EINTR)
+				break;
+			if (p[1].revents)
+				break;
+			continue;
+		}
+		for (size_t i = 0; i < (size_t)n / sizeof(msgs[0]); i++)
+			/* other events (UFFD_EVENT_REMAP of a zap) need only
+			 * to be read: that completes them */
+			if (msgs[i].event == UFFD_EVENT_PAGEFAULT)
+				fault_message(fc, &msgs[i]);
+	}
+	return NULL;
+}
+
+/* The worker: resolves the faults whose inode lock was taken. */
+static void *fault_worker(void *arg)
+{
+	struct fault *fc = arg;
+
+	pthread_mutex_lock(&fc->lock);
+	for (;;) {
+		while (!fc->qlen && !fc->stopping)
+			pthread_cond_wait(&fc->cond, &fc->lock);
+		if (!fc->qlen)
+			break;
+		struct fault_req r = fc->queue[fc->qhead];
+		fc->qhead = (fc->qhead + 1) % fc->qcap;
+		fc->qlen--;
+		pthread_mutex_unlock(&fc->lock);
+		fault_resolve(fc, r.map, r.addr, r.flags, 1);
+		fault_map_put(r.map);
+		pthread_mutex_lock(&fc->lock);
+	}
+	pthread_mutex_unlock(&fc->lock);
+	return NULL;
+}
+
+static void fault_free(struct fault *fc)
+{
+	if (fc->uffd >= 0)
+		close(fc->uffd);
+	if (fc->sigbus_fd >= 0)
+		close(fc->sigbus_fd);
+	if (fc->stop_fd >= 0)
+		close(fc->stop_fd);
+	pthread_cond_destroy(&fc->cond);
+	pthread_cond_destroy(&fc->idle);
+	pthread_mutex_destroy(&fc->lock);
+	free(fc->queue);
+	free(fc->zero_page);
+	free(fc);
+}
+
+/* Create the handler and start its threads (signals blocked in them: a
+ * program's SIGBUS or SIGINT handler runs in its own threads). */
+static int fault_new(struct udax_fs *fs, struct fault **fcp)
+{
+	struct fault *fc;
+	sigset_t all, old;
+	int ret;
+
+	fc = calloc(1, sizeof(*fc));
+	if (!fc)
+		return -ENOMEM;
+	fc->fs = fs;
+	fc->uffd = fc->sigbus_fd = fc->stop_fd = -1;
+	pthread_mutex_init(&fc->lock, NULL);
+	pthread_cond_init(&fc->cond, NULL);
+	pthread_cond_init(&fc->idle, NULL);
+	fc->qcap = 64;
+	fc->queue = malloc(fc->qcap * sizeof(*fc->queue));
+	fc->zero_page = aligned_alloc(FAULT_PAGE, FAULT_PAGE);
+	if (!fc->queue || !fc->zero_page) {
+		ret = -ENOMEM;
+		goto free_fc;
+	}
+	memset(fc->zero_page, 0, FAULT_PAGE);
+	ret = uffd_open(fs->quiet, &fc->wp);
+	if (ret < 0)
+		goto free_fc;
+	fc->uffd = ret;
+	fc->sigbus_fd = memfd_create("udax-sigbus",
+				     MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	fc->stop_fd = eventfd(0, EFD_CLOEXEC);
+	if (fc->sigbus_fd < 0 || fc->stop_fd < 0 ||
+	    fcntl(fc->sigbus_fd, F_ADD_SEALS,
+		  F_SEAL_GROW | F_SEAL_SHRINK | F_SEAL_SEAL)) {
+		ret = -errno;
+		goto free_fc;
+	}
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	ret = -pthread_create(&fc->reader, NULL, fault_reader, fc);
+	if (!ret) {
+		ret = -pthread_create(&fc->worker, NULL, fault_worker, fc);
+		if (ret) {
+			eventfd_write(fc->stop_fd, 1);
+			pthread_join(fc->reader, NULL);
+		}
+	}
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (ret)
+		goto free_fc;
+	*fcp = fc;
+	return 0;
+
+free_fc:
+	fault_free(fc);
+	return ret;
+}
+
+int fault_get(struct udax_fs *fs, struct fault **fcp)
+{
+	int ret = 0;
+
+	pthread_mutex_lock(&fs->fault_lock);
+	if (!fs->fault)
+		ret = fault_new(fs, &fs->fault);
+	*fcp = fs->fault;
+	pthread_mutex_unlock(&fs->fault_lock);
+	return ret;
+}
+
+long fault_fs_maps(struct udax_fs *fs)
+{
+	long n = 0;
+
+	pthread_mutex_lock(&fs->fault_lock);
+	if (fs->fault) {
+		pthread_mutex_lock(&fs->fault->lock);
+		n = fs->fault->nmaps;
+		pthread_mutex_unlock(&fs->fault->lock);
+	}
+	pthread_mutex_unlock(&fs->fault_lock);
+	return n;
+}
+
+void fault_fs_fini(struct udax_fs *fs)
+{
+	struct fault *fc = fs->fault;
+
+	if (!fc)
+		return;
+	pthread_mutex_lock(&fc->lock);
+	fc->stopping = 1;
+	pthread_cond_broadcast(&fc->cond);
+	pthread_mutex_unlock(&fc->lock);
+	eventfd_write(fc->stop_fd, 1);
+	pthread_join(fc->reader, NULL);
+	pthread_join(fc->worker, NULL);
+	fault_free(fc);
+	fs->fault = NULL;
+}

@@ -1,0 +1,590 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * map.c - udax mappings: creation and removal, the registry that finds a
+ * mapping by address, zaps, and persistence of mapped stores.
+ *
+ * The registry is process-wide (udax_persist and udax_munmap take only an
+ * address): a table of every mapping sorted by address, under one
+ * rwlock. udax_persist does not look at it when every mapping in the
+ * process is on a device whose cache lines the CPU flushes (memory, DAX):
+ * it is then clwb/clflushopt plus sfence, as on persistent memory.
+ */
+#include <errno.h>
+#include <linux/userfaultfd.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "fault.h"
+#include "inode/inode.h"
+#include "iomap/iomap.h"
+#include "udax.h"
+
+#ifndef MREMAP_FIXED
+#define MREMAP_FIXED 2
+#endif
+
+static pthread_rwlock_t registry_lock = PTHREAD_RWLOCK_INITIALIZER;
+static struct fault_map **registry; /* sorted by addr; registry_lock */
+static size_t registry_len, registry_cap;
+static _Atomic long registry_count; /* registry_len, read without lock */
+static _Atomic long registry_slow;  /* mappings with m->slow */
+
+/* ---- page-state bitmaps ---- */
+
+static uint64_t map_page(const struct fault_map *m, uint64_t off)
+{
+	return (off - m->offset) / FAULT_PAGE;
+}
+
+static void bits_set(_Atomic uint64_t *bits, uint64_t first, uint64_t n)
+{
+	for (uint64_t p = first; p < first + n; p++)
+		atomic_fetch_or(&bits[p / 64], 1ull << (p % 64));
+}
+
+static void bits_clear(_Atomic uint64_t *bits, uint64_t first, uint64_t n)
+{
+	for (uint64_t p = first; p < first + n; p++) {
+		if (!(p % 64) && first + n - p >= 64) {
+			atomic_store(&bits[p / 64], 0);
+			p += 63;
+			continue;
+		}
+		atomic_fetch_and(&bits[p / 64], ~(1ull << (p % 64)));
+	}
+}
+
+static int bit_test(_Atomic uint64_t *bits, uint64_t p)
+{
+	return !!(atomic_load(&bits[p / 64]) & (1ull << (p % 64)));
+}
+
+/* ---- the registry ---- */
+
+/* Index of the mapping holding addr, or -1. registry_lock held. */
+static long registry_find(uint64_t addr)
+{
+	size_t lo = 0, hi = registry_len;
+
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		if ((uintptr_t)registry[mid]->addr <= addr)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (!lo)
+		return -1;
+	struct fault_map *m = registry[lo - 1];
+	return addr < (uintptr_t)m->addr + m->len ? (long)lo - 1 : -1;
+}
+
+static int registry_add(struct fault_map *m)
+{
+	size_t i;
+
+	pthread_rwlock_wrlock(&registry_lock);
+	if (registry_len == registry_cap) {
+		size_t ncap = registry_cap ? registry_cap * 2 : 16;
+		void *n = realloc(registry, ncap * sizeof(*registry));
+		if (!n) {
+			pthread_rwlock_unlock(&registry_lock);
+			return -ENOMEM;
+		}
+		registry = n;
+		registry_cap = ncap;
+	}
+	for (i = registry_len; i > 0 && registry[i - 1]->addr > m->addr; i--)
+		registry[i] = registry[i - 1];
+	registry[i] = m;
+	registry_len++;
+	atomic_fetch_add(&registry_count, 1);
+	if (m->slow)
+		atomic_fetch_add(&registry_slow, 1);
+	pthread_rwlock_unlock(&registry_lock);
+	return 0;
+}
+
+/* Take the mapping that is exactly [addr, addr+len) out of the registry.
+ * Returns it, or NULL. */
+static struct fault_map *registry_remove(uint64_t addr, uint64_t len)
+{
+	struct fault_map *m = NULL;
+	long i;
+
+	pthread_rwlock_wrlock(&registry_lock);
+	i = registry_find(addr);
+	if (i >= 0 && (uintptr_t)registry[i]->addr == addr &&
+	    registry[i]->len == len) {
+		m = registry[i];
+		memmove(&registry[i], &registry[i + 1],
+			(registry_len - (size_t)i - 1) * sizeof(*registry));
+		registry_len--;
+		atomic_fetch_sub(&registry_count, 1);
+		if (m->slow)
+			atomic_fetch_sub(&registry_slow, 1);
+		atomic_store(&m->dead, 1);
+	}
+	pthread_rwlock_unlock(&registry_lock);
+	return m;
+}
+
+struct fault_map *fault_map_get(uint64_t addr)
+{
+	struct fault_map *m = NULL;
+	long i;
+
+	if (!atomic_load_explicit(&registry_count, memory_order_relaxed))
+		return NULL;
+	pthread_rwlock_rdlock(&registry_lock);
+	i = registry_find(addr);
+	if (i >= 0) {
+		m = registry[i];
+		atomic_fetch_add(&m->busy, 1);
+	}
+	pthread_rwlock_unlock(&registry_lock);
+	return m;
+}
+
+void fault_map_put(struct fault_map *m)
+{
+	struct fault *fc = m->fc;
+
+	if (atomic_fetch_sub(&m->busy, 1) == 1 && atomic_load(&m->dead)) {
+		/* fault_map_delete is waiting for the count to drop */
+		pthread_mutex_lock(&fc->lock);
+		pthread_cond_broadcast(&fc->idle);
+		pthread_mutex_unlock(&fc->lock);
+	}
+}
+
+/* ---- creation and removal ---- */
+
+/* Fresh anonymous memory of len bytes, not inherited by fork, registered
+ * with the file system's userfaultfd in mode. Returns it or NULL. */
+static void *neutral_new(struct fault_map *m, void *where, uint64_t len,
+			 int *err)
+{
+	void *p = mmap(where, len, m->prot,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+
+	if (p == MAP_FAILED) {
+		*err = -errno;
+		return NULL;
+	}
+	if (madvise(p, len, MADV_DONTFORK)) {
+		*err = -errno;
+		goto unmap;
+	}
+	*err = uffd_register(m->fc->uffd, p, len, m->reg_mode);
+	if (*err)
+		goto unmap;
+	return p;
+
+unmap:
+	munmap(p, len);
+	return NULL;
+}
+
+int fault_map_new(struct udax_fs *fs, struct inode *ip, uint64_t off,
+		  uint64_t len, int prot, int flags, void **addr)
+{
+	struct fault_map *m;
+	struct fault *fc;
+	uint64_t pages = len / FAULT_PAGE;
+	int ret;
+
+	*addr = NULL;
+	if (fs->dev->fd < 0)
+		return -ENODEV;
+	ret = fault_get(fs, &fc);
+	if (ret)
+		return ret;
+	m = calloc(1, sizeof(*m));
+	if (!m)
+		return -ENOMEM;
+	m->zero = calloc((pages + 63) / 64, 2 * sizeof(*m->zero));
+	if (!m->zero) {
+		ret = -ENOMEM;
+		goto free_map;
+	}
+	m->len = len;
+	m->offset = off;
+	m->prot = prot;
+	m->flags = flags;
+	m->fc = fc;
+	m->ip = ip;
+	m->slow = !dev_cpu_flush(fs->dev);
+	m->sigbus_from = UINT64_MAX;
+	/* shared writable mappings catch the first store to a zero page */
+	m->reg_mode = UFFDIO_REGISTER_MODE_MISSING;
+	if ((flags & UDAX_MAP_SHARED) && (prot & PROT_WRITE) && fc->wp)
+		m->reg_mode |= UFFDIO_REGISTER_MODE_WP;
+	m->addr = neutral_new(m, NULL, len, &ret);
+	if (!m->addr)
+		goto free_bits;
+	igrab(ip);
+	pthread_rwlock_wrlock(&ip->lock);
+	m->next = ip->maps;
+	ip->maps = m;
+	pthread_rwlock_unlock(&ip->lock);
+	pthread_mutex_lock(&fc->lock);
+	fc->nmaps++;
+	pthread_mutex_unlock(&fc->lock);
+	ret = registry_add(m);
+	if (ret)
+		goto unlink;
+	*addr = m->addr;
+	return 0;
+
+unlink:
+	pthread_mutex_lock(&fc->lock);
+	fc->nmaps--;
+	pthread_mutex_unlock(&fc->lock);
+	pthread_rwlock_wrlock(&ip->lock);
+	ip->maps = m->next;
+	pthread_rwlock_unlock(&ip->lock);
+	iput(ip);
+	munmap(m->addr, len);
+free_bits:
+	free((void *)m->zero);
+free_map:
+	free(m);
+	return ret;
+}
+
+int fault_map_delete(void *addr, size_t len)
+{
+	uint64_t rlen = (len + FAULT_PAGE - 1) & ~(uint64_t)(FAULT_PAGE - 1);
+	struct fault_map *m, **pp;
+	struct fault *fc;
+
+	if (!len || rlen < len || ((uintptr_t)addr & (FAULT_PAGE - 1)))
+		return -EINVAL;
+	m = registry_remove((uintptr_t)addr, rlen);
+	if (!m)
+		return -EINVAL;
+	fc = m->fc;
+	/* faults that found it before it left the registry finish first */
+	pthread_mutex_lock(&fc->lock);
+	while (atomic_load(&m->busy))
+		pthread_cond_wait(&fc->idle, &fc->lock);
+	pthread_mutex_unlock(&fc->lock);
+	pthread_rwlock_wrlock(&m->ip->lock);
+	for (pp = &m->ip->maps; *pp != m; pp = &(*pp)->next)
+		;
+	*pp = m->next;
+	pthread_rwlock_unlock(&m->ip->lock);
+	munmap(m->addr, m->len);
+	/* threads still waiting on a fault there retry, and find nothing */
+	uffd_wake(fc->uffd, (uintptr_t)m->addr, m->len);
+	iput(m->ip);
+	pthread_mutex_lock(&fc->lock);
+	fc->nmaps--;
+	pthread_mutex_unlock(&fc->lock);
+	free((void *)m->zero);
+	free(m);
+	return 0;
+}
+
+/* ---- page states ---- */
+
+int fault_map_sigbus(struct fault_map *m, uint64_t off, uint64_t len)
+{
+	uint8_t *where = m->addr + (off - m->offset);
+	uint64_t from;
+	void *p;
+
+	/* the page's own address as the (beyond end of file) offset: the
+	 * pieces of one range then merge into one kernel mapping */
+	p = mmap(where, len, m->prot, MAP_SHARED | MAP_FIXED,
+		 m->fc->sigbus_fd, (off_t)(uintptr_t)where);
+	if (p == MAP_FAILED)
+		return -errno;
+	madvise(where, len, MADV_DONTFORK);
+	from = atomic_load(&m->sigbus_from);
+	while (off < from &&
+	       !atomic_compare_exchange_weak(&m->sigbus_from, &from, off))
+		;
+	return 0;
+}
+
+/* The device-state bitmap of m: one bit per page, after the zero bits. */
+static _Atomic uint64_t *dev_bits(struct fault_map *m)
+{
+	return m->zero + (m->len / FAULT_PAGE + 63) / 64;
+}
+
+void fault_map_note(struct fault_map *m, uint64_t off, uint64_t len,
+		    int state)
+{
+	uint64_t p = map_page(m, off), n = len / FAULT_PAGE;
+
+	switch (state) {
+	case FAULT_STATE_DEVICE:
+		bits_clear(m->zero, p, n);
+		bits_set(dev_bits(m), p, n);
+		break;
+	case FAULT_STATE_ZERO:
+		bits_clear(dev_bits(m), p, n);
+		bits_set(m->zero, p, n);
+		break;
+	default:
+		bits_clear(m->zero, p, n);
+		bits_clear(dev_bits(m), p, n);
+		break;
+	}
+}
+
+int fault_map_is_device(struct fault_map *m, uint64_t off)
+{
+	return bit_test(dev_bits(m), map_page(m, off));
+}
+
+/* Move [off, off+len) of m (file offsets, whole pages, inside m) back to
+ * neutral in one step: registered memory made elsewhere is moved over
+ * it, so no access can meet unregistered memory in between. */
+static int map_zap(struct fault_map *m, uint64_t off, uint64_t len)
+{
+	uint8_t *where = m->addr + (off - m->offset);
+	void *p;
+	int ret;
+
+	p = neutral_new(m, NULL, len, &ret);
+	if (!p)
+		return ret;
+	if (mremap(p, len, len, MREMAP_MAYMOVE | MREMAP_FIXED, where) ==
+	    MAP_FAILED) {
+		ret = -errno;
+		munmap(p, len);
+		return ret;
+	}
+	fault_map_note(m, off, len, FAULT_STATE_NEUTRAL);
+	if (off <= atomic_load(&m->sigbus_from) &&
+	    off + len >= m->offset + m->len)
+		atomic_store(&m->sigbus_from, UINT64_MAX);
+	return 0;
+}
+
+/* [*off, *off+*len) clipped to m, whole pages; 0 if nothing is left. */
+static int map_clip(const struct fault_map *m, uint64_t off, uint64_t len,
+		    uint64_t *coff, uint64_t *clen)
+{
+	uint64_t end = len > UINT64_MAX - off ? UINT64_MAX : off + len;
+	uint64_t mend = m->offset + m->len;
+
+	off &= ~(uint64_t)(FAULT_PAGE - 1);
+	if (end <= UINT64_MAX - FAULT_PAGE)
+		end = (end + FAULT_PAGE - 1) & ~(uint64_t)(FAULT_PAGE - 1);
+	if (off < m->offset)
+		off = m->offset;
+	if (end > mend)
+		end = mend;
+	if (off >= end)
+		return 0;
+	*coff = off;
+	*clen = end - off;
+	return 1;
+}
+
+int fault_zap(struct inode *ip, uint64_t off, uint64_t len)
+{
+	uint64_t coff, clen;
+	int ret;
+
+	for (struct fault_map *m = ip->maps; m; m = m->next) {
+		if (!map_clip(m, off, len, &coff, &clen))
+			continue;
+		ret = map_zap(m, coff, clen);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+int fault_zap_map(struct fault_map *m)
+{
+	return map_zap(m, m->offset, m->len);
+}
+
+int fault_file_changed(struct inode *ip, uint64_t off, uint64_t len)
+{
+	uint64_t coff, clen;
+	int ret;
+
+	for (struct fault_map *m = ip->maps; m; m = m->next) {
+		if (!map_clip(m, off, len, &coff, &clen))
+			continue;
+		/* past the old end of file: the sigbus pages from there on */
+		uint64_t sb = atomic_load(&m->sigbus_from);
+		if (sb < coff + clen) {
+			uint64_t from = sb > m->offset ? sb : m->offset;
+			ret = map_zap(m, from, m->offset + m->len - from);
+			if (ret)
+				return ret;
+			if (from <= coff)
+				continue;
+			clen = from - coff;
+		}
+		/* zero pages (and sigbus pages of failed allocations) */
+		uint64_t p = map_page(m, coff), n = clen / FAULT_PAGE;
+		for (uint64_t i = 0; i < n;) {
+			if (!bit_test(m->zero, p + i)) {
+				i++;
+				continue;
+			}
+			uint64_t j = i;
+			while (j < n && bit_test(m->zero, p + j))
+				j++;
+			ret = map_zap(m, coff + i * FAULT_PAGE,
+				      (j - i) * FAULT_PAGE);
+			if (ret)
+				return ret;
+			i = j;
+		}
+	}
+	return 0;
+}
+
+/* ---- data paths and persistence ---- */
+
+void fault_prefault(const void *buf, size_t len, int write)
+{
+	uint64_t a = (uintptr_t)buf, end = a + len;
+
+	if (!len || !atomic_load_explicit(&registry_count,
+					  memory_order_relaxed))
+		return;
+	while (a < end) {
+		struct fault_map *m = fault_map_get(a);
+		if (!m) {
+			a = (a | (FAULT_PAGE - 1)) + 1;
+			continue;
+		}
+		uint64_t mend = (uintptr_t)m->addr + m->len;
+		uint64_t s = a & ~(uint64_t)(FAULT_PAGE - 1);
+		uint64_t e = end < mend ? end : mend;
+		uint64_t pe = (e + FAULT_PAGE - 1) &
+			      ~(uint64_t)(FAULT_PAGE - 1);
+		fault_map_put(m);
+		/* errors are the copy's to meet (a page past end of file) */
+		madvise((void *)(uintptr_t)s, pe - s,
+			write ? MADV_POPULATE_WRITE : MADV_POPULATE_READ);
+		a = e;
+	}
+}
+
+/* Flush the device blocks behind [off, off+len) of m (mapped blocks up to
+ * end of file; holes hold nothing to flush). */
+static void map_flush_blocks(struct fault_map *m, uint64_t off, uint64_t len)
+{
+	struct inode *ip = m->ip;
+	struct dev *dev = ip->fs->dev;
+	const struct udax_inode *di;
+	int ret;
+
+	pthread_rwlock_rdlock(&ip->lock);
+	di = inode_r(ip->fs, NULL, ip->ino, &ret);
+	if (di && off < di->size) {
+		struct iomap_iter it = { .ip = ip, .pos = off,
+					 .len = di->size - off < len
+							? di->size - off
+							: len,
+					 .flags = IOMAP_REPORT };
+		while (iomap_iter(&it, &udax_iomap_ops) > 0) {
+			if (it.iomap.type == IOMAP_MAPPED ||
+			    it.iomap.type == IOMAP_SHARED)
+				dev_flush(dev, dev->base + it.iomap.addr,
+					  it.iomap.length);
+			it.processed = (int64_t)it.iomap.length;
+		}
+	}
+	pthread_rwlock_unlock(&ip->lock);
+}
+
+int fault_msync(uint64_t addr, uint64_t len, int sync)
+{
+	uint64_t end = addr + len;
+	struct dev *last = NULL;
+
+	while (addr < end) {
+		struct fault_map *m = fault_map_get(addr);
+		if (!m)
+			return -ENOMEM;
+		uint64_t mend = (uintptr_t)m->addr + m->len;
+		uint64_t n = (end < mend ? end : mend) - addr;
+		int shared_w = (m->flags & UDAX_MAP_SHARED) &&
+			       (m->prot & PROT_WRITE);
+		if (shared_w) {
+			/* stores through the mapping changed the file */
+			m->ip->mtime_pending = fs_now_ns();
+			if (sync)
+				map_flush_blocks(m, m->offset + (addr -
+						 (uintptr_t)m->addr), n);
+		}
+		if (sync && shared_w && m->ip->fs->dev != last) {
+			last = m->ip->fs->dev;
+			dev_drain(last);
+		}
+		fault_map_put(m);
+		addr += n;
+	}
+	return 0;
+}
+
+void fault_flush(const void *addr, size_t len)
+{
+	uint64_t a = (uintptr_t)addr, end = a + len;
+
+	if (!atomic_load_explicit(&registry_slow, memory_order_relaxed)) {
+		cl_flush(addr, len);
+		return;
+	}
+	while (a < end) {
+		struct fault_map *m = fault_map_get(a);
+		uint64_t next;
+		if (!m) {
+			next = (a | (FAULT_PAGE - 1)) + 1;
+			next = next < end ? next : end;
+			cl_flush((const void *)(uintptr_t)a, next - a);
+			a = next;
+			continue;
+		}
+		uint64_t mend = (uintptr_t)m->addr + m->len;
+		next = end < mend ? end : mend;
+		if (!m->slow)
+			cl_flush((const void *)(uintptr_t)a, next - a);
+		else if (m->flags & UDAX_MAP_SHARED)
+			map_flush_blocks(m,
+					 m->offset + (a - (uintptr_t)m->addr),
+					 next - a);
+		fault_map_put(m);
+		a = next;
+	}
+}
+
+void fault_drain(void)
+{
+	struct dev *seen[8];
+	size_t nseen = 0;
+
+	cl_drain();
+	if (!atomic_load_explicit(&registry_slow, memory_order_relaxed))
+		return;
+	pthread_rwlock_rdlock(&registry_lock);
+	for (size_t i = 0; i < registry_len; i++) {
+		struct dev *dev = registry[i]->ip->fs->dev;
+		size_t k;
+		if (!registry[i]->slow)
+			continue;
+		for (k = 0; k < nseen && seen[k] != dev; k++)
+			;
+		if (k < nseen)
+			continue;
+		if (nseen < 8)
+			seen[nseen++] = dev;
+		dev_drain(dev);
+	}
+	pthread_rwlock_unlock(&registry_lock);
+}
