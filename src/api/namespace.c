@@ -185,6 +185,7 @@ static int remove_common(struct udax_fs *fs, const char *path, int want_dir)
 	ret = iget(fs, nd.ino, &ip);
 	if (ret)
 		goto unlock;
+	pthread_rwlock_wrlock(&ip->lock); /* its data readers read nlink's line */
 	tx = tx_begin(fs);
 	ret = dir_remove(tx, nd.dir, nd.name, nd.len);
 	if (!ret)
@@ -195,6 +196,7 @@ static int remove_common(struct udax_fs *fs, const char *path, int want_dir)
 			w->nlink--;
 	}
 	ret = ret ? (tx_abort(tx), ret) : tx_commit(tx);
+	pthread_rwlock_unlock(&ip->lock);
 	iput(ip); /* frees the inode if this was its last user */
 unlock:
 	pthread_rwlock_unlock(&fs->ns_lock);
@@ -263,6 +265,11 @@ int udax_link(struct udax_fs *fs, const char *from, const char *to)
 		ret = -EMLINK;
 		goto unlock;
 	}
+	struct inode *sip;
+	ret = iget(fs, snd.ino, &sip);
+	if (ret)
+		goto unlock;
+	pthread_rwlock_wrlock(&sip->lock);
 	tx = tx_begin(fs);
 	ret = dir_add(tx, dnd.dir, dnd.name, dnd.len, snd.ino, snd.type);
 	if (!ret) {
@@ -273,6 +280,8 @@ int udax_link(struct udax_fs *fs, const char *from, const char *to)
 		}
 	}
 	ret = ret ? (tx_abort(tx), ret) : tx_commit(tx);
+	pthread_rwlock_unlock(&sip->lock);
+	iput(sip);
 unlock:
 	pthread_rwlock_unlock(&fs->ns_lock);
 	return ret;
@@ -439,32 +448,44 @@ int udax_access(struct udax_fs *fs, const char *path, int mode)
 
 /* Resolve a path for an attribute change and open a transaction on it.
  * On success the namespace lock is held and *txp is open. */
+/* Resolve a path for an attribute change, lock the inode (data readers
+ * hold its lock while they read the on-media inode) and open a
+ * transaction. On success ns_lock, the inode lock and the journal lock
+ * are held, in that order; setattr_end releases them. */
 static int setattr_begin(struct udax_fs *fs, const char *path, int follow,
 			 struct namei *nd, const struct udax_inode **di,
-			 struct tx **txp)
+			 struct inode **ipp, struct tx **txp)
 {
 	int ret, err;
 
 	pthread_rwlock_wrlock(&fs->ns_lock);
 	ret = namei(fs, path, follow ? NAMEI_FOLLOW : 0, nd);
-	if (!ret) {
-		*di = inode_r(fs, NULL, nd->ino, &err);
-		if (!*di)
-			ret = err;
-		else if (fs->read_only)
-			ret = -EROFS;
-	}
+	if (!ret && fs->read_only)
+		ret = -EROFS;
+	if (!ret)
+		ret = iget(fs, nd->ino, ipp);
 	if (ret) {
 		pthread_rwlock_unlock(&fs->ns_lock);
 		return ret;
+	}
+	pthread_rwlock_wrlock(&(*ipp)->lock);
+	*di = inode_r(fs, NULL, nd->ino, &err);
+	if (!*di) {
+		pthread_rwlock_unlock(&(*ipp)->lock);
+		iput(*ipp);
+		pthread_rwlock_unlock(&fs->ns_lock);
+		return err;
 	}
 	*txp = tx_begin(fs);
 	return 0;
 }
 
-static int setattr_end(struct udax_fs *fs, struct tx *tx, int ret)
+static int setattr_end(struct udax_fs *fs, struct inode *ip, struct tx *tx,
+		       int ret)
 {
 	ret = ret ? (tx_abort(tx), ret) : tx_commit(tx);
+	pthread_rwlock_unlock(&ip->lock);
+	iput(ip);
 	pthread_rwlock_unlock(&fs->ns_lock);
 	return ret;
 }
@@ -474,24 +495,25 @@ int udax_chmod(struct udax_fs *fs, const char *path, mode_t mode)
 	const struct udax_inode *di;
 	struct udax_inode *w;
 	struct namei nd;
+	struct inode *ip;
 	struct tx *tx;
 	int ret;
 
-	ret = setattr_begin(fs, path, 1, &nd, &di, &tx);
+	ret = setattr_begin(fs, path, 1, &nd, &di, &ip, &tx);
 	if (ret)
 		return ret;
 	if (!perm_owner(di))
-		return setattr_end(fs, tx, -EPERM);
+		return setattr_end(fs, ip, tx, -EPERM);
 	mode &= 07777;
 	if (cred_current()->uid != 0 && !S_ISDIR(di->mode) &&
 	    !cred_in_group(cred_current(), di->gid))
 		mode &= ~(mode_t)S_ISGID;
 	w = inode_w(tx, nd.ino);
 	if (!w)
-		return setattr_end(fs, tx, tx->failed);
+		return setattr_end(fs, ip, tx, tx->failed);
 	w->mode = (uint16_t)((w->mode & S_IFMT) | mode);
 	w->ctime_ns = fs_now_ns();
-	return setattr_end(fs, tx, 0);
+	return setattr_end(fs, ip, tx, 0);
 }
 
 static int chown_common(struct udax_fs *fs, const char *path, int follow,
@@ -501,25 +523,26 @@ static int chown_common(struct udax_fs *fs, const char *path, int follow,
 	const struct udax_inode *di;
 	struct udax_inode *w;
 	struct namei nd;
+	struct inode *ip;
 	struct tx *tx;
 	int ret;
 
-	ret = setattr_begin(fs, path, follow, &nd, &di, &tx);
+	ret = setattr_begin(fs, path, follow, &nd, &di, &ip, &tx);
 	if (ret)
 		return ret;
 	if (c->uid != 0) {
 		if (uid != (uid_t)-1 && uid != di->uid)
-			return setattr_end(fs, tx, -EPERM);
+			return setattr_end(fs, ip, tx, -EPERM);
 		if (gid != (gid_t)-1 && gid != di->gid &&
 		    (c->uid != di->uid || !cred_in_group(c, gid)))
-			return setattr_end(fs, tx, -EPERM);
+			return setattr_end(fs, ip, tx, -EPERM);
 		if (c->uid != di->uid &&
 		    (uid != (uid_t)-1 || gid != (gid_t)-1))
-			return setattr_end(fs, tx, -EPERM);
+			return setattr_end(fs, ip, tx, -EPERM);
 	}
 	w = inode_w(tx, nd.ino);
 	if (!w)
-		return setattr_end(fs, tx, tx->failed);
+		return setattr_end(fs, ip, tx, tx->failed);
 	if (uid != (uid_t)-1)
 		w->uid = uid;
 	if (gid != (gid_t)-1)
@@ -532,7 +555,7 @@ static int chown_common(struct udax_fs *fs, const char *path, int follow,
 			w->mode &= (uint16_t)~S_ISGID;
 	}
 	w->ctime_ns = fs_now_ns();
-	return setattr_end(fs, tx, 0);
+	return setattr_end(fs, ip, tx, 0);
 }
 
 int udax_chown(struct udax_fs *fs, const char *path, uid_t uid, gid_t gid)
@@ -556,6 +579,7 @@ int udax_utimens(struct udax_fs *fs, const char *path,
 	const struct udax_inode *di;
 	struct udax_inode *w;
 	struct namei nd;
+	struct inode *ip;
 	struct tx *tx;
 	int64_t now = fs_now_ns();
 	int ret, set_now = 1;
@@ -573,7 +597,7 @@ int udax_utimens(struct udax_fs *fs, const char *path,
 	    times[1].tv_nsec == UTIME_OMIT)
 		set_now = 0;
 	ret = setattr_begin(fs, path, !(flags & AT_SYMLINK_NOFOLLOW), &nd, &di,
-			    &tx);
+			    &ip, &tx);
 	if (ret)
 		return ret;
 	if (!perm_owner(di)) {
@@ -581,13 +605,13 @@ int udax_utimens(struct udax_fs *fs, const char *path,
 		 * ownership */
 		if (!set_now || (times && (times[0].tv_nsec == UTIME_OMIT ||
 					   times[1].tv_nsec == UTIME_OMIT)))
-			return setattr_end(fs, tx, -EPERM);
+			return setattr_end(fs, ip, tx, -EPERM);
 		if (perm_check(di, W_OK))
-			return setattr_end(fs, tx, -EACCES);
+			return setattr_end(fs, ip, tx, -EACCES);
 	}
 	w = inode_w(tx, nd.ino);
 	if (!w)
-		return setattr_end(fs, tx, tx->failed);
+		return setattr_end(fs, ip, tx, tx->failed);
 	if (!times || times[0].tv_nsec == UTIME_NOW)
 		w->atime_ns = now;
 	else if (times[0].tv_nsec != UTIME_OMIT)
@@ -599,7 +623,7 @@ int udax_utimens(struct udax_fs *fs, const char *path,
 	if (!times || times[1].tv_nsec != UTIME_OMIT)
 		icache_forget_mtime(fs, nd.ino); /* the explicit time wins */
 	w->ctime_ns = now;
-	return setattr_end(fs, tx, 0);
+	return setattr_end(fs, ip, tx, 0);
 }
 
 /* ---- directories ---- */

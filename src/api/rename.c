@@ -80,7 +80,7 @@ int udax_rename(struct udax_fs *fs, const char *from, const char *to,
 		unsigned int flags)
 {
 	const struct udax_inode *sdir, *ddir, *src, *dst = NULL;
-	struct inode *victim = NULL;
+	struct inode *victim = NULL, *moved = NULL, *other = NULL;
 	struct namei snd, dnd;
 	struct tx *tx;
 	int ret, err = 0;
@@ -205,6 +205,19 @@ int udax_rename(struct udax_fs *fs, const char *from, const char *to,
 		if (ret)
 			goto unlock;
 	}
+	/* the inodes whose on-media fields change (ctime, nlink, parent)
+	 * are locked against their data readers, in ascending order */
+	ret = iget(fs, snd.ino, &moved);
+	if (ret)
+		goto put_victim;
+	if (victim) {
+		other = victim; /* its reference is the victim's */
+	} else if (dnd.ino && dnd.ino != snd.ino) {
+		ret = iget(fs, dnd.ino, &other);
+		if (ret)
+			goto put_moved;
+	}
+	inode_lock_two(moved, other);
 
 	tx = tx_begin(fs);
 	if (flags & RENAME_EXCHANGE) {
@@ -259,6 +272,12 @@ int udax_rename(struct udax_fs *fs, const char *from, const char *to,
 	if (!ret)
 		ret = touch_ctime(tx, snd.ino);
 	ret = ret ? (tx_abort(tx), ret) : tx_commit(tx);
+	inode_unlock_two(moved, other);
+	if (other && other != victim)
+		iput(other);
+put_moved:
+	iput(moved);
+put_victim:
 	if (victim)
 		iput(victim);
 unlock:

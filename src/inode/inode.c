@@ -95,6 +95,28 @@ void icache_forget_mtime(struct udax_fs *fs, uint64_t ino)
 	pthread_mutex_unlock(&c->lock);
 }
 
+void inode_lock_two(struct inode *a, struct inode *b)
+{
+	if (!b || b == a) {
+		pthread_rwlock_wrlock(&a->lock);
+		return;
+	}
+	if (b->ino < a->ino) {
+		struct inode *t = a;
+		a = b;
+		b = t;
+	}
+	pthread_rwlock_wrlock(&a->lock);
+	pthread_rwlock_wrlock(&b->lock);
+}
+
+void inode_unlock_two(struct inode *a, struct inode *b)
+{
+	pthread_rwlock_unlock(&a->lock);
+	if (b && b != a)
+		pthread_rwlock_unlock(&b->lock);
+}
+
 uint32_t icache_refs(struct inode *ip)
 {
 	uint32_t n;

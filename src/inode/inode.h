@@ -61,6 +61,11 @@ int iget(struct udax_fs *fs, uint64_t ino, struct inode **ip);
 void iput(struct inode *ip);
 /* Take another reference on an inode already held. */
 void igrab(struct inode *ip);
+/* Write-lock two inodes (b may be NULL or equal to a) in ascending
+ * inode order, and unlock them. */
+void inode_lock_two(struct inode *a, struct inode *b);
+void inode_unlock_two(struct inode *a, struct inode *b);
+
 /* References held on an inode now (under the icache lock). */
 uint32_t icache_refs(struct inode *ip);
 /* Drop a cached inode's pending mtime (times were just set explicitly). */
