@@ -79,7 +79,7 @@ done
 for t in build/fuzz/fuzz_*; do
 	[ -x "$t" ] || continue
 	n=$(basename "$t" | sed 's/^fuzz_//')
-	runs=${UDAX_FUZZ_RUNS:-3000}
+	runs=${UDAX_FUZZ_RUNS:-2000}
 	tmpc=$(mktemp -d)
 	if "$t" -runs="$runs" "$tmpc" "tests/fuzz/corpus/$n" >"$log" 2>&1; then
 		echo "PASS fuzz/$n ($(grep -o 'Done [0-9]* runs.*' "$log"))"

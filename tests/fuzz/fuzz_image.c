@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * fuzz_image.c - libFuzzer target: damaged images through open, a walk of
+ * fuzz_image.c - libFuzzer target: damaged images through fsck -y then
+ * fsck -n (which must find nothing left), and through open, a walk of
  * everything, changes, and close.
  *
  * The input is a list of patches to a populated image (made once at
@@ -16,6 +17,9 @@
 #include "../crash_ops.h"
 #include "api/api.h"
 #include "device/device.h"
+#include "fsck/fsck.h"
+#include <fcntl.h>
+#include <unistd.h>
 
 #define IMG_SIZE (6u << 20)
 
@@ -63,6 +67,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		memcpy(work_img + off, data, len);
 		data += len;
 		size -= len;
+	}
+	/* fsck first: a fixing run, then a clean one (it must never crash,
+	 * and whatever it leaves must open) */
+	static char path[64];
+	if (!path[0])
+		snprintf(path, sizeof(path), "/dev/shm/udax-fuzz-%d.img",
+			 (int)getpid());
+	int fd = open(path, O_CREAT | O_TRUNC | O_WRONLY, 0600);
+	if (fd >= 0) {
+		if (write(fd, work_img, IMG_SIZE) == IMG_SIZE &&
+		    fsck_run(path, FSCK_YES, NULL, NULL) != FSCK_EXIT_ERROR &&
+		    fsck_run(path, FSCK_NO, NULL, NULL) != FSCK_EXIT_OK)
+			abort(); /* fsck -y left errors that fsck -n sees */
+		close(fd);
+		unlink(path);
 	}
 	if (dev_memory_from_image(&dev, work_img, IMG_SIZE))
 		return 0;
