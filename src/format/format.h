@@ -254,6 +254,27 @@ _Static_assert(sizeof(struct udax_dirent_val) == 16, "dirent size");
 _Static_assert(sizeof(struct udax_refcount_val) == 8, "refcount size");
 _Static_assert(offsetof(struct udax_inode, crc) == 252, "inode crc");
 
+/* The directory key of a name (FORMAT.md, "The name hash"): FNV-1a 64
+ * seeded with sb.hash_seed, a splitmix64 finalizer, 55 bits, >= 16. */
+static inline uint64_t udax_dir_hash(uint64_t seed, const void *name,
+				     size_t len)
+{
+	const unsigned char *p = name;
+	uint64_t h = 0xcbf29ce484222325ull ^ seed;
+
+	for (size_t i = 0; i < len; i++) {
+		h ^= p[i];
+		h *= 0x100000001b3ull;
+	}
+	h ^= h >> 30;
+	h *= 0xbf58476d1ce4e5b9ull;
+	h ^= h >> 27;
+	h *= 0x94d049bb133111ebull;
+	h ^= h >> 31;
+	h &= UDAX_DIR_HASH_MASK;
+	return h < 16 ? h + 16 : h;
+}
+
 /* crc32c (Castagnoli), as iSCSI/ext4/btrfs use it: init ~0, final ~. */
 uint32_t udax_crc32c(uint32_t crc, const void *buf, size_t len);
 

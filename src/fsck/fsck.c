@@ -602,19 +602,7 @@ static void flip_bit(void *buf, long bit)
 
 static uint64_t name_hash(struct fsck *fc, const uint8_t *name, size_t len)
 {
-	uint64_t h = 0xcbf29ce484222325ull ^ fc->sb.hash_seed;
-
-	for (size_t i = 0; i < len; i++) {
-		h ^= name[i];
-		h *= 0x100000001b3ull;
-	}
-	h ^= h >> 30;
-	h *= 0xbf58476d1ce4e5b9ull;
-	h ^= h >> 27;
-	h *= 0x94d049bb133111ebull;
-	h ^= h >> 31;
-	h &= UDAX_DIR_HASH_MASK;
-	return h < 16 ? h + 16 : h;
+	return udax_dir_hash(fc->sb.hash_seed, name, len);
 }
 
 static size_t dirent_size(size_t name_len)

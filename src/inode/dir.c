@@ -35,20 +35,7 @@ unsigned char mode_to_dtype(mode_t mode)
 
 static uint64_t dir_hash(struct udax_fs *fs, const char *name, size_t len)
 {
-	uint64_t h = 0xcbf29ce484222325ull ^ fs->sb.hash_seed;
-
-	for (size_t i = 0; i < len; i++) {
-		h ^= (unsigned char)name[i];
-		h *= 0x100000001b3ull;
-	}
-	/* finalizer (splitmix64) so that similar names spread */
-	h ^= h >> 30;
-	h *= 0xbf58476d1ce4e5b9ull;
-	h ^= h >> 27;
-	h *= 0x94d049bb133111ebull;
-	h ^= h >> 31;
-	h &= UDAX_DIR_HASH_MASK;
-	return h < 16 ? h + 16 : h;
+	return udax_dir_hash(fs->sb.hash_seed, name, len);
 }
 
 /* Walk the entries of a bucket; checks their bounds. Returns the offset
