@@ -1094,6 +1094,74 @@ static int crash_map_sync(void)
 	return ret;
 }
 
+/* Count this process's kernel mappings. */
+static long count_vmas(void)
+{
+	FILE *f = fopen("/proc/self/maps", "r");
+	long n = 0;
+	int c;
+
+	if (!f)
+		return -1;
+	while ((c = fgetc(f)) != EOF)
+		n += c == '\n';
+	fclose(f);
+	return n;
+}
+
+/* A mapping of a file with far more extents than kernel mappings allowed
+ * to it: faults keep working (the mapping starts afresh when over the
+ * budget), the process's mapping count stays bounded. The budget is set
+ * low (UDAX_FAULT_PIECES) so that the test is quick. */
+static int map_count_limit(void)
+{
+	struct udax_fs *lfs;
+	struct udax_file *f;
+	const int n = 6000, budget = 400;
+	long max_vmas = 0;
+	void *a;
+
+	setenv("UDAX_FAULT_PIECES", "400", 1);
+	CHECK_EQ(udax_open_memory(&lfs, (uint64_t)n * 2 * 4096 + (64 << 20)),
+		 0);
+	CHECK_EQ(udax_file_open(lfs, "/frag", O_CREAT | O_RDWR, 0644, &f), 0);
+	for (int i = 0; i < n; i++) { /* every other block: n extents */
+		uint64_t v = (uint64_t)i + 1;
+		CHECK_EQ(udax_pwrite(f, &v, 8, (off_t)i * 2 * 4096), 8);
+	}
+	long base = count_vmas();
+	CHECK_EQ(udax_mmap(f, 0, (size_t)n * 2 * 4096, PROT_READ | PROT_WRITE,
+			   UDAX_MAP_SHARED, &a),
+		 0);
+	unsigned char *p = a;
+	for (int pass = 0; pass < 2; pass++) {
+		for (int i = 0; i < n; i++) {
+			uint64_t v;
+			memcpy(&v, p + (size_t)i * 2 * 4096, 8);
+			CHECK_EQ(v, (uint64_t)i + 1 + pass * 100000);
+			v += 100000; /* then a store */
+			memcpy(p + (size_t)i * 2 * 4096, &v, 8);
+			if (i % 500 == 0) {
+				long c = count_vmas() - base;
+				max_vmas = c > max_vmas ? c : max_vmas;
+			}
+		}
+	}
+	for (int i = 0; i < n; i += 97) {
+		uint64_t v;
+		CHECK_EQ(udax_pread(f, &v, 8, (off_t)i * 2 * 4096), 8);
+		CHECK_EQ(v, (uint64_t)i + 1 + 200000);
+	}
+	CHECK(max_vmas <= 2 * budget + 1100); /* + one fault-around window */
+	printf("# map-count: %d extents, at most %ld kernel mappings\n", n,
+	       max_vmas);
+	CHECK_EQ(udax_munmap(a, (size_t)n * 2 * 4096), 0);
+	CHECK_EQ(udax_file_close(&f), 0);
+	CHECK_EQ(udax_close(&lfs), 0);
+	unsetenv("UDAX_FAULT_PIECES");
+	return T_PASS;
+}
+
 static const struct test_case tests[] = {
 	{ "errnos", mmap_errnos },
 	{ "coherence", coherence },
@@ -1110,6 +1178,7 @@ static const struct test_case tests[] = {
 	{ "enospc", enospc },
 	{ "file-device", file_device },
 	{ "crash-map-sync", crash_map_sync },
+	{ "map-count-limit", map_count_limit },
 };
 
 int main(int argc, char **argv)

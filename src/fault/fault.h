@@ -90,6 +90,8 @@ struct fault_map {
 	_Atomic uint64_t sigbus_from; /* file offset of the first sigbus page
 				       * (all pages after it are too), or
 				       * UINT64_MAX */
+	_Atomic int64_t pieces;	/* device pieces mapped since the last whole
+				 * zap: kernel mappings (VMAs) it holds */
 	_Atomic uint64_t *zero;	/* a bit per page: zero page, or a sigbus
 				 * page left by a failed allocation; then
 				 * a bit per page: device state */
@@ -123,6 +125,12 @@ struct fault {
 	long nmaps;
 	int stopping;
 	uint8_t *zero_page;	/* FAULT_PAGE zeros: UFFDIO_COPY source */
+	/* Kernel mappings are limited (vm.max_map_count): device pieces
+	 * mapped by all mappings, and the budget past which a fault first
+	 * returns its mapping to one neutral range (its pages fault in
+	 * again as they are used). */
+	_Atomic int64_t pieces;
+	int64_t piece_budget;
 	/* statistics */
 	_Atomic uint64_t faults, allocs, sync_allocs, deferred, sigbus;
 };

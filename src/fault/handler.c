@@ -110,6 +110,8 @@ static int map_device(struct fault_map *m, uint64_t off, uint64_t len,
 			return -errno;
 		madvise(where, j - i, MADV_DONTFORK);
 		fault_map_note(m, off + i, j - i, FAULT_STATE_DEVICE);
+		atomic_fetch_add(&m->pieces, 1);
+		atomic_fetch_add(&m->fc->pieces, 1);
 		i = j;
 	}
 	return 0;
@@ -293,6 +295,18 @@ int fault_resolve(struct fault *fc, struct fault_map *m, uint64_t addr,
 				 !(m->reg_mode & UFFDIO_REGISTER_MODE_WP));
 	int ret;
 
+	/* over the kernel-mapping budget: start this mapping afresh (only
+	 * the worker may zap: a zap waits for the reader) */
+	if (atomic_load(&fc->pieces) > fc->piece_budget &&
+	    atomic_load(&m->pieces) > 0) {
+		if (!may_wait)
+			return -EWOULDBLOCK;
+		pthread_rwlock_wrlock(&ip->lock);
+		ret = fault_zap_map(m);
+		pthread_rwlock_unlock(&ip->lock);
+		if (ret)
+			return ret;
+	}
 	for (int tries = 0;; tries++) {
 		if (store) {
 			if (may_wait)
@@ -462,6 +476,26 @@ static void fault_free(struct fault *fc)
 
 /* Create the handler and start its threads (signals blocked in them: a
  * program's SIGBUS or SIGINT handler runs in its own threads). */
+/* A quarter of vm.max_map_count: a device piece in the middle of the
+ * neutral range costs two kernel mappings (itself and the split-off rest),
+ * and the process needs its own. UDAX_FAULT_PIECES overrides it (tests). */
+static int64_t fault_piece_budget(void)
+{
+	const char *e = getenv("UDAX_FAULT_PIECES");
+	long long max = 65530;
+	FILE *f;
+
+	if (e && atoll(e) > 0)
+		return atoll(e);
+	f = fopen("/proc/sys/vm/max_map_count", "r");
+	if (f) {
+		if (fscanf(f, "%lld", &max) != 1 || max < 1024)
+			max = 65530;
+		fclose(f);
+	}
+	return max / 4;
+}
+
 static int fault_new(struct udax_fs *fs, struct fault **fcp)
 {
 	struct fault *fc;
@@ -477,6 +511,7 @@ static int fault_new(struct udax_fs *fs, struct fault **fcp)
 	pthread_cond_init(&fc->cond, NULL);
 	pthread_cond_init(&fc->idle, NULL);
 	fc->qcap = 64;
+	fc->piece_budget = fault_piece_budget();
 	fc->queue = malloc(fc->qcap * sizeof(*fc->queue));
 	fc->zero_page = aligned_alloc(FAULT_PAGE, FAULT_PAGE);
 	if (!fc->queue || !fc->zero_page) {

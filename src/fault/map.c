@@ -405,7 +405,12 @@ int fault_zap(struct inode *ip, uint64_t off, uint64_t len)
 
 int fault_zap_map(struct fault_map *m)
 {
-	return map_zap(m, m->offset, m->len);
+	int ret = map_zap(m, m->offset, m->len);
+
+	if (!ret)
+		atomic_fetch_sub(&m->fc->pieces,
+				 atomic_exchange(&m->pieces, 0));
+	return ret;
 }
 
 int fault_file_changed(struct inode *ip, uint64_t off, uint64_t len)
