@@ -40,7 +40,8 @@ LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/%.o)
 TOOL_OBJS := $(TOOL_SRCS:%.c=$(BUILD)/%.o)
 TESTS := $(TEST_SRCS:tests/%.c=$(BUILD)/tests/%)
 
-all: $(BUILD)/libudax.a $(BUILD)/libudax.so $(BUILD)/udax $(BUILD)/udax.pc
+all: $(BUILD)/libudax.a $(BUILD)/libudax.so $(BUILD)/udax $(BUILD)/udax.pc \
+	examples
 
 $(BUILD)/%.o: %.c $(HDRS)
 	@mkdir -p $(dir $@)
@@ -68,6 +69,15 @@ $(BUILD)/tests/difftest: tests/difftest.c $(BUILD)/libudax.a $(HDRS)
 	$(CC) $(CFLAGS_ALL) -Itests -o $@ $< $(BUILD)/libudax.a $(LIBS)
 
 tests: $(TESTS) $(BUILD)/tests/difftest $(BUILD)/udax
+
+# examples/: small programs on the public API (examples/README.md).
+EXAMPLES := $(patsubst examples/%.c,$(BUILD)/examples/%,$(wildcard examples/*.c))
+examples: $(EXAMPLES)
+$(BUILD)/examples/%: examples/%.c $(BUILD)/libudax.a include/udax.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -o $@ $< $(BUILD)/libudax.a $(LIBS)
+# t_plog runs the example built in its own build directory.
+$(BUILD)/tests/t_plog: $(BUILD)/examples/plog
 
 # libFuzzer targets (clang): make check runs them briefly, make fuzz long.
 FUZZ_CC ?= clang
@@ -117,6 +127,11 @@ crash-long: $(BUILD)/tests/t_crash
 kill-long: $(BUILD)/tests/t_kill
 	UDAX_KILL_ROUNDS=2000 $(BUILD)/tests/t_kill
 
+# plog-kill-long: 1,000 kill -9s of the persistent-log example
+# (examples/plog.c), each followed by a check of every acknowledged record.
+plog-kill-long: $(BUILD)/tests/t_plog
+	UDAX_PLOG_KILLS=1000 $(BUILD)/tests/t_plog
+
 # scale-long: a million extents in one file, a million names in one directory.
 scale-long: $(BUILD)/tests/t_scale
 	UDAX_SCALE_EXTENTS=1000000 UDAX_SCALE_NAMES=1000000 $(BUILD)/tests/t_scale
@@ -147,3 +162,4 @@ clean:
 	rm -rf build build-san build-tsan build-me build-me-san
 
 .PHONY: kill-long crash-long scale-long demo fuzz fuzz-build all check bench install format format-check clean tests difftest-long
+.PHONY: examples plog-kill-long

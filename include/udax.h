@@ -81,9 +81,11 @@ struct udax_open_opts {
 int udax_mkfs(const char *device, const struct udax_mkfs_opts *opts);
 
 /* Open a file system: checks the superblock, replays the journal and
- * finishes interrupted truncates and unlinks. On failure prints why to
- * stderr (unless opts->quiet) and returns UDAX_ECORRUPT for a damaged or
- * foreign image, or another negative errno. */
+ * finishes interrupted truncates and unlinks. One read-write opener at a
+ * time (an advisory lock on the image; read-only openers share): a second
+ * gets -EBUSY. On failure prints why to stderr (unless opts->quiet) and
+ * returns UDAX_ECORRUPT for a damaged or foreign image, or another
+ * negative errno. */
 int udax_open(struct udax_fs **fs, const char *device,
 	      const struct udax_open_opts *opts);
 

@@ -272,6 +272,8 @@ static int op_rename_dir_over(struct udax_fs *fs) { return udax_rename(fs, "/d/e
 static int op_link(struct udax_fs *fs) { return udax_link(fs, "/big", "/d/e/big2"); }
 static int op_unlink(struct udax_fs *fs) { return udax_unlink(fs, "/big"); }
 static int op_unlink_hard(struct udax_fs *fs) { return udax_unlink(fs, "/d/hard"); }
+/* the last name of a directory: it keeps an empty root leaf */
+static int op_unlink_last(struct udax_fs *fs) { return udax_unlink(fs, "/d/e/g"); }
 static int op_mkdir(struct udax_fs *fs) { return udax_mkdir(fs, "/d/e/sub", 0700); }
 static int op_rmdir(struct udax_fs *fs) { return udax_rmdir(fs, "/empty"); }
 static int op_symlink(struct udax_fs *fs) { return udax_symlink(fs, "/d/f", "/s"); }
@@ -340,6 +342,7 @@ static const struct crash_op crash_ops[] = {
 	{ "link", op_link, 0 },
 	{ "unlink", op_unlink, 0 },
 	{ "unlink-hard", op_unlink_hard, 0 },
+	{ "unlink-last", op_unlink_last, 0 },
 	{ "mkdir", op_mkdir, 0 },
 	{ "rmdir", op_rmdir, 0 },
 	{ "symlink", op_symlink, 0 },

@@ -705,6 +705,11 @@ int udax_ftruncate(struct udax_file *f, off_t length)
 		if (!ret)
 			ret = inode_truncate(f->fs, f->ip->ino,
 					     (uint64_t)length, TRUNC_SET_SIZE);
+		/* as Linux: the rest of the last block reads as zeros, also
+		 * through a mapping (a crash before this is covered: growing
+		 * a file zeroes that tail first, see api_zero_tail) */
+		if (!ret)
+			ret = api_zero_tail(f->ip, (uint64_t)length);
 	}
 	pthread_rwlock_unlock(&f->ip->lock);
 	return ret;

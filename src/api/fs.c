@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/random.h>
 #include <time.h>
 #include <unistd.h>
@@ -382,6 +383,17 @@ int udax_open(struct udax_fs **fsp, const char *device,
 
 	*fsp = NULL;
 	ret = dev_open(&dev, device, 0, opts && opts->read_only);
+	if (!ret && dev->fd >= 0 &&
+	    flock(dev->fd, ((opts && opts->read_only) ? LOCK_SH : LOCK_EX) |
+				   LOCK_NB)) {
+		/* one writer at a time: udax has no sharing between
+		 * processes (yet); readers may share */
+		if (!(opts && opts->quiet))
+			fprintf(stderr, "udax: %s: in use by another opener\n",
+				device);
+		dev_close(&dev);
+		return -EBUSY;
+	}
 	if (ret == -EINVAL && device && strncmp(device, "memfd:", 6)) {
 		/* a file too small to map holds no udax file system */
 		if (!(opts && opts->quiet))

@@ -693,7 +693,10 @@ static const char *node_hdr_why(struct walk *w, const struct udax_node *n,
 		return "wrong tree kind";
 	if (n->level >= BT_MAX_DEPTH || (level >= 0 && n->level != level))
 		return "wrong level";
-	if (n->nitems == 0)
+	/* only a directory's root leaf may be empty: an emptied directory
+	 * keeps it (FORMAT.md, B+tree nodes) */
+	if (n->nitems == 0 &&
+	    !(w->kind == UDAX_TREE_DIR && level < 0 && n->level == 0))
 		return "empty node";
 	if (n->nitems > NODE_ITEMS_MAX)
 		return "too many items";
@@ -970,7 +973,10 @@ static int walk_node(struct walk *w, uint64_t blk, int level, uint64_t lo,
 	int kept = 0;
 	for (int i = 0; i < ni; i++)
 		kept += sel[i].keep;
-	if (!kept) {
+	/* an emptied directory keeps its root leaf with no items */
+	int empty_dir_root = ni == 0 && w->kind == UDAX_TREE_DIR &&
+			     depth == 0 && n->level == 0;
+	if (!kept && !empty_dir_root) {
 		if (!check)
 			node_unclaim(w, blk);
 		return W_DROP;
