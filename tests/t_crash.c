@@ -28,6 +28,7 @@
 
 static unsigned crash_exhaustive = 6;
 static unsigned crash_samples = 24;
+static int crash_recover_too = 1; /* UDAX_CRASH_RECOVERY=0 skips it */
 static uint64_t crash_seed;
 static uint64_t images_checked, points_checked;
 
@@ -149,6 +150,78 @@ static int check_image(const struct run *r, const uint8_t *img,
 	return 0;
 }
 
+static uint64_t recovery_points, recovery_images;
+
+/* Digest of an image after a full recovery (open, which replays the
+ * journal and finishes orphans), or an error. */
+static int recovered_digest(const uint8_t *img, uint32_t *h)
+{
+	struct udax_open_opts oo = { .quiet = 1 };
+	struct udax_fs *fs;
+	struct dev *dev;
+	int ret = dev_memory_from_image(&dev, img, CRASH_DEV_SIZE);
+
+	if (ret)
+		return ret;
+	ret = udax_open_device(&fs, dev, 0, &oo);
+	if (ret)
+		return ret;
+	ret = digest_fs(fs, h);
+	udax_close(&fs);
+	return ret;
+}
+
+/* Crash the recovery of `img` at each of its fences (keeping none, all,
+ * and a few random subsets of the pending lines): recovering again from
+ * there must give the same file system as one uninterrupted recovery. */
+static int crash_recovery(const uint8_t *img, const char *op, uint64_t k)
+{
+	uint8_t *img2 = malloc(CRASH_DEV_SIZE);
+	struct udax_open_opts oo = { .quiet = 1 };
+	uint32_t want, got;
+	int failed = 0;
+
+	if (!img2 || recovered_digest(img, &want)) {
+		free(img2);
+		return 0; /* an image that does not open is judged elsewhere */
+	}
+	for (uint64_t j = 1; !failed; j++) {
+		struct udax_fs *fs;
+		struct dev *dev;
+		if (dev_crash_new(&dev, CRASH_DEV_SIZE))
+			break;
+		dev_crash_load(dev, img);
+		dev_crash_freeze_at(dev, j);
+		if (udax_open_device(&fs, dev, 0, &oo))
+			break;
+		int reached = dev_crash_fences(dev) >= j;
+		size_t n = dev_crash_pending(dev);
+		uint64_t s = crash_seed ^ (j * 7919 + k);
+		recovery_points++;
+		for (unsigned t = 0; t < 4 && !failed; t++) {
+			uint64_t keep[1024] = { 0 };
+			for (size_t w = 0; w < (n + 63) / 64 && w < 1024; w++)
+				keep[w] = t == 0 ? 0 : t == 1 ? ~0ull : rng_next(&s);
+			dev_crash_image(dev, keep, img2);
+			recovery_images++;
+			if (recovered_digest(img2, &got) || got != want) {
+				fprintf(stderr,
+					"  crash id %s:%llu:recovery-fence=%llu:"
+					"sample=%u: recovery crashed and "
+					"resumed differs\n",
+					op, (unsigned long long)k,
+					(unsigned long long)j, t);
+				failed = 1;
+			}
+		}
+		udax_close(&fs);
+		if (!reached)
+			break; /* that was the end of the recovery */
+	}
+	free(img2);
+	return failed;
+}
+
 static int crash_one_op(const struct crash_op *op)
 {
 	struct run ref;
@@ -205,6 +278,12 @@ static int crash_one_op(const struct crash_op *op)
 				failed = check_image(&r, img, op->name, k, id);
 			}
 		}
+		/* and crash the recovery of the image that kept everything */
+		if (!failed && crash_recover_too) {
+			memset(keep, 0xff, words * 8);
+			dev_crash_image(r.dev, keep, img);
+			failed = crash_recovery(img, op->name, k);
+		}
 		free(keep);
 		run_end(&r);
 	}
@@ -224,6 +303,8 @@ static int crash_all(void)
 		crash_samples = (unsigned)atoi(e);
 	if (crash_exhaustive > 20)
 		crash_exhaustive = 20;
+	if ((e = getenv("UDAX_CRASH_RECOVERY")))
+		crash_recover_too = atoi(e);
 	crash_seed = (e = getenv("UDAX_CRASH_SEED")) ? strtoull(e, NULL, 0)
 						      : (uint64_t)time(NULL);
 	snprintf(img_path, sizeof(img_path), "/dev/shm/udax-crash-%d.img",
@@ -247,6 +328,9 @@ static int crash_all(void)
 	printf("# crash: total %llu crash points, %llu images\n",
 	       (unsigned long long)points_checked,
 	       (unsigned long long)images_checked);
+	printf("# crash: recovery crashed at %llu points, %llu images\n",
+	       (unsigned long long)recovery_points,
+	       (unsigned long long)recovery_images);
 	return failed ? T_FAIL : T_PASS;
 }
 

@@ -217,6 +217,16 @@ free_all:
 	return ret;
 }
 
+void dev_crash_load(struct dev *dev, const uint8_t *image)
+{
+	struct crash *c = dev->priv;
+
+	pthread_mutex_lock(&c->lock);
+	memcpy(dev->base, image, dev->size);
+	memcpy(c->durable, image, dev->size);
+	pthread_mutex_unlock(&c->lock);
+}
+
 uint64_t dev_crash_fences(struct dev *dev)
 {
 	struct crash *c = dev->priv;

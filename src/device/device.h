@@ -120,6 +120,10 @@ void cl_memzero_nt(void *dst, size_t len);
  * errno of memfd_create/ftruncate/mmap. */
 int dev_crash_new(struct dev **dev, uint64_t size);
 
+/* Start from `image` (dev->size bytes), all of it durable: e.g. a crash
+ * image whose recovery is itself to be crashed. */
+void dev_crash_load(struct dev *dev, const uint8_t *image);
+
 /* Number of fences (drains) so far; crash points are numbered by it. */
 uint64_t dev_crash_fences(struct dev *dev);
 
