@@ -74,10 +74,11 @@ static int run_udax(struct meas *m, int prefaulted)
 			goto out;
 		}
 	}
-	ret = udax_file_open(fs, "/log",
-			     O_CREAT | O_EXCL | O_WRONLY | O_APPEND, 0644, &f);
+	ret = udax_file_open(fs, "/log", O_CREAT | O_EXCL | O_WRONLY | O_APPEND,
+			     0644, &f);
 	if (ret) {
-		meas_fail(m, "udax_file_open(\"/log\", O_CREAT|O_EXCL|"
+		meas_fail(m,
+			  "udax_file_open(\"/log\", O_CREAT|O_EXCL|"
 			  "O_WRONLY|O_APPEND) returned %s",
 			  uerr(ret, e, sizeof(e)));
 		goto out;
@@ -89,10 +90,11 @@ static int run_udax(struct meas *m, int prefaulted)
 		t0 = now_ns();
 		r = udax_write(f, buf, cfg.append_io);
 		if (r != (ssize_t)cfg.append_io) {
-			meas_fail(m, "append %ld: udax_write(4 KiB) returned %s",
+			meas_fail(m,
+				  "append %ld: udax_write(4 KiB) returned %s",
 				  i,
-				  r < 0 ? uerr(r, e, sizeof(e))
-					: "a short count");
+				  r < 0 ? uerr(r, e, sizeof(e)) :
+					  "a short count");
 			goto out;
 		}
 		ret = udax_fdatasync(f);
@@ -174,7 +176,8 @@ static int run_kernel(struct meas *m, const char *dir)
 	}
 	record(m, i);
 	rc = 0;
-	if (!fstat(fd, &st) && (uint64_t)st.st_size != (uint64_t)i * cfg.append_io)
+	if (!fstat(fd, &st) &&
+	    (uint64_t)st.st_size != (uint64_t)i * cfg.append_io)
 		meas_note(m, "file size %lld after %ld appends",
 			  (long long)st.st_size, i);
 out:
@@ -192,11 +195,12 @@ void bench_append(struct section *s)
 	s->id = "append_durable";
 	s->unit = "µs";
 	s->latency = 1;
-	snprintf(s->title, sizeof(s->title),
-		 "2. Durable %llu KiB appends (write + fdatasync), %ld per run, "
-		 "%d runs, latency of each append",
-		 (unsigned long long)(cfg.append_io / 1024), cfg.appends,
-		 cfg.reps);
+	snprintf(
+		s->title, sizeof(s->title),
+		"2. Durable %llu KiB appends (write + fdatasync), %ld per run, "
+		"%d runs, latency of each append",
+		(unsigned long long)(cfg.append_io / 1024), cfg.appends,
+		cfg.reps);
 	lat = calloc((size_t)cfg.appends, sizeof(*lat));
 	buf = aligned_alloc(4096, cfg.append_io);
 	if (!lat || !buf) {
@@ -214,7 +218,8 @@ void bench_append(struct section *s)
 	t = section_meas(s, "tmpfs", "write(2) + fdatasync, tmpfs /dev/shm",
 			 "kernel");
 	if (cfg.disk_dir[0]) {
-		snprintf(what, sizeof(what), "write(2) + fdatasync, %.16s in %.30s",
+		snprintf(what, sizeof(what),
+			 "write(2) + fdatasync, %.16s in %.30s",
 			 cfg.disk_fstype, cfg.disk_dir);
 		d = section_meas(s, "disk", what, "kernel");
 	}
@@ -247,8 +252,8 @@ void bench_append(struct section *s)
 	}
 	for (int p = 1; p >= 0; p--) {
 		double v = meas_value(u[p]);
-		snprintf(what, sizeof(what), "udax durable append p50 <= 2 µs (%s)",
-			 u[p]->state);
+		snprintf(what, sizeof(what),
+			 "udax durable append p50 <= 2 µs (%s)", u[p]->state);
 		if (v < 0)
 			section_goal(s, what, 0, 0, "n/a");
 		else

@@ -124,9 +124,9 @@ void udax_device_range(struct udax_fs *fs, void **base, size_t *size)
 
 const char *udax_device_desc(struct udax_fs *fs)
 {
-	static const char *kinds[] = { "memory", "file", "dax", "crash" };
-	static const char *grans[] = { "byte (eADR)", "cache-line flushes",
-				       "page (msync)" };
+	static const char *kinds[] = {"memory", "file", "dax", "crash"};
+	static const char *grans[] = {"byte (eADR)", "cache-line flushes",
+				      "page (msync)"};
 	const struct dev *d = fs->dev;
 
 	snprintf(dev_desc, sizeof(dev_desc), "%s (%s), %s",
@@ -138,8 +138,8 @@ const char *udax_device_desc(struct udax_fs *fs)
 
 /* ---- measurements ---- */
 
-struct meas *section_meas(struct section *s, const char *id,
-			  const char *what, const char *state)
+struct meas *section_meas(struct section *s, const char *id, const char *what,
+			  const char *state)
 {
 	struct meas *m = &s->m[s->nm++];
 
@@ -218,8 +218,8 @@ void section_ratio(struct section *s, const char *id, const char *text,
 	r->value = a > 0 && b > 0 ? a / b : -1;
 }
 
-void section_goal(struct section *s, const char *text, int measured,
-		  int met, const char *fmt, ...)
+void section_goal(struct section *s, const char *text, int measured, int met,
+		  const char *fmt, ...)
 {
 	struct goal *g = &s->g[s->ng++];
 	va_list ap;
@@ -238,7 +238,7 @@ static char cpu_model[128] = "?";
 static char kernel[256] = "?";
 static const char *flush_insn = "?";
 static long ncpu;
-static double clock_ns; /* cost of one now_ns() */
+static double clock_ns;	  /* cost of one now_ns() */
 static double load1 = -1; /* 1-minute load average at start */
 static uint64_t mem_avail, shm_free;
 
@@ -294,25 +294,36 @@ static void read_env(void)
 	__asm__ volatile("cpuid"
 			 : "=a"(a), "=b"(b), "=c"(c), "=d"(d)
 			 : "a"(7), "c"(0));
-	flush_insn = (b & (1u << 24))	? "clwb"
-		     : (b & (1u << 23)) ? "clflushopt"
-					: "clflush";
+	flush_insn = (b & (1u << 24)) ? "clwb" :
+		     (b & (1u << 23)) ? "clflushopt" :
+					"clflush";
 }
 
 static const char *fs_magic_name(long type)
 {
 	switch ((unsigned long)type) {
-	case 0xEF53: return "ext2/3/4";
-	case 0x58465342: return "xfs";
-	case 0x9123683E: return "btrfs";
-	case 0x01021994: return "tmpfs";
-	case 0x858458f6: return "ramfs";
-	case 0x794c7630: return "overlay";
-	case 0x2fc12fc1: return "zfs";
-	case 0xF2F52010: return "f2fs";
-	case 0x6969: return "nfs";
-	case 0x65735546: return "fuse";
-	default: return NULL;
+	case 0xEF53:
+		return "ext2/3/4";
+	case 0x58465342:
+		return "xfs";
+	case 0x9123683E:
+		return "btrfs";
+	case 0x01021994:
+		return "tmpfs";
+	case 0x858458f6:
+		return "ramfs";
+	case 0x794c7630:
+		return "overlay";
+	case 0x2fc12fc1:
+		return "zfs";
+	case 0xF2F52010:
+		return "f2fs";
+	case 0x6969:
+		return "nfs";
+	case 0x65735546:
+		return "fuse";
+	default:
+		return NULL;
 	}
 }
 
@@ -356,7 +367,7 @@ static void mount_of(const char *dir, long magic, char *type, size_t tlen,
  * /var/tmp, /tmp: the first that is writable and not in memory. */
 static void pick_disk_dir(void)
 {
-	const char *cands[] = { getenv("TMPDIR"), ".", "/var/tmp", "/tmp" };
+	const char *cands[] = {getenv("TMPDIR"), ".", "/var/tmp", "/tmp"};
 
 	for (size_t i = 0; i < sizeof(cands) / sizeof(cands[0]); i++) {
 		struct statfs sf;
@@ -433,8 +444,7 @@ static void minmax(const struct meas *m, double *lo, double *hi)
 
 /* s padded with spaces to w columns (UTF-8 aware: "µ" is one column),
  * on the right (left-aligned) or, if right, on the left. */
-static const char *pad(char *buf, size_t len, const char *s, int w,
-		       int right)
+static const char *pad(char *buf, size_t len, const char *s, int w, int right)
 {
 	int cols = 0, n;
 
@@ -673,7 +683,8 @@ static void print_json(struct section *const *secs, int nsec)
 	printf(", \"source\": ");
 	json_str(cfg.disk_source);
 	printf("},\n  \"config\": {\"reps\": %d, \"clock\": "
-	       "\"CLOCK_MONOTONIC\", \"clock_read_ns\": %.1f, \"seq_total_bytes\": %llu, "
+	       "\"CLOCK_MONOTONIC\", \"clock_read_ns\": %.1f, "
+	       "\"seq_total_bytes\": %llu, "
 	       "\"seq_write_bytes\": %llu, \"appends\": %ld, "
 	       "\"append_bytes\": %llu, \"creates\": %ld, \"run_budget_s\": "
 	       "%g, \"scaled\": ",
@@ -700,9 +711,11 @@ static void print_json(struct section *const *secs, int nsec)
 static void usage(FILE *fp)
 {
 	fprintf(fp,
-		"usage: udax-bench [--json] [--quick] [--reps N] [--dev-mib N]\n"
+		"usage: udax-bench [--json] [--quick] [--reps N] [--dev-mib "
+		"N]\n"
 		"                  [--seq-mib N] [--appends N] [--creates N]\n"
-		"                  [--budget SECONDS] [--only seq,append,create]\n"
+		"                  [--budget SECONDS] [--only "
+		"seq,append,create]\n"
 		"defaults: 5 runs, 1536 MiB device, 512 MiB sequential, 20000\n"
 		"appends, 100000 creates, 5 s per run at most\n");
 }

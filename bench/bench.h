@@ -27,27 +27,27 @@
 struct config {
 	int json;
 	int reps;
-	uint64_t dev_bytes;	/* udax_open_memory size */
-	uint64_t seq_bytes;	/* total per sequential run */
-	uint64_t seq_io;	/* one write: 1 MiB */
-	long appends;		/* appends per run */
-	uint64_t append_io;	/* 4 KiB */
-	long creates;		/* create+unlink per run */
-	double budget_s;	/* a run stops after this long (ops reported) */
+	uint64_t dev_bytes; /* udax_open_memory size */
+	uint64_t seq_bytes; /* total per sequential run */
+	uint64_t seq_io;    /* one write: 1 MiB */
+	long appends;	    /* appends per run */
+	uint64_t append_io; /* 4 KiB */
+	long creates;	    /* create+unlink per run */
+	double budget_s;    /* a run stops after this long (ops reported) */
 	int run_seq, run_append, run_create;
-	char disk_dir[512];	/* directory on a disk file system, or "" */
+	char disk_dir[512]; /* directory on a disk file system, or "" */
 	char disk_fstype[64];
 	char disk_source[256];
-	char scaled[256];	/* why sizes were reduced, or "" */
+	char scaled[256]; /* why sizes were reduced, or "" */
 };
 
 /* One measured thing, repeated. v[] is the main figure (GiB/s, ops/s or
  * p50 latency in µs); p99[] and mean[] are latencies in µs. */
 struct meas {
-	const char *id;	  /* JSON key */
-	char what[96];	  /* human description */
-	char state[24];	  /* device state: "first touch", "prefaulted" */
-	int n;		  /* runs that completed */
+	const char *id; /* JSON key */
+	char what[96];	/* human description */
+	char state[24]; /* device state: "first touch", "prefaulted" */
+	int n;		/* runs that completed */
 	double v[MAXREP];
 	double p99[MAXREP];
 	double mean[MAXREP];
@@ -91,8 +91,8 @@ extern struct config cfg;
 
 /* bench.c */
 uint64_t now_ns(void);
-struct meas *section_meas(struct section *s, const char *id,
-			  const char *what, const char *state);
+struct meas *section_meas(struct section *s, const char *id, const char *what,
+			  const char *state);
 void meas_add(struct meas *m, double v, double p99, double mean, long ops);
 void meas_finish(struct meas *m);
 double meas_value(const struct meas *m); /* median run's v, or -1 */
@@ -102,9 +102,8 @@ void meas_note(struct meas *m, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 void section_ratio(struct section *s, const char *id, const char *text,
 		   const struct meas *num, const struct meas *den);
-void section_goal(struct section *s, const char *text, int measured,
-		  int met, const char *fmt, ...)
-	__attribute__((format(printf, 5, 6)));
+void section_goal(struct section *s, const char *text, int measured, int met,
+		  const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 /* A udax error as "-28 (No space left on device)". */
 const char *uerr(long err, char *buf, size_t len);
 /* Make every page of [addr, addr+len) present and writable in the page

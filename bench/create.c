@@ -97,7 +97,8 @@ static int run_udax(struct meas *m, int prefaulted)
 		ret = udax_file_open(fs, path, O_CREAT | O_EXCL | O_WRONLY,
 				     0644, &f);
 		if (ret) {
-			meas_fail(m, "file %ld: udax_file_open(\"%s\", "
+			meas_fail(m,
+				  "file %ld: udax_file_open(\"%s\", "
 				  "O_CREAT|O_EXCL|O_WRONLY) returned %s",
 				  i, path, uerr(ret, e, sizeof(e)));
 			goto out;
@@ -110,7 +111,8 @@ static int run_udax(struct meas *m, int prefaulted)
 		}
 		ret = udax_unlink(fs, path);
 		if (ret) {
-			meas_fail(m, "file %ld: udax_unlink(\"%s\") returned %s",
+			meas_fail(m,
+				  "file %ld: udax_unlink(\"%s\") returned %s",
 				  i, path, uerr(ret, e, sizeof(e)));
 			goto out;
 		}
@@ -125,7 +127,8 @@ static int run_udax(struct meas *m, int prefaulted)
 	check_empty(m, fs);
 	udax_statfs(fs, &sv1);
 	if (sv1.f_ffree != sv0.f_ffree || sv1.f_bfree != sv0.f_bfree)
-		meas_note(m, "after %ld create+unlink: free inodes %llu -> %llu, "
+		meas_note(m,
+			  "after %ld create+unlink: free inodes %llu -> %llu, "
 			  "free blocks %llu -> %llu",
 			  i, (unsigned long long)sv0.f_ffree,
 			  (unsigned long long)sv1.f_ffree,
@@ -196,18 +199,19 @@ void bench_create(struct section *s)
 	memset(s, 0, sizeof(*s));
 	s->id = "create_unlink";
 	s->unit = "ops/s";
-	snprintf(s->title, sizeof(s->title),
-		 "3. Create (O_CREAT|O_EXCL) + close + unlink of empty files in "
-		 "one directory, %ld per run, %d runs",
-		 cfg.creates, cfg.reps);
+	snprintf(
+		s->title, sizeof(s->title),
+		"3. Create (O_CREAT|O_EXCL) + close + unlink of empty files in "
+		"one directory, %ld per run, %d runs",
+		cfg.creates, cfg.reps);
 	u[0] = section_meas(s, "udax_first_touch",
 			    "udax_file_open + close + udax_unlink",
 			    "first touch");
 	u[1] = section_meas(s, "udax_prefaulted",
 			    "udax_file_open + close + udax_unlink",
 			    "prefaulted");
-	t = section_meas(s, "tmpfs", "openat + close + unlinkat, tmpfs /dev/shm",
-			 "kernel");
+	t = section_meas(s, "tmpfs",
+			 "openat + close + unlinkat, tmpfs /dev/shm", "kernel");
 	for (int rep = 0; rep < cfg.reps; rep++) {
 		for (int p = 0; p < 2; p++)
 			if (!u[p]->err[0])

@@ -27,8 +27,8 @@
 #include "bench.h"
 #include "device/device.h"
 
-static uint8_t *src;	/* one write's worth, stamped per write */
-static uint8_t *check;	/* read-back buffer */
+static uint8_t *src;   /* one write's worth, stamped per write */
+static uint8_t *check; /* read-back buffer */
 
 static void stamp(uint64_t off)
 {
@@ -71,10 +71,10 @@ static int run_udax(struct meas *m, int prefaulted)
 			goto out;
 		}
 	}
-	ret = udax_file_open(fs, "/seq", O_CREAT | O_EXCL | O_WRONLY, 0644,
-			     &f);
+	ret = udax_file_open(fs, "/seq", O_CREAT | O_EXCL | O_WRONLY, 0644, &f);
 	if (ret) {
-		meas_fail(m, "udax_file_open(\"/seq\", O_CREAT|O_EXCL|O_WRONLY) "
+		meas_fail(m,
+			  "udax_file_open(\"/seq\", O_CREAT|O_EXCL|O_WRONLY) "
 			  "returned %s",
 			  uerr(ret, e, sizeof(e)));
 		goto out;
@@ -85,12 +85,13 @@ static int run_udax(struct meas *m, int prefaulted)
 		stamp(off);
 		r = udax_pwrite(f, src, cfg.seq_io, (off_t)off);
 		if (r != (ssize_t)cfg.seq_io) {
-			meas_fail(m, "udax_pwrite(%llu bytes at offset %llu) "
+			meas_fail(m,
+				  "udax_pwrite(%llu bytes at offset %llu) "
 				  "returned %s",
 				  (unsigned long long)cfg.seq_io,
 				  (unsigned long long)off,
-				  r < 0 ? uerr(r, e, sizeof(e))
-					: "a short count");
+				  r < 0 ? uerr(r, e, sizeof(e)) :
+					  "a short count");
 			goto out;
 		}
 		if ((ops & 63) == 63 &&
@@ -129,7 +130,8 @@ static int run_udax(struct meas *m, int prefaulted)
 		r = udax_pread(f, check, cfg.seq_io, (off_t)o);
 		stamp(o);
 		if (r != (ssize_t)cfg.seq_io || memcmp(check, src, cfg.seq_io))
-			meas_note(m, "read back of offset %llu differs from "
+			meas_note(m,
+				  "read back of offset %llu differs from "
 				  "what was written (pread returned %zd)",
 				  (unsigned long long)o, r);
 	}
@@ -160,8 +162,8 @@ static int run_nt(struct meas *m, int prefaulted)
 			close(fd);
 		return -1;
 	}
-	dst = mmap(NULL, cfg.seq_bytes, PROT_READ | PROT_WRITE, MAP_SHARED,
-		   fd, 0);
+	dst = mmap(NULL, cfg.seq_bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd,
+		   0);
 	if (dst == MAP_FAILED) {
 		meas_fail(m, "mmap of the memfd: %s", strerror(errno));
 		close(fd);
@@ -198,8 +200,8 @@ static int run_tmpfs(struct meas *m, int prefaulted)
 		meas_fail(m, "mkstemp(%s): %s", path, strerror(errno));
 		return -1;
 	}
-	if (prefaulted && (errno = posix_fallocate(fd, 0,
-						   (off_t)cfg.seq_bytes))) {
+	if (prefaulted &&
+	    (errno = posix_fallocate(fd, 0, (off_t)cfg.seq_bytes))) {
 		meas_fail(m, "posix_fallocate(%s): %s", path, strerror(errno));
 		goto out;
 	}
@@ -230,7 +232,7 @@ out:
 void bench_seq(struct section *s)
 {
 	struct meas *u[2], *n[2], *t[2];
-	static const char *states[2] = { "first touch", "prefaulted" };
+	static const char *states[2] = {"first touch", "prefaulted"};
 	memset(s, 0, sizeof(*s));
 	s->id = "seq_write";
 	s->unit = "GiB/s";
@@ -249,17 +251,18 @@ void bench_seq(struct section *s)
 	memset(check, 0, cfg.seq_io);
 
 	for (int p = 0; p < 2; p++) {
-		u[p] = section_meas(s, p ? "udax_prefaulted" : "udax_first_touch",
-				    "udax_pwrite + udax_fdatasync (udax device)",
-				    states[p]);
-		n[p] = section_meas(s, p ? "nt_memcpy_prefaulted"
-					 : "nt_memcpy_first_touch",
-				    "cl_memcpy_nt + sfence into a memfd mapping",
-				    states[p]);
-		t[p] = section_meas(s, p ? "tmpfs_fallocated"
-					 : "tmpfs_first_touch",
-				    "pwrite(2) + fdatasync, tmpfs file in /dev/shm",
-				    p ? "fallocated" : "first touch");
+		u[p] = section_meas(
+			s, p ? "udax_prefaulted" : "udax_first_touch",
+			"udax_pwrite + udax_fdatasync (udax device)",
+			states[p]);
+		n[p] = section_meas(
+			s, p ? "nt_memcpy_prefaulted" : "nt_memcpy_first_touch",
+			"cl_memcpy_nt + sfence into a memfd mapping",
+			states[p]);
+		t[p] = section_meas(
+			s, p ? "tmpfs_fallocated" : "tmpfs_first_touch",
+			"pwrite(2) + fdatasync, tmpfs file in /dev/shm",
+			p ? "fallocated" : "first touch");
 	}
 	/* runs interleaved, so drift affects every column alike */
 	for (int rep = 0; rep < cfg.reps; rep++)

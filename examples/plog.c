@@ -62,7 +62,7 @@ struct plog_header {
 	uint32_t rec_size; /* sizeof(struct plog_record) */
 	uint32_t hdr_crc;  /* crc32 of the three fields above */
 	uint32_t pad0;
-	uint64_t count;	   /* committed records: THE commit word */
+	uint64_t count; /* committed records: THE commit word */
 	uint8_t pad[32];
 };
 
@@ -122,9 +122,9 @@ static uint32_t record_crc(const struct plog_record *r)
  * one, never a file without its header. */
 static int plog_create(struct udax_fs *fs)
 {
-	struct plog_header h = { .magic = PLOG_MAGIC,
-				 .version = PLOG_VERSION,
-				 .rec_size = sizeof(struct plog_record) };
+	struct plog_header h = {.magic = PLOG_MAGIC,
+				.version = PLOG_VERSION,
+				.rec_size = sizeof(struct plog_record)};
 	struct udax_file *f;
 	ssize_t n;
 	int ret;
@@ -162,8 +162,8 @@ static int plog_open(struct plog *l, const char *image, int writable)
 		char tmp[4096];
 		snprintf(tmp, sizeof(tmp), "%s.new", image);
 		unlink(tmp);
-		ret = udax_mkfs(tmp, &(struct udax_mkfs_opts){
-					     .size = PLOG_IMAGE_SIZE });
+		ret = udax_mkfs(
+			tmp, &(struct udax_mkfs_opts){.size = PLOG_IMAGE_SIZE});
 		if (ret)
 			return fail("udax_mkfs", ret);
 		if (rename(tmp, image))
@@ -193,8 +193,8 @@ static int plog_open(struct plog *l, const char *image, int writable)
 	    l->hdr->rec_size != sizeof(struct plog_record) ||
 	    l->hdr->hdr_crc != header_crc(l->hdr))
 		return fail(PLOG_PATH " is not a log", UDAX_ECORRUPT);
-	if (l->hdr->count > (l->size - sizeof(struct plog_header)) /
-				    sizeof(struct plog_record))
+	if (l->hdr->count >
+	    (l->size - sizeof(struct plog_header)) / sizeof(struct plog_record))
 		return fail(PLOG_PATH ": count past end of file",
 			    UDAX_ECORRUPT);
 	return 0;
@@ -222,8 +222,8 @@ static int plog_close(struct plog *l)
  * UDAX_MAP_SYNC mapping commits before the store goes on. */
 static int plog_reserve(struct plog *l, uint64_t n)
 {
-	uint64_t need = sizeof(struct plog_header) +
-			n * sizeof(struct plog_record);
+	uint64_t need =
+		sizeof(struct plog_header) + n * sizeof(struct plog_record);
 	uint64_t size;
 	int ret;
 
@@ -238,8 +238,8 @@ static int plog_reserve(struct plog *l, uint64_t n)
 		ret = udax_fallocate(l->f, 0, (off_t)l->size,
 				     (off_t)(size - l->size));
 	if (ret)
-		return fail(l->sparse ? "udax_ftruncate " PLOG_PATH
-				      : "udax_fallocate " PLOG_PATH,
+		return fail(l->sparse ? "udax_ftruncate " PLOG_PATH :
+					"udax_fallocate " PLOG_PATH,
 			    ret);
 	l->size = size;
 	return 0;
@@ -291,8 +291,7 @@ static int plog_check(struct plog *l)
 			continue;
 		snprintf(what, sizeof(what),
 			 "record %llu of %llu (seq %llu, crc %08x, want %08x)",
-			 (unsigned long long)(i + 1),
-			 (unsigned long long)count,
+			 (unsigned long long)(i + 1), (unsigned long long)count,
 			 (unsigned long long)r->seq, r->crc, record_crc(r));
 		return fail(what, UDAX_ECORRUPT);
 	}
@@ -309,7 +308,7 @@ static int usage(void)
 
 int main(int argc, char **argv)
 {
-	struct plog l = { 0 };
+	struct plog l = {0};
 	unsigned long long n = 0;
 	int append, ret;
 

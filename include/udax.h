@@ -105,9 +105,9 @@ int udax_sync(struct udax_fs *fs);
 struct udax_cred {
 	uid_t uid;
 	gid_t gid;
-	int ngroups;	      /* number of supplementary groups, <= 32 */
+	int ngroups;	     /* number of supplementary groups, <= 32 */
 	const gid_t *groups; /* copied by udax_cred_set */
-	mode_t umask;	      /* applied to creation modes; default 0 */
+	mode_t umask;	     /* applied to creation modes; default 0 */
 };
 
 /* Set the calling thread's credentials (NULL: back to the process's).
@@ -121,8 +121,8 @@ int udax_cred_set(const struct udax_cred *cred);
  * O_DIRECTORY (gives -EISDIR/-ENOTDIR as Linux would: directories are
  * opened with udax_dir_open). Returns 0 and *file, or -ENOENT, -EEXIST,
  * -EISDIR, -ENOTDIR, -EACCES, -ELOOP, -ENAMETOOLONG, -ENOSPC, -EINVAL. */
-int udax_file_open(struct udax_fs *fs, const char *path, int flags,
-		   mode_t mode, struct udax_file **file);
+int udax_file_open(struct udax_fs *fs, const char *path, int flags, mode_t mode,
+		   struct udax_file **file);
 /* Close a file; an unlinked file's space is freed at its last close.
  * Returns 0 or a negative errno (the handle is freed in any case). */
 int udax_file_close(struct udax_file **file);
@@ -132,8 +132,8 @@ ssize_t udax_pwrite(struct udax_file *f, const void *buf, size_t count,
 		    off_t off);
 ssize_t udax_preadv(struct udax_file *f, const struct iovec *iov, int iovcnt,
 		    off_t off);
-ssize_t udax_pwritev(struct udax_file *f, const struct iovec *iov,
-		     int iovcnt, off_t off);
+ssize_t udax_pwritev(struct udax_file *f, const struct iovec *iov, int iovcnt,
+		     off_t off);
 /* read/write at the handle's position (O_APPEND writes go to the end). */
 ssize_t udax_read(struct udax_file *f, void *buf, size_t count);
 ssize_t udax_write(struct udax_file *f, const void *buf, size_t count);
@@ -151,10 +151,10 @@ int udax_fstat(struct udax_file *f, struct stat *st);
 
 /* One extent of a file, as listed by udax_file_extents(). */
 struct udax_extent {
-	uint64_t offset;      /* file byte offset */
-	uint64_t length;      /* bytes */
-	uint64_t dev_offset;  /* device byte offset */
-	uint32_t flags;	      /* UDAX_EXTENT_* */
+	uint64_t offset;     /* file byte offset */
+	uint64_t length;     /* bytes */
+	uint64_t dev_offset; /* device byte offset */
+	uint32_t flags;	     /* UDAX_EXTENT_* */
 };
 #define UDAX_EXTENT_UNWRITTEN 0x1 /* allocated, reads as zeros */
 #define UDAX_EXTENT_SHARED 0x2	  /* shared with another file (reflink) */
@@ -269,9 +269,9 @@ int udax_statfs(struct udax_fs *fs, struct statvfs *st);
 
 struct udax_dirent {
 	uint64_t ino;
-	uint64_t off;	       /* cookie of the next entry, for seekdir */
-	unsigned char type;    /* DT_REG, DT_DIR, DT_LNK, ... */
-	char name[256];	       /* NUL-terminated */
+	uint64_t off;	    /* cookie of the next entry, for seekdir */
+	unsigned char type; /* DT_REG, DT_DIR, DT_LNK, ... */
+	char name[256];	    /* NUL-terminated */
 };
 
 int udax_dir_open(struct udax_fs *fs, const char *path, struct udax_dir **dir);
@@ -289,19 +289,19 @@ int udax_dir_close(struct udax_dir **dir);
 struct udax_info {
 	uint32_t format_version; /* on-media format */
 	uint8_t uuid[16];
-	uint32_t block_size;	 /* bytes */
-	uint64_t block_count;	 /* device blocks */
+	uint32_t block_size;  /* bytes */
+	uint64_t block_count; /* device blocks */
 	uint64_t free_blocks;
 	uint64_t inode_count;
 	uint64_t free_inodes;
 	uint64_t journal_bytes;
-	uint64_t data_start;	 /* first data block */
-	uint64_t features;	 /* incompatible feature flags */
+	uint64_t data_start; /* first data block */
+	uint64_t features;   /* incompatible feature flags */
 	int64_t mkfs_time_ns;
-	uint64_t commits;	 /* transactions committed since open */
+	uint64_t commits; /* transactions committed since open */
 	int read_only;
-	char device_kind[16];	 /* "memory", "file", "dax", "crash" */
-	char persistence[32];	 /* how stores are made durable */
+	char device_kind[16]; /* "memory", "file", "dax", "crash" */
+	char persistence[32]; /* how stores are made durable */
 };
 
 /* Describe an open file system. Returns 0. */

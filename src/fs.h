@@ -28,17 +28,17 @@ struct fault;
 
 /* The inode cache: in-memory inodes by number. */
 struct icache {
-	pthread_mutex_t lock;	/* guards table and refcounts */
-	struct inode **table;	/* hash chains */
-	size_t size;		/* power of two */
+	pthread_mutex_t lock; /* guards table and refcounts */
+	struct inode **table; /* hash chains */
+	size_t size;	      /* power of two */
 };
 
 struct udax_fs {
-	struct dev *dev;		/* the device, mapped */
-	struct udax_super sb;		/* validated copy of the superblock */
-	uint64_t nblocks;		/* sb.block_count */
+	struct dev *dev;      /* the device, mapped */
+	struct udax_super sb; /* validated copy of the superblock */
+	uint64_t nblocks;     /* sb.block_count */
 	int read_only;
-	int quiet;			/* no messages on stderr */
+	int quiet; /* no messages on stderr */
 	struct journal journal;
 	struct alloc alloc;
 	struct icache icache;
@@ -47,13 +47,13 @@ struct udax_fs {
 	pthread_rwlock_t ns_lock;
 	/* Inode allocation, guarded by ino_lock. */
 	pthread_mutex_t ino_lock;
-	uint64_t *ino_bits;		/* 1 = in use or handed out */
+	uint64_t *ino_bits; /* 1 = in use or handed out */
 	uint64_t ino_free;
 	uint64_t ino_cursor;
 	/* Inode generation numbers reserved in the state block and not yet
 	 * used: [gen_next, gen_end). Guarded by the journal lock. */
 	uint64_t gen_next, gen_end;
-	_Atomic int64_t open_handles;	/* files and dirs open */
+	_Atomic int64_t open_handles; /* files and dirs open */
 	/* Tree nodes whose crc was verified in this mount (1 bit each). */
 	_Atomic uint64_t *bt_verified;
 	/* Inodes whose crc was verified in this mount (1 bit each). */

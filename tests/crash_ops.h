@@ -49,9 +49,9 @@ static int digest_tree(struct udax_fs *fs, const char *path, uint32_t *h)
 		if (ret)
 			break;
 		eh = digest_add(eh, child, strlen(child));
-		uint64_t attrs[5] = { st.st_mode, (uint64_t)st.st_size,
-				      st.st_nlink, (uint64_t)st.st_mtim.tv_sec,
-				      (uint64_t)st.st_mtim.tv_nsec };
+		uint64_t attrs[5] = {st.st_mode, (uint64_t)st.st_size,
+				     st.st_nlink, (uint64_t)st.st_mtim.tv_sec,
+				     (uint64_t)st.st_mtim.tv_nsec};
 		eh = digest_add(eh, attrs, sizeof(attrs));
 		if (S_ISDIR(st.st_mode)) {
 			uint32_t sub = 0;
@@ -74,7 +74,8 @@ static int digest_tree(struct udax_fs *fs, const char *path, uint32_t *h)
 			if (ret)
 				break;
 			for (off_t off = 0;; off += (off_t)sizeof(buf)) {
-				ssize_t n = udax_pread(f, buf, sizeof(buf), off);
+				ssize_t n =
+					udax_pread(f, buf, sizeof(buf), off);
 				if (n < 0) {
 					ret = (int)n;
 					break;
@@ -123,8 +124,7 @@ static void STEP(void)
 
 /* ---- helpers for ops ---- */
 
-static int put_file(struct udax_fs *fs, const char *path, size_t size,
-		    int seed)
+static int put_file(struct udax_fs *fs, const char *path, size_t size, int seed)
 {
 	struct udax_file *f;
 	char *buf = malloc(size ? size : 1);
@@ -175,9 +175,9 @@ static int w_append(struct udax_file *f)
 {
 	char b[8192];
 	memset(b, 'A', sizeof(b));
-	return udax_pwrite(f, b, sizeof(b), 300 * 1024 + 123) == sizeof(b)
-		       ? 0
-		       : -EIO;
+	return udax_pwrite(f, b, sizeof(b), 300 * 1024 + 123) == sizeof(b) ?
+		       0 :
+		       -EIO;
 }
 static int w_hole(struct udax_file *f)
 {
@@ -231,7 +231,10 @@ static int w_unwritten(struct udax_file *f)
 	return ret;
 }
 
-static int op_create(struct udax_fs *fs) { return put_file(fs, "/new", 0, 0); }
+static int op_create(struct udax_fs *fs)
+{
+	return put_file(fs, "/new", 0, 0);
+}
 static int op_create_data(struct udax_fs *fs)
 {
 	struct udax_file *f;
@@ -246,19 +249,58 @@ static int op_create_data(struct udax_fs *fs)
 	udax_file_close(&f);
 	return ret;
 }
-static int op_append(struct udax_fs *fs) { return with_file(fs, "/big", w_append); }
-static int op_hole_write(struct udax_fs *fs) { return with_file(fs, "/small", w_hole); }
-static int op_big_write(struct udax_fs *fs) { return with_file(fs, "/d/e/g", w_big); }
-static int op_trunc_shrink(struct udax_fs *fs) { return with_file(fs, "/big", t_shrink); }
-static int op_trunc_grow(struct udax_fs *fs) { return with_file(fs, "/small", t_grow); }
-static int op_trunc_zero(struct udax_fs *fs) { return with_file(fs, "/big", t_zero); }
-static int op_punch(struct udax_fs *fs) { return with_file(fs, "/big", f_punch); }
-static int op_zero_range(struct udax_fs *fs) { return with_file(fs, "/big", f_zero); }
-static int op_fallocate(struct udax_fs *fs) { return with_file(fs, "/d/e/g", f_alloc); }
-static int op_fallocate_keep(struct udax_fs *fs) { return with_file(fs, "/small", f_alloc_keep); }
-static int op_write_unwritten(struct udax_fs *fs) { return with_file(fs, "/d/e/g", w_unwritten); }
-static int op_rename(struct udax_fs *fs) { return udax_rename(fs, "/small", "/d/moved", 0); }
-static int op_rename_replace(struct udax_fs *fs) { return udax_rename(fs, "/d/f", "/big", 0); }
+static int op_append(struct udax_fs *fs)
+{
+	return with_file(fs, "/big", w_append);
+}
+static int op_hole_write(struct udax_fs *fs)
+{
+	return with_file(fs, "/small", w_hole);
+}
+static int op_big_write(struct udax_fs *fs)
+{
+	return with_file(fs, "/d/e/g", w_big);
+}
+static int op_trunc_shrink(struct udax_fs *fs)
+{
+	return with_file(fs, "/big", t_shrink);
+}
+static int op_trunc_grow(struct udax_fs *fs)
+{
+	return with_file(fs, "/small", t_grow);
+}
+static int op_trunc_zero(struct udax_fs *fs)
+{
+	return with_file(fs, "/big", t_zero);
+}
+static int op_punch(struct udax_fs *fs)
+{
+	return with_file(fs, "/big", f_punch);
+}
+static int op_zero_range(struct udax_fs *fs)
+{
+	return with_file(fs, "/big", f_zero);
+}
+static int op_fallocate(struct udax_fs *fs)
+{
+	return with_file(fs, "/d/e/g", f_alloc);
+}
+static int op_fallocate_keep(struct udax_fs *fs)
+{
+	return with_file(fs, "/small", f_alloc_keep);
+}
+static int op_write_unwritten(struct udax_fs *fs)
+{
+	return with_file(fs, "/d/e/g", w_unwritten);
+}
+static int op_rename(struct udax_fs *fs)
+{
+	return udax_rename(fs, "/small", "/d/moved", 0);
+}
+static int op_rename_replace(struct udax_fs *fs)
+{
+	return udax_rename(fs, "/d/f", "/big", 0);
+}
 static int op_rename_noreplace(struct udax_fs *fs)
 {
 	return udax_rename(fs, "/d/f", "/fresh", RENAME_NOREPLACE);
@@ -267,16 +309,43 @@ static int op_rename_exchange(struct udax_fs *fs)
 {
 	return udax_rename(fs, "/d", "/big", RENAME_EXCHANGE);
 }
-static int op_rename_dir(struct udax_fs *fs) { return udax_rename(fs, "/d/e", "/e2", 0); }
-static int op_rename_dir_over(struct udax_fs *fs) { return udax_rename(fs, "/d/e", "/empty", 0); }
-static int op_link(struct udax_fs *fs) { return udax_link(fs, "/big", "/d/e/big2"); }
-static int op_unlink(struct udax_fs *fs) { return udax_unlink(fs, "/big"); }
-static int op_unlink_hard(struct udax_fs *fs) { return udax_unlink(fs, "/d/hard"); }
+static int op_rename_dir(struct udax_fs *fs)
+{
+	return udax_rename(fs, "/d/e", "/e2", 0);
+}
+static int op_rename_dir_over(struct udax_fs *fs)
+{
+	return udax_rename(fs, "/d/e", "/empty", 0);
+}
+static int op_link(struct udax_fs *fs)
+{
+	return udax_link(fs, "/big", "/d/e/big2");
+}
+static int op_unlink(struct udax_fs *fs)
+{
+	return udax_unlink(fs, "/big");
+}
+static int op_unlink_hard(struct udax_fs *fs)
+{
+	return udax_unlink(fs, "/d/hard");
+}
 /* the last name of a directory: it keeps an empty root leaf */
-static int op_unlink_last(struct udax_fs *fs) { return udax_unlink(fs, "/d/e/g"); }
-static int op_mkdir(struct udax_fs *fs) { return udax_mkdir(fs, "/d/e/sub", 0700); }
-static int op_rmdir(struct udax_fs *fs) { return udax_rmdir(fs, "/empty"); }
-static int op_symlink(struct udax_fs *fs) { return udax_symlink(fs, "/d/f", "/s"); }
+static int op_unlink_last(struct udax_fs *fs)
+{
+	return udax_unlink(fs, "/d/e/g");
+}
+static int op_mkdir(struct udax_fs *fs)
+{
+	return udax_mkdir(fs, "/d/e/sub", 0700);
+}
+static int op_rmdir(struct udax_fs *fs)
+{
+	return udax_rmdir(fs, "/empty");
+}
+static int op_symlink(struct udax_fs *fs)
+{
+	return udax_symlink(fs, "/d/f", "/s");
+}
 static int op_symlink_long(struct udax_fs *fs)
 {
 	char t[600];
@@ -284,10 +353,13 @@ static int op_symlink_long(struct udax_fs *fs)
 	t[sizeof(t) - 1] = 0;
 	return udax_symlink(fs, t, "/longlink");
 }
-static int op_chmod(struct udax_fs *fs) { return udax_chmod(fs, "/d/f", 0600); }
+static int op_chmod(struct udax_fs *fs)
+{
+	return udax_chmod(fs, "/d/f", 0600);
+}
 static int op_utimens(struct udax_fs *fs)
 {
-	struct timespec ts[2] = { { 1000, 5 }, { 2000, 7 } };
+	struct timespec ts[2] = {{1000, 5}, {2000, 7}};
 	return udax_utimens(fs, "/d/f", ts, 0);
 }
 
@@ -320,37 +392,37 @@ struct crash_op {
 };
 
 static const struct crash_op crash_ops[] = {
-	{ "create", op_create, 0 },
-	{ "create-data", op_create_data, 0 },
-	{ "append", op_append, 0 },
-	{ "hole-write", op_hole_write, 0 },
-	{ "big-write", op_big_write, 0 },
-	{ "trunc-shrink", op_trunc_shrink, 0 },
-	{ "trunc-grow", op_trunc_grow, 0 },
-	{ "trunc-zero", op_trunc_zero, 0 },
-	{ "punch", op_punch, 0 },
-	{ "zero-range", op_zero_range, 0 },
-	{ "fallocate", op_fallocate, 0 },
-	{ "fallocate-keep", op_fallocate_keep, 0 },
-	{ "write-unwritten", op_write_unwritten, 0 },
-	{ "rename", op_rename, 0 },
-	{ "rename-replace", op_rename_replace, 0 },
-	{ "rename-noreplace", op_rename_noreplace, 0 },
-	{ "rename-exchange", op_rename_exchange, 0 },
-	{ "rename-dir", op_rename_dir, 0 },
-	{ "rename-dir-over", op_rename_dir_over, 0 },
-	{ "link", op_link, 0 },
-	{ "unlink", op_unlink, 0 },
-	{ "unlink-hard", op_unlink_hard, 0 },
-	{ "unlink-last", op_unlink_last, 0 },
-	{ "mkdir", op_mkdir, 0 },
-	{ "rmdir", op_rmdir, 0 },
-	{ "symlink", op_symlink, 0 },
-	{ "symlink-long", op_symlink_long, 0 },
-	{ "chmod", op_chmod, 0 },
-	{ "utimens", op_utimens, 0 },
-	{ "sync-checkpoint", op_sync, 0 },
-	{ "create-many", op_create_many, 97 },
+	{"create", op_create, 0},
+	{"create-data", op_create_data, 0},
+	{"append", op_append, 0},
+	{"hole-write", op_hole_write, 0},
+	{"big-write", op_big_write, 0},
+	{"trunc-shrink", op_trunc_shrink, 0},
+	{"trunc-grow", op_trunc_grow, 0},
+	{"trunc-zero", op_trunc_zero, 0},
+	{"punch", op_punch, 0},
+	{"zero-range", op_zero_range, 0},
+	{"fallocate", op_fallocate, 0},
+	{"fallocate-keep", op_fallocate_keep, 0},
+	{"write-unwritten", op_write_unwritten, 0},
+	{"rename", op_rename, 0},
+	{"rename-replace", op_rename_replace, 0},
+	{"rename-noreplace", op_rename_noreplace, 0},
+	{"rename-exchange", op_rename_exchange, 0},
+	{"rename-dir", op_rename_dir, 0},
+	{"rename-dir-over", op_rename_dir_over, 0},
+	{"link", op_link, 0},
+	{"unlink", op_unlink, 0},
+	{"unlink-hard", op_unlink_hard, 0},
+	{"unlink-last", op_unlink_last, 0},
+	{"mkdir", op_mkdir, 0},
+	{"rmdir", op_rmdir, 0},
+	{"symlink", op_symlink, 0},
+	{"symlink-long", op_symlink_long, 0},
+	{"chmod", op_chmod, 0},
+	{"utimens", op_utimens, 0},
+	{"sync-checkpoint", op_sync, 0},
+	{"create-many", op_create_many, 97},
 };
 
 #endif /* UDAX_CRASH_OPS_H */

@@ -13,18 +13,18 @@
 #include "test.h"
 #include "util.h"
 
-
 static struct udax_fs *fs;
 
 static int mk(const char *p, size_t size)
 {
 	struct udax_file *f;
-	char buf[256] = { 1 };
+	char buf[256] = {1};
 	int ret = udax_file_open(fs, p, O_CREAT | O_WRONLY, 0644, &f);
 	if (ret)
 		return ret;
 	for (size_t o = 0; o < size; o += sizeof(buf))
-		udax_pwrite(f, buf, size - o < sizeof(buf) ? size - o : sizeof(buf),
+		udax_pwrite(f, buf,
+			    size - o < sizeof(buf) ? size - o : sizeof(buf),
 			    (off_t)o);
 	return udax_file_close(&f);
 }
@@ -58,10 +58,10 @@ struct errno_case {
 	int want;
 };
 
-#define OP(name, expr)                                                     \
-	static int name(void)                                              \
-	{                                                                  \
-		return (expr);                                             \
+#define OP(name, expr)                                                         \
+	static int name(void)                                                  \
+	{                                                                      \
+		return (expr);                                                 \
 	}
 
 static int open_ret(const char *p, int flags)
@@ -107,8 +107,8 @@ OP(n_file_over_dir, udax_rename(fs, "/file", "/empty", 0))
 OP(n_over_nonempty, udax_rename(fs, "/empty", "/dir", 0))
 OP(n_noreplace, udax_rename(fs, "/file", "/dir/file", RENAME_NOREPLACE))
 OP(n_exchange_missing, udax_rename(fs, "/file", "/nope", RENAME_EXCHANGE))
-OP(n_badflags, udax_rename(fs, "/file", "/x",
-			   RENAME_NOREPLACE | RENAME_EXCHANGE))
+OP(n_badflags,
+   udax_rename(fs, "/file", "/x", RENAME_NOREPLACE | RENAME_EXCHANGE))
 OP(n_missing, udax_rename(fs, "/nope", "/x", 0))
 OP(n_same, udax_rename(fs, "/file", "/file", 0))
 OP(n_dot, udax_rename(fs, "/dir/.", "/x", 0))
@@ -136,13 +136,27 @@ static int fd_ops(int which)
 	if (ret)
 		return ret;
 	switch (which) {
-	case 0: ret = (int)udax_pwrite(f, "x", 1, 0); break;
-	case 1: ret = udax_ftruncate(f, 0); break;
-	case 2: ret = (int)udax_pread(f, b, 1, -1); break;
-	case 3: ret = udax_fallocate(f, 0, 0, 10); break;
-	case 4: ret = (int)udax_lseek(f, 5000, SEEK_DATA); break;
-	case 5: ret = (int)udax_lseek(f, -1, SEEK_SET); break;
-	case 6: ret = (int)udax_lseek(f, 0, 99); break;
+	case 0:
+		ret = (int)udax_pwrite(f, "x", 1, 0);
+		break;
+	case 1:
+		ret = udax_ftruncate(f, 0);
+		break;
+	case 2:
+		ret = (int)udax_pread(f, b, 1, -1);
+		break;
+	case 3:
+		ret = udax_fallocate(f, 0, 0, 10);
+		break;
+	case 4:
+		ret = (int)udax_lseek(f, 5000, SEEK_DATA);
+		break;
+	case 5:
+		ret = (int)udax_lseek(f, -1, SEEK_SET);
+		break;
+	case 6:
+		ret = (int)udax_lseek(f, 0, 99);
+		break;
 	}
 	udax_file_close(&f);
 	return ret;
@@ -154,13 +168,27 @@ static int fdrw_ops(int which)
 	if (ret)
 		return ret;
 	switch (which) {
-	case 0: ret = udax_fallocate(f, FALLOC_FL_PUNCH_HOLE, 0, 10); break;
-	case 1: ret = udax_fallocate(f, 0x100, 0, 10); break;
-	case 2: ret = udax_fallocate(f, 0, 0, 0); break;
-	case 3: ret = udax_ftruncate(f, -1); break;
-	case 4: ret = udax_ftruncate(f, (off_t)1 << 50); break;
-	case 5: ret = (int)udax_pwrite(f, "x", 1, (off_t)1 << 50); break;
-	case 6: ret = udax_fallocate(f, 0, (off_t)1 << 45, 4096); break;
+	case 0:
+		ret = udax_fallocate(f, FALLOC_FL_PUNCH_HOLE, 0, 10);
+		break;
+	case 1:
+		ret = udax_fallocate(f, 0x100, 0, 10);
+		break;
+	case 2:
+		ret = udax_fallocate(f, 0, 0, 0);
+		break;
+	case 3:
+		ret = udax_ftruncate(f, -1);
+		break;
+	case 4:
+		ret = udax_ftruncate(f, (off_t)1 << 50);
+		break;
+	case 5:
+		ret = (int)udax_pwrite(f, "x", 1, (off_t)1 << 50);
+		break;
+	case 6:
+		ret = udax_fallocate(f, 0, (off_t)1 << 45, 4096);
+		break;
 	}
 	udax_file_close(&f);
 	return ret;
@@ -181,65 +209,65 @@ OP(f_write_big, fdrw_ops(5))
 OP(f_falloc_big, fdrw_ops(6))
 
 static const struct errno_case errno_cases[] = {
-	{ "open missing", o_missing, -ENOENT },
-	{ "create in missing dir", o_missing_dir, -ENOENT },
-	{ "open through a file", o_notdir, -ENOTDIR },
-	{ "O_EXCL on existing", o_excl, -EEXIST },
-	{ "open dir for writing", o_dir_write, -EISDIR },
-	{ "O_CREAT on a dir", o_dir_creat, -EISDIR },
-	{ "O_DIRECTORY on a file", o_directory, -ENOTDIR },
-	{ "O_NOFOLLOW on a symlink", o_nofollow, -ELOOP },
-	{ "symlink loop", o_loop, -ELOOP },
-	{ "dangling symlink", o_dangling, -ENOENT },
-	{ "name too long", o_toolong, -ENAMETOOLONG },
-	{ "bad access mode", o_badacc, -EINVAL },
-	{ "empty path", o_empty, -ENOENT },
-	{ "file with trailing slash", o_trailing, -ENOTDIR },
-	{ "mkdir existing", m_exists, -EEXIST },
-	{ "mkdir over file", m_exists_file, -EEXIST },
-	{ "mkdir /", m_root, -EEXIST },
-	{ "mkdir missing parent", m_missing_parent, -ENOENT },
-	{ "mkdir dir/.", m_dot, -EEXIST },
-	{ "rmdir non-empty", r_notempty, -ENOTEMPTY },
-	{ "rmdir file", r_notdir, -ENOTDIR },
-	{ "rmdir /", r_root, -EBUSY },
-	{ "rmdir dir/.", r_dot, -EINVAL },
-	{ "rmdir dir/..", r_dotdot, -ENOTEMPTY },
-	{ "rmdir missing", r_missing, -ENOENT },
-	{ "unlink dir", u_dir, -EISDIR },
-	{ "unlink missing", u_missing, -ENOENT },
-	{ "unlink file/", u_trailing, -ENOTDIR },
-	{ "rename into itself", n_into_self, -EINVAL },
-	{ "rename dir over file", n_dir_over_file, -ENOTDIR },
-	{ "rename file over dir", n_file_over_dir, -EISDIR },
-	{ "rename over non-empty", n_over_nonempty, -ENOTEMPTY },
-	{ "RENAME_NOREPLACE", n_noreplace, -EEXIST },
-	{ "RENAME_EXCHANGE missing", n_exchange_missing, -ENOENT },
-	{ "rename bad flags", n_badflags, -EINVAL },
-	{ "rename missing", n_missing, -ENOENT },
-	{ "rename to itself", n_same, 0 },
-	{ "rename dir/.", n_dot, -EBUSY },
-	{ "link a dir", l_dir, -EPERM },
-	{ "link existing", l_exists, -EEXIST },
-	{ "link missing", l_missing, -ENOENT },
-	{ "symlink existing", s_exists, -EEXIST },
-	{ "symlink empty target", s_empty, -ENOENT },
-	{ "readlink a file", rl_notlink, -EINVAL },
-	{ "readlink short buffer", rl_short, 2 },
-	{ "write read-only fd", f_write_ro, -EBADF },
-	{ "ftruncate read-only fd", f_trunc_ro, -EINVAL },
-	{ "pread negative offset", f_read_neg, -EINVAL },
-	{ "fallocate read-only fd", f_falloc_ro, -EBADF },
-	{ "SEEK_DATA past EOF", f_seek_data_eof, -ENXIO },
-	{ "lseek negative", f_seek_neg, -EINVAL },
-	{ "lseek bad whence", f_seek_whence, -EINVAL },
-	{ "punch without KEEP_SIZE", f_punch_nokeep, -EOPNOTSUPP },
-	{ "fallocate unknown mode", f_falloc_mode, -EOPNOTSUPP },
-	{ "fallocate length 0", f_falloc_zero, -EINVAL },
-	{ "ftruncate negative", f_trunc_neg, -EINVAL },
-	{ "ftruncate too big", f_trunc_big, -EFBIG },
-	{ "pwrite past max size", f_write_big, -EFBIG },
-	{ "fallocate past max size", f_falloc_big, -EFBIG },
+	{"open missing", o_missing, -ENOENT},
+	{"create in missing dir", o_missing_dir, -ENOENT},
+	{"open through a file", o_notdir, -ENOTDIR},
+	{"O_EXCL on existing", o_excl, -EEXIST},
+	{"open dir for writing", o_dir_write, -EISDIR},
+	{"O_CREAT on a dir", o_dir_creat, -EISDIR},
+	{"O_DIRECTORY on a file", o_directory, -ENOTDIR},
+	{"O_NOFOLLOW on a symlink", o_nofollow, -ELOOP},
+	{"symlink loop", o_loop, -ELOOP},
+	{"dangling symlink", o_dangling, -ENOENT},
+	{"name too long", o_toolong, -ENAMETOOLONG},
+	{"bad access mode", o_badacc, -EINVAL},
+	{"empty path", o_empty, -ENOENT},
+	{"file with trailing slash", o_trailing, -ENOTDIR},
+	{"mkdir existing", m_exists, -EEXIST},
+	{"mkdir over file", m_exists_file, -EEXIST},
+	{"mkdir /", m_root, -EEXIST},
+	{"mkdir missing parent", m_missing_parent, -ENOENT},
+	{"mkdir dir/.", m_dot, -EEXIST},
+	{"rmdir non-empty", r_notempty, -ENOTEMPTY},
+	{"rmdir file", r_notdir, -ENOTDIR},
+	{"rmdir /", r_root, -EBUSY},
+	{"rmdir dir/.", r_dot, -EINVAL},
+	{"rmdir dir/..", r_dotdot, -ENOTEMPTY},
+	{"rmdir missing", r_missing, -ENOENT},
+	{"unlink dir", u_dir, -EISDIR},
+	{"unlink missing", u_missing, -ENOENT},
+	{"unlink file/", u_trailing, -ENOTDIR},
+	{"rename into itself", n_into_self, -EINVAL},
+	{"rename dir over file", n_dir_over_file, -ENOTDIR},
+	{"rename file over dir", n_file_over_dir, -EISDIR},
+	{"rename over non-empty", n_over_nonempty, -ENOTEMPTY},
+	{"RENAME_NOREPLACE", n_noreplace, -EEXIST},
+	{"RENAME_EXCHANGE missing", n_exchange_missing, -ENOENT},
+	{"rename bad flags", n_badflags, -EINVAL},
+	{"rename missing", n_missing, -ENOENT},
+	{"rename to itself", n_same, 0},
+	{"rename dir/.", n_dot, -EBUSY},
+	{"link a dir", l_dir, -EPERM},
+	{"link existing", l_exists, -EEXIST},
+	{"link missing", l_missing, -ENOENT},
+	{"symlink existing", s_exists, -EEXIST},
+	{"symlink empty target", s_empty, -ENOENT},
+	{"readlink a file", rl_notlink, -EINVAL},
+	{"readlink short buffer", rl_short, 2},
+	{"write read-only fd", f_write_ro, -EBADF},
+	{"ftruncate read-only fd", f_trunc_ro, -EINVAL},
+	{"pread negative offset", f_read_neg, -EINVAL},
+	{"fallocate read-only fd", f_falloc_ro, -EBADF},
+	{"SEEK_DATA past EOF", f_seek_data_eof, -ENXIO},
+	{"lseek negative", f_seek_neg, -EINVAL},
+	{"lseek bad whence", f_seek_whence, -EINVAL},
+	{"punch without KEEP_SIZE", f_punch_nokeep, -EOPNOTSUPP},
+	{"fallocate unknown mode", f_falloc_mode, -EOPNOTSUPP},
+	{"fallocate length 0", f_falloc_zero, -EINVAL},
+	{"ftruncate negative", f_trunc_neg, -EINVAL},
+	{"ftruncate too big", f_trunc_big, -EFBIG},
+	{"pwrite past max size", f_write_big, -EFBIG},
+	{"fallocate past max size", f_falloc_big, -EFBIG},
 };
 
 static int api_errnos(void)
@@ -267,8 +295,8 @@ static int api_errnos(void)
 /* Permissions as an unprivileged user (uid 1000) and a second one. */
 static int api_permissions(void)
 {
-	struct udax_cred alice = { .uid = 1000, .gid = 1000 };
-	struct udax_cred bob = { .uid = 1001, .gid = 1001 };
+	struct udax_cred alice = {.uid = 1000, .gid = 1000};
+	struct udax_cred bob = {.uid = 1001, .gid = 1001};
 	struct udax_file *f;
 	struct stat st;
 
@@ -285,7 +313,8 @@ static int api_permissions(void)
 	CHECK_EQ(udax_chown(fs, "/file", 1000, 1000), -EPERM);
 	CHECK_EQ(udax_unlink(fs, "/dir/file"), -EACCES);
 	/* in the sticky /tmp-like directory */
-	CHECK_EQ(udax_file_open(fs, "/sticky/a", O_CREAT | O_RDWR, 0600, &f), 0);
+	CHECK_EQ(udax_file_open(fs, "/sticky/a", O_CREAT | O_RDWR, 0600, &f),
+		 0);
 	CHECK_EQ(udax_fstat(f, &st), 0);
 	CHECK_EQ(st.st_uid, 1000);
 	CHECK_EQ(st.st_gid, 1000);
@@ -298,7 +327,7 @@ static int api_permissions(void)
 	CHECK_EQ(udax_file_open(fs, "/sticky/a", O_RDONLY, 0, &f), -EACCES);
 	CHECK_EQ(udax_unlink(fs, "/sticky/a"), -EPERM);
 	CHECK_EQ(udax_rename(fs, "/sticky/a", "/sticky/b", 0), -EPERM);
-	struct timespec ts[2] = { { 1, 0 }, { 1, 0 } };
+	struct timespec ts[2] = {{1, 0}, {1, 0}};
 	CHECK_EQ(udax_utimens(fs, "/sticky/a", ts, 0), -EPERM);
 	CHECK_EQ(udax_utimens(fs, "/sticky/a", NULL, 0), -EACCES);
 	CHECK_EQ(udax_cred_set(&alice), 0);
@@ -405,9 +434,9 @@ static int api_threads(void)
 }
 
 static const struct test_case tests[] = {
-	{ "errnos", api_errnos },
-	{ "permissions", api_permissions },
-	{ "open-unlinked", api_open_unlinked },
-	{ "threads", api_threads },
+	{"errnos", api_errnos},
+	{"permissions", api_permissions},
+	{"open-unlinked", api_open_unlinked},
+	{"threads", api_threads},
 };
 TEST_MAIN("api", tests)

@@ -45,7 +45,7 @@ static uint8_t *make_image(void)
 /* Open an image and use everything in it; returns the open result. */
 static int open_and_walk(const uint8_t *img, size_t size)
 {
-	struct udax_open_opts oo = { .quiet = 1 };
+	struct udax_open_opts oo = {.quiet = 1};
 	struct udax_fs *fs;
 	struct dev *dev;
 	uint32_t h;
@@ -106,16 +106,15 @@ static int corrupt_fixed(void)
 		const char *what;
 		uint64_t off;
 	} spots[] = {
-		{ "super magic", 0 },
-		{ "super version", offsetof(struct udax_super, version) },
-		{ "super block count",
-		  offsetof(struct udax_super, block_count) },
-		{ "super geometry", offsetof(struct udax_super, itable_start) },
-		{ "super crc", offsetof(struct udax_super, crc) },
-		{ "state block", 4096 + 20 },
-		{ "block bitmap", sb->bbmap_start * 4096 + 100 },
-		{ "inode bitmap", sb->ibmap_start * 4096 + 40 },
-		{ "root inode", sb->itable_start * 4096 + 256 + 30 },
+		{"super magic", 0},
+		{"super version", offsetof(struct udax_super, version)},
+		{"super block count", offsetof(struct udax_super, block_count)},
+		{"super geometry", offsetof(struct udax_super, itable_start)},
+		{"super crc", offsetof(struct udax_super, crc)},
+		{"state block", 4096 + 20},
+		{"block bitmap", sb->bbmap_start * 4096 + 100},
+		{"inode bitmap", sb->ibmap_start * 4096 + 40},
+		{"root inode", sb->itable_start * 4096 + 256 + 30},
 	};
 	CHECK(img);
 	for (size_t i = 0; i < sizeof(spots) / sizeof(spots[0]); i++) {
@@ -138,8 +137,8 @@ static int corrupt_mutations(void)
 {
 	const char *e = getenv("UDAX_CORRUPT_SEED");
 	uint64_t seed = e ? strtoull(e, NULL, 0) : (uint64_t)time(NULL);
-	unsigned rounds = (e = getenv("UDAX_CORRUPT_ROUNDS")) ? (unsigned)atoi(e)
-							     : 300;
+	unsigned rounds =
+		(e = getenv("UDAX_CORRUPT_ROUNDS")) ? (unsigned)atoi(e) : 300;
 	uint8_t *img = make_image(), *bad = malloc(IMG_SIZE);
 	const struct udax_super *sb = (const void *)img;
 	unsigned refused = 0, fixed_ok = 0;
@@ -201,9 +200,9 @@ static int corrupt_mutations(void)
 }
 
 static const struct test_case tests[] = {
-	{ "foreign", corrupt_foreign },
-	{ "truncated", corrupt_truncated },
-	{ "fixed-structures", corrupt_fixed },
-	{ "mutations", corrupt_mutations },
+	{"foreign", corrupt_foreign},
+	{"truncated", corrupt_truncated},
+	{"fixed-structures", corrupt_fixed},
+	{"mutations", corrupt_mutations},
 };
 TEST_MAIN("corrupt", tests)

@@ -57,7 +57,7 @@ static int crash_run(const struct crash_op *op, uint64_t fence, struct run *r)
 	ret = dev_crash_new(&r->dev, CRASH_DEV_SIZE);
 	if (ret)
 		return ret;
-	struct udax_open_opts oo = { .quiet = 1 };
+	struct udax_open_opts oo = {.quiet = 1};
 	ret = udax_open_device(&r->fs, r->dev, 1, &oo);
 	if (ret)
 		return ret;
@@ -101,11 +101,11 @@ static int write_image(const uint8_t *img)
 	return n == CRASH_DEV_SIZE ? 0 : -EIO;
 }
 
-static int check_image(const struct run *r, const uint8_t *img,
-		       const char *op, uint64_t fence, const char *subset)
+static int check_image(const struct run *r, const uint8_t *img, const char *op,
+		       uint64_t fence, const char *subset)
 {
 	struct udax_fs *fs;
-	struct udax_open_opts oo = { .quiet = 1 };
+	struct udax_open_opts oo = {.quiet = 1};
 	struct fsck_result fr;
 	uint32_t h = 0;
 	int ret;
@@ -156,7 +156,7 @@ static uint64_t recovery_points, recovery_images;
  * journal and finishes orphans), or an error. */
 static int recovered_digest(const uint8_t *img, uint32_t *h)
 {
-	struct udax_open_opts oo = { .quiet = 1 };
+	struct udax_open_opts oo = {.quiet = 1};
 	struct udax_fs *fs;
 	struct dev *dev;
 	int ret = dev_memory_from_image(&dev, img, CRASH_DEV_SIZE);
@@ -177,7 +177,7 @@ static int recovered_digest(const uint8_t *img, uint32_t *h)
 static int crash_recovery(const uint8_t *img, const char *op, uint64_t k)
 {
 	uint8_t *img2 = malloc(CRASH_DEV_SIZE);
-	struct udax_open_opts oo = { .quiet = 1 };
+	struct udax_open_opts oo = {.quiet = 1};
 	uint32_t want, got;
 	int failed = 0;
 
@@ -199,14 +199,17 @@ static int crash_recovery(const uint8_t *img, const char *op, uint64_t k)
 		uint64_t s = crash_seed ^ (j * 7919 + k);
 		recovery_points++;
 		for (unsigned t = 0; t < 4 && !failed; t++) {
-			uint64_t keep[1024] = { 0 };
+			uint64_t keep[1024] = {0};
 			for (size_t w = 0; w < (n + 63) / 64 && w < 1024; w++)
-				keep[w] = t == 0 ? 0 : t == 1 ? ~0ull : rng_next(&s);
+				keep[w] = t == 0 ? 0 :
+					  t == 1 ? ~0ull :
+						   rng_next(&s);
 			dev_crash_image(dev, keep, img2);
 			recovery_images++;
 			if (recovered_digest(img2, &got) || got != want) {
 				fprintf(stderr,
-					"  crash id %s:%llu:recovery-fence=%llu:"
+					"  crash id "
+					"%s:%llu:recovery-fence=%llu:"
 					"sample=%u: recovery crashed and "
 					"resumed differs\n",
 					op, (unsigned long long)k,
@@ -239,8 +242,8 @@ static int crash_one_op(const struct crash_op *op)
 	if (getenv("UDAX_CRASH_STRIDE")) /* crash-long: every point */
 		stride = strtoull(getenv("UDAX_CRASH_STRIDE"), NULL, 0) ?: 1;
 	for (uint64_t k = ref.f0 + 1; k <= ref.f1 + 1 && !failed;
-	     k = k + stride > ref.f1 + 1 && k != ref.f1 + 1 ? ref.f1 + 1
-							 : k + stride) {
+	     k = k + stride > ref.f1 + 1 && k != ref.f1 + 1 ? ref.f1 + 1 :
+							      k + stride) {
 		struct run r;
 		ret = crash_run(op, k, &r);
 		if (ret) {
@@ -269,9 +272,9 @@ static int crash_one_op(const struct crash_op *op)
 			for (unsigned t = 0; t < crash_samples + 2 && !failed;
 			     t++) {
 				for (size_t w = 0; w < words; w++)
-					keep[w] = t == 0   ? 0
-						  : t == 1 ? ~0ull
-							   : rng_next(&s);
+					keep[w] = t == 0 ? 0 :
+						  t == 1 ? ~0ull :
+							   rng_next(&s);
 				dev_crash_image(r.dev, keep, img);
 				snprintf(id, sizeof(id), "seed=%llx:sample=%u",
 					 (unsigned long long)crash_seed, t);
@@ -305,8 +308,8 @@ static int crash_all(void)
 		crash_exhaustive = 20;
 	if ((e = getenv("UDAX_CRASH_RECOVERY")))
 		crash_recover_too = atoi(e);
-	crash_seed = (e = getenv("UDAX_CRASH_SEED")) ? strtoull(e, NULL, 0)
-						      : (uint64_t)time(NULL);
+	crash_seed = (e = getenv("UDAX_CRASH_SEED")) ? strtoull(e, NULL, 0) :
+						       (uint64_t)time(NULL);
 	snprintf(img_path, sizeof(img_path), "/dev/shm/udax-crash-%d.img",
 		 (int)getpid());
 	printf("# crash: seed %llu (UDAX_CRASH_SEED replays)\n",
@@ -335,6 +338,6 @@ static int crash_all(void)
 }
 
 static const struct test_case tests[] = {
-	{ "every-op-every-fence", crash_all },
+	{"every-op-every-fence", crash_all},
 };
 TEST_MAIN("crash", tests)

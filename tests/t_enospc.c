@@ -14,7 +14,6 @@
 #include "test.h"
 #include "util.h"
 
-
 #define WRITERS 4
 
 struct writer {
@@ -43,8 +42,8 @@ static void *writer_main(void *arg)
 		return NULL;
 	for (int round = 0;; round++) {
 		/* varying sizes, unaligned */
-		size_t n = 1000 + (size_t)((round * 7919 + w->id * 104729) %
-					   250000);
+		size_t n = 1000 +
+			   (size_t)((round * 7919 + w->id * 104729) % 250000);
 		fill_pattern(buf, n, w->id, w->written);
 		ssize_t r = udax_pwrite(f, buf, n, (off_t)w->written);
 		if (r == -ENOSPC)
@@ -73,7 +72,7 @@ static int enospc_concurrent(void)
 	CHECK_EQ(warm_dir(fs, "/"), 0);
 	CHECK_EQ(udax_statfs(fs, &s0), 0);
 	for (int i = 0; i < WRITERS; i++) {
-		w[i] = (struct writer){ .fs = fs, .id = i };
+		w[i] = (struct writer){.fs = fs, .id = i};
 		CHECK_EQ(pthread_create(&th[i], NULL, writer_main, &w[i]), 0);
 	}
 	for (int i = 0; i < WRITERS; i++)
@@ -97,9 +96,9 @@ static int enospc_concurrent(void)
 		CHECK_EQ(udax_fstat(f, &st), 0);
 		CHECK_EQ(st.st_size, w[i].written);
 		for (uint64_t off = 0; off < w[i].written; off += sizeof(buf)) {
-			size_t n = w[i].written - off < sizeof(buf)
-					   ? w[i].written - off
-					   : sizeof(buf);
+			size_t n = w[i].written - off < sizeof(buf) ?
+					   w[i].written - off :
+					   sizeof(buf);
 			CHECK_EQ(udax_pread(f, buf, n, (off_t)off), n);
 			fill_pattern(want, n, i, off);
 			CHECK(!memcmp(buf, want, n));
@@ -160,7 +159,7 @@ static int enospc_no_stale(void)
 }
 
 static const struct test_case tests[] = {
-	{ "concurrent-writers", enospc_concurrent },
-	{ "no-stale-data", enospc_no_stale },
+	{"concurrent-writers", enospc_concurrent},
+	{"no-stale-data", enospc_no_stale},
 };
 TEST_MAIN("enospc", tests)

@@ -36,7 +36,7 @@ static void child_work(const char *img, int wfd, unsigned seed)
 	static uint8_t buf[70000];
 	unsigned gen = 1;
 
-	if (udax_open(&fs, img, &(struct udax_open_opts){ .quiet = 1 }))
+	if (udax_open(&fs, img, &(struct udax_open_opts){.quiet = 1}))
 		_exit(2);
 	srandom(seed);
 	for (;; gen++) {
@@ -75,14 +75,13 @@ static void child_work(const char *img, int wfd, unsigned seed)
 			}
 		}
 		/* a rename is durable once it returns: acknowledge */
-		struct ack a = { file, gen, len };
+		struct ack a = {file, gen, len};
 		if (write(wfd, &a, sizeof(a)) != sizeof(a))
 			_exit(7);
 	}
 }
 
-static int check_image(const char *img, const struct ack *last,
-		       unsigned round)
+static int check_image(const char *img, const struct ack *last, unsigned round)
 {
 	struct udax_fs *fs;
 	struct fsck_result fr;
@@ -121,10 +120,9 @@ static int check_image(const char *img, const struct ack *last,
 			 * its first byte gives its number modulo 256 */
 			unsigned g = last[file].gen + 1, end = g + 100000;
 			if (n > 0)
-				while (g < end &&
-				       pattern(file, g, 0) != buf[0])
+				while (g < end && pattern(file, g, 0) != buf[0])
 					g++;
-			for (; g < end; g += n > 0 ? 256 : 1) {
+			for (; g<end; g += n> 0 ? 256 : 1) {
 				int match = n >= 0;
 				for (ssize_t i = 0; match && i < n; i++)
 					match = buf[i] ==
@@ -159,8 +157,8 @@ static int kill_random(void)
 {
 	const char *e = getenv("UDAX_KILL_ROUNDS");
 	unsigned rounds = e ? (unsigned)atoi(e) : 25;
-	unsigned seed = (e = getenv("UDAX_KILL_SEED")) ? (unsigned)atoi(e)
-						       : (unsigned)time(NULL);
+	unsigned seed = (e = getenv("UDAX_KILL_SEED")) ? (unsigned)atoi(e) :
+							 (unsigned)time(NULL);
 	struct ack last[FILES];
 	char img[64];
 	unsigned acked = 0;
@@ -168,8 +166,7 @@ static int kill_random(void)
 	snprintf(img, sizeof(img), "/dev/shm/udax-kill-%d.img", (int)getpid());
 	printf("# kill: seed %u (UDAX_KILL_SEED replays)\n", seed);
 	unlink(img);
-	CHECK_EQ(udax_mkfs(img, &(struct udax_mkfs_opts){ .size = 64 << 20 }),
-		 0);
+	CHECK_EQ(udax_mkfs(img, &(struct udax_mkfs_opts){.size = 64 << 20}), 0);
 	memset(last, 0, sizeof(last));
 	srandom(seed);
 	for (unsigned r = 0; r < rounds; r++) {
@@ -228,6 +225,6 @@ static int kill_random(void)
 }
 
 static const struct test_case tests[] = {
-	{ "sigkill-at-random", kill_random },
+	{"sigkill-at-random", kill_random},
 };
 TEST_MAIN("kill", tests)

@@ -61,10 +61,10 @@ static int mapping_works(void)
 	return works;
 }
 
-#define NEED_MAPPING()                                                     \
-	do {                                                               \
-		if (!mapping_works())                                      \
-			SKIP("userfaultfd not permitted here");            \
+#define NEED_MAPPING()                                                         \
+	do {                                                                   \
+		if (!mapping_works())                                          \
+			SKIP("userfaultfd not permitted here");                \
 	} while (0)
 
 static struct udax_file *mkfile(const char *path, uint64_t size, int fill)
@@ -78,8 +78,8 @@ static struct udax_file *mkfile(const char *path, uint64_t size, int fill)
 		memset(buf, fill, sizeof(buf));
 		for (uint64_t o = 0; o < size; o += sizeof(buf))
 			udax_pwrite(f, buf,
-				    size - o < sizeof(buf) ? size - o
-							   : sizeof(buf),
+				    size - o < sizeof(buf) ? size - o :
+							     sizeof(buf),
 				    (off_t)o);
 	} else {
 		udax_ftruncate(f, (off_t)size);
@@ -107,7 +107,7 @@ static void sig_catch(int sig)
 /* Load one byte; returns the byte, or -SIGNAL if the access raised it. */
 static int probe(volatile uint8_t *p, int store, uint8_t v)
 {
-	struct sigaction sa = { .sa_handler = sig_catch }, obus, osegv;
+	struct sigaction sa = {.sa_handler = sig_catch}, obus, osegv;
 	int ret;
 
 	sigemptyset(&sa.sa_mask);
@@ -147,8 +147,8 @@ static int maps_device_range(void *addr, size_t len, uint64_t lo, uint64_t hi)
 		if (!strstr(path, "memfd:udax") || strstr(path, "sigbus"))
 			continue;
 		/* the part of this kernel mapping inside ours */
-		uint64_t ds = off + (s < (uintptr_t)addr ? (uintptr_t)addr - s
-							 : 0);
+		uint64_t ds =
+			off + (s < (uintptr_t)addr ? (uintptr_t)addr - s : 0);
 		uint64_t de = off + (e - s);
 		if (ds < hi && de > lo)
 			found = 1;
@@ -185,28 +185,28 @@ struct errno_case {
 #define PR UDAX_MAP_PRIVATE
 
 static const struct errno_case errno_cases[] = {
-	{ "ok shared rw", &ef_rw, 0, PG, RW, SH, 0 },
-	{ "ok sync", &ef_rw, 0, PG, RW, SH | UDAX_MAP_SYNC, 0 },
-	{ "ok past eof", &ef_rw, 0, 64 * PG, RW, SH, 0 },
-	{ "ok odd length", &ef_rw, 0, 100, PROT_READ, SH, 0 },
-	{ "ok private rw on O_RDONLY", &ef_ro, 0, PG, RW, PR, 0 },
-	{ "ok shared ro on O_RDONLY", &ef_ro, 0, PG, PROT_READ, SH, 0 },
-	{ "ok prot none", &ef_rw, 0, PG, PROT_NONE, SH, 0 },
-	{ "unaligned offset", &ef_rw, 100, PG, RW, SH, -EINVAL },
-	{ "negative offset", &ef_rw, -PG, PG, RW, SH, -EINVAL },
-	{ "zero length", &ef_rw, 0, 0, RW, SH, -EINVAL },
-	{ "no type", &ef_rw, 0, PG, RW, 0, -EINVAL },
-	{ "both types", &ef_rw, 0, PG, RW, SH | PR, -EINVAL },
-	{ "unknown flag", &ef_rw, 0, PG, RW, SH | 0x100, -EINVAL },
-	{ "sync private", &ef_rw, 0, PG, RW, PR | UDAX_MAP_SYNC, -EINVAL },
-	{ "bad prot", &ef_rw, 0, PG, 0x100, SH, -EINVAL },
-	{ "huge length", &ef_rw, 0, SIZE_MAX, RW, SH, -ENOMEM },
-	{ "offset overflow", &ef_rw, INT64_MAX & ~(off_t)(PG - 1), 2 * PG,
-	  RW, SH, -EOVERFLOW },
-	{ "write-only", &ef_wo, 0, PG, PROT_READ, SH, -EACCES },
-	{ "shared rw on O_RDONLY", &ef_ro, 0, PG, RW, SH, -EACCES },
-	{ "shared rw on O_APPEND (as Linux)", &ef_app, 0, PG, RW, SH, 0 },
-	{ "no file", NULL, 0, PG, RW, SH, -EBADF },
+	{"ok shared rw", &ef_rw, 0, PG, RW, SH, 0},
+	{"ok sync", &ef_rw, 0, PG, RW, SH | UDAX_MAP_SYNC, 0},
+	{"ok past eof", &ef_rw, 0, 64 * PG, RW, SH, 0},
+	{"ok odd length", &ef_rw, 0, 100, PROT_READ, SH, 0},
+	{"ok private rw on O_RDONLY", &ef_ro, 0, PG, RW, PR, 0},
+	{"ok shared ro on O_RDONLY", &ef_ro, 0, PG, PROT_READ, SH, 0},
+	{"ok prot none", &ef_rw, 0, PG, PROT_NONE, SH, 0},
+	{"unaligned offset", &ef_rw, 100, PG, RW, SH, -EINVAL},
+	{"negative offset", &ef_rw, -PG, PG, RW, SH, -EINVAL},
+	{"zero length", &ef_rw, 0, 0, RW, SH, -EINVAL},
+	{"no type", &ef_rw, 0, PG, RW, 0, -EINVAL},
+	{"both types", &ef_rw, 0, PG, RW, SH | PR, -EINVAL},
+	{"unknown flag", &ef_rw, 0, PG, RW, SH | 0x100, -EINVAL},
+	{"sync private", &ef_rw, 0, PG, RW, PR | UDAX_MAP_SYNC, -EINVAL},
+	{"bad prot", &ef_rw, 0, PG, 0x100, SH, -EINVAL},
+	{"huge length", &ef_rw, 0, SIZE_MAX, RW, SH, -ENOMEM},
+	{"offset overflow", &ef_rw, INT64_MAX & ~(off_t)(PG - 1), 2 * PG, RW,
+	 SH, -EOVERFLOW},
+	{"write-only", &ef_wo, 0, PG, PROT_READ, SH, -EACCES},
+	{"shared rw on O_RDONLY", &ef_ro, 0, PG, RW, SH, -EACCES},
+	{"shared rw on O_APPEND (as Linux)", &ef_app, 0, PG, RW, SH, 0},
+	{"no file", NULL, 0, PG, RW, SH, -EBADF},
 };
 
 static int mmap_errnos(void)
@@ -501,8 +501,8 @@ static int truncate_and_punch(void)
 
 	/* punch: zeros there, blocks gone from the mapping, a store
 	 * allocates anew */
-	CHECK(!udax_fallocate(f, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
-			      PG, 2 * PG));
+	CHECK(!udax_fallocate(f, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, PG,
+			      2 * PG));
 	CHECK_EQ(maps_device_range(p, 16 * PG, dev_lo + PG, dev_lo + 3 * PG),
 		 0);
 	CHECK_EQ(p[PG + 1], 0);
@@ -580,7 +580,7 @@ static int threads(void)
 		CHECK(!udax_mmap(f, 0, TPAGES * PG, RW,
 				 SH | (kind ? 0 : UDAX_MAP_SYNC), (void **)&p));
 		for (int i = 0; i < NTHREADS; i++) {
-			t[i] = (struct tctx){ .p = p, .id = i };
+			t[i] = (struct tctx){.p = p, .id = i};
 			CHECK(!pthread_create(&th[i], NULL, fault_thread,
 					      &t[i]));
 		}
@@ -589,8 +589,7 @@ static int threads(void)
 			CHECK(!t[i].bad);
 		}
 		for (int i = 0; i < TPAGES; i++) {
-			CHECK_EQ(udax_pread(f, buf, sizeof(buf),
-					    (off_t)i * PG),
+			CHECK_EQ(udax_pread(f, buf, sizeof(buf), (off_t)i * PG),
 				 sizeof(buf));
 			for (int k = 0; k < NTHREADS; k++)
 				CHECK_EQ(buf[64 + k], k + 1);
@@ -654,7 +653,8 @@ static void *race_changer(void *arg)
 			break;
 		case 1:
 			udax_fallocate(c->f,
-				       FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+				       FALLOC_FL_PUNCH_HOLE |
+					       FALLOC_FL_KEEP_SIZE,
 				       (off_t)pg * PG, 2 * PG);
 			break;
 		case 2:
@@ -672,7 +672,7 @@ static void *race_changer(void *arg)
 
 static int races(void)
 {
-	struct sigaction sa = { .sa_handler = race_sig }, old;
+	struct sigaction sa = {.sa_handler = race_sig}, old;
 	struct race_ctx c[4];
 	pthread_t th[4];
 	struct udax_file *f;
@@ -687,7 +687,7 @@ static int races(void)
 	sigaction(SIGBUS, &sa, &old);
 	atomic_store(&race_stop, 0);
 	for (int i = 0; i < 4; i++) {
-		c[i] = (struct race_ctx){ .f = f, .p = p, .seed = 77u + i };
+		c[i] = (struct race_ctx){.f = f, .p = p, .seed = 77u + i};
 		CHECK(!pthread_create(&th[i], NULL,
 				      i < 3 ? race_storer : race_changer,
 				      &c[i]));
@@ -730,7 +730,7 @@ static int fork_child(void)
 	pid = fork();
 	if (pid == 0) {
 		signal(SIGSEGV, SIG_DFL);
-		p[0] = 'c';	/* faulted in the parent */
+		p[0] = 'c';	 /* faulted in the parent */
 		p[3 * PG] = 'c'; /* never faulted */
 		_exit(0);
 	}
@@ -890,7 +890,7 @@ static int file_device(void)
 
 	NEED_MAPPING();
 	snprintf(img, sizeof(img), "/tmp/udax-t_mmap-%d.img", (int)getpid());
-	struct udax_mkfs_opts mo = { .size = 16 * MIB };
+	struct udax_mkfs_opts mo = {.size = 16 * MIB};
 	CHECK(!udax_mkfs(img, &mo));
 	ret = udax_open(&dfs, img, NULL);
 	unlink(img);
@@ -899,8 +899,7 @@ static int file_device(void)
 	CHECK(!udax_file_open(dfs, "/f", O_CREAT | O_RDWR, 0644, &f));
 	CHECK(!udax_ftruncate(f, 16 * PG));
 	CHECK_EQ(udax_pwrite(f, "disk", 4, 0), 4);
-	CHECK(!udax_mmap(f, 0, 16 * PG, RW, SH | UDAX_MAP_SYNC,
-			 (void **)&p));
+	CHECK(!udax_mmap(f, 0, 16 * PG, RW, SH | UDAX_MAP_SYNC, (void **)&p));
 	CHECK(!memcmp(p, "disk", 4));
 	memcpy(p + 9 * PG, "page", 4);
 	udax_persist(p + 9 * PG, 4); /* msync underneath */
@@ -921,13 +920,13 @@ static int file_device(void)
 #define CR_FILE (6u << 20)
 /* Pages stored into, in this order: the first allocates a 2 MiB window,
  * later ones (space short) a page each, some are already allocated. */
-static const uint32_t cr_pages[] = { 0, 3, 600, 1100, 1101, 1300, 20, 1535 };
+static const uint32_t cr_pages[] = {0, 3, 600, 1100, 1101, 1300, 20, 1535};
 #define CR_N (sizeof(cr_pages) / sizeof(cr_pages[0]))
 
 struct cr_run {
 	struct dev *dev;
 	struct udax_fs *fs;
-	uint64_t fault_fence[CR_N]; /* fences done when the store returned */
+	uint64_t fault_fence[CR_N];   /* fences done when the store returned */
 	uint64_t durable_fence[CR_N]; /* ... when persist / msync returned */
 	uint64_t dev_off[CR_N];	      /* where the page is, in this run */
 	uint64_t f0, f1;
@@ -935,7 +934,7 @@ struct cr_run {
 
 static int cr_run(int sync, uint64_t freeze, struct cr_run *r)
 {
-	struct udax_open_opts oo = { .quiet = 1 };
+	struct udax_open_opts oo = {.quiet = 1};
 	struct udax_file *f;
 	struct udax_extent e;
 	uint8_t *p;
@@ -975,11 +974,11 @@ static int cr_run(int sync, uint64_t freeze, struct cr_run *r)
 	}
 	for (size_t i = 0; !ret && i < CR_N; i++) {
 		ret = udax_file_extents(f, (off_t)cr_pages[i] * PG, PG, &e,
-					1) == 1
-			      ? 0
-			      : -EIO;
-		r->dev_off[i] = e.dev_offset + ((uint64_t)cr_pages[i] * PG -
-						e.offset);
+					1) == 1 ?
+			      0 :
+			      -EIO;
+		r->dev_off[i] =
+			e.dev_offset + ((uint64_t)cr_pages[i] * PG - e.offset);
 	}
 	r->f1 = dev_crash_fences(r->dev);
 	udax_munmap(p, CR_FILE);
@@ -990,10 +989,10 @@ static int cr_run(int sync, uint64_t freeze, struct cr_run *r)
 /* Check one crash image: every store whose fault returned before the
  * crash point is at its offset, in its block; persisted ones hold their
  * byte. Returns 0 if fine. */
-static int cr_check(const struct cr_run *r, const uint8_t *img,
-		    uint64_t crash, const char *id)
+static int cr_check(const struct cr_run *r, const uint8_t *img, uint64_t crash,
+		    const char *id)
 {
-	struct udax_open_opts oo = { .quiet = 1 };
+	struct udax_open_opts oo = {.quiet = 1};
 	struct udax_fs *cfs;
 	struct udax_file *f;
 	struct udax_extent e;
@@ -1069,8 +1068,8 @@ static int crash_mode(int sync)
 			}
 			dev_crash_image(r.dev, keep, img);
 			snprintf(id, sizeof(id), "%s:fence=%llu:sample=%d",
-				 sync ? "sync" : "msync",
-				 (unsigned long long)k, t);
+				 sync ? "sync" : "msync", (unsigned long long)k,
+				 t);
 			cr_images++;
 			failed = cr_check(&r, img, k, id);
 		}
@@ -1163,22 +1162,22 @@ static int map_count_limit(void)
 }
 
 static const struct test_case tests[] = {
-	{ "errnos", mmap_errnos },
-	{ "coherence", coherence },
-	{ "kernel-access", kernel_access },
-	{ "holes", hole_read_then_write },
-	{ "eof-sigbus", eof_sigbus },
-	{ "truncate-punch", truncate_and_punch },
-	{ "threads", threads },
-	{ "races", races },
-	{ "fork", fork_child },
-	{ "private-readonly", private_and_readonly },
-	{ "unlink-mapped", unlink_mapped },
-	{ "eperm", eperm },
-	{ "enospc", enospc },
-	{ "file-device", file_device },
-	{ "crash-map-sync", crash_map_sync },
-	{ "map-count-limit", map_count_limit },
+	{"errnos", mmap_errnos},
+	{"coherence", coherence},
+	{"kernel-access", kernel_access},
+	{"holes", hole_read_then_write},
+	{"eof-sigbus", eof_sigbus},
+	{"truncate-punch", truncate_and_punch},
+	{"threads", threads},
+	{"races", races},
+	{"fork", fork_child},
+	{"private-readonly", private_and_readonly},
+	{"unlink-mapped", unlink_mapped},
+	{"eperm", eperm},
+	{"enospc", enospc},
+	{"file-device", file_device},
+	{"crash-map-sync", crash_map_sync},
+	{"map-count-limit", map_count_limit},
 };
 
 int main(int argc, char **argv)

@@ -33,11 +33,11 @@
 
 /* The format of /log, restated from examples/plog.c. */
 #define LOG_MAGIC 0x31474f4c50584455ull /* "UDXPLOG1" */
-#define LOG_HDR 64			 /* the header: one cache line */
-#define LOG_REC 64			 /* a record */
-#define HDR_COUNT 24			 /* offset of the count in it */
-#define HDR_CRC 16			 /* of the header's crc32 */
-#define REC_CRC 60			 /* of a record's crc32 */
+#define LOG_HDR 64			/* the header: one cache line */
+#define LOG_REC 64			/* a record */
+#define HDR_COUNT 24			/* offset of the count in it */
+#define HDR_CRC 16			/* of the header's crc32 */
+#define REC_CRC 60			/* of a record's crc32 */
 
 #define IMAGE_SIZE (64ull << 20)
 /* Past this many records the image is made anew, so that any number of
@@ -112,8 +112,8 @@ static int mapping_works(void)
 		return 0;
 	if (!udax_file_open(fs, "/probe", O_CREAT | O_RDWR, 0644, &f)) {
 		udax_ftruncate(f, 4096);
-		works = udax_mmap(f, 0, 4096, PROT_READ, UDAX_MAP_SHARED,
-				  &p) == 0;
+		works = udax_mmap(f, 0, 4096, PROT_READ, UDAX_MAP_SHARED, &p) ==
+			0;
 		if (works)
 			udax_munmap(p, 4096);
 		udax_file_close(&f);
@@ -122,12 +122,12 @@ static int mapping_works(void)
 	return works;
 }
 
-#define NEED_PLOG()                                                        \
-	do {                                                               \
-		if (find_plog())                                           \
-			SKIP("%.200s not built (make examples)", plog_bin); \
-		if (!mapping_works())                                      \
-			SKIP("userfaultfd not permitted here");            \
+#define NEED_PLOG()                                                            \
+	do {                                                                   \
+		if (find_plog())                                               \
+			SKIP("%.200s not built (make examples)", plog_bin);    \
+		if (!mapping_works())                                          \
+			SKIP("userfaultfd not permitted here");                \
 	} while (0)
 
 /* Start `plog args...` with its stdout on a pipe; returns the read end
@@ -181,8 +181,9 @@ static void take(struct acks *a, const char *buf, size_t n)
 		a->line[a->len] = 0;
 		a->len = 0;
 		if (sscanf(a->line, "ack %llu", &v) != 1 || v != a->last + 1) {
-			fprintf(stderr, "  unexpected line \"%s\" after ack "
-					"%llu\n",
+			fprintf(stderr,
+				"  unexpected line \"%s\" after ack "
+				"%llu\n",
 				a->line, (unsigned long long)a->last);
 			a->bad = 1;
 			continue;
@@ -209,7 +210,7 @@ static int read_acks(int fd, struct acks *a, int64_t deadline)
 				return 0;
 			timeout = (int)((left + 999999) / 1000000);
 		}
-		struct pollfd pfd = { .fd = fd, .events = POLLIN };
+		struct pollfd pfd = {.fd = fd, .events = POLLIN};
 		int r = poll(&pfd, 1, timeout);
 		if (r < 0 && errno == EINTR)
 			continue;
@@ -271,8 +272,9 @@ static int64_t verify_log(struct udax_fs *fs, uint64_t acked, unsigned round)
 		off_t off = (off_t)(LOG_HDR + i * LOG_REC);
 		if (udax_pread(f, buf, k * LOG_REC, off) !=
 		    (ssize_t)(k * LOG_REC)) {
-			fprintf(stderr, "  round %u: short read at record "
-					"%llu\n",
+			fprintf(stderr,
+				"  round %u: short read at record "
+				"%llu\n",
 				round, (unsigned long long)(i + 1));
 			goto bad;
 		}
@@ -366,13 +368,16 @@ static int64_t check_image(const char *img, uint64_t acked, unsigned round,
 	if (count == -2) {
 		count = 0; /* no log: `plog check` must fail */
 		if (count2 != -1) {
-			fprintf(stderr, "  round %u: plog check found a "
-					"log that is not there\n", round);
+			fprintf(stderr,
+				"  round %u: plog check found a "
+				"log that is not there\n",
+				round);
 			count = -1;
 		}
 	} else if (count >= 0 && count2 != count) {
-		fprintf(stderr, "  round %u: plog check says %lld, not %lld: "
-				"%s\n",
+		fprintf(stderr,
+			"  round %u: plog check says %lld, not %lld: "
+			"%s\n",
 			round, (long long)count2, (long long)count, out);
 		count = -1;
 	}
@@ -388,8 +393,8 @@ static int64_t check_image(const char *img, uint64_t acked, unsigned round,
 	/* start again on a new image (not by unlinking /log: fsck then
 	 * finds the empty root directory's empty tree leaf damaged) */
 	if (count >= RESET_AT && reset) {
-		ret = udax_mkfs(img, &(struct udax_mkfs_opts){
-					     .size = IMAGE_SIZE });
+		ret = udax_mkfs(img,
+				&(struct udax_mkfs_opts){.size = IMAGE_SIZE});
 		if (ret) {
 			fprintf(stderr, "  round %u: mkfs: %s\n", round,
 				udax_strerror(ret));
@@ -404,13 +409,12 @@ static int64_t check_image(const char *img, uint64_t acked, unsigned round,
 static int append_and_check(void)
 {
 	char img[64];
-	struct acks a = { 0 };
+	struct acks a = {0};
 	pid_t pid;
 	int fd, status;
 
 	NEED_PLOG();
-	snprintf(img, sizeof(img), "/dev/shm/udax-plog1-%d.img",
-		 (int)getpid());
+	snprintf(img, sizeof(img), "/dev/shm/udax-plog1-%d.img", (int)getpid());
 	unlink(img);
 	/* a missing image is created; then fallocate growth, then sparse */
 	for (int run = 0; run < 3; run++) {
@@ -445,8 +449,8 @@ static int kill_random(void)
 {
 	const char *e = getenv("UDAX_PLOG_KILLS");
 	unsigned rounds = e ? (unsigned)atoi(e) : 30;
-	unsigned seed = (e = getenv("UDAX_PLOG_SEED")) ? (unsigned)atoi(e)
-						       : (unsigned)time(NULL);
+	unsigned seed = (e = getenv("UDAX_PLOG_SEED")) ? (unsigned)atoi(e) :
+							 (unsigned)time(NULL);
 	uint64_t committed = 0, acked_total = 0;
 	unsigned kills = 0, finished = 0, resets = 0;
 	char img[64], tmp[80];
@@ -456,19 +460,19 @@ static int kill_random(void)
 	snprintf(tmp, sizeof(tmp), "%s.new", img);
 	printf("# plog: seed %u (UDAX_PLOG_SEED replays)\n", seed);
 	unlink(img);
-	CHECK_EQ(udax_mkfs(img, &(struct udax_mkfs_opts){ .size = IMAGE_SIZE }),
+	CHECK_EQ(udax_mkfs(img, &(struct udax_mkfs_opts){.size = IMAGE_SIZE}),
 		 0);
 	srandom(seed);
 	for (unsigned r = 0; r < rounds; r++) {
 		/* mostly an appender that cannot finish before its kill;
 		 * now and then a short one that ends by itself */
-		unsigned long long want = random() % 8
-						  ? 100000000ull
-						  : 1 + (unsigned long long)(
-							    random() % 3000);
+		unsigned long long want =
+			random() % 8 ?
+				100000000ull :
+				1 + (unsigned long long)(random() % 3000);
 		int sparse = random() % 2;
 		long ns = 1000000 + random() % 29000000; /* 1..30 ms */
-		struct acks a = { .last = committed };
+		struct acks a = {.last = committed};
 		struct timespec t0;
 		char nbuf[32];
 		pid_t pid;
@@ -501,8 +505,9 @@ static int kill_random(void)
 		acked_total += a.n;
 		int64_t count = check_image(img, a.last, r, 1);
 		if (count < 0) {
-			fprintf(stderr, "  seed %u, round %u (of %llu, %s, "
-					"%ld us); image kept: %s\n",
+			fprintf(stderr,
+				"  seed %u, round %u (of %llu, %s, "
+				"%ld us); image kept: %s\n",
 				seed, r, want, sparse ? "sparse" : "fallocate",
 				ns / 1000, img);
 			return T_FAIL;
@@ -524,7 +529,7 @@ static int kill_random(void)
 }
 
 static const struct test_case tests[] = {
-	{ "append-and-check", append_and_check },
-	{ "kill9-at-random", kill_random },
+	{"append-and-check", append_and_check},
+	{"kill9-at-random", kill_random},
 };
 TEST_MAIN("plog", tests)

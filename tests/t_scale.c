@@ -13,7 +13,6 @@
 #include "test.h"
 #include "util.h"
 
-
 static unsigned long env_count(const char *name, unsigned long def)
 {
 	const char *e = getenv(name);
@@ -120,7 +119,7 @@ static int scale_names(void)
 }
 
 static const struct test_case tests[] = {
-	{ "extents", scale_extents },
-	{ "names", scale_names },
+	{"extents", scale_extents},
+	{"names", scale_names},
 };
 TEST_MAIN("scale", tests)

@@ -31,6 +31,6 @@ static int smoke_basic(void)
 }
 
 static const struct test_case tests[] = {
-	{ "basic", smoke_basic },
+	{"basic", smoke_basic},
 };
 TEST_MAIN("smoke", tests)

@@ -26,33 +26,33 @@ struct test_case {
 
 static char test_skip_reason[256];
 
-#define CHECK(cond)                                                        \
-	do {                                                               \
-		if (!(cond)) {                                             \
-			fprintf(stderr, "  %s:%d: CHECK failed: %s\n",     \
-				__FILE__, __LINE__, #cond);                \
-			return T_FAIL;                                     \
-		}                                                          \
+#define CHECK(cond)                                                            \
+	do {                                                                   \
+		if (!(cond)) {                                                 \
+			fprintf(stderr, "  %s:%d: CHECK failed: %s\n",         \
+				__FILE__, __LINE__, #cond);                    \
+			return T_FAIL;                                         \
+		}                                                              \
 	} while (0)
 
 /* CHECK that an int expression equals an expected value, printing both. */
-#define CHECK_EQ(expr, want)                                               \
-	do {                                                               \
-		long long got_ = (long long)(expr);                        \
-		long long want_ = (long long)(want);                       \
-		if (got_ != want_) {                                       \
-			fprintf(stderr,                                    \
-				"  %s:%d: %s == %lld, expected %lld\n",    \
-				__FILE__, __LINE__, #expr, got_, want_);   \
-			return T_FAIL;                                     \
-		}                                                          \
+#define CHECK_EQ(expr, want)                                                   \
+	do {                                                                   \
+		long long got_ = (long long)(expr);                            \
+		long long want_ = (long long)(want);                           \
+		if (got_ != want_) {                                           \
+			fprintf(stderr,                                        \
+				"  %s:%d: %s == %lld, expected %lld\n",        \
+				__FILE__, __LINE__, #expr, got_, want_);       \
+			return T_FAIL;                                         \
+		}                                                              \
 	} while (0)
 
-#define SKIP(...)                                                          \
-	do {                                                               \
-		snprintf(test_skip_reason, sizeof(test_skip_reason),       \
-			 __VA_ARGS__);                                     \
-		return T_SKIP;                                             \
+#define SKIP(...)                                                              \
+	do {                                                                   \
+		snprintf(test_skip_reason, sizeof(test_skip_reason),           \
+			 __VA_ARGS__);                                         \
+		return T_SKIP;                                                 \
 	} while (0)
 
 /* Run the table (or only the cases named in argv). Exit 1 if any failed. */
@@ -84,12 +84,12 @@ static inline int test_main(const char *suite, const struct test_case *t,
 	return failed;
 }
 
-#define TEST_MAIN(suite, table)                                            \
-	int main(int argc, char **argv)                                    \
-	{                                                                  \
-		return test_main(suite, table,                             \
-				 sizeof(table) / sizeof(table[0]), argc,   \
-				 argv);                                    \
+#define TEST_MAIN(suite, table)                                                \
+	int main(int argc, char **argv)                                        \
+	{                                                                      \
+		return test_main(suite, table,                                 \
+				 sizeof(table) / sizeof(table[0]), argc,       \
+				 argv);                                        \
 	}
 
 #endif /* UDAX_TEST_H */

@@ -42,8 +42,8 @@ int alloc_init(struct udax_fs *fs)
 	a->nblocks = nb;
 	a->data_start = fs->sb.data_start;
 	a->bits = calloc((nb + 63) / 64, sizeof(uint64_t));
-	a->ngroups = (uint32_t)((nb + ALLOC_GROUP_BLOCKS - 1) /
-				ALLOC_GROUP_BLOCKS);
+	a->ngroups =
+		(uint32_t)((nb + ALLOC_GROUP_BLOCKS - 1) / ALLOC_GROUP_BLOCKS);
 	a->groups = calloc(a->ngroups, sizeof(*a->groups));
 	if (!a->bits || !a->groups) {
 		alloc_fini(fs);
@@ -51,13 +51,15 @@ int alloc_init(struct udax_fs *fs)
 	}
 	for (uint64_t b = 0; b < fs->sb.bbmap_blocks; b++) {
 		uint64_t blkno = fs->sb.bbmap_start + b;
-		const struct udax_bitmap *bm = (const void *)fs_block(fs, blkno);
+		const struct udax_bitmap *bm =
+			(const void *)fs_block(fs, blkno);
 		if (bm->magic != UDAX_BITMAP_MAGIC || bm->blkno != blkno ||
 		    bm->first != b * UDAX_BITMAP_BITS ||
 		    udax_block_crc(bm, UDAX_BLOCK_SIZE, 4) != bm->crc) {
 			alloc_fini(fs);
-			return fs_corrupt(fs, "block bitmap block %llu is "
-					      "damaged",
+			return fs_corrupt(fs,
+					  "block bitmap block %llu is "
+					  "damaged",
 					  (unsigned long long)blkno);
 		}
 		uint64_t first = b * UDAX_BITMAP_BITS;
@@ -75,9 +77,9 @@ int alloc_init(struct udax_fs *fs)
 		struct alloc_group *grp = &a->groups[g];
 		pthread_mutex_init(&grp->lock, NULL);
 		grp->start = (uint64_t)g * ALLOC_GROUP_BLOCKS;
-		grp->len = nb - grp->start < ALLOC_GROUP_BLOCKS
-				   ? nb - grp->start
-				   : ALLOC_GROUP_BLOCKS;
+		grp->len = nb - grp->start < ALLOC_GROUP_BLOCKS ?
+				   nb - grp->start :
+				   ALLOC_GROUP_BLOCKS;
 		grp->cursor = grp->start;
 		for (uint64_t i = grp->start; i < grp->start + grp->len; i++)
 			if (!bit_test(a->bits, i))
@@ -130,8 +132,7 @@ uint64_t alloc_available(struct alloc *a)
  * longest seen. With align, only starts on 512-block boundaries count
  * for a whole run. Caller holds the group lock. */
 static int group_find(struct alloc *a, uint64_t from, uint64_t to,
-		      uint64_t want, int align, uint64_t *start,
-		      uint64_t *len)
+		      uint64_t want, int align, uint64_t *start, uint64_t *len)
 {
 	uint64_t best_s = 0, best_l = 0;
 	uint64_t i = from;
@@ -206,9 +207,9 @@ int alloc_take(struct alloc *a, uint64_t goal, uint64_t want, int align,
 				pthread_mutex_unlock(&grp->lock);
 				continue;
 			}
-			from = (k == 0 && goal > grp->start && goal < end)
-				       ? goal
-				       : grp->cursor;
+			from = (k == 0 && goal > grp->start && goal < end) ?
+				       goal :
+				       grp->cursor;
 			found = group_find(a, from, end, want, align, &s, &l);
 			if (!found || (round == 0 && l < want))
 				found = group_find(a, grp->start, end, want,

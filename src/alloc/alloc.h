@@ -35,9 +35,9 @@ struct alloc_group {
 };
 
 struct alloc {
-	uint64_t nblocks;	/* device blocks */
-	uint64_t data_start;	/* first allocatable block */
-	uint64_t *bits;		/* in-memory bitmap, 1 = in use or handed out */
+	uint64_t nblocks;    /* device blocks */
+	uint64_t data_start; /* first allocatable block */
+	uint64_t *bits;	     /* in-memory bitmap, 1 = in use or handed out */
 	struct alloc_group *groups;
 	uint32_t ngroups;
 	_Atomic int64_t avail;	/* free blocks not reserved */

@@ -22,8 +22,8 @@
 struct udax_file {
 	struct udax_fs *fs;
 	struct inode *ip;
-	int flags;	       /* open flags: O_ACCMODE, O_APPEND */
-	int is_dir;	       /* opened O_RDONLY on a directory */
+	int flags;  /* open flags: O_ACCMODE, O_APPEND */
+	int is_dir; /* opened O_RDONLY on a directory */
 	pthread_mutex_t pos_lock;
 	uint64_t pos;
 };
@@ -46,9 +46,6 @@ int api_zero_tail(struct inode *ip, uint64_t size);
  * all in one transaction unless the range needs more than the journal
  * holds. Caller holds ip->lock exclusively. */
 int api_punch_range(struct inode *ip, uint64_t off, uint64_t len, int zero);
-
-
-
 
 /* namespace.c helpers shared with rename.c. ns_lock held exclusively. */
 int parent_writable(struct udax_fs *fs, uint64_t dir,

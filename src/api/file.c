@@ -40,10 +40,9 @@ void api_stat_inode(struct udax_fs *fs, const struct udax_inode *di,
 	int64_t pending = 0;
 
 	pthread_mutex_lock(&c->lock);
-	for (struct inode *ip = c->table[(size_t)(di->ino *
-						  0x9E3779B97F4A7C15ull >>
-						  32) &
-					 (c->size - 1)];
+	for (struct inode *ip =
+		     c->table[(size_t)(di->ino * 0x9E3779B97F4A7C15ull >> 32) &
+			      (c->size - 1)];
 	     ip; ip = ip->next)
 		if (ip->ino == di->ino)
 			pending = ip->mtime_pending;
@@ -169,7 +168,7 @@ int api_punch_range(struct inode *ip, uint64_t off, uint64_t len, int zero)
 	for (int pass = 0;; pass++) {
 		struct tx *tx = tx_begin(fs);
 		struct udax_inode *di = inode_w(tx, ip->ino);
-		struct punch_count pc = { 0 };
+		struct punch_count pc = {0};
 		struct btree bt;
 		uint64_t next = last;
 
@@ -182,21 +181,22 @@ int api_punch_range(struct inode *ip, uint64_t off, uint64_t len, int zero)
 		ret = 0;
 		if (pass == 0 && do_head) {
 			uint32_t zo = (uint32_t)(off & (UDAX_BLOCK_SIZE - 1));
-			uint64_t ze = end < ((hblk + 1) << UDAX_BLOCK_SHIFT)
-					      ? end & (UDAX_BLOCK_SIZE - 1)
-					      : UDAX_BLOCK_SIZE;
+			uint64_t ze = end < ((hblk + 1) << UDAX_BLOCK_SHIFT) ?
+					      end & (UDAX_BLOCK_SIZE - 1) :
+					      UDAX_BLOCK_SIZE;
 			ret = cow_zero_block(tx, &bt, hblk, zo,
 					     (uint32_t)(ze - zo), &pc);
 		}
 		if (!ret && pass == 0 && do_tail)
-			ret = cow_zero_block(tx, &bt, tblk, 0,
-					     (uint32_t)(end & (UDAX_BLOCK_SIZE - 1)),
-					     &pc);
+			ret = cow_zero_block(
+				tx, &bt, tblk, 0,
+				(uint32_t)(end & (UDAX_BLOCK_SIZE - 1)), &pc);
 		if (!ret && first < last)
 			ret = ext_remove(&bt, first, last - first,
 					 punch_release, &pc, &next);
 		if (!ret && zero && next == last && first < last)
-			ret = alloc_unwritten(tx, &bt, first, last - first, &pc);
+			ret = alloc_unwritten(tx, &bt, first, last - first,
+					      &pc);
 		di = ret ? NULL : inode_w(tx, ip->ino);
 		if (!di) {
 			ret = ret ? ret : tx->failed;
@@ -246,8 +246,8 @@ static int file_create(struct udax_fs *fs, struct namei *nd, mode_t mode,
 	return tx_commit(tx);
 }
 
-int udax_file_open(struct udax_fs *fs, const char *path, int flags,
-		   mode_t mode, struct udax_file **filep)
+int udax_file_open(struct udax_fs *fs, const char *path, int flags, mode_t mode,
+		   struct udax_file **filep)
 {
 	const struct udax_inode *di;
 	struct udax_file *f;
@@ -290,8 +290,8 @@ int udax_file_open(struct udax_fs *fs, const char *path, int flags,
 			ret = namei(fs, path, NAMEI_PARENT | NAMEI_FOLLOW, &nd);
 			if (!ret && nd.toolong)
 				ret = -ENAMETOOLONG;
-			if (!ret && (nd.trailing || nd.is_root ||
-				     is_dot_name(&nd)))
+			if (!ret &&
+			    (nd.trailing || nd.is_root || is_dot_name(&nd)))
 				ret = -EISDIR; /* the target names a directory */
 			if (ret)
 				goto unlock;
@@ -312,8 +312,8 @@ int udax_file_open(struct udax_fs *fs, const char *path, int flags,
 			created = 1;
 		}
 	} else {
-		ret = namei(fs, path,
-			    (flags & O_NOFOLLOW) ? 0 : NAMEI_FOLLOW, &nd);
+		ret = namei(fs, path, (flags & O_NOFOLLOW) ? 0 : NAMEI_FOLLOW,
+			    &nd);
 		if (ret)
 			goto unlock;
 	}
@@ -327,8 +327,8 @@ int udax_file_open(struct udax_fs *fs, const char *path, int flags,
 		ret = (flags & O_DIRECTORY) ? -ENOTDIR : -ELOOP;
 		goto unlock;
 	}
-	if (S_ISDIR(di->mode) && (acc != O_RDONLY || (flags & O_CREAT) ||
-				  (flags & O_TRUNC))) {
+	if (S_ISDIR(di->mode) &&
+	    (acc != O_RDONLY || (flags & O_CREAT) || (flags & O_TRUNC))) {
 		ret = -EISDIR;
 		goto unlock;
 	}
@@ -550,8 +550,8 @@ ssize_t udax_preadv(struct udax_file *f, const struct iovec *iov, int iovcnt,
 	return done;
 }
 
-ssize_t udax_pwritev(struct udax_file *f, const struct iovec *iov,
-		     int iovcnt, off_t off)
+ssize_t udax_pwritev(struct udax_file *f, const struct iovec *iov, int iovcnt,
+		     off_t off)
 {
 	ssize_t total = iov_total(iov, iovcnt), n = 0, done = 0;
 
@@ -651,9 +651,9 @@ off_t udax_lseek(struct udax_file *f, off_t off, int whence)
 			ret = -ENXIO;
 			goto out;
 		}
-		ret = f->is_dir ? -EINVAL
-				: iomap_seek(f->ip, (uint64_t)off, whence,
-					     size);
+		ret = f->is_dir ?
+			      -EINVAL :
+			      iomap_seek(f->ip, (uint64_t)off, whence, size);
 		if (ret >= 0)
 			f->pos = (uint64_t)ret;
 		goto out;
@@ -818,8 +818,7 @@ int udax_fstat(struct udax_file *f, struct stat *st)
 ssize_t udax_file_extents(struct udax_file *f, off_t off, off_t len,
 			  struct udax_extent *ext, size_t max)
 {
-	struct iomap_iter it = { .ip = f ? f->ip : NULL,
-				 .flags = IOMAP_REPORT };
+	struct iomap_iter it = {.ip = f ? f->ip : NULL, .flags = IOMAP_REPORT};
 	size_t n = 0;
 	uint64_t size;
 	int ret, err = 0;
@@ -845,9 +844,9 @@ ssize_t udax_file_extents(struct udax_file *f, off_t off, off_t len,
 				.offset = m->offset,
 				.length = m->length,
 				.dev_offset = m->addr,
-				.flags = m->type == IOMAP_UNWRITTEN
-						 ? UDAX_EXTENT_UNWRITTEN
-						 : 0,
+				.flags = m->type == IOMAP_UNWRITTEN ?
+						 UDAX_EXTENT_UNWRITTEN :
+						 0,
 			};
 		}
 		it.processed = (int64_t)m->length;

@@ -73,7 +73,8 @@ static int mkfs_layout(struct udax_super *sb, uint64_t nblocks,
 		ninodes = nblocks / 4;
 	if (ninodes < 64)
 		ninodes = 64;
-	ninodes = div_up(ninodes, UDAX_INODES_PER_BLOCK) * UDAX_INODES_PER_BLOCK;
+	ninodes =
+		div_up(ninodes, UDAX_INODES_PER_BLOCK) * UDAX_INODES_PER_BLOCK;
 	if (ninodes > (1ull << 32))
 		return -EINVAL;
 	memset(sb, 0, sizeof(*sb));
@@ -113,8 +114,9 @@ static void bitmap_seal(struct udax_bitmap *bm)
 static void bitmap_mark(struct dev *dev, const struct udax_super *sb,
 			uint64_t start, uint64_t blk)
 {
-	struct udax_bitmap *bm = (void *)(dev->base +
-		((start + blk / UDAX_BITMAP_BITS) << UDAX_BLOCK_SHIFT));
+	struct udax_bitmap *bm =
+		(void *)(dev->base + ((start + blk / UDAX_BITMAP_BITS)
+				      << UDAX_BLOCK_SHIFT));
 	uint64_t bit = blk % UDAX_BITMAP_BITS;
 	(void)sb;
 	bm->bits[bit / 8] |= (uint8_t)(1u << (bit % 8));
@@ -166,17 +168,20 @@ static int mkfs_dev(struct dev *dev, const struct udax_mkfs_opts *o)
 		bitmap_seal((void *)(base + ((sb.ibmap_start + b)
 					     << UDAX_BLOCK_SHIFT)));
 
-	struct udax_state *st = (void *)(base + (UDAX_STATE_BLOCK
-						 << UDAX_BLOCK_SHIFT));
+	struct udax_state *st =
+		(void *)(base + (UDAX_STATE_BLOCK << UDAX_BLOCK_SHIFT));
 	st->magic = UDAX_STATE_MAGIC;
 	st->blkno = UDAX_STATE_BLOCK;
 	st->generation = 2;
 	st->crc = udax_block_crc(st, UDAX_BLOCK_SIZE, 4);
 
-	struct udax_inode *root = (void *)(base +
-		((sb.itable_start + UDAX_ROOT_INO / UDAX_INODES_PER_BLOCK)
-		 << UDAX_BLOCK_SHIFT) +
-		(UDAX_ROOT_INO % UDAX_INODES_PER_BLOCK) * UDAX_INODE_SIZE);
+	struct udax_inode *root =
+		(void *)(base +
+			 ((sb.itable_start +
+			   UDAX_ROOT_INO / UDAX_INODES_PER_BLOCK)
+			  << UDAX_BLOCK_SHIFT) +
+			 (UDAX_ROOT_INO % UDAX_INODES_PER_BLOCK) *
+				 UDAX_INODE_SIZE);
 	root->magic = UDAX_INODE_MAGIC;
 	root->mode = S_IFDIR | 0755;
 	root->nlink = 2;
@@ -204,7 +209,7 @@ static int mkfs_dev(struct dev *dev, const struct udax_mkfs_opts *o)
 
 int udax_mkfs(const char *device, const struct udax_mkfs_opts *opts)
 {
-	struct udax_mkfs_opts o = { 0 };
+	struct udax_mkfs_opts o = {0};
 	struct dev *dev;
 	int ret;
 
@@ -212,11 +217,11 @@ int udax_mkfs(const char *device, const struct udax_mkfs_opts *opts)
 		o = *opts;
 	if (o.size && o.size < MKFS_MIN_BYTES)
 		return -ENOSPC;
-	ret = dev_open(&dev, device,
-		       o.size ? o.size
-			      : (access(device, F_OK) ? MKFS_DEFAULT_FILE_BYTES
-						      : 0),
-		       0);
+	ret = dev_open(
+		&dev, device,
+		o.size ? o.size :
+			 (access(device, F_OK) ? MKFS_DEFAULT_FILE_BYTES : 0),
+		0);
 	if (ret)
 		return ret;
 	if (o.size && o.size < dev->size && dev->kind == DEV_MEMORY)
@@ -251,10 +256,12 @@ static int super_check(struct udax_fs *fs, const struct udax_super *sb,
 	else if (sb->journal_start != UDAX_JOURNAL_START ||
 		 sb->journal_blocks < 64 ||
 		 sb->bbmap_start != sb->journal_start + sb->journal_blocks ||
-		 sb->bbmap_blocks != div_up(sb->block_count, UDAX_BITMAP_BITS) ||
+		 sb->bbmap_blocks !=
+			 div_up(sb->block_count, UDAX_BITMAP_BITS) ||
 		 sb->ibmap_start != sb->bbmap_start + sb->bbmap_blocks ||
 		 sb->inode_count < 16 || sb->inode_count > (1ull << 32) ||
-		 sb->ibmap_blocks != div_up(sb->inode_count, UDAX_BITMAP_BITS) ||
+		 sb->ibmap_blocks !=
+			 div_up(sb->inode_count, UDAX_BITMAP_BITS) ||
 		 sb->itable_start != sb->ibmap_start + sb->ibmap_blocks ||
 		 sb->itable_blocks * UDAX_INODES_PER_BLOCK != sb->inode_count ||
 		 sb->data_start != sb->itable_start + sb->itable_blocks ||
@@ -316,8 +323,9 @@ static int fs_open_dev(struct udax_fs **fsp, struct dev *dev,
 	if ((fs->sb.feat_ro_compat & ~(uint64_t)UDAX_FEAT_RO_COMPAT_KNOWN) &&
 	    !fs->read_only) {
 		if (!fs->quiet)
-			fprintf(stderr, "udax: %s: features this library can "
-					"only read; open it read-only\n",
+			fprintf(stderr,
+				"udax: %s: features this library can "
+				"only read; open it read-only\n",
 				dev->name);
 		ret = -EROFS;
 		goto free_fs;
@@ -331,9 +339,10 @@ static int fs_open_dev(struct udax_fs **fsp, struct dev *dev,
 		if (ret > 0) {
 			ret = -EROFS;
 			if (!fs->quiet)
-				fprintf(stderr, "udax: %s: the journal needs "
-						"recovery; open read-write "
-						"first\n",
+				fprintf(stderr,
+					"udax: %s: the journal needs "
+					"recovery; open read-write "
+					"first\n",
 					dev->name);
 		}
 	} else {
@@ -384,8 +393,8 @@ int udax_open(struct udax_fs **fsp, const char *device,
 	*fsp = NULL;
 	ret = dev_open(&dev, device, 0, opts && opts->read_only);
 	if (!ret && dev->fd >= 0 &&
-	    flock(dev->fd, ((opts && opts->read_only) ? LOCK_SH : LOCK_EX) |
-				   LOCK_NB)) {
+	    flock(dev->fd,
+		  ((opts && opts->read_only) ? LOCK_SH : LOCK_EX) | LOCK_NB)) {
 		/* one writer at a time: udax has no sharing between
 		 * processes (yet); readers may share */
 		if (!(opts && opts->quiet))
@@ -397,8 +406,9 @@ int udax_open(struct udax_fs **fsp, const char *device,
 	if (ret == -EINVAL && device && strncmp(device, "memfd:", 6)) {
 		/* a file too small to map holds no udax file system */
 		if (!(opts && opts->quiet))
-			fprintf(stderr, "udax: %s: too small to hold a udax file "
-					"system\n",
+			fprintf(stderr,
+				"udax: %s: too small to hold a udax file "
+				"system\n",
 				device);
 		return UDAX_ECORRUPT;
 	}
@@ -413,7 +423,7 @@ int udax_open(struct udax_fs **fsp, const char *device,
 
 int udax_open_memory(struct udax_fs **fsp, uint64_t size)
 {
-	struct udax_mkfs_opts mo = { 0 };
+	struct udax_mkfs_opts mo = {0};
 	struct dev *dev;
 	char name[64];
 	int ret;
@@ -435,7 +445,7 @@ int udax_open_memory(struct udax_fs **fsp, uint64_t size)
 int udax_open_device(struct udax_fs **fsp, struct dev *dev, int do_mkfs,
 		     const struct udax_open_opts *opts)
 {
-	struct udax_mkfs_opts mo = { 0 };
+	struct udax_mkfs_opts mo = {0};
 	int ret;
 
 	if (do_mkfs) {
@@ -484,7 +494,7 @@ const char *udax_version(void)
 
 int udax_info(struct udax_fs *fs, struct udax_info *info)
 {
-	static const char *kinds[] = { "memory", "file", "dax", "crash" };
+	static const char *kinds[] = {"memory", "file", "dax", "crash"};
 
 	memset(info, 0, sizeof(*info));
 	info->format_version = fs->sb.version;
@@ -506,9 +516,10 @@ int udax_info(struct udax_fs *fs, struct udax_info *info)
 	snprintf(info->device_kind, sizeof(info->device_kind), "%s",
 		 kinds[fs->dev->kind]);
 	snprintf(info->persistence, sizeof(info->persistence), "%s",
-		 fs->dev->gran == DEV_GRAN_PAGE	       ? "page (msync)"
-		 : fs->dev->gran == DEV_GRAN_CACHELINE ? "cache line (flush+fence)"
-						       : "byte (fence)");
+		 fs->dev->gran == DEV_GRAN_PAGE ? "page (msync)" :
+		 fs->dev->gran == DEV_GRAN_CACHELINE ?
+						  "cache line (flush+fence)" :
+						  "byte (fence)");
 	return 0;
 }
 

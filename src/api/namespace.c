@@ -27,7 +27,7 @@ static int is_dot(const struct namei *nd)
 /* Ready the parent of a name for a change: a live directory the caller
  * may write and search. */
 int parent_writable(struct udax_fs *fs, uint64_t dir,
-			   const struct udax_inode **out)
+		    const struct udax_inode **out)
 {
 	int err;
 	const struct udax_inode *di = inode_r(fs, NULL, dir, &err);
@@ -185,7 +185,8 @@ static int remove_common(struct udax_fs *fs, const char *path, int want_dir)
 	ret = iget(fs, nd.ino, &ip);
 	if (ret)
 		goto unlock;
-	pthread_rwlock_wrlock(&ip->lock); /* its data readers read nlink's line */
+	pthread_rwlock_wrlock(
+		&ip->lock); /* its data readers read nlink's line */
 	tx = tx_begin(fs);
 	ret = dir_remove(tx, nd.dir, nd.name, nd.len);
 	if (!ret)
@@ -390,8 +391,8 @@ ssize_t udax_readlink(struct udax_fs *fs, const char *path, char *buf,
 	pthread_rwlock_rdlock(&fs->ns_lock);
 	ret = namei(fs, path, 0, &nd);
 	if (!ret)
-		ret = nd.type == DT_LNK ? symlink_read(fs, nd.ino, buf, size)
-					: -EINVAL;
+		ret = nd.type == DT_LNK ? symlink_read(fs, nd.ino, buf, size) :
+					  -EINVAL;
 	pthread_rwlock_unlock(&fs->ns_lock);
 	return ret;
 }
@@ -536,8 +537,7 @@ static int chown_common(struct udax_fs *fs, const char *path, int follow,
 		if (gid != (gid_t)-1 && gid != di->gid &&
 		    (c->uid != di->uid || !cred_in_group(c, gid)))
 			return setattr_end(fs, ip, tx, -EPERM);
-		if (c->uid != di->uid &&
-		    (uid != (uid_t)-1 || gid != (gid_t)-1))
+		if (c->uid != di->uid && (uid != (uid_t)-1 || gid != (gid_t)-1))
 			return setattr_end(fs, ip, tx, -EPERM);
 	}
 	w = inode_w(tx, nd.ino);
@@ -587,7 +587,8 @@ int udax_utimens(struct udax_fs *fs, const char *path,
 	if (flags & ~AT_SYMLINK_NOFOLLOW)
 		return -EINVAL;
 	for (int i = 0; times && i < 2; i++) {
-		if (times[i].tv_nsec == UTIME_NOW || times[i].tv_nsec == UTIME_OMIT)
+		if (times[i].tv_nsec == UTIME_NOW ||
+		    times[i].tv_nsec == UTIME_OMIT)
 			continue;
 		if (times[i].tv_nsec < 0 || times[i].tv_nsec >= 1000000000)
 			return -EINVAL;
@@ -699,8 +700,8 @@ int udax_dir_read(struct udax_dir *d, struct udax_dirent *ent)
 		goto unlock;
 	}
 	uint64_t next;
-	ret = dir_next(fs, d->ip->ino, d->pos, &ent->ino, &ent->type,
-		       ent->name, &next);
+	ret = dir_next(fs, d->ip->ino, d->pos, &ent->ino, &ent->type, ent->name,
+		       &next);
 	if (ret == 1) {
 		d->pos = next;
 		ent->off = next;

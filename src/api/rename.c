@@ -27,8 +27,9 @@ static int is_below(struct udax_fs *fs, uint64_t ino, uint64_t anc, int *err)
 		if (!di)
 			return 0;
 		if (++steps > fs->sb.inode_count) {
-			*err = fs_corrupt(fs, "directory parent loop at inode "
-					      "%llu",
+			*err = fs_corrupt(fs,
+					  "directory parent loop at inode "
+					  "%llu",
 					  (unsigned long long)ino);
 			return 0;
 		}
@@ -230,9 +231,11 @@ int udax_rename(struct udax_fs *fs, const char *from, const char *to,
 			/* one directory changes parent, the other is not a
 			 * directory: the parents' link counts move */
 			if (sdir_is)
-				ret = move_dir(tx, snd.ino, snd.dir, dnd.dir, 1);
+				ret = move_dir(tx, snd.ino, snd.dir, dnd.dir,
+					       1);
 			else
-				ret = move_dir(tx, dnd.ino, dnd.dir, snd.dir, 1);
+				ret = move_dir(tx, dnd.ino, dnd.dir, snd.dir,
+					       1);
 		} else if (!ret && sdir_is) {
 			struct udax_inode *w = inode_w(tx, snd.ino);
 			if (w)
@@ -254,7 +257,8 @@ int udax_rename(struct udax_fs *fs, const char *from, const char *to,
 			/* the new parent loses the replaced directory and
 			 * gains the moved one */
 			if (snd.dir != dnd.dir) {
-				ret = move_dir(tx, snd.ino, snd.dir, dnd.dir, 0);
+				ret = move_dir(tx, snd.ino, snd.dir, dnd.dir,
+					       0);
 			} else {
 				struct udax_inode *w = inode_w(tx, dnd.dir);
 				if (w)

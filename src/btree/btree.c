@@ -52,8 +52,8 @@ void bt_verified_fini(struct udax_fs *fs)
 
 /* Check a node's structure, and its crc if it is a home copy not yet
  * verified in this mount. */
-static int node_check(struct btree *bt, uint64_t blkno, const struct udax_node *n,
-		      int level)
+static int node_check(struct btree *bt, uint64_t blkno,
+		      const struct udax_node *n, int level)
 {
 	struct udax_fs *fs = bt->fs;
 	const uint8_t *p = (const uint8_t *)n;
@@ -93,9 +93,9 @@ static int node_check(struct btree *bt, uint64_t blkno, const struct udax_node *
 	return 0;
 bad:
 	return fs_corrupt(fs, "%s tree node %llu of inode %llu: %s",
-			  bt->kind == UDAX_TREE_DIR	 ? "directory"
-			  : bt->kind == UDAX_TREE_EXTENT ? "extent"
-							 : "refcount",
+			  bt->kind == UDAX_TREE_DIR    ? "directory" :
+			  bt->kind == UDAX_TREE_EXTENT ? "extent" :
+							 "refcount",
 			  (unsigned long long)blkno,
 			  (unsigned long long)bt->owner, what);
 }
@@ -107,12 +107,13 @@ static int node_read(struct btree *bt, uint64_t blkno, int level,
 	const struct udax_node *n;
 
 	if (blkno < bt->fs->sb.data_start || blkno >= bt->fs->nblocks - 1)
-		return fs_corrupt(bt->fs, "tree of inode %llu points to "
-					  "block %llu outside the data area",
+		return fs_corrupt(bt->fs,
+				  "tree of inode %llu points to "
+				  "block %llu outside the data area",
 				  (unsigned long long)bt->owner,
 				  (unsigned long long)blkno);
-	n = bt->tx ? tx_get(bt->tx, blkno)
-		   : (const void *)fs_block(bt->fs, blkno);
+	n = bt->tx ? tx_get(bt->tx, blkno) :
+		     (const void *)fs_block(bt->fs, blkno);
 	*out = n;
 	return node_check(bt, blkno, n, level);
 }
@@ -159,9 +160,8 @@ static void node_insert_at(struct udax_node *n, int i, uint64_t key,
 	memcpy((uint8_t *)n + n->val_start, val, len);
 	memmove(&n->items[i + 1], &n->items[i],
 		(size_t)(n->nitems - i) * sizeof(n->items[0]));
-	n->items[i] = (struct udax_node_item){ .key = key,
-					       .off = n->val_start,
-					       .len = (uint16_t)len };
+	n->items[i] = (struct udax_node_item){
+		.key = key, .off = n->val_start, .len = (uint16_t)len};
 	n->nitems++;
 }
 
@@ -224,8 +224,9 @@ static int bt_descend(struct btree *bt, uint64_t key, struct bt_path *p)
 	for (;;) {
 		const struct udax_node *n;
 		if (p->depth >= BT_MAX_DEPTH)
-			return fs_corrupt(bt->fs, "tree of inode %llu is too "
-						  "deep",
+			return fs_corrupt(bt->fs,
+					  "tree of inode %llu is too "
+					  "deep",
 					  (unsigned long long)bt->owner);
 		ret = node_read(bt, blk, level, &n);
 		if (ret)
@@ -439,8 +440,8 @@ static int bt_insert_rec(struct btree *bt, uint64_t blkno, int level,
 	}
 	struct bt_split cs;
 	int child_split;
-	ret = bt_insert_rec(bt, node_child(rn, i), rn->level - 1, key, val,
-			    len, &cs, &child_split);
+	ret = bt_insert_rec(bt, node_child(rn, i), rn->level - 1, key, val, len,
+			    &cs, &child_split);
 	if (ret || !child_split)
 		return ret;
 	n = node_write(bt, blkno);
@@ -633,8 +634,7 @@ static int bt_walk_rec(struct btree *bt, uint64_t blkno, int level,
 	return free_nodes ? node_release(bt, blkno) : 0;
 }
 
-int bt_walk_nodes(struct btree *bt, int (*cb)(uint64_t, int, void *),
-		  void *arg)
+int bt_walk_nodes(struct btree *bt, int (*cb)(uint64_t, int, void *), void *arg)
 {
 	if (!bt->root)
 		return 0;

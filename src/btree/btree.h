@@ -28,16 +28,15 @@ struct tx;
 
 struct btree {
 	struct udax_fs *fs;
-	struct tx *tx;	 /* NULL: read only */
-	uint64_t root;	 /* root node, 0 = empty tree */
-	uint64_t owner;	 /* inode number, 0 for the refcount tree */
-	uint16_t kind;	 /* UDAX_TREE_* */
+	struct tx *tx;	     /* NULL: read only */
+	uint64_t root;	     /* root node, 0 = empty tree */
+	uint64_t owner;	     /* inode number, 0 for the refcount tree */
+	uint16_t kind;	     /* UDAX_TREE_* */
 	int64_t nodes_delta; /* nodes allocated - freed by this handle */
 };
 
-static inline void bt_init(struct btree *bt, struct udax_fs *fs,
-			   struct tx *tx, uint64_t root, uint64_t owner,
-			   uint16_t kind)
+static inline void bt_init(struct btree *bt, struct udax_fs *fs, struct tx *tx,
+			   uint64_t root, uint64_t owner, uint16_t kind)
 {
 	bt->fs = fs;
 	bt->tx = tx;

@@ -29,17 +29,17 @@
 #define CL 64u
 
 struct crash {
-	pthread_mutex_t lock;	/* guards everything below */
-	uint8_t *durable;	/* size bytes: what surely survives */
-	uint8_t *marked;	/* one byte per line: flushed since the drain */
-	uint64_t *flushed;	/* line numbers marked, nflushed of them */
+	pthread_mutex_t lock; /* guards everything below */
+	uint8_t *durable;     /* size bytes: what surely survives */
+	uint8_t *marked;      /* one byte per line: flushed since the drain */
+	uint64_t *flushed;    /* line numbers marked, nflushed of them */
 	size_t nflushed, capflushed;
-	uint64_t fences;	/* drains so far */
-	uint64_t freeze_at;	/* fence number of the crash point, 0 = none */
-	int frozen;		/* the crash point has been captured */
-	uint8_t *snap;		/* durable image at the crash point */
-	uint64_t *pend;		/* pending line numbers at the crash point */
-	uint8_t *pend_data;	/* their contents, CL bytes each */
+	uint64_t fences;    /* drains so far */
+	uint64_t freeze_at; /* fence number of the crash point, 0 = none */
+	int frozen;	    /* the crash point has been captured */
+	uint8_t *snap;	    /* durable image at the crash point */
+	uint64_t *pend;	    /* pending line numbers at the crash point */
+	uint8_t *pend_data; /* their contents, CL bytes each */
 	size_t npend;
 };
 

@@ -20,10 +20,10 @@
 #include <stdint.h>
 
 enum dev_kind {
-	DEV_MEMORY,  /* memfd or tmpfs file: cache-line flushes */
-	DEV_FILE,    /* ordinary file: page granularity, msync */
-	DEV_DAX,     /* devdax or DAX-mounted file: cache-line flushes */
-	DEV_CRASH,   /* crash-emulating memory device for tests */
+	DEV_MEMORY, /* memfd or tmpfs file: cache-line flushes */
+	DEV_FILE,   /* ordinary file: page granularity, msync */
+	DEV_DAX,    /* devdax or DAX-mounted file: cache-line flushes */
+	DEV_CRASH,  /* crash-emulating memory device for tests */
 };
 
 enum dev_granularity {
@@ -52,13 +52,13 @@ struct dev_ops {
 
 struct dev {
 	const struct dev_ops *ops;
-	uint8_t *base;	     /* mapping of the whole device */
-	uint64_t size;	     /* bytes, a multiple of 4096 */
+	uint8_t *base; /* mapping of the whole device */
+	uint64_t size; /* bytes, a multiple of 4096 */
 	enum dev_kind kind;
 	enum dev_granularity gran;
-	int fd;		     /* backing fd, -1 if none */
-	void *priv;	     /* backing-specific context */
-	char name[256];	     /* as given to dev_open */
+	int fd;		/* backing fd, -1 if none */
+	void *priv;	/* backing-specific context */
+	char name[256]; /* as given to dev_open */
 };
 
 /* Open a device named as in udax.h ("memfd:NAME:SIZE", a path). If

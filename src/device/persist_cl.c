@@ -47,15 +47,17 @@ void cl_flush(const void *addr, size_t len)
 	switch (cl_insn) {
 	case CL_CLWB:
 		for (; p < end; p += CL)
-			__asm__ volatile(".byte 0x66, 0x0f, 0xae, 0x30" /* clwb */
-					 ::"a"(p)
-					 : "memory");
+			__asm__ volatile(
+				".byte 0x66, 0x0f, 0xae, 0x30" /* clwb */
+				::"a"(p)
+				: "memory");
 		break;
 	case CL_CLFLUSHOPT:
 		for (; p < end; p += CL)
-			__asm__ volatile(".byte 0x66, 0x0f, 0xae, 0x38" /* clflushopt */
-					 ::"a"(p)
-					 : "memory");
+			__asm__ volatile(
+				".byte 0x66, 0x0f, 0xae, 0x38" /* clflushopt */
+				::"a"(p)
+				: "memory");
 		break;
 	default:
 		for (; p < end; p += CL)

@@ -90,9 +90,9 @@ struct fault_map {
 	_Atomic uint64_t sigbus_from; /* file offset of the first sigbus page
 				       * (all pages after it are too), or
 				       * UINT64_MAX */
-	_Atomic int64_t pieces;	/* device pieces mapped since the last whole
+	_Atomic int64_t pieces; /* device pieces mapped since the last whole
 				 * zap: kernel mappings (VMAs) it holds */
-	_Atomic uint64_t *zero;	/* a bit per page: zero page, or a sigbus
+	_Atomic uint64_t *zero; /* a bit per page: zero page, or a sigbus
 				 * page left by a failed allocation; then
 				 * a bit per page: device state */
 };
@@ -114,9 +114,9 @@ struct fault_req {
 struct fault {
 	struct udax_fs *fs;
 	int uffd;
-	int wp;		/* write-protect faults available */
-	int sigbus_fd;	/* empty sealed memfd: the sigbus state */
-	int stop_fd;	/* eventfd: stop the reader */
+	int wp;	       /* write-protect faults available */
+	int sigbus_fd; /* empty sealed memfd: the sigbus state */
+	int stop_fd;   /* eventfd: stop the reader */
 	pthread_t reader, worker;
 	pthread_mutex_t lock;
 	pthread_cond_t cond, idle;
@@ -124,7 +124,7 @@ struct fault {
 	size_t qhead, qlen, qcap;
 	long nmaps;
 	int stopping;
-	uint8_t *zero_page;	/* FAULT_PAGE zeros: UFFDIO_COPY source */
+	uint8_t *zero_page; /* FAULT_PAGE zeros: UFFDIO_COPY source */
 	/* Kernel mappings are limited (vm.max_map_count): device pieces
 	 * mapped by all mappings, and the budget past which a fault first
 	 * returns its mapping to one neutral range (its pages fault in
@@ -189,8 +189,7 @@ int fault_map_sigbus(struct fault_map *m, uint64_t off, uint64_t len);
 #define FAULT_STATE_NEUTRAL 0
 #define FAULT_STATE_DEVICE 1
 #define FAULT_STATE_ZERO 2
-void fault_map_note(struct fault_map *m, uint64_t off, uint64_t len,
-		    int state);
+void fault_map_note(struct fault_map *m, uint64_t off, uint64_t len, int state);
 /* Is the page at file offset off of m in the device state? */
 int fault_map_is_device(struct fault_map *m, uint64_t off);
 

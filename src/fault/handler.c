@@ -77,9 +77,8 @@ static uint64_t max_u64(uint64_t a, uint64_t b)
 static int fault_is_synchronous(const struct fault_map *m,
 				const struct iomap *iomap)
 {
-	return (m->flags & UDAX_MAP_SYNC) &&
-	       ((iomap->flags & IOMAP_F_DIRTY) ||
-		iomap->type == IOMAP_UNWRITTEN);
+	return (m->flags & UDAX_MAP_SYNC) && ((iomap->flags & IOMAP_F_DIRTY) ||
+					      iomap->type == IOMAP_UNWRITTEN);
 }
 
 /* Map [off, off+len) of m onto device offset dev_off, skipping pages
@@ -120,8 +119,8 @@ static int map_device(struct fault_map *m, uint64_t off, uint64_t len,
 /* Map every mapped extent of [w0, w1) (fault-around). */
 static int map_window(struct fault_map *m, uint64_t w0, uint64_t w1)
 {
-	struct iomap_iter it = { .ip = m->ip, .pos = w0, .len = w1 - w0,
-				 .flags = IOMAP_REPORT };
+	struct iomap_iter it = {
+		.ip = m->ip, .pos = w0, .len = w1 - w0, .flags = IOMAP_REPORT};
 	int ret;
 
 	while ((ret = iomap_iter(&it, &udax_iomap_ops)) > 0) {
@@ -143,8 +142,8 @@ static int map_window(struct fault_map *m, uint64_t w0, uint64_t w1)
 static int64_t fault_alloc_range(struct fault *fc, struct fault_map *m,
 				 uint64_t a0, uint64_t a1)
 {
-	struct iomap_iter it = { .ip = m->ip, .pos = a0, .len = a1 - a0,
-				 .flags = IOMAP_WRITE };
+	struct iomap_iter it = {
+		.ip = m->ip, .pos = a0, .len = a1 - a0, .flags = IOMAP_WRITE};
 	struct dev *dev = m->ip->fs->dev;
 	int ret, sync = 0;
 
@@ -194,8 +193,8 @@ static int fault_alloc(struct fault *fc, struct fault_map *m, uint64_t off,
 static int fault_extent(struct inode *ip, uint64_t off, uint64_t w0,
 			uint64_t w1, uint64_t *e0, uint64_t *e1, int *type)
 {
-	struct iomap_iter it = { .ip = ip, .pos = w0, .len = w1 - w0,
-				 .flags = IOMAP_REPORT };
+	struct iomap_iter it = {
+		.ip = ip, .pos = w0, .len = w1 - w0, .flags = IOMAP_REPORT};
 	int ret;
 
 	while ((ret = iomap_iter(&it, &udax_iomap_ops)) > 0) {
@@ -346,8 +345,9 @@ int fault_resolve(struct fault *fc, struct fault_map *m, uint64_t addr,
 	if (ret) {
 		static _Atomic int told;
 		if (!atomic_exchange(&told, 1) && !ip->fs->quiet)
-			fprintf(stderr, "udax: a page fault at file offset "
-					"%llu of inode %llu failed: %s\n",
+			fprintf(stderr,
+				"udax: a page fault at file offset "
+				"%llu of inode %llu failed: %s\n",
 				(unsigned long long)off,
 				(unsigned long long)ip->ino, strerror(-ret));
 	}
@@ -378,7 +378,7 @@ static int fault_defer(struct fault *fc, struct fault_map *m, uint64_t addr,
 		fc->qcap = ncap;
 	}
 	fc->queue[(fc->qhead + fc->qlen++) % fc->qcap] =
-		(struct fault_req){ .map = m, .addr = addr, .flags = flags };
+		(struct fault_req){.map = m, .addr = addr, .flags = flags};
 	atomic_fetch_add(&fc->deferred, 1);
 	pthread_cond_broadcast(&fc->cond);
 	pthread_mutex_unlock(&fc->lock);
@@ -387,8 +387,8 @@ static int fault_defer(struct fault *fc, struct fault_map *m, uint64_t addr,
 
 static void fault_message(struct fault *fc, const struct uffd_msg *msg)
 {
-	uint64_t addr = msg->arg.pagefault.address &
-			~(uint64_t)(FAULT_PAGE - 1);
+	uint64_t addr =
+		msg->arg.pagefault.address & ~(uint64_t)(FAULT_PAGE - 1);
 	uint64_t flags = msg->arg.pagefault.flags;
 	struct fault_map *m = fault_map_get(addr);
 
@@ -415,8 +415,8 @@ static void *fault_reader(void *arg)
 		ssize_t n = read(fc->uffd, msgs, sizeof(msgs));
 		if (n < 0) {
 			struct pollfd p[2] = {
-				{ .fd = fc->uffd, .events = POLLIN },
-				{ .fd = fc->stop_fd, .events = POLLIN },
+				{.fd = fc->uffd, .events = POLLIN},
+				{.fd = fc->stop_fd, .events = POLLIN},
 			};
 			if (errno != EAGAIN && errno != EINTR)
 				break;
@@ -523,8 +523,8 @@ static int fault_new(struct udax_fs *fs, struct fault **fcp)
 	if (ret < 0)
 		goto free_fc;
 	fc->uffd = ret;
-	fc->sigbus_fd = memfd_create("udax-sigbus",
-				     MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	fc->sigbus_fd =
+		memfd_create("udax-sigbus", MFD_CLOEXEC | MFD_ALLOW_SEALING);
 	fc->stop_fd = eventfd(0, EFD_CLOEXEC);
 	if (fc->sigbus_fd < 0 || fc->stop_fd < 0 ||
 	    fcntl(fc->sigbus_fd, F_ADD_SEALS,

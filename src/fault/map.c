@@ -298,8 +298,8 @@ int fault_map_sigbus(struct fault_map *m, uint64_t off, uint64_t len)
 
 	/* the page's own address as the (beyond end of file) offset: the
 	 * pieces of one range then merge into one kernel mapping */
-	p = mmap(where, len, m->prot, MAP_SHARED | MAP_FIXED,
-		 m->fc->sigbus_fd, (off_t)(uintptr_t)where);
+	p = mmap(where, len, m->prot, MAP_SHARED | MAP_FIXED, m->fc->sigbus_fd,
+		 (off_t)(uintptr_t)where);
 	if (p == MAP_FAILED)
 		return -errno;
 	madvise(where, len, MADV_DONTFORK);
@@ -316,8 +316,7 @@ static _Atomic uint64_t *dev_bits(struct fault_map *m)
 	return m->zero + (m->len / FAULT_PAGE + 63) / 64;
 }
 
-void fault_map_note(struct fault_map *m, uint64_t off, uint64_t len,
-		    int state)
+void fault_map_note(struct fault_map *m, uint64_t off, uint64_t len, int state)
 {
 	uint64_t p = map_page(m, off), n = len / FAULT_PAGE;
 
@@ -458,8 +457,8 @@ void fault_prefault(const void *buf, size_t len, int write)
 {
 	uint64_t a = (uintptr_t)buf, end = a + len;
 
-	if (!len || !atomic_load_explicit(&registry_count,
-					  memory_order_relaxed))
+	if (!len ||
+	    !atomic_load_explicit(&registry_count, memory_order_relaxed))
 		return;
 	while (a < end) {
 		struct fault_map *m = fault_map_get(a);
@@ -470,8 +469,8 @@ void fault_prefault(const void *buf, size_t len, int write)
 		uint64_t mend = (uintptr_t)m->addr + m->len;
 		uint64_t s = a & ~(uint64_t)(FAULT_PAGE - 1);
 		uint64_t e = end < mend ? end : mend;
-		uint64_t pe = (e + FAULT_PAGE - 1) &
-			      ~(uint64_t)(FAULT_PAGE - 1);
+		uint64_t pe =
+			(e + FAULT_PAGE - 1) & ~(uint64_t)(FAULT_PAGE - 1);
 		fault_map_put(m);
 		/* errors are the copy's to meet (a page past end of file) */
 		madvise((void *)(uintptr_t)s, pe - s,
@@ -492,11 +491,11 @@ static void map_flush_blocks(struct fault_map *m, uint64_t off, uint64_t len)
 	pthread_rwlock_rdlock(&ip->lock);
 	di = inode_r(ip->fs, NULL, ip->ino, &ret);
 	if (di && off < di->size) {
-		struct iomap_iter it = { .ip = ip, .pos = off,
-					 .len = di->size - off < len
-							? di->size - off
-							: len,
-					 .flags = IOMAP_REPORT };
+		struct iomap_iter it = {
+			.ip = ip,
+			.pos = off,
+			.len = di->size - off < len ? di->size - off : len,
+			.flags = IOMAP_REPORT};
 		while (iomap_iter(&it, &udax_iomap_ops) > 0) {
 			if (it.iomap.type == IOMAP_MAPPED ||
 			    it.iomap.type == IOMAP_SHARED)
@@ -519,14 +518,16 @@ int fault_msync(uint64_t addr, uint64_t len, int sync)
 			return -ENOMEM;
 		uint64_t mend = (uintptr_t)m->addr + m->len;
 		uint64_t n = (end < mend ? end : mend) - addr;
-		int shared_w = (m->flags & UDAX_MAP_SHARED) &&
-			       (m->prot & PROT_WRITE);
+		int shared_w =
+			(m->flags & UDAX_MAP_SHARED) && (m->prot & PROT_WRITE);
 		if (shared_w) {
 			/* stores through the mapping changed the file */
 			m->ip->mtime_pending = fs_now_ns();
 			if (sync)
-				map_flush_blocks(m, m->offset + (addr -
-						 (uintptr_t)m->addr), n);
+				map_flush_blocks(
+					m,
+					m->offset + (addr - (uintptr_t)m->addr),
+					n);
 		}
 		if (sync && shared_w && m->ip->fs->dev != last) {
 			last = m->ip->fs->dev;

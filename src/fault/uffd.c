@@ -55,7 +55,7 @@ static int uffd_create(void)
 
 int uffd_open(int quiet, int *wp)
 {
-	struct uffdio_api api = { .api = UFFD_API };
+	struct uffdio_api api = {.api = UFFD_API};
 	uint64_t want;
 	int fd, ret;
 
@@ -95,7 +95,7 @@ int uffd_open(int quiet, int *wp)
 	fd = uffd_create();
 	if (fd < 0)
 		return fd;
-	api = (struct uffdio_api){ .api = UFFD_API, .features = want };
+	api = (struct uffdio_api){.api = UFFD_API, .features = want};
 	if (ioctl(fd, UFFDIO_API, &api)) {
 		ret = -errno;
 		goto close_fd;
@@ -111,7 +111,7 @@ close_fd:
 int uffd_register(int uffd, void *addr, uint64_t len, int mode)
 {
 	struct uffdio_register reg = {
-		.range = { .start = (uintptr_t)addr, .len = len },
+		.range = {.start = (uintptr_t)addr, .len = len},
 		.mode = (uint64_t)mode,
 	};
 
@@ -138,7 +138,7 @@ int uffd_zero(struct fault *fc, uint64_t addr, uint64_t len, int wp)
 		return 0;
 	}
 	struct uffdio_zeropage z = {
-		.range = { .start = addr, .len = len },
+		.range = {.start = addr, .len = len},
 	};
 	if (!ioctl(fc->uffd, UFFDIO_ZEROPAGE, &z))
 		return 0;
@@ -160,7 +160,7 @@ int uffd_zero(struct fault *fc, uint64_t addr, uint64_t len, int wp)
 
 void uffd_wake(int uffd, uint64_t addr, uint64_t len)
 {
-	struct uffdio_range r = { .start = addr, .len = len };
+	struct uffdio_range r = {.start = addr, .len = len};
 
 	ioctl(uffd, UFFDIO_WAKE, &r);
 }

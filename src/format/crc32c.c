@@ -38,7 +38,7 @@ static uint32_t multmodp(uint32_t a, uint32_t b)
 /* x^(8n) modulo the polynomial. */
 static uint32_t x8nmodp(uint64_t n)
 {
-	uint32_t p = 1u << 31; /* x^0 */
+	uint32_t p = 1u << 31;	/* x^0 */
 	uint32_t sq = 1u << 23; /* x^8 */
 
 	while (n) {
@@ -64,7 +64,8 @@ __attribute__((constructor)) static void crc_init(void)
 	crc_have_sse42 = __builtin_cpu_supports("sse4.2");
 #endif
 	for (unsigned i = 0; i < UDAX_BLOCK_SIZE / UDAX_CACHELINE; i++)
-		line_shift[i] = x8nmodp(UDAX_BLOCK_SIZE - UDAX_CACHELINE * (i + 1));
+		line_shift[i] =
+			x8nmodp(UDAX_BLOCK_SIZE - UDAX_CACHELINE * (i + 1));
 }
 
 #if defined(__x86_64__)
@@ -124,7 +125,8 @@ static uint32_t crc_raw(uint32_t reg, const unsigned char *p, size_t len)
  * Costs a few instructions per changed line instead of a pass over 4 KiB.
  */
 uint32_t udax_block_crc_update(uint32_t old_crc, const void *old_blk,
-			       const void *new_blk, size_t crc_off, uint64_t mask)
+			       const void *new_blk, size_t crc_off,
+			       uint64_t mask)
 {
 	const uint64_t *o = old_blk, *n = new_blk;
 	uint32_t crc = old_crc;
@@ -144,9 +146,9 @@ uint32_t udax_block_crc_update(uint32_t old_crc, const void *old_blk,
 			unsigned char *xb = (unsigned char *)x;
 			memset(xb + crc_off % UDAX_CACHELINE, 0, 4);
 		}
-		crc ^= multmodp(line_shift[l],
-				crc_raw(0, (const unsigned char *)x,
-					UDAX_CACHELINE));
+		crc ^= multmodp(
+			line_shift[l],
+			crc_raw(0, (const unsigned char *)x, UDAX_CACHELINE));
 	}
 	return crc;
 }

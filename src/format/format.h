@@ -113,12 +113,12 @@ struct udax_state {
  * and every record byte) then matches. Replay copies every record of each
  * committed transaction, in sequence, to its home; replay is idempotent. */
 struct udax_jhdr {
-	le32 magic;	/* UDAX_JOURNAL_MAGIC; 0 = journal empty */
-	le32 crc;	/* crc32c of header (crc 0) and records */
-	le64 seq;	/* transaction number: previous one's + 1 in a log */
-	le32 nrec;	/* number of records */
-	le32 pad;	/* zero */
-	le64 bytes;	/* header + records, bytes */
+	le32 magic;	  /* UDAX_JOURNAL_MAGIC; 0 = journal empty */
+	le32 crc;	  /* crc32c of header (crc 0) and records */
+	le64 seq;	  /* transaction number: previous one's + 1 in a log */
+	le32 nrec;	  /* number of records */
+	le32 pad;	  /* zero */
+	le64 bytes;	  /* header + records, bytes */
 	uint8_t uuid[16]; /* the file system's uuid: never replay a stranger */
 	le64 reserved[2];
 };
@@ -133,10 +133,10 @@ struct udax_jrec {
 #define UDAX_BITMAP_HDR 32
 #define UDAX_BITMAP_BITS ((UDAX_BLOCK_SIZE - UDAX_BITMAP_HDR) * 8u) /* 32512 */
 struct udax_bitmap {
-	le32 magic;	/* UDAX_BITMAP_MAGIC */
-	le32 crc;	/* crc32c of the block with this field 0 */
-	le64 blkno;	/* this block's number */
-	le64 first;	/* number of the object bit 0 describes */
+	le32 magic; /* UDAX_BITMAP_MAGIC */
+	le32 crc;   /* crc32c of the block with this field 0 */
+	le64 blkno; /* this block's number */
+	le64 first; /* number of the object bit 0 describes */
 	le64 reserved;
 	uint8_t bits[UDAX_BLOCK_SIZE - UDAX_BITMAP_HDR]; /* bit i of byte j is
 							  * object first+8j+i */
@@ -153,29 +153,29 @@ struct udax_bitmap {
 #define UDAX_IF_TRUNCATING 0x2 /* blocks past size may remain: finish */
 
 struct udax_inode {
-	le16 magic;	   /* UDAX_INODE_MAGIC when in use, 0 when free */
-	le16 mode;	   /* type and permission bits, as st_mode */
-	le32 nlink;	   /* hard links (directories: 2 + subdirectories) */
-	le64 ino;	   /* this inode's number: checks its position */
+	le16 magic; /* UDAX_INODE_MAGIC when in use, 0 when free */
+	le16 mode;  /* type and permission bits, as st_mode */
+	le32 nlink; /* hard links (directories: 2 + subdirectories) */
+	le64 ino;   /* this inode's number: checks its position */
 	le32 uid;
 	le32 gid;
-	le64 size;	   /* bytes */
-	le64 blocks;	   /* blocks owned: data and tree nodes */
-	les64 atime_ns;    /* times: ns since the Epoch */
+	le64 size;	/* bytes */
+	le64 blocks;	/* blocks owned: data and tree nodes */
+	les64 atime_ns; /* times: ns since the Epoch */
 	les64 mtime_ns;
 	les64 ctime_ns;
 	les64 btime_ns;
-	le64 generation;   /* from state.generation at creation */
-	le32 flags;	   /* UDAX_IF_* */
-	le32 pad;	   /* zero */
-	le64 orphan_next;  /* next inode on the orphan list, 0 = last */
-	le64 root;	   /* extent tree (files, long symlinks) or name tree
+	le64 generation;  /* from state.generation at creation */
+	le32 flags;	  /* UDAX_IF_* */
+	le32 pad;	  /* zero */
+	le64 orphan_next; /* next inode on the orphan list, 0 = last */
+	le64 root;	  /* extent tree (files, long symlinks) or name tree
 			    * (directories) root node, 0 = empty */
-	le64 parent;	   /* directories: the parent's inode number */
-	le64 entries;	   /* directories: number of entries */
+	le64 parent;	  /* directories: the parent's inode number */
+	le64 entries;	  /* directories: number of entries */
 	uint8_t inline_data[UDAX_INLINE_MAX]; /* short symlink target */
-	le32 reserved;	   /* zero */
-	le32 crc;	   /* crc32c of the 256 bytes with this field 0 */
+	le32 reserved;			      /* zero */
+	le32 crc; /* crc32c of the 256 bytes with this field 0 */
 };
 
 /* ---- B+tree node (4096 bytes) ----
@@ -212,12 +212,12 @@ struct udax_node {
 
 /* Extent tree value. An extent maps file blocks [key, key+len) to device
  * blocks [dev_blk, dev_blk+len). */
-#define UDAX_EXT_UNWRITTEN 0x1 /* allocated but reads as zeros */
+#define UDAX_EXT_UNWRITTEN 0x1	    /* allocated but reads as zeros */
 #define UDAX_EXT_MAX_LEN (1u << 20) /* blocks in one extent: 4 GiB */
 struct udax_extent_val {
 	le64 dev_blk;
-	le32 len;	/* blocks, 1..UDAX_EXT_MAX_LEN */
-	le32 flags;	/* UDAX_EXT_* */
+	le32 len;   /* blocks, 1..UDAX_EXT_MAX_LEN */
+	le32 flags; /* UDAX_EXT_* */
 };
 
 /* Directory value: one or more entries whose names hash to the key

@@ -22,14 +22,22 @@ static size_t dirent_size(size_t name_len)
 unsigned char mode_to_dtype(mode_t mode)
 {
 	switch (mode & S_IFMT) {
-	case S_IFREG: return DT_REG;
-	case S_IFDIR: return DT_DIR;
-	case S_IFLNK: return DT_LNK;
-	case S_IFCHR: return DT_CHR;
-	case S_IFBLK: return DT_BLK;
-	case S_IFIFO: return DT_FIFO;
-	case S_IFSOCK: return DT_SOCK;
-	default: return DT_UNKNOWN;
+	case S_IFREG:
+		return DT_REG;
+	case S_IFDIR:
+		return DT_DIR;
+	case S_IFLNK:
+		return DT_LNK;
+	case S_IFCHR:
+		return DT_CHR;
+	case S_IFBLK:
+		return DT_BLK;
+	case S_IFIFO:
+		return DT_FIFO;
+	case S_IFSOCK:
+		return DT_SOCK;
+	default:
+		return DT_UNKNOWN;
 	}
 }
 
@@ -74,8 +82,7 @@ static int dir_tree(struct udax_fs *fs, struct tx *tx, uint64_t dir,
 }
 
 int dir_lookup(struct udax_fs *fs, struct tx *tx, uint64_t dir,
-	       const char *name, size_t len, uint64_t *ino,
-	       unsigned char *type)
+	       const char *name, size_t len, uint64_t *ino, unsigned char *type)
 {
 	uint8_t val[BT_VAL_MAX];
 	size_t vlen = sizeof(val);
@@ -150,8 +157,8 @@ int dir_add(struct tx *tx, uint64_t dir, const char *name, size_t len,
 	d->name_len = (uint8_t)len;
 	memcpy(val + vlen + DIRENT_HDR, name, len);
 	vlen += dirent_size(len);
-	ret = exists ? bt_replace(&bt, key, val, vlen)
-		     : bt_insert(&bt, key, val, vlen);
+	ret = exists ? bt_replace(&bt, key, val, vlen) :
+		       bt_insert(&bt, key, val, vlen);
 	if (ret)
 		return ret;
 	return dir_update_inode(tx, dir, &bt, 1);
@@ -196,8 +203,8 @@ int dir_remove(struct tx *tx, uint64_t dir, const char *name, size_t len)
 	memmove(sl.val + sl.off, sl.val + sl.off + sz,
 		sl.vlen - (size_t)sl.off - sz);
 	sl.vlen -= sz;
-	ret = sl.vlen ? bt_replace(&sl.bt, sl.key, sl.val, sl.vlen)
-		      : bt_delete(&sl.bt, sl.key);
+	ret = sl.vlen ? bt_replace(&sl.bt, sl.key, sl.val, sl.vlen) :
+			bt_delete(&sl.bt, sl.key);
 	if (ret)
 		return ret;
 	return dir_update_inode(tx, dir, &sl.bt, -1);
@@ -248,8 +255,9 @@ int dir_next(struct udax_fs *fs, uint64_t dir, uint64_t pos, uint64_t *ino,
 				(const void *)(val + off);
 			if (off + DIRENT_HDR > vlen || d->name_len == 0 ||
 			    off + dirent_size(d->name_len) > vlen)
-				return fs_corrupt(fs, "directory %llu: entry "
-						      "damaged",
+				return fs_corrupt(fs,
+						  "directory %llu: entry "
+						  "damaged",
 						  (unsigned long long)dir);
 			if (i == idx) {
 				*ino = d->ino;

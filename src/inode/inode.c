@@ -63,10 +63,11 @@ int iget(struct udax_fs *fs, uint64_t ino, struct inode **ipp)
 	}
 	if (!inode_r(fs, NULL, ino, &err)) {
 		pthread_mutex_unlock(&c->lock);
-		return err == -ESTALE ? fs_corrupt(fs, "inode %llu is "
-						       "referenced but free",
-						   (unsigned long long)ino)
-				      : err;
+		return err == -ESTALE ? fs_corrupt(fs,
+						   "inode %llu is "
+						   "referenced but free",
+						   (unsigned long long)ino) :
+					err;
 	}
 	ip = calloc(1, sizeof(*ip));
 	if (!ip) {
@@ -89,7 +90,8 @@ void icache_forget_mtime(struct udax_fs *fs, uint64_t ino)
 	struct icache *c = &fs->icache;
 
 	pthread_mutex_lock(&c->lock);
-	for (struct inode *ip = c->table[icache_slot(c, ino)]; ip; ip = ip->next)
+	for (struct inode *ip = c->table[icache_slot(c, ino)]; ip;
+	     ip = ip->next)
 		if (ip->ino == ino)
 			ip->mtime_pending = 0;
 	pthread_mutex_unlock(&c->lock);
@@ -183,8 +185,8 @@ const struct udax_inode *inode_r(struct udax_fs *fs, struct tx *tx,
 	}
 	blkno = fs->sb.itable_start + ino / UDAX_INODES_PER_BLOCK;
 	blk = tx ? tx_get(tx, blkno) : fs_block(fs, blkno);
-	di = (const void *)(blk + (ino % UDAX_INODES_PER_BLOCK) *
-					  UDAX_INODE_SIZE);
+	di = (const void *)(blk +
+			    (ino % UDAX_INODES_PER_BLOCK) * UDAX_INODE_SIZE);
 	if (di->magic == 0) {
 		*err = -ESTALE;
 		return NULL;
@@ -195,15 +197,18 @@ const struct udax_inode *inode_r(struct udax_fs *fs, struct tx *tx,
 		return NULL;
 	}
 	if (blk == fs_block(fs, blkno) &&
-	    !(atomic_load(&fs->ino_verified[ino / 64]) & (1ull << (ino % 64)))) {
+	    !(atomic_load(&fs->ino_verified[ino / 64]) &
+	      (1ull << (ino % 64)))) {
 		/* once per mount: later versions are sealed by our commits */
 		if (udax_block_crc(di, UDAX_INODE_SIZE,
-				   offsetof(struct udax_inode, crc)) != di->crc) {
+				   offsetof(struct udax_inode, crc)) !=
+		    di->crc) {
 			*err = fs_corrupt(fs, "inode %llu: checksum mismatch",
 					  (unsigned long long)ino);
 			return NULL;
 		}
-		atomic_fetch_or(&fs->ino_verified[ino / 64], 1ull << (ino % 64));
+		atomic_fetch_or(&fs->ino_verified[ino / 64],
+				1ull << (ino % 64));
 	}
 	return di;
 }
@@ -275,12 +280,14 @@ int inode_bitmap_init(struct udax_fs *fs)
 	fs->ino_free = 0;
 	for (uint64_t b = 0; b < fs->sb.ibmap_blocks; b++) {
 		uint64_t blkno = fs->sb.ibmap_start + b;
-		const struct udax_bitmap *bm = (const void *)fs_block(fs, blkno);
+		const struct udax_bitmap *bm =
+			(const void *)fs_block(fs, blkno);
 		if (bm->magic != UDAX_BITMAP_MAGIC || bm->blkno != blkno ||
 		    bm->first != b * UDAX_BITMAP_BITS ||
 		    udax_block_crc(bm, UDAX_BLOCK_SIZE, 4) != bm->crc)
-			return fs_corrupt(fs, "inode bitmap block %llu is "
-					      "damaged",
+			return fs_corrupt(fs,
+					  "inode bitmap block %llu is "
+					  "damaged",
 					  (unsigned long long)blkno);
 		uint64_t first = b * UDAX_BITMAP_BITS;
 		for (uint64_t i = 0; i < UDAX_BITMAP_BITS && first + i < n; i++)
@@ -455,8 +462,7 @@ static int trunc_release(struct btree *bt, uint64_t dev, uint64_t len,
 	return ext_release_free(bt, dev, len, arg);
 }
 
-int inode_truncate(struct udax_fs *fs, uint64_t ino, uint64_t size,
-		   int flags)
+int inode_truncate(struct udax_fs *fs, uint64_t ino, uint64_t size, int flags)
 {
 	uint64_t first = (size + UDAX_BLOCK_SIZE - 1) >> UDAX_BLOCK_SHIFT;
 	int ret, done = 0;
@@ -464,7 +470,7 @@ int inode_truncate(struct udax_fs *fs, uint64_t ino, uint64_t size,
 	while (!done) {
 		struct tx *tx = tx_begin(fs);
 		struct udax_inode *di = inode_w(tx, ino);
-		struct trunc_count tc = { 0 };
+		struct trunc_count tc = {0};
 		struct btree bt;
 		uint64_t next;
 
@@ -517,9 +523,10 @@ int inode_truncate(struct udax_fs *fs, uint64_t ino, uint64_t size,
 		}
 		if (done && (flags & TRUNC_FREE_INODE)) {
 			if (di->root) {
-				ret = fs_corrupt(fs, "inode %llu: extent "
-						     "tree not empty after "
-						     "freeing",
+				ret = fs_corrupt(fs,
+						 "inode %llu: extent "
+						 "tree not empty after "
+						 "freeing",
 						 (unsigned long long)ino);
 				tx_abort(tx);
 				return ret;
@@ -567,8 +574,9 @@ int inode_free_now(struct tx *tx, uint64_t ino)
 			if (!ret && next != UINT64_MAX)
 				ret = -ENOSPC; /* cannot happen at this size */
 			if (!ret && bt.root)
-				ret = fs_corrupt(fs, "inode %llu: extent tree "
-						     "not empty after freeing",
+				ret = fs_corrupt(fs,
+						 "inode %llu: extent tree "
+						 "not empty after freeing",
 						 (unsigned long long)ino);
 		}
 		if (ret)
@@ -580,7 +588,8 @@ int inode_free_now(struct tx *tx, uint64_t ino)
 
 int orphan_recover(struct udax_fs *fs)
 {
-	const struct udax_state *st = (const void *)fs_block(fs, UDAX_STATE_BLOCK);
+	const struct udax_state *st =
+		(const void *)fs_block(fs, UDAX_STATE_BLOCK);
 	uint64_t steps = 0;
 	int ret, err;
 
@@ -589,8 +598,9 @@ int orphan_recover(struct udax_fs *fs)
 		const struct udax_inode *di = inode_r(fs, NULL, ino, &err);
 		if (!di || !(di->flags & UDAX_IF_ORPHAN) ||
 		    ++steps > fs->sb.inode_count)
-			return fs_corrupt(fs, "orphan list: inode %llu is "
-					      "damaged",
+			return fs_corrupt(fs,
+					  "orphan list: inode %llu is "
+					  "damaged",
 					  (unsigned long long)ino);
 		if (di->nlink == 0)
 			ret = inode_truncate(fs, ino, 0, TRUNC_FREE_INODE);

@@ -47,7 +47,7 @@ struct inode {
 	pthread_rwlock_t lock;
 	_Atomic int64_t mtime_pending; /* 0 = none; atomic: setattr clears it
 					* without the inode lock */
-	uint64_t size_pending; /* a write's new size not yet committed */
+	uint64_t size_pending;	/* a write's new size not yet committed */
 	struct fault_map *maps; /* udax mappings of the file */
 };
 
@@ -108,8 +108,7 @@ int orphan_recover(struct udax_fs *fs);
  * lock exclusively, or is its last user. Returns 0 or a negative errno. */
 #define TRUNC_SET_SIZE 0x1
 #define TRUNC_FREE_INODE 0x2
-int inode_truncate(struct udax_fs *fs, uint64_t ino, uint64_t size,
-		   int flags);
+int inode_truncate(struct udax_fs *fs, uint64_t ino, uint64_t size, int flags);
 
 /* Free an inode and everything it owns in one transaction: for inodes
  * with at most INODE_FREE_NOW_BLOCKS blocks, which always fit. */
@@ -179,21 +178,22 @@ int perm_sticky(const struct udax_inode *dir, const struct udax_inode *victim);
 /* ---- path names (namei.c) ---- */
 
 #define NAMEI_FOLLOW 0x1 /* follow a symlink in the last component */
-#define NAMEI_PARENT 0x2 /* stop at the parent; last name in result (with
+#define NAMEI_PARENT                                                           \
+	0x2 /* stop at the parent; last name in result (with
 			  * NAMEI_FOLLOW: at the parent of the final target
 			  * of a symlinked last name, as O_CREAT wants) */
 
 struct namei {
-	uint64_t dir;	      /* the parent directory */
-	uint64_t ino;	      /* the object, 0 if the last name is absent */
-	unsigned char type;   /* its DT_* type */
+	uint64_t dir;	    /* the parent directory */
+	uint64_t ino;	    /* the object, 0 if the last name is absent */
+	unsigned char type; /* its DT_* type */
 	char name[UDAX_NAME_MAX + 1]; /* the last component */
 	size_t len;
-	int trailing;	      /* the path ended in '/' (NAMEI_PARENT: not
+	int trailing; /* the path ended in '/' (NAMEI_PARENT: not
 			       * checked against the type; callers do) */
-	int toolong;	      /* NAMEI_PARENT: the last name is longer than
+	int toolong;  /* NAMEI_PARENT: the last name is longer than
 			       * NAME_MAX (callers give ENAMETOOLONG) */
-	int is_root;	      /* the path named the root itself */
+	int is_root;  /* the path named the root itself */
 };
 
 /* Resolve a path. Caller holds fs->ns_lock (shared or exclusive).
@@ -203,7 +203,6 @@ struct namei {
 int namei(struct udax_fs *fs, const char *path, int flags, struct namei *nd);
 
 /* Read a symlink's target into buf (size bytes). Returns length. */
-ssize_t symlink_read(struct udax_fs *fs, uint64_t ino, char *buf,
-		     size_t size);
+ssize_t symlink_read(struct udax_fs *fs, uint64_t ino, char *buf, size_t size);
 
 #endif /* UDAX_INODE_H */

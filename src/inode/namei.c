@@ -128,7 +128,8 @@ int namei(struct udax_fs *fs, const char *path, int flags, struct namei *nd)
 		} else if (clen == 2 && comp[0] == '.' && comp[1] == '.') {
 			ino = di->parent ? di->parent : cur, type = DT_DIR;
 		} else {
-			ret = dir_lookup(fs, NULL, cur, comp, clen, &ino, &type);
+			ret = dir_lookup(fs, NULL, cur, comp, clen, &ino,
+					 &type);
 			if (ret && ret != -ENOENT)
 				goto out;
 			if (ret)

@@ -25,10 +25,11 @@ static int ext_check(struct btree *bt, uint64_t key,
 
 	if (vlen != sizeof(*v) || v->len == 0 || v->len > UDAX_EXT_MAX_LEN ||
 	    v->dev_blk < fs->sb.data_start ||
-	    v->dev_blk + v->len > fs->nblocks - 1 ||
-	    key + v->len < key || (v->flags & ~UDAX_EXT_UNWRITTEN))
-		return fs_corrupt(fs, "extent at file block %llu of inode "
-				      "%llu is damaged",
+	    v->dev_blk + v->len > fs->nblocks - 1 || key + v->len < key ||
+	    (v->flags & ~UDAX_EXT_UNWRITTEN))
+		return fs_corrupt(fs,
+				  "extent at file block %llu of inode "
+				  "%llu is damaged",
 				  (unsigned long long)key,
 				  (unsigned long long)bt->owner);
 	return 0;
@@ -110,9 +111,8 @@ int ext_insert(struct btree *bt, uint64_t fblk, uint64_t dev, uint64_t len,
 			return bt_replace(bt, key, &v, sizeof(v));
 		}
 	}
-	v = (struct udax_extent_val){ .dev_blk = dev,
-				      .len = (uint32_t)len,
-				      .flags = flags };
+	v = (struct udax_extent_val){
+		.dev_blk = dev, .len = (uint32_t)len, .flags = flags};
 	return bt_insert(bt, fblk, &v, sizeof(v));
 }
 
@@ -204,15 +204,15 @@ static int udax_iomap_begin(struct inode *ip, uint64_t pos, uint64_t len,
 	ret = ext_map(&bt, fblk, &m);
 	if (ret)
 		return ret;
-	uint64_t mend = (m.fblk + m.len) > (UINT64_MAX >> UDAX_BLOCK_SHIFT)
-				? UINT64_MAX
-				: (m.fblk + m.len) << UDAX_BLOCK_SHIFT;
+	uint64_t mend = (m.fblk + m.len) > (UINT64_MAX >> UDAX_BLOCK_SHIFT) ?
+				UINT64_MAX :
+				(m.fblk + m.len) << UDAX_BLOCK_SHIFT;
 	iomap->offset = pos;
 	iomap->length = (mend < end ? mend : end) - pos;
 	iomap->flags = 0;
 	if (!m.hole) {
-		iomap->type = (m.flags & UDAX_EXT_UNWRITTEN) ? IOMAP_UNWRITTEN
-							     : IOMAP_MAPPED;
+		iomap->type = (m.flags & UDAX_EXT_UNWRITTEN) ? IOMAP_UNWRITTEN :
+							       IOMAP_MAPPED;
 		iomap->addr = (m.dev << UDAX_BLOCK_SHIFT) +
 			      (pos & (UDAX_BLOCK_SIZE - 1));
 		return 0;
@@ -255,8 +255,8 @@ static int udax_iomap_begin(struct inode *ip, uint64_t pos, uint64_t len,
 		iomap->length = ((fblk + got_len) << UDAX_BLOCK_SHIFT) - pos;
 	iomap->type = (flags & IOMAP_ALLOC) ? IOMAP_UNWRITTEN : IOMAP_MAPPED;
 	iomap->flags = IOMAP_F_NEW | IOMAP_F_DIRTY;
-	iomap->addr = (got_start << UDAX_BLOCK_SHIFT) +
-		      (pos & (UDAX_BLOCK_SIZE - 1));
+	iomap->addr =
+		(got_start << UDAX_BLOCK_SHIFT) + (pos & (UDAX_BLOCK_SIZE - 1));
 	return 0;
 }
 
@@ -266,8 +266,8 @@ static int udax_iomap_end(struct inode *ip, uint64_t pos, uint64_t len,
 {
 	struct udax_fs *fs = ip->fs;
 	uint64_t fblk = pos >> UDAX_BLOCK_SHIFT;
-	uint64_t used = done ? ((pos + done - 1) >> UDAX_BLOCK_SHIFT) - fblk + 1
-			     : 0;
+	uint64_t used =
+		done ? ((pos + done - 1) >> UDAX_BLOCK_SHIFT) - fblk + 1 : 0;
 	int converting = (flags & IOMAP_WRITE) &&
 			 iomap->type == IOMAP_UNWRITTEN &&
 			 !(iomap->flags & IOMAP_F_NEW);
@@ -311,10 +311,9 @@ static int udax_iomap_end(struct inode *ip, uint64_t pos, uint64_t len,
 		/* from here on the transaction owns the blocks */
 		ret = tx_use_blocks(tx, iomap->new_blk, used);
 		if (!ret)
-			ret = ext_insert(&bt, fblk, iomap->new_blk, used,
-					 (flags & IOMAP_ALLOC)
-						 ? UDAX_EXT_UNWRITTEN
-						 : 0);
+			ret = ext_insert(
+				&bt, fblk, iomap->new_blk, used,
+				(flags & IOMAP_ALLOC) ? UDAX_EXT_UNWRITTEN : 0);
 	} else if (converting) {
 		uint64_t dev = iomap->addr >> UDAX_BLOCK_SHIFT;
 		ret = ext_remove(&bt, fblk, used, ext_release_keep, NULL, NULL);

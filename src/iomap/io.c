@@ -16,8 +16,8 @@ static inline uint8_t *dev_addr(struct inode *ip, uint64_t addr)
 
 ssize_t iomap_read(struct inode *ip, void *buf, uint64_t len, uint64_t off)
 {
-	struct iomap_iter it = { .ip = ip, .pos = off, .len = len,
-				 .flags = IOMAP_REPORT };
+	struct iomap_iter it = {
+		.ip = ip, .pos = off, .len = len, .flags = IOMAP_REPORT};
 	uint8_t *dst = buf;
 	int ret;
 
@@ -51,8 +51,8 @@ static void zero_edges(struct inode *ip, uint64_t addr, uint64_t len)
 ssize_t iomap_write(struct inode *ip, const void *buf, uint64_t len,
 		    uint64_t off)
 {
-	struct iomap_iter it = { .ip = ip, .pos = off, .len = len,
-				 .flags = IOMAP_WRITE };
+	struct iomap_iter it = {
+		.ip = ip, .pos = off, .len = len, .flags = IOMAP_WRITE};
 	struct dev *dev = ip->fs->dev;
 	const uint8_t *src = buf;
 	int ret;
@@ -75,8 +75,8 @@ ssize_t iomap_write(struct inode *ip, const void *buf, uint64_t len,
 
 int iomap_zero_range(struct inode *ip, uint64_t off, uint64_t len)
 {
-	struct iomap_iter it = { .ip = ip, .pos = off, .len = len,
-				 .flags = IOMAP_ZERO };
+	struct iomap_iter it = {
+		.ip = ip, .pos = off, .len = len, .flags = IOMAP_ZERO};
 	struct dev *dev = ip->fs->dev;
 	int ret;
 
@@ -91,8 +91,8 @@ int iomap_zero_range(struct inode *ip, uint64_t off, uint64_t len)
 
 int iomap_allocate(struct inode *ip, uint64_t off, uint64_t len)
 {
-	struct iomap_iter it = { .ip = ip, .pos = off, .len = len,
-				 .flags = IOMAP_ALLOC };
+	struct iomap_iter it = {
+		.ip = ip, .pos = off, .len = len, .flags = IOMAP_ALLOC};
 	int ret;
 
 	while ((ret = iomap_iter(&it, &udax_iomap_ops)) > 0)
@@ -100,11 +100,10 @@ int iomap_allocate(struct inode *ip, uint64_t off, uint64_t len)
 	return ret;
 }
 
-int64_t iomap_seek(struct inode *ip, uint64_t off, int whence,
-		   uint64_t size)
+int64_t iomap_seek(struct inode *ip, uint64_t off, int whence, uint64_t size)
 {
-	struct iomap_iter it = { .ip = ip, .pos = off, .len = size - off,
-				 .flags = IOMAP_REPORT };
+	struct iomap_iter it = {
+		.ip = ip, .pos = off, .len = size - off, .flags = IOMAP_REPORT};
 	int ret;
 
 	if (off >= size)

@@ -39,19 +39,19 @@ enum iomap_type {
 #define IOMAP_F_DIRTY 0x2 /* the mapping is not durable until committed */
 
 /* iter.flags: what the caller will do */
-#define IOMAP_REPORT 0x0   /* look only */
-#define IOMAP_WRITE 0x1	   /* write data: allocate holes, convert unwritten */
-#define IOMAP_ZERO 0x2	   /* zero the range: holes stay holes */
-#define IOMAP_ALLOC 0x4	   /* fallocate: allocate unwritten blocks */
+#define IOMAP_REPORT 0x0 /* look only */
+#define IOMAP_WRITE 0x1	 /* write data: allocate holes, convert unwritten */
+#define IOMAP_ZERO 0x2	 /* zero the range: holes stay holes */
+#define IOMAP_ALLOC 0x4	 /* fallocate: allocate unwritten blocks */
 
 #define IOMAP_NULL_ADDR UINT64_MAX
 
 struct iomap {
-	uint64_t offset;  /* file byte offset of the extent */
-	uint64_t length;  /* bytes */
-	uint64_t addr;	  /* device byte offset, or IOMAP_NULL_ADDR */
-	uint16_t type;	  /* enum iomap_type */
-	uint16_t flags;	  /* IOMAP_F_* */
+	uint64_t offset; /* file byte offset of the extent */
+	uint64_t length; /* bytes */
+	uint64_t addr;	 /* device byte offset, or IOMAP_NULL_ADDR */
+	uint16_t type;	 /* enum iomap_type */
+	uint16_t flags;	 /* IOMAP_F_* */
 	/* private to begin/end */
 	uint64_t new_blk, new_len; /* blocks taken for this extent */
 	uint64_t reserved;	   /* blocks reserved, not yet taken */
@@ -72,8 +72,8 @@ struct iomap_ops {
 	int (*begin)(struct inode *ip, uint64_t pos, uint64_t len,
 		     unsigned flags, struct iomap *iomap);
 	/* `done` bytes of [pos, pos+len) were processed (may be 0). */
-	int (*end)(struct inode *ip, uint64_t pos, uint64_t len,
-		   uint64_t done, unsigned flags, struct iomap *iomap);
+	int (*end)(struct inode *ip, uint64_t pos, uint64_t len, uint64_t done,
+		   unsigned flags, struct iomap *iomap);
 };
 
 /* Advance the iteration: end the previous extent, begin the next.
@@ -91,18 +91,17 @@ ssize_t iomap_write(struct inode *ip, const void *buf, uint64_t len,
 int iomap_zero_range(struct inode *ip, uint64_t off, uint64_t len);
 int iomap_allocate(struct inode *ip, uint64_t off, uint64_t len);
 /* SEEK_DATA/SEEK_HOLE from off; returns the offset or -ENXIO. */
-int64_t iomap_seek(struct inode *ip, uint64_t off, int whence,
-		   uint64_t size);
+int64_t iomap_seek(struct inode *ip, uint64_t off, int whence, uint64_t size);
 
 /* ---- the extent tree of a file (extent.c) ---- */
 
 struct btree;
 /* One extent or hole at file block fblk. */
 struct ext_map {
-	uint64_t fblk;	 /* first file block */
-	uint64_t len;	 /* blocks; for a hole, up to the next extent */
-	uint64_t dev;	 /* first device block, 0 for a hole */
-	uint32_t flags;	 /* UDAX_EXT_* */
+	uint64_t fblk;	/* first file block */
+	uint64_t len;	/* blocks; for a hole, up to the next extent */
+	uint64_t dev;	/* first device block, 0 for a hole */
+	uint32_t flags; /* UDAX_EXT_* */
 	int hole;
 };
 int ext_map(struct btree *bt, uint64_t fblk, struct ext_map *m);

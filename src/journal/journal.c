@@ -40,8 +40,8 @@
 
 #include "fs.h"
 
-#define JREC_MAX_OVERHEAD (UDAX_BLOCK_SIZE / UDAX_CACHELINE / 2 *             \
-			   sizeof(struct udax_jrec))
+#define JREC_MAX_OVERHEAD                                                      \
+	(UDAX_BLOCK_SIZE / UDAX_CACHELINE / 2 * sizeof(struct udax_jrec))
 #define JBLOCK_COST (UDAX_BLOCK_SIZE + JREC_MAX_OVERHEAD)
 
 int journal_init(struct udax_fs *fs)
@@ -55,8 +55,8 @@ int journal_init(struct udax_fs *fs)
 	j->area_size = fs->sb.journal_blocks << UDAX_BLOCK_SHIFT;
 	j->log = malloc(j->area_size);
 	tx->fs = fs;
-	tx->max_blocks = (j->area_size - sizeof(struct udax_jhdr)) /
-			 JBLOCK_COST;
+	tx->max_blocks =
+		(j->area_size - sizeof(struct udax_jhdr)) / JBLOCK_COST;
 	tx->cap = tx->max_blocks;
 	tx->blocks = calloc(tx->cap, sizeof(*tx->blocks));
 	tx->hash_size = 16;
@@ -113,8 +113,7 @@ static int jrec_target_ok(struct udax_fs *fs, uint64_t off, uint64_t len)
 	uint64_t je = js + (fs->sb.journal_blocks << UDAX_BLOCK_SHIFT);
 
 	if (len == 0 || len > UDAX_BLOCK_SIZE || (len & 7) || off < lo ||
-	    off > hi ||
-	    len > hi - off)
+	    off > hi || len > hi - off)
 		return 0;
 	return off + len <= js || off >= je;
 }
@@ -138,17 +137,20 @@ static int64_t journal_check(struct udax_fs *fs, uint64_t pos, uint64_t seq)
 	    h->crc)
 		return 0; /* torn transaction: never committed */
 	if (memcmp(h->uuid, fs->sb.uuid, 16))
-		return fs_corrupt(fs, "journal: transaction %llu belongs to "
-				      "another file system",
+		return fs_corrupt(fs,
+				  "journal: transaction %llu belongs to "
+				  "another file system",
 				  (unsigned long long)h->seq);
 	p = sizeof(*h);
 	for (uint32_t i = 0; i < h->nrec; i++) {
-		const struct udax_jrec *r = (const void *)((const uint8_t *)h + p);
+		const struct udax_jrec *r =
+			(const void *)((const uint8_t *)h + p);
 		if (p + sizeof(*r) > h->bytes ||
 		    r->len > h->bytes - p - sizeof(*r) ||
 		    !jrec_target_ok(fs, r->dev_off, r->len))
-			return fs_corrupt(fs, "journal: record %u of "
-					      "transaction %llu is damaged",
+			return fs_corrupt(fs,
+					  "journal: record %u of "
+					  "transaction %llu is damaged",
 					  i, (unsigned long long)h->seq);
 		p += sizeof(*r) + r->len;
 	}
@@ -322,8 +324,8 @@ static size_t tx_hash_slot(struct tx *tx, uint64_t blkno)
 
 static struct tx_block *tx_find(struct tx *tx, uint64_t blkno)
 {
-	for (size_t s = tx_hash_slot(tx, blkno);; s = (s + 1) &
-						   (tx->hash_size - 1)) {
+	for (size_t s = tx_hash_slot(tx, blkno);;
+	     s = (s + 1) & (tx->hash_size - 1)) {
 		int32_t i = tx->hash[s];
 		if (i < 0)
 			return NULL;
@@ -414,7 +416,7 @@ static int tx_range_add(struct tx_range **arr, size_t *n, size_t *cap,
 		*arr = a;
 		*cap = ncap;
 	}
-	(*arr)[(*n)++] = (struct tx_range){ start, len };
+	(*arr)[(*n)++] = (struct tx_range){start, len};
 	return 0;
 }
 
@@ -431,8 +433,8 @@ int tx_free_blocks(struct tx *tx, uint64_t start, uint64_t len)
 
 int tx_use_blocks(struct tx *tx, uint64_t start, uint64_t len)
 {
-	int ret = tx_range_add(&tx->allocs, &tx->nallocs, &tx->capallocs,
-			       start, len);
+	int ret = tx_range_add(&tx->allocs, &tx->nallocs, &tx->capallocs, start,
+			       len);
 	if (ret)
 		alloc_put(&tx->fs->alloc, start, len); /* not recorded */
 	else
@@ -444,8 +446,8 @@ int tx_use_blocks(struct tx *tx, uint64_t start, uint64_t len)
 
 #if defined(__x86_64__)
 /* line_diff with 256-bit compares, for CPUs that have AVX2. */
-__attribute__((target("avx2"))) static uint64_t
-line_diff_avx2(const uint8_t *a, const uint8_t *b)
+__attribute__((target("avx2"))) static uint64_t line_diff_avx2(const uint8_t *a,
+							       const uint8_t *b)
 {
 	uint64_t mask = 0;
 
@@ -543,11 +545,11 @@ static uint64_t tx_log_block(struct tx_block *b, uint64_t mask, uint8_t *log,
 	while (mask) {
 		unsigned s = (unsigned)__builtin_ctzll(mask);
 		uint64_t run = (mask >> s);
-		unsigned n = run == ~0ull ? 64 - s
-					  : (unsigned)__builtin_ctzll(~run);
+		unsigned n =
+			run == ~0ull ? 64 - s : (unsigned)__builtin_ctzll(~run);
 		struct udax_jrec *r = (void *)(log + pos);
-		r->dev_off = (b->blkno << UDAX_BLOCK_SHIFT) +
-			     s * UDAX_CACHELINE;
+		r->dev_off =
+			(b->blkno << UDAX_BLOCK_SHIFT) + s * UDAX_CACHELINE;
 		r->len = n * UDAX_CACHELINE;
 		r->pad = 0;
 		memcpy(r + 1, b->shadow + s * UDAX_CACHELINE, r->len);
@@ -566,13 +568,12 @@ int tx_hook_add(struct tx *tx,
 		tx->failed = tx->failed ? tx->failed : -ENOMEM;
 		return -ENOMEM;
 	}
-	tx->hooks[tx->nhooks++] = (struct tx_hook){ fn, arg };
+	tx->hooks[tx->nhooks++] = (struct tx_hook){fn, arg};
 	return 0;
 }
 
 /* Hold back a freed range until the next checkpoint. */
-static void journal_defer_free(struct udax_fs *fs, uint64_t start,
-			       uint64_t len)
+static void journal_defer_free(struct udax_fs *fs, uint64_t start, uint64_t len)
 {
 	struct journal *j = &fs->journal;
 
@@ -588,7 +589,7 @@ static void journal_defer_free(struct udax_fs *fs, uint64_t start,
 		j->dfree = a;
 		j->capdfree = ncap;
 	}
-	j->dfree[j->ndfree++] = (struct tx_range){ start, len };
+	j->dfree[j->ndfree++] = (struct tx_range){start, len};
 	atomic_fetch_add(&j->dfree_blocks, len);
 }
 

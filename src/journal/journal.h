@@ -47,16 +47,16 @@ struct tx {
 	int nhooks;
 	struct tx_block *blocks; /* nblocks in use, capacity cap */
 	size_t nblocks, cap;
-	int32_t *hash;		 /* open addressing: index into blocks, -1 */
-	size_t hash_size;	 /* power of two, >= 2 * cap */
-	struct tx_range *frees;	 /* given back to the allocator at commit */
+	int32_t *hash;		/* open addressing: index into blocks, -1 */
+	size_t hash_size;	/* power of two, >= 2 * cap */
+	struct tx_range *frees; /* given back to the allocator at commit */
 	size_t nfrees, capfrees;
 	struct tx_range *allocs; /* taken back from the allocator at abort */
 	size_t nallocs, capallocs;
-	uint64_t meta_reserved;	 /* blocks reserved for tree nodes, unused */
-	size_t max_blocks;	 /* shadows that fit in the journal */
-	int failed;		 /* an error happened: commit refuses */
-	int data_flushed;	 /* data was flushed that the log depends on:
+	uint64_t meta_reserved; /* blocks reserved for tree nodes, unused */
+	size_t max_blocks;	/* shadows that fit in the journal */
+	int failed;		/* an error happened: commit refuses */
+	int data_flushed;	/* data was flushed that the log depends on:
 				  * fence before writing the log */
 };
 
@@ -66,22 +66,22 @@ struct tx {
  */
 struct journal {
 	pthread_mutex_t lock;
-	struct tx tx;		/* the open transaction, guarded by lock */
-	uint8_t *area;		/* journal area on the device */
-	uint64_t area_size;	/* bytes */
-	uint8_t *log;		/* staging buffer for the log, area_size */
-	uint64_t seq;		/* next transaction number */
-	uint64_t head;		/* where the next transaction goes */
-	int install_unfenced;	/* installs since the last checkpoint */
+	struct tx tx;		   /* the open transaction, guarded by lock */
+	uint8_t *area;		   /* journal area on the device */
+	uint64_t area_size;	   /* bytes */
+	uint8_t *log;		   /* staging buffer for the log, area_size */
+	uint64_t seq;		   /* next transaction number */
+	uint64_t head;		   /* where the next transaction goes */
+	int install_unfenced;	   /* installs since the last checkpoint */
 	uint64_t inst_lo, inst_hi; /* installed byte range since the last
 				    * checkpoint (page devices flush it) */
-	uint64_t *lines;	/* cache-line devices: installed lines not
+	uint64_t *lines;	   /* cache-line devices: installed lines not
 				 * yet flushed, a hash set (UINT64_MAX = free) */
 	size_t lines_size, nlines;
-	struct tx_range *dfree;	/* frees held back until the checkpoint */
+	struct tx_range *dfree; /* frees held back until the checkpoint */
 	size_t ndfree, capdfree;
 	_Atomic uint64_t dfree_blocks; /* their total, for statfs */
-	pthread_t owner;	/* holder of lock, valid while locked */
+	pthread_t owner;	       /* holder of lock, valid while locked */
 	int locked;
 	uint64_t commits, checkpoints; /* statistics */
 };

@@ -39,7 +39,7 @@
 #define BENCH_PAGE 4096
 #define BENCH_FILE (BENCH_PAGES * BENCH_PAGE)
 #define BENCH_REPS_MAX 51
-#define BENCH_HIST 24 /* log2 buckets of µs: <1, 1, 2-3, 4-7, ... */
+#define BENCH_HIST 24		 /* log2 buckets of µs: <1, 1, 2-3, 4-7, ... */
 #define BENCH_DEV (128ull << 20) /* udax memory device */
 #define BENCH_BG_FILE (8 << 20)	 /* what the background writer copies */
 
@@ -57,35 +57,47 @@ struct bench_case {
 enum { BK_UDAX, BK_TMPFS, BK_DISK };
 
 static const struct bench_case bench_cases[] = {
-	{ "udax_prealloc", "udax, file preallocated, no background load, "
-			   "no MAP_SYNC", BK_UDAX, 1, 0, 0, 0 },
-	{ "udax_prealloc_sync", "udax, file preallocated, no background load, "
-				"MAP_SYNC", BK_UDAX, 1, 1, 0, 0 },
-	{ "udax_empty", "udax, file empty, no background load, no MAP_SYNC",
-	  BK_UDAX, 0, 0, 0, 0 },
-	{ "udax_empty_sync", "udax, file empty, no background load, MAP_SYNC",
-	  BK_UDAX, 0, 1, 0, 0 },
-	{ "udax_empty_bg", "udax, file empty, background load, no MAP_SYNC",
-	  BK_UDAX, 0, 0, 1, 0 },
-	{ "udax_empty_bg_sync", "udax, file empty, background load, MAP_SYNC",
-	  BK_UDAX, 0, 1, 1, 0 },
-	{ "udax_prealloc_bg", "udax, file preallocated, background load, "
-			      "no MAP_SYNC", BK_UDAX, 1, 0, 1, 0 },
-	{ "udax_prealloc_bg_sync", "udax, file preallocated, background load, "
-				   "MAP_SYNC", BK_UDAX, 1, 1, 1, 0 },
-	{ "udax_empty_sync_cold", "udax, file empty, MAP_SYNC, cold memory "
-				  "file (first touch)", BK_UDAX, 0, 1, 0, 1 },
-	{ "tmpfs_prealloc", "tmpfs (/dev/shm), file preallocated, MAP_SHARED",
-	  BK_TMPFS, 1, 0, 0, 0 },
-	{ "tmpfs_empty", "tmpfs (/dev/shm), file empty, MAP_SHARED", BK_TMPFS,
-	  0, 0, 0, 0 },
-	{ "disk_prealloc", "disk, file preallocated, MAP_SHARED", BK_DISK, 1,
-	  0, 0, 0 },
-	{ "disk_empty", "disk, file empty, MAP_SHARED", BK_DISK, 0, 0, 0, 0 },
-	{ "disk_prealloc_msync", "disk, file preallocated, MAP_SHARED + msync "
-				 "per store", BK_DISK, 1, 1, 0, 0 },
-	{ "disk_empty_msync", "disk, file empty, MAP_SHARED + msync per store",
-	  BK_DISK, 0, 1, 0, 0 },
+	{"udax_prealloc",
+	 "udax, file preallocated, no background load, "
+	 "no MAP_SYNC",
+	 BK_UDAX, 1, 0, 0, 0},
+	{"udax_prealloc_sync",
+	 "udax, file preallocated, no background load, "
+	 "MAP_SYNC",
+	 BK_UDAX, 1, 1, 0, 0},
+	{"udax_empty", "udax, file empty, no background load, no MAP_SYNC",
+	 BK_UDAX, 0, 0, 0, 0},
+	{"udax_empty_sync", "udax, file empty, no background load, MAP_SYNC",
+	 BK_UDAX, 0, 1, 0, 0},
+	{"udax_empty_bg", "udax, file empty, background load, no MAP_SYNC",
+	 BK_UDAX, 0, 0, 1, 0},
+	{"udax_empty_bg_sync", "udax, file empty, background load, MAP_SYNC",
+	 BK_UDAX, 0, 1, 1, 0},
+	{"udax_prealloc_bg",
+	 "udax, file preallocated, background load, "
+	 "no MAP_SYNC",
+	 BK_UDAX, 1, 0, 1, 0},
+	{"udax_prealloc_bg_sync",
+	 "udax, file preallocated, background load, "
+	 "MAP_SYNC",
+	 BK_UDAX, 1, 1, 1, 0},
+	{"udax_empty_sync_cold",
+	 "udax, file empty, MAP_SYNC, cold memory "
+	 "file (first touch)",
+	 BK_UDAX, 0, 1, 0, 1},
+	{"tmpfs_prealloc", "tmpfs (/dev/shm), file preallocated, MAP_SHARED",
+	 BK_TMPFS, 1, 0, 0, 0},
+	{"tmpfs_empty", "tmpfs (/dev/shm), file empty, MAP_SHARED", BK_TMPFS, 0,
+	 0, 0, 0},
+	{"disk_prealloc", "disk, file preallocated, MAP_SHARED", BK_DISK, 1, 0,
+	 0, 0},
+	{"disk_empty", "disk, file empty, MAP_SHARED", BK_DISK, 0, 0, 0, 0},
+	{"disk_prealloc_msync",
+	 "disk, file preallocated, MAP_SHARED + msync "
+	 "per store",
+	 BK_DISK, 1, 1, 0, 0},
+	{"disk_empty_msync", "disk, file empty, MAP_SHARED + msync per store",
+	 BK_DISK, 0, 1, 0, 0},
 };
 
 #define BENCH_NCASES (sizeof(bench_cases) / sizeof(bench_cases[0]))
@@ -130,8 +142,7 @@ static int cmp_double(const void *a, const void *b)
 
 /* Store one byte into each page in order, timing each store; msync each
  * one if asked (kernel cases). */
-static void bench_stores(volatile uint8_t *p, int do_msync,
-			 struct bench_run *r)
+static void bench_stores(volatile uint8_t *p, int do_msync, struct bench_run *r)
 {
 	uint64_t start = now_ns(), t0, t1;
 
@@ -210,7 +221,6 @@ static int bench_warm(struct udax_fs *fs)
 	return err ? err : udax_sync(fs);
 }
 
-
 static void run_fail(struct bench_run *r, const char *what, int err)
 {
 	snprintf(r->err, sizeof(r->err), "%s: %s", what, udax_strerror(err));
@@ -219,7 +229,7 @@ static void run_fail(struct bench_run *r, const char *what, int err)
 static void bench_udax(const struct bench_case *c, struct bench_run *r)
 {
 	static char zero[BENCH_FILE];
-	struct bench_bg bg = { 0 };
+	struct bench_bg bg = {0};
 	struct udax_file *f;
 	struct udax_fs *fs;
 	void *p;
@@ -239,12 +249,11 @@ static void bench_udax(const struct bench_case *c, struct bench_run *r)
 	}
 	err = udax_file_open(fs, "/faults", O_CREAT | O_RDWR, 0644, &f);
 	if (!err)
-		err = c->prealloc
-			      ? (udax_pwrite(f, zero, BENCH_FILE, 0) ==
-						 BENCH_FILE
-					 ? 0
-					 : -EIO)
-			      : udax_ftruncate(f, BENCH_FILE);
+		err = c->prealloc ? (udax_pwrite(f, zero, BENCH_FILE, 0) ==
+						     BENCH_FILE ?
+					     0 :
+					     -EIO) :
+				    udax_ftruncate(f, BENCH_FILE);
 	if (err) {
 		run_fail(r, "file", err);
 		goto close_fs;
@@ -291,9 +300,9 @@ static void bench_kernel(const struct bench_case *c, const char *dir,
 		return;
 	}
 	unlink(path);
-	if (c->prealloc ? (write(fd, zero, BENCH_FILE) != BENCH_FILE ||
-			   fsync(fd))
-			: ftruncate(fd, BENCH_FILE)) {
+	if (c->prealloc ?
+		    (write(fd, zero, BENCH_FILE) != BENCH_FILE || fsync(fd)) :
+		    ftruncate(fd, BENCH_FILE)) {
 		run_fail(r, path, -errno);
 		goto close_fd;
 	}
@@ -340,7 +349,7 @@ static int hist_bucket(uint64_t ns)
 
 static void print_case(const struct bench_case *c, const struct bench_run *r)
 {
-	unsigned hist[BENCH_HIST] = { 0 };
+	unsigned hist[BENCH_HIST] = {0};
 
 	printf("%s:\n", c->what);
 	if (r->err[0]) {
@@ -369,7 +378,7 @@ static void print_case(const struct bench_case *c, const struct bench_run *r)
 static void print_json(const struct bench_case *c, const struct bench_run *r,
 		       int first)
 {
-	unsigned hist[BENCH_HIST] = { 0 };
+	unsigned hist[BENCH_HIST] = {0};
 
 	printf("%s    \"%s\": {", first ? "" : ",\n", c->id);
 	if (r->err[0]) {
@@ -436,14 +445,14 @@ static void faults_usage(void)
 static int bench_faults(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{ "json", no_argument, NULL, 'j' },
-		{ "reps", required_argument, NULL, 'r' },
-		{ "dir", required_argument, NULL, 'd' },
-		{ "no-kernel", no_argument, NULL, 'k' },
-		{ "help", no_argument, NULL, TOOL_OPT_HELP },
-		{ NULL, 0, NULL, 0 },
+		{"json", no_argument, NULL, 'j'},
+		{"reps", required_argument, NULL, 'r'},
+		{"dir", required_argument, NULL, 'd'},
+		{"no-kernel", no_argument, NULL, 'k'},
+		{"help", no_argument, NULL, TOOL_OPT_HELP},
+		{NULL, 0, NULL, 0},
 	};
-	struct bench_opts o = { .reps = 5, .dir = ".", .kernel = 1 };
+	struct bench_opts o = {.reps = 5, .dir = ".", .kernel = 1};
 	struct bench_run *runs, *best;
 	struct statfs sfs;
 	uint64_t v;
@@ -563,8 +572,8 @@ int udax_tool_bench(int argc, char **argv)
 		optind = 0;
 		return bench_faults(argc - 1, argv + 1);
 	}
-	if (argc >= 2 && (!strcmp(argv[1], "--help") ||
-			  !strcmp(argv[1], "-h"))) {
+	if (argc >= 2 &&
+	    (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
 		bench_usage();
 		return TOOL_EXIT_OK;
 	}

@@ -133,7 +133,7 @@ static int cp_data(struct cp_ctx *ctx, struct tool_file *src,
  * writing the contents would change the times). */
 static int cp_attrs(const struct tool_loc *dst, const struct stat *st)
 {
-	struct timespec ts[2] = { st->st_atim, st->st_mtim };
+	struct timespec ts[2] = {st->st_atim, st->st_mtim};
 	int err;
 
 	if (!S_ISLNK(st->st_mode)) {
@@ -294,7 +294,7 @@ static char *cp_path_parent(const char *path)
  * its parent, if dst does not exist yet) through "..". */
 static int cp_is_inside(const struct tool_loc *dst, const struct stat *src_st)
 {
-	struct tool_loc up = { .fs = dst->fs, .image = dst->image };
+	struct tool_loc up = {.fs = dst->fs, .image = dst->image};
 	struct stat st, parent_st;
 	char *next;
 	int depth, inside = 0;
@@ -405,7 +405,7 @@ static void cp_hint_dot_slash(const char *arg)
  * no more than one. Returns 0 or the exit status to give. */
 static int cp_check_images(char **args, int count, int *dst_in_image)
 {
-	struct tool_spec first = { 0 }, spec;
+	struct tool_spec first = {0}, spec;
 	int i, err, status = 0;
 
 	for (i = 0; i < count && !status; i++) {
@@ -493,12 +493,12 @@ static int cp_run(struct cp_ctx *ctx, struct tool_images *images, char **args,
 int udax_tool_cp(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{ "recursive", no_argument, NULL, 'r' },
-		{ "verbose", no_argument, NULL, 'v' },
-		{ "help", no_argument, NULL, TOOL_OPT_HELP },
-		{ NULL, 0, NULL, 0 },
+		{"recursive", no_argument, NULL, 'r'},
+		{"verbose", no_argument, NULL, 'v'},
+		{"help", no_argument, NULL, TOOL_OPT_HELP},
+		{NULL, 0, NULL, 0},
 	};
-	struct cp_ctx ctx = { 0 };
+	struct cp_ctx ctx = {0};
 	struct tool_images images;
 	int c, nargs, status, dst_in_image = 0;
 

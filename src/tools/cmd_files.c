@@ -317,14 +317,14 @@ static int ls_operands(struct tool_images *images, char **args, int count,
 int udax_tool_ls(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{ "all", no_argument, NULL, 'a' },
-		{ "directory", no_argument, NULL, 'd' },
-		{ "human-readable", no_argument, NULL, 'h' },
-		{ "recursive", no_argument, NULL, 'R' },
-		{ "help", no_argument, NULL, TOOL_OPT_HELP },
-		{ NULL, 0, NULL, 0 },
+		{"all", no_argument, NULL, 'a'},
+		{"directory", no_argument, NULL, 'd'},
+		{"human-readable", no_argument, NULL, 'h'},
+		{"recursive", no_argument, NULL, 'R'},
+		{"help", no_argument, NULL, TOOL_OPT_HELP},
+		{NULL, 0, NULL, 0},
 	};
-	struct ls_opts opts = { 0 };
+	struct ls_opts opts = {0};
 	struct tool_images images;
 	int c, status = TOOL_EXIT_OK;
 
@@ -424,9 +424,9 @@ static int stat_operand(struct tool_images *images, const char *arg, int follow)
 int udax_tool_stat(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{ "dereference", no_argument, NULL, 'L' },
-		{ "help", no_argument, NULL, TOOL_OPT_HELP },
-		{ NULL, 0, NULL, 0 },
+		{"dereference", no_argument, NULL, 'L'},
+		{"help", no_argument, NULL, TOOL_OPT_HELP},
+		{NULL, 0, NULL, 0},
 	};
 	struct tool_images images;
 	int c, i, follow = 0, status = TOOL_EXIT_OK;
@@ -510,8 +510,8 @@ static int cat_operand(struct tool_images *images, const char *arg, char *buf,
 int udax_tool_cat(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{ "help", no_argument, NULL, TOOL_OPT_HELP },
-		{ NULL, 0, NULL, 0 },
+		{"help", no_argument, NULL, TOOL_OPT_HELP},
+		{NULL, 0, NULL, 0},
 	};
 	struct tool_images images;
 	int c, i, fatal = 0, status = TOOL_EXIT_OK;

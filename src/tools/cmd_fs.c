@@ -42,7 +42,7 @@ static void mkfs_usage(void)
  * to answer. Returns 1 to go on, 0 to stop. */
 static int mkfs_confirm(const char *image)
 {
-	struct udax_open_opts opts = { .read_only = 1, .quiet = 1 };
+	struct udax_open_opts opts = {.read_only = 1, .quiet = 1};
 	struct udax_fs *fs = NULL;
 	char answer[16];
 	int err;
@@ -66,7 +66,7 @@ static int mkfs_confirm(const char *image)
  * usable and gives the numbers mke2fs prints. */
 static int mkfs_report(const char *image)
 {
-	struct udax_open_opts opts = { .read_only = 1 };
+	struct udax_open_opts opts = {.read_only = 1};
 	struct udax_fs *fs = NULL;
 	struct statvfs sv;
 	uint64_t frsize;
@@ -97,15 +97,15 @@ static int mkfs_report(const char *image)
 int udax_tool_mkfs(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{ "size", required_argument, NULL, 's' },
-		{ "inodes", required_argument, NULL, 'N' },
-		{ "journal-size", required_argument, NULL, 'J' },
-		{ "force", no_argument, NULL, 'f' },
-		{ "quiet", no_argument, NULL, 'q' },
-		{ "help", no_argument, NULL, TOOL_OPT_HELP },
-		{ NULL, 0, NULL, 0 },
+		{"size", required_argument, NULL, 's'},
+		{"inodes", required_argument, NULL, 'N'},
+		{"journal-size", required_argument, NULL, 'J'},
+		{"force", no_argument, NULL, 'f'},
+		{"quiet", no_argument, NULL, 'q'},
+		{"help", no_argument, NULL, TOOL_OPT_HELP},
+		{NULL, 0, NULL, 0},
 	};
-	struct udax_mkfs_opts opts = { 0 };
+	struct udax_mkfs_opts opts = {0};
 	int c, err, force = 0, quiet = 0;
 	const char *image;
 
@@ -261,9 +261,9 @@ static void df_print(const struct df_row *rows, size_t count, int human)
 int udax_tool_df(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{ "human-readable", no_argument, NULL, 'h' },
-		{ "help", no_argument, NULL, TOOL_OPT_HELP },
-		{ NULL, 0, NULL, 0 },
+		{"human-readable", no_argument, NULL, 'h'},
+		{"help", no_argument, NULL, TOOL_OPT_HELP},
+		{NULL, 0, NULL, 0},
 	};
 	struct tool_images images;
 	struct df_row *rows;
@@ -363,8 +363,8 @@ static void info_print(const char *image, const struct udax_info *in,
 int udax_tool_info(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{ "help", no_argument, NULL, TOOL_OPT_HELP },
-		{ NULL, 0, NULL, 0 },
+		{"help", no_argument, NULL, TOOL_OPT_HELP},
+		{NULL, 0, NULL, 0},
 	};
 	struct tool_images images;
 	struct statvfs sv;

@@ -88,10 +88,10 @@ static int mkdir_parse_mode(const char *str, mode_t *mode)
 int udax_tool_mkdir(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{ "mode", required_argument, NULL, 'm' },
-		{ "parents", no_argument, NULL, 'p' },
-		{ "help", no_argument, NULL, TOOL_OPT_HELP },
-		{ NULL, 0, NULL, 0 },
+		{"mode", required_argument, NULL, 'm'},
+		{"parents", no_argument, NULL, 'p'},
+		{"help", no_argument, NULL, TOOL_OPT_HELP},
+		{NULL, 0, NULL, 0},
 	};
 	mode_t mask = umask(0), mode = 0777 & ~mask;
 	struct tool_images images;
@@ -252,13 +252,13 @@ static int rm_refuse(const struct tool_loc *loc, int recursive)
 int udax_tool_rm(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{ "force", no_argument, NULL, 'f' },
-		{ "recursive", no_argument, NULL, 'r' },
-		{ "verbose", no_argument, NULL, 'v' },
-		{ "help", no_argument, NULL, TOOL_OPT_HELP },
-		{ NULL, 0, NULL, 0 },
+		{"force", no_argument, NULL, 'f'},
+		{"recursive", no_argument, NULL, 'r'},
+		{"verbose", no_argument, NULL, 'v'},
+		{"help", no_argument, NULL, TOOL_OPT_HELP},
+		{NULL, 0, NULL, 0},
 	};
-	struct rm_opts opts = { 0 };
+	struct rm_opts opts = {0};
 	struct tool_images images;
 	struct tool_loc loc;
 	int c, i, status = TOOL_EXIT_OK;
@@ -390,10 +390,10 @@ int udax_tool_mv(int argc, char **argv)
 {
 	enum { MV_OPT_EXCHANGE = TOOL_OPT_HELP + 1 };
 	static const struct option longopts[] = {
-		{ "exchange", no_argument, NULL, MV_OPT_EXCHANGE },
-		{ "verbose", no_argument, NULL, 'v' },
-		{ "help", no_argument, NULL, TOOL_OPT_HELP },
-		{ NULL, 0, NULL, 0 },
+		{"exchange", no_argument, NULL, MV_OPT_EXCHANGE},
+		{"verbose", no_argument, NULL, 'v'},
+		{"help", no_argument, NULL, TOOL_OPT_HELP},
+		{NULL, 0, NULL, 0},
 	};
 	struct tool_images images;
 	unsigned int flags = 0;

@@ -28,18 +28,18 @@ struct tool_cmd {
 };
 
 static const struct tool_cmd tool_cmds[] = {
-	{ "mkfs", udax_tool_mkfs, "create a file system on an image" },
-	{ "fsck", udax_tool_fsck, "check and repair a file system" },
-	{ "ls", udax_tool_ls, "list directory contents" },
-	{ "stat", udax_tool_stat, "show a file's status" },
-	{ "cat", udax_tool_cat, "write files to standard output" },
-	{ "cp", udax_tool_cp, "copy files between the host and an image" },
-	{ "mkdir", udax_tool_mkdir, "make directories" },
-	{ "rm", udax_tool_rm, "remove files or directories" },
-	{ "mv", udax_tool_mv, "move (rename) files" },
-	{ "df", udax_tool_df, "report space and inode usage" },
-	{ "info", udax_tool_info, "show what the file system reports" },
-	{ "bench", udax_tool_bench, "run a benchmark (faults)" },
+	{"mkfs", udax_tool_mkfs, "create a file system on an image"},
+	{"fsck", udax_tool_fsck, "check and repair a file system"},
+	{"ls", udax_tool_ls, "list directory contents"},
+	{"stat", udax_tool_stat, "show a file's status"},
+	{"cat", udax_tool_cat, "write files to standard output"},
+	{"cp", udax_tool_cp, "copy files between the host and an image"},
+	{"mkdir", udax_tool_mkdir, "make directories"},
+	{"rm", udax_tool_rm, "remove files or directories"},
+	{"mv", udax_tool_mv, "move (rename) files"},
+	{"df", udax_tool_df, "report space and inode usage"},
+	{"info", udax_tool_info, "show what the file system reports"},
+	{"bench", udax_tool_bench, "run a benchmark (faults)"},
 };
 
 #define TOOL_NCMDS (sizeof(tool_cmds) / sizeof(tool_cmds[0]))
@@ -127,7 +127,7 @@ int main(int argc, char **argv)
 	}
 	if (strcmp(argv[1], "help") == 0 && argc == 3 &&
 	    (cmd = tool_cmd_find(argv[2])) != NULL) {
-		char *help_argv[] = { argv[2], "--help", NULL };
+		char *help_argv[] = {argv[2], "--help", NULL};
 
 		return tool_cmd_run(cmd, 2, help_argv);
 	}
@@ -234,7 +234,7 @@ void tool_images_init(struct tool_images *images, int writable)
  * library explains only a refused image (the caller reports errnos). */
 static int tool_image_open(struct tool_image *img, int writable)
 {
-	struct udax_open_opts opts = { .read_only = !writable, .quiet = 1 };
+	struct udax_open_opts opts = {.read_only = !writable, .quiet = 1};
 	int err;
 
 	err = udax_open(&img->fs, img->name, &opts);

@@ -31,7 +31,8 @@ static void make_base(void)
 	struct dev *dev;
 	struct udax_fs *fs;
 
-	if (dev_crash_new(&dev, IMG_SIZE) || udax_open_device(&fs, dev, 1, NULL))
+	if (dev_crash_new(&dev, IMG_SIZE) ||
+	    udax_open_device(&fs, dev, 1, NULL))
 		abort();
 	if (crash_setup(fs))
 		abort();
@@ -39,13 +40,13 @@ static void make_base(void)
 	work_img = malloc(IMG_SIZE);
 	memcpy(base_img, udax_fs_device(fs)->base, IMG_SIZE);
 	udax_close(&fs);
-	meta_span = (((const struct udax_super *)base_img)->data_start + 64) *
-		    4096;
+	meta_span =
+		(((const struct udax_super *)base_img)->data_start + 64) * 4096;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct udax_open_opts oo = { .quiet = 1 };
+	struct udax_open_opts oo = {.quiet = 1};
 	struct udax_fs *fs;
 	struct dev *dev;
 	uint32_t h;
