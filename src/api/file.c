@@ -322,6 +322,16 @@ int udax_file_open(struct udax_fs *fs, const char *path, int flags, mode_t mode,
 		ret = err == -ESTALE ? UDAX_ECORRUPT : err;
 		goto unlock;
 	}
+	if (S_ISLNK(di->mode) && (flags & O_CREAT)) {
+		/* as Linux's may_create_in_sticky: a symlink of someone else
+		 * in a sticky world-writable directory is refused first */
+		const struct udax_inode *pd = inode_r(fs, NULL, nd.dir, &err);
+		if (pd && (pd->mode & S_ISVTX) && (pd->mode & 0002) &&
+		    di->uid != pd->uid && di->uid != cred_current()->uid) {
+			ret = -EACCES;
+			goto unlock;
+		}
+	}
 	if (S_ISLNK(di->mode)) {
 		/* O_NOFOLLOW on a symlink */
 		ret = (flags & O_DIRECTORY) ? -ENOTDIR : -ELOOP;
