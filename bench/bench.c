@@ -806,3 +806,30 @@ int main(int argc, char **argv)
 	fflush(stdout);
 	return 0;
 }
+
+int bench_udax_open(struct meas *m, int prefaulted, struct udax_fs **fs)
+{
+	char e[96];
+	int ret = udax_open_memory(fs, cfg.dev_bytes);
+
+	if (ret) {
+		meas_fail(m, "udax_open_memory(%llu MiB) returned %s",
+			  (unsigned long long)(cfg.dev_bytes / MIB),
+			  uerr(ret, e, sizeof(e)));
+		return -1;
+	}
+	udax_device_desc(*fs);
+	if (prefaulted) {
+		void *base;
+		size_t size;
+		udax_device_range(*fs, &base, &size);
+		ret = prefault(base, size);
+		if (ret) {
+			meas_fail(m, "prefaulting the device: %s",
+				  strerror(-ret));
+			udax_close(fs);
+			return -1;
+		}
+	}
+	return 0;
+}

@@ -117,6 +117,10 @@ void sort_u64(uint64_t *a, size_t n);
 /* The mapping of a udax file system's device (internal, from fs.h). */
 void udax_device_range(struct udax_fs *fs, void **base, size_t *size);
 const char *udax_device_desc(struct udax_fs *fs);
+/* A fresh udax file system on a memory device of cfg.dev_bytes, its pages
+ * prefaulted if asked. Returns 0, or -1 with the failure recorded in m
+ * (nothing left open). */
+int bench_udax_open(struct meas *m, int prefaulted, struct udax_fs **fs);
 
 /* the three benchmarks */
 void bench_seq(struct section *s);

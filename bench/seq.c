@@ -52,25 +52,8 @@ static int run_udax(struct meas *m, int prefaulted)
 	ssize_t r;
 	int ret, rc = -1;
 
-	ret = udax_open_memory(&fs, cfg.dev_bytes);
-	if (ret) {
-		meas_fail(m, "udax_open_memory(%llu MiB) returned %s",
-			  (unsigned long long)(cfg.dev_bytes / MIB),
-			  uerr(ret, e, sizeof(e)));
+	if (bench_udax_open(m, prefaulted, &fs))
 		return -1;
-	}
-	udax_device_desc(fs);
-	if (prefaulted) {
-		void *base;
-		size_t size;
-		udax_device_range(fs, &base, &size);
-		ret = prefault(base, size);
-		if (ret) {
-			meas_fail(m, "prefaulting the device: %s",
-				  strerror(-ret));
-			goto out;
-		}
-	}
 	ret = udax_file_open(fs, "/seq", O_CREAT | O_EXCL | O_WRONLY, 0644, &f);
 	if (ret) {
 		meas_fail(m,
