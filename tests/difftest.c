@@ -15,10 +15,36 @@
  * open handle (including open-but-unlinked files) are compared, and udax's
  * extent lists are checked for consistency (sorted, disjoint, inside the
  * device, no device block owned twice, holes and unwritten extents read as
- * zeros). At the end everything is closed and removed on both sides and
- * udax must give back all the space and inodes it had at the start (the
- * baseline is taken after one file was created and removed in the root,
- * so that a root directory keeping the block it grew is not a leak).
+ * zeros). At the end everything is unmapped, closed and removed on both
+ * sides and udax must give back all the space and inodes it had at the
+ * start (the baseline is taken after one file was created and removed in
+ * the root, so that a root directory keeping the block it grew is not a
+ * leak).
+ *
+ * Direct-access mappings: up to four at a time, udax_mmap of a udax handle
+ * against mmap(2) of the matching kernel descriptor with the same offset,
+ * length and protection, MAP_SHARED (on the udax side a third of them
+ * with UDAX_MAP_SYNC, which must behave the same) or MAP_PRIVATE. They
+ * outlive their handles and the names of their files, while the other
+ * operations go on. Operations: "mstore" and "mload" copy bytes into or
+ * out of both mappings at the same offset, mostly in pages the file
+ * backs, often around end of file, sometimes anywhere in the mapping;
+ * every access runs under a SIGBUS/SIGSEGV guard on each side, page by
+ * page in ascending order, and how many bytes were copied before which
+ * signal must agree (pages wholly past end of file: SIGBUS; a store into
+ * a read-only mapping: SIGSEGV). What was loaded is compared between the
+ * mappings and with udax_pread of the file; what was stored is loaded
+ * back and read with udax_pread. "mscan" loads whole pages across a
+ * mapping; "msync" and "munmap" compare results; "mpread" and "mpwrite"
+ * pass mapped memory as the buffer of a copy: udax_pread/udax_pwrite
+ * (and read/write) into or from the udax mapping against the same system
+ * call on the kernel mapping, or the kernel's own access (pread/pwrite
+ * of a scratch memfd) into or from each mapping, where pages past end of
+ * file or without the protection give EFAULT or a short count, which
+ * must agree. After every write, truncate, punch, zero range or O_TRUNC
+ * of a file, the pages of its mappings around the change and around end
+ * of file are compared at once, and a full comparison compares pages of
+ * every mapping.
  *
  * The kernel side runs chroot()ed into its temporary directory so that
  * absolute paths, absolute symlink targets and ".." at the top resolve the
@@ -38,7 +64,12 @@
  * offsets and lengths), "ancestor" (rename between a directory and its
  * own ancestors or descendants), "zerolen" (zero-length I/O),
  * "longlink" (symlink targets longer than 30 bytes), "creatlink" (O_CREAT
- * through a dangling symlink), "nofollowdir" (O_NOFOLLOW with O_DIRECTORY).
+ * through a dangling symlink), "nofollowdir" (O_NOFOLLOW with O_DIRECTORY),
+ * and for mappings: "private" (no MAP_PRIVATE mappings), "romap" (no
+ * read-only shared mappings: they get PROT_WRITE), "mapalias" (no two
+ * mappings of one file at once). Without
+ * userfaultfd (udax_mmap fails with EPERM) the mapping operations are
+ * left out, with a note.
  *
  * Exclusions, each because Linux leaves the behaviour unspecified or tmpfs
  * differs from udax for a legitimate reason:
@@ -85,6 +116,32 @@
  *    the scan at most once, the others exactly once, "." and ".." first),
  *    not against the kernel's order. A scan of a directory that was removed
  *    may end early or with ENOENT, as getdents(2) does on Linux.
+ *  - Mappings, not generated: negative offsets (udax documents EINVAL,
+ *    Linux gives EOVERFLOW), PROT_EXEC (depends on the mount's noexec),
+ *    munmap of part of a mapping (not supported by udax, udax.h), msync
+ *    of a range reaching past the mapping (the kernel's ENOMEM depends on
+ *    what else is mapped there), a shared writable mapping of a directory
+ *    handle (EACCES or ENODEV: the order of the checks), more than one
+ *    invalid argument at once. The kernel side never gets MAP_SYNC
+ *    (tmpfs has none); UDAX_MAP_SYNC must not change what is seen.
+ *  - Stores through a shared mapping past end of file in the file's last
+ *    page: tmpfs keeps them in the page and shows them when the file grows
+ *    (POSIX: never written out), udax zeros them when the file grows. Such
+ *    bytes are compared right after the store, then zeroed on both sides.
+ *  - udax's data calls copy in user space: with a buffer in a mapped page
+ *    past end of file they raise SIGBUS (the kernel's pread/pwrite return
+ *    EFAULT or a short count), so udax_pread/udax_pwrite get buffers only
+ *    in pages the mapped file backs. The kernel's own accesses to both
+ *    mappings cover any range.
+ *  - A copy between a mapping and an overlapping range of the same file
+ *    (aliased memory: the result depends on the copy's direction) is not
+ *    generated.
+ *  - MAP_PRIVATE: udax drops a private mapping's copies of pages in a
+ *    punched or zeroed range, Linux keeps them (documented, docs/DESIGN.md
+ *    "Not yet"); after a punch or zero range the kernel side's private
+ *    copies there are stored into the udax side's pages, which makes them
+ *    private copies again. (Truncate drops private copies past the page
+ *    holding the new end of file on both sides.)
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -96,11 +153,13 @@
 #include <inttypes.h>
 #include <limits.h>
 #include <linux/falloc.h>
+#include <setjmp.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <sys/syscall.h>
@@ -152,9 +211,13 @@ static unsigned g_avoid;
 #define AVOID_LONGLINK 128u
 #define AVOID_CREATLINK 256u
 #define AVOID_NOFOLLOWDIR 512u
+#define AVOID_PRIVATE 1024u
+#define AVOID_ROMAP 2048u
+#define AVOID_MAPALIAS 4096u
 static const char *const avoid_names[] = {
 	"slash",    "dots",    "sxid",	   "longname",	"negoff",
-	"ancestor", "zerolen", "longlink", "creatlink", "nofollowdir"};
+	"ancestor", "zerolen", "longlink", "creatlink", "nofollowdir",
+	"private",  "romap",   "mapalias"};
 #define NAVOID (sizeof avoid_names / sizeof *avoid_names)
 static int g_keep;
 static char g_extra_args[512];
@@ -981,9 +1044,39 @@ struct handle {
 	struct udax_file *u;
 	int k;
 	int flags;
+	ino_t kino; /* the kernel file's inode (to find its mappings) */
 	char path[PBUF];
 };
 static struct handle H[NHANDLES];
+
+/* direct-access mappings (see "direct-access mappings" below) */
+#define NMAPS 4
+#define PG 4096
+#define MAXMAPLEN (4 << 20) /* longest mapping */
+#define MAXMAPPG (MAXMAPLEN / PG)
+
+struct mapping {
+	int used;
+	unsigned char *k, *u;
+	size_t len;  /* as passed to mmap */
+	size_t rlen; /* rounded up to pages: what may be touched */
+	off_t off;
+	int prot, priv, sync;
+	int kfd; /* dup of the kernel handle's descriptor */
+	ino_t kino;
+	int hslot;			 /* the handle it was made from */
+	unsigned char cow[MAXMAPPG / 8]; /* private: pages stored into */
+	char path[200];
+};
+static struct mapping M[NMAPS];
+static int g_scratch = -1;	 /* memfd: other end of kernel accesses */
+static unsigned char *kmb, *umb; /* what loads from the mappings read */
+static const unsigned char zeros[PG];
+/* what the mapping operations did, printed at the end */
+static struct {
+	uint64_t maps, mapfail, unmaps, stores, loads, pages, sigbus, sigsegv,
+		kaccess, daccess, msyncs, fixups;
+} MS;
 
 static struct handle *pick_handle(int *slot)
 {
@@ -1530,6 +1623,8 @@ static void statfs_sanity(const char *what)
 		fail("%s: udax_statfs f_namemax %lu < 255", what, sv.f_namemax);
 }
 
+static void maps_check(void);
+
 static void full_check(const char *when)
 {
 	char save[sizeof g_op];
@@ -1550,6 +1645,7 @@ static void full_check(const char *when)
 	for (int i = 0; i < NHANDLES; i++)
 		if (H[i].used)
 			handle_cmp(i);
+	maps_check();
 	check_dev_overlap();
 	statfs_sanity("full comparison");
 	memcpy(g_op, save, sizeof save);
@@ -1645,6 +1741,11 @@ static void budget_update(void)
 		if (H[i].used && fstat(H[i].k, &st) == 0 && st.st_nlink == 0)
 			used += (uint64_t)st.st_blocks * 512;
 	}
+	for (int i = 0; i < NMAPS; i++) {
+		struct stat st;
+		if (M[i].used && fstat(M[i].kfd, &st) == 0 && st.st_nlink == 0)
+			used += (uint64_t)st.st_blocks * 512;
+	}
 	uint64_t ufree = g_devsize;
 	if (udax_statfs(fs, &sv) == 0)
 		ufree = (uint64_t)sv.f_bfree * sv.f_frsize;
@@ -1663,6 +1764,11 @@ static void budget_update(void)
 
 /* ------------------------------------------------------------------ */
 /* operations on handles                                                */
+
+static void maps_changed(int kfd, int how, off_t off, off_t len);
+#define CHG_WRITE 0 /* data written or space allocated */
+#define CHG_TRUNC 1 /* off: the new size, len: the old one */
+#define CHG_PUNCH 2 /* punch hole or zero range */
 
 /*
  * After a successful data operation on a handle: size and position must
@@ -1781,10 +1887,13 @@ static void op_open(void)
 		if (fstat(kfd, &ks))
 			die("fstat: %s", strerror(errno));
 		h->isdir = S_ISDIR(ks.st_mode);
+		h->kino = ks.st_ino;
 		u = udax_fstat(uf, &us);
 		if (u)
 			fail("udax_fstat of the new handle: %s", rs(u));
 		cmp_stat("afterwards fstat", &ks, &us);
+		if ((fl & O_TRUNC) && !h->isdir)
+			maps_changed(kfd, CHG_TRUNC, 0, 0);
 	}
 }
 
@@ -1849,6 +1958,7 @@ static void op_pwrite(void)
 	if (k > 0) {
 		cmp_handle_now(h);
 		readback(h, app ? kpos(h) - k : off, (size_t)k);
+		maps_changed(h->k, CHG_WRITE, app ? kpos(h) - k : off, k);
 	}
 }
 
@@ -1883,6 +1993,7 @@ static void op_write(void)
 	if (k > 0) {
 		cmp_handle_now(h);
 		readback(h, kpos(h) - k, (size_t)k);
+		maps_changed(h->k, CHG_WRITE, kpos(h) - k, k);
 	}
 }
 
@@ -2130,8 +2241,10 @@ static void op_ftruncate(void)
 	k = KR(ftruncate(h->k, len));
 	u = udax_ftruncate(h->u, len);
 	cmp_ret(k, u);
-	if (!k)
+	if (!k) {
 		cmp_handle_now(h);
+		maps_changed(h->k, CHG_TRUNC, len, size);
+	}
 }
 
 static void op_fallocate(void)
@@ -2206,8 +2319,15 @@ static void op_fallocate(void)
 		       "] (ZERO_RANGE emulated on the kernel side)\n",
 		       g_step);
 	cmp_ret(k, u);
-	if (!k)
+	if (!k) {
 		cmp_handle_now(h);
+		maps_changed(
+			h->k,
+			mode & (FALLOC_FL_PUNCH_HOLE | FALLOC_FL_ZERO_RANGE) ?
+				CHG_PUNCH :
+				CHG_WRITE,
+			off, len);
+	}
 }
 
 static void op_fstat_h(int slot)
@@ -2248,6 +2368,996 @@ static void op_fsync(void)
 	k = KR(d ? fdatasync(h->k) : fsync(h->k));
 	u = d ? udax_fdatasync(h->u) : udax_fsync(h->u);
 	cmp_ret(k, u);
+}
+
+/* ------------------------------------------------------------------ */
+/* direct-access mappings                                               */
+
+/*
+ * Up to NMAPS mappings live on both sides at once: udax_mmap of a udax
+ * handle and mmap(2) of the matching kernel descriptor, same offset,
+ * length, protection and type (MAP_SHARED, on the udax side sometimes with
+ * UDAX_MAP_SYNC, which must behave identically; sometimes MAP_PRIVATE).
+ * Every access to mapped memory runs under a SIGBUS/SIGSEGV guard on each
+ * side, copying one page-bounded chunk at a time in ascending order, so
+ * that "how many bytes were copied, then which signal" is comparable.
+ * A mapping outlives its handle; it keeps a dup of the kernel descriptor
+ * (for the mapped file's size and inode), and the udax side of a
+ * comparison with pread uses any open handle of the same file.
+ */
+
+static off_t pgup(off_t x)
+{
+	return (x + PG - 1) & ~(off_t)(PG - 1);
+}
+
+static struct mapping *pick_map(int *slot)
+{
+	int idx[NMAPS], n = 0;
+
+	for (int i = 0; i < NMAPS; i++)
+		if (M[i].used)
+			idx[n++] = i;
+	if (!n)
+		return NULL;
+	*slot = idx[rnd((uint64_t)n)];
+	return &M[*slot];
+}
+
+static int any_map(void)
+{
+	for (int i = 0; i < NMAPS; i++)
+		if (M[i].used)
+			return 1;
+	return 0;
+}
+
+/* The mapped file's size now (the kernel side's). */
+static off_t msize(struct mapping *m)
+{
+	struct stat st;
+
+	if (fstat(m->kfd, &st) != 0)
+		die("fstat of a mapping's descriptor: %s", strerror(errno));
+	return st.st_size;
+}
+
+static const char *protstr(int prot)
+{
+	switch (prot) {
+	case PROT_NONE:
+		return "PROT_NONE";
+	case PROT_READ:
+		return "PROT_READ";
+	case PROT_WRITE:
+		return "PROT_WRITE";
+	default:
+		return "PROT_READ|PROT_WRITE";
+	}
+}
+
+static const char *mdesc(int slot)
+{
+	static char b[4][400];
+	static unsigned i;
+	struct mapping *m = &M[slot];
+	char *o = b[i++ & 3];
+
+	snprintf(o, 400, "m%d = h%d %s off=%lld len=%zu %s %s%s", slot,
+		 m->hslot, m->path, (long long)m->off, m->len, protstr(m->prot),
+		 m->priv ? "MAP_PRIVATE" : "MAP_SHARED",
+		 m->sync ? "|UDAX_MAP_SYNC" : "");
+	return o;
+}
+
+/* An open udax handle of the mapped file that can read, or NULL. */
+static struct udax_file *map_uhandle(struct mapping *m)
+{
+	for (int i = 0; i < NHANDLES; i++)
+		if (H[i].used && !H[i].isdir && H[i].kino == m->kino &&
+		    (H[i].flags & O_ACCMODE) != O_WRONLY)
+			return H[i].u;
+	return NULL;
+}
+
+static void cow_mark(struct mapping *m, size_t b, size_t n)
+{
+	if (!m->priv || !n)
+		return;
+	for (size_t p = b / PG; p <= (b + n - 1) / PG; p++)
+		m->cow[p / 8] |= (unsigned char)(1u << (p % 8));
+}
+
+static int cow_test(struct mapping *m, size_t p)
+{
+	return m->cow[p / 8] >> (p % 8) & 1;
+}
+
+/* ---- the SIGBUS / SIGSEGV guard ---- */
+
+static sigjmp_buf g_jb;
+static volatile sig_atomic_t g_guard, g_sig;
+static struct sigaction g_old_bus, g_old_segv;
+static int g_guard_depth;
+
+static void on_access_signal(int sig)
+{
+	if (!g_guard) {
+		/* not from a guarded access: a real crash; the previous
+		 * handler gets it when the instruction faults again */
+		sigaction(sig, sig == SIGBUS ? &g_old_bus : &g_old_segv, NULL);
+		return;
+	}
+	g_guard = 0;
+	g_sig = sig;
+	siglongjmp(g_jb, 1);
+}
+
+static void guard_on(void)
+{
+	struct sigaction sa;
+
+	if (g_guard_depth++)
+		return;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_access_signal;
+	sigemptyset(&sa.sa_mask);
+	sa.sa_flags = SA_NODEFER; /* siglongjmp without restoring a mask */
+	sigaction(SIGBUS, &sa, &g_old_bus);
+	sigaction(SIGSEGV, &sa, &g_old_segv);
+}
+
+static void guard_off(void)
+{
+	if (--g_guard_depth)
+		return;
+	sigaction(SIGBUS, &g_old_bus, NULL);
+	sigaction(SIGSEGV, &g_old_segv, NULL);
+}
+
+/*
+ * Copy n bytes between mapped memory at map and buf (store: into the
+ * mapping), one page-bounded chunk at a time, ascending. A page either
+ * faults as a whole or not at all, so the count copied before a signal is
+ * exact. Returns that count; *sig is the signal, or 0.
+ */
+static size_t gcopy(unsigned char *map, unsigned char *buf, size_t n, int store,
+		    int *sig)
+{
+	volatile size_t done = 0;
+
+	g_sig = 0;
+	if (sigsetjmp(g_jb, 0)) {
+		*sig = g_sig;
+		return done;
+	}
+	g_guard = 1;
+	while (done < n) {
+		uintptr_t a = (uintptr_t)map + done;
+		size_t c = PG - (size_t)(a % PG);
+		if (c > n - done)
+			c = n - done;
+		if (store)
+			memcpy(map + done, buf + done, c);
+		else
+			memcpy(buf + done, map + done, c);
+		done += c;
+	}
+	g_guard = 0;
+	*sig = 0;
+	return done;
+}
+
+static const char *faultstr(size_t done, size_t n, int sig)
+{
+	static char b[4][96];
+	static unsigned i;
+	char *o = b[i++ & 3];
+
+	if (!sig)
+		snprintf(o, 96, "all %zu bytes", n);
+	else
+		snprintf(o, 96, "%s after %zu of %zu bytes",
+			 sig == SIGBUS	? "SIGBUS" :
+			 sig == SIGSEGV ? "SIGSEGV" :
+					  "a signal",
+			 done, n);
+	return o;
+}
+
+static void cmp_fault(const char *what, struct mapping *m, size_t b, size_t n,
+		      size_t kd, int ks, size_t ud, int us)
+{
+	if (g_verbose)
+		printf("[%" PRIu64 "] %s: %s: kernel %s, udax %s\n", g_step,
+		       g_op, what, faultstr(kd, n, ks), faultstr(ud, n, us));
+	MS.sigbus += ks == SIGBUS;
+	MS.sigsegv += ks == SIGSEGV;
+	if (kd != ud || ks != us)
+		fail("%s of %zu bytes at mapping offset %zu (file offset "
+		     "%lld, file size %lld): kernel %s, udax %s",
+		     what, n, b, (long long)(m->off + (off_t)b),
+		     (long long)msize(m), faultstr(kd, n, ks),
+		     faultstr(ud, n, us));
+}
+
+/* Bytes past end of file in the page holding it. */
+static int in_eoftail(struct mapping *m, size_t mo, off_t size)
+{
+	off_t fo = m->off + (off_t)mo;
+	return fo >= size && fo < pgup(size);
+}
+
+/* Compare what two loads of mapping bytes [b, b+n) read. */
+static void cmp_mdata(const char *what, struct mapping *m, size_t b, size_t n,
+		      const unsigned char *kb, const unsigned char *ub,
+		      off_t size)
+{
+	if (!memcmp(kb, ub, n))
+		return;
+	for (size_t i = 0; i < n; i++) {
+		if (kb[i] == ub[i])
+			continue;
+		fail("%s: mapping offset %zu (file offset %lld, file size "
+		     "%lld%s) reads 0x%02x in the kernel's mapping, 0x%02x in "
+		     "udax's",
+		     what, b + i, (long long)(m->off + (off_t)(b + i)),
+		     (long long)size,
+		     in_eoftail(m, b + i, size) ?
+			     ": past end of file in its last page" :
+			     "",
+		     kb[i], ub[i]);
+	}
+}
+
+/*
+ * The udax mapping's bytes ub (mapping offsets [b, b+n)) against udax_pread
+ * of the file, below end of file: one copy of the data. Shared mappings,
+ * and pages of private ones never stored into.
+ */
+static void cmp_mfile(const char *what, struct mapping *m, size_t b, size_t n,
+		      const unsigned char *ub, off_t size)
+{
+	struct udax_file *uf = map_uhandle(m);
+	off_t fo = m->off + (off_t)b;
+	size_t lim;
+	ssize_t r;
+
+	if (!uf || fo >= size)
+		return;
+	lim = (size_t)(size - fo) < n ? (size_t)(size - fo) : n;
+	r = udax_pread(uf, ubuf, lim, fo);
+	if (r != (ssize_t)lim)
+		fail("%s: udax_pread(%zu, %lld) of the mapped file: %s", what,
+		     lim, (long long)fo, rs(r));
+	for (size_t i = 0; i < lim; i++) {
+		if (ub[i] == ubuf[i])
+			continue;
+		if (m->priv && cow_test(m, (b + i) / PG))
+			continue;
+		fail("%s: udax's mapping reads 0x%02x at file offset %lld, "
+		     "udax_pread 0x%02x (file size %lld)",
+		     what, ub[i], (long long)fo + (long long)i, ubuf[i],
+		     (long long)size);
+	}
+}
+
+/* Load mapping page p on both sides and compare everything. */
+static void cmp_page(struct mapping *m, size_t p, const char *what)
+{
+	off_t size = msize(m);
+	size_t b = p * PG;
+	int ks, us;
+	size_t kd, ud;
+
+	if (b >= m->rlen)
+		return;
+	MS.pages++;
+	kd = gcopy(m->k + b, kmb, PG, 0, &ks);
+	ud = gcopy(m->u + b, umb, PG, 0, &us);
+	cmp_fault(what, m, b, PG, kd, ks, ud, us);
+	cmp_mdata(what, m, b, kd, kmb, umb, size);
+	cmp_mfile(what, m, b, kd, umb, size);
+}
+
+/*
+ * After data went into [b, b+n) of a shared writable mapping: if that
+ * covers bytes past end of file in the file's last page, zero them on both
+ * sides (see the header comment: tmpfs keeps such stores when the file
+ * grows, udax zeros them).
+ */
+static void tail_cleanup(struct mapping *m, size_t b, size_t n)
+{
+	off_t size = msize(m);
+	off_t ts = size - m->off, te = pgup(size) - m->off;
+	size_t kd, ud;
+	int ks, us;
+
+	if (m->priv || !(m->prot & PROT_WRITE) || !n || ts == te)
+		return;
+	if (ts < (off_t)b)
+		ts = (off_t)b;
+	if (te > (off_t)(b + n))
+		te = (off_t)(b + n);
+	if (ts < 0)
+		ts = 0;
+	if (te > (off_t)m->rlen)
+		te = (off_t)m->rlen;
+	if (ts >= te)
+		return;
+	kd = gcopy(m->k + ts, (unsigned char *)zeros, (size_t)(te - ts), 1,
+		   &ks);
+	ud = gcopy(m->u + ts, (unsigned char *)zeros, (size_t)(te - ts), 1,
+		   &us);
+	cmp_fault("zeroing the bytes past end of file again", m, (size_t)ts,
+		  (size_t)(te - ts), kd, ks, ud, us);
+}
+
+static void unmap_slot(int slot, const char *why)
+{
+	struct mapping *m = &M[slot];
+	long k, u;
+
+	setop("%smunmap(%s)", why, mdesc(slot));
+	MS.unmaps++;
+	k = KR(munmap(m->k, m->len));
+	u = udax_munmap(m->u, m->len);
+	close(m->kfd);
+	m->used = 0;
+	cmp_ret(k, u);
+}
+
+static void unmap_all(const char *why)
+{
+	for (int i = 0; i < NMAPS; i++)
+		if (M[i].used)
+			unmap_slot(i, why);
+}
+
+static void op_mmap(void)
+{
+	int slot, ms = (int)rnd(NMAPS), r, bad = 0, uflags, kflags;
+	struct handle *h = pick_handle(&slot);
+	struct mapping *m = &M[ms];
+	int acc;
+	off_t size, off;
+	size_t len;
+	int prot, priv, sync;
+	void *kp, *up = NULL;
+	long k, u;
+
+	if (!h) {
+		op_open();
+		return;
+	}
+	/* mostly a handle that can be mapped (readable, not a directory) */
+	for (int i = 0;
+	     i < 4 && (h->isdir || (h->flags & O_ACCMODE) == O_WRONLY); i++)
+		if (chance(85))
+			h = pick_handle(&slot);
+	if ((h->isdir || (h->flags & O_ACCMODE) == O_WRONLY) && chance(60)) {
+		op_open();
+		return;
+	}
+	acc = h->flags & O_ACCMODE;
+	if (m->used)
+		unmap_slot(ms, "");
+	size = h->isdir ? 0 : ksize(h);
+	r = (int)rnd(100);
+	if (r < 70)
+		off = (off_t)rnd((uint64_t)size / PG + 1) * PG;
+	else if (r < 90)
+		off = (off_t)rnd(((uint64_t)size + (1 << 20)) / PG) * PG;
+	else
+		off = 0;
+	r = (int)rnd(100);
+	if (r < 50)
+		len = 1 + rnd(16 * PG);
+	else if (r < 85)
+		len = 1 + rnd(256 * PG);
+	else
+		len = 1 + rnd(MAXMAPLEN);
+	if (chance(30) && size > off) /* exactly to end of file */
+		len = (size_t)(size - off) < MAXMAPLEN ? (size_t)(size - off) :
+							 MAXMAPLEN;
+	r = (int)rnd(100);
+	prot = r < 55 ? PROT_READ | PROT_WRITE :
+	       r < 92 ? PROT_READ :
+	       r < 97 ? PROT_WRITE :
+			PROT_NONE;
+	priv = chance(20) && !(g_avoid & AVOID_PRIVATE);
+	/* mostly what the handle allows: a shared writable mapping needs
+	 * O_RDWR */
+	if (!priv && acc == O_RDONLY && (prot & PROT_WRITE) && chance(80))
+		prot = PROT_READ;
+	sync = !priv && chance(35);
+	/* one invalid argument at a time, on a handle that could map (the
+	 * order of the checks is not compared) */
+	if (!h->isdir && acc != O_WRONLY &&
+	    (acc == O_RDWR || priv || !(prot & PROT_WRITE))) {
+		r = (int)rnd(100);
+		if (r < 3) {
+			off += 1 + (off_t)rnd(PG - 1); /* EINVAL */
+			bad = 1;
+		} else if (r < 5) {
+			len = 0; /* EINVAL */
+			bad = 1;
+		}
+	}
+	/*
+	 * Not generated: negative offsets (udax: EINVAL, as documented in
+	 * udax.h; Linux: EOVERFLOW), PROT_EXEC (depends on the mount's
+	 * noexec), a directory handle with a shared writable mapping (Linux
+	 * checks write access before ENODEV; udax's order is its own).
+	 */
+	if (h->isdir && !priv)
+		prot &= ~PROT_WRITE;
+	if ((g_avoid & AVOID_ROMAP) && !priv && !(prot & PROT_WRITE) &&
+	    prot != PROT_NONE && !h->isdir)
+		prot |= PROT_WRITE;
+	if (g_avoid & AVOID_MAPALIAS)
+		for (int i = 0; i < NMAPS; i++)
+			if (M[i].used && M[i].kino == h->kino)
+				unmap_slot(i, "(mapalias) ");
+	uflags = (priv ? UDAX_MAP_PRIVATE : UDAX_MAP_SHARED) |
+		 (sync ? UDAX_MAP_SYNC : 0);
+	kflags = priv ? MAP_PRIVATE : MAP_SHARED;
+	setop("mmap(h%d %s %s, off=%lld, len=%zu, %s, %s%s) -> m%d [size "
+	      "%lld]",
+	      slot, qp(h->path), flagstr(h->flags), (long long)off, len,
+	      protstr(prot), priv ? "MAP_PRIVATE" : "MAP_SHARED",
+	      sync ? "|UDAX_MAP_SYNC" : "", ms, (long long)size);
+	kp = mmap(NULL, len, prot, kflags, h->k, off);
+	k = kp == MAP_FAILED ? -errno : 0;
+	u = udax_mmap(h->u, off, len, prot, uflags, &up);
+	if (k == 0 && u != 0)
+		munmap(kp, len);
+	if (u == 0 && k != 0)
+		udax_munmap(up, len);
+	cmp_ret(k, u);
+	if (k) {
+		MS.mapfail++;
+		return;
+	}
+	MS.maps++;
+	if (bad)
+		fail("an invalid mmap succeeded on both sides");
+	memset(m, 0, sizeof *m);
+	m->used = 1;
+	m->k = kp;
+	m->u = up;
+	m->len = len;
+	m->rlen = (size_t)pgup((off_t)len);
+	m->off = off;
+	m->prot = prot;
+	m->priv = priv;
+	m->sync = sync;
+	m->kfd = fcntl(h->k, F_DUPFD_CLOEXEC, 0);
+	if (m->kfd < 0)
+		die("dup: %s", strerror(errno));
+	m->kino = h->kino;
+	m->hslot = slot;
+	snprintf(m->path, sizeof m->path, "%s", qp(h->path));
+	if ((uintptr_t)up % PG)
+		fail("udax_mmap returned %p, not page-aligned", up);
+}
+
+static void op_munmap(void)
+{
+	int s;
+
+	if (!pick_map(&s)) {
+		op_mmap();
+		return;
+	}
+	unmap_slot(s, "");
+}
+
+/* A range of mapping offsets for an access: mostly pages backed by the
+ * file, often around end of file, sometimes anywhere in the mapping. */
+static void gen_mrange(struct mapping *m, off_t size, size_t *b, size_t *n)
+{
+	size_t eofb = 0, cap, at;
+	int r = (int)rnd(100);
+
+	if (size > m->off)
+		eofb = (size_t)(pgup(size) - m->off) < m->rlen ?
+			       (size_t)(pgup(size) - m->off) :
+			       m->rlen;
+	cap = chance(55) ? 256 : chance(75) ? 2 * PG : 65536;
+	if (r < 55 && eofb) {
+		*b = rnd(eofb);
+		at = eofb;
+	} else if (r < 80) {
+		off_t c = size - m->off - (off_t)PG + (off_t)rnd(2 * PG);
+		if (c < 0)
+			c = (off_t)rnd(PG);
+		if (c >= (off_t)m->rlen)
+			c = (off_t)m->rlen - 1 - (off_t)rnd(PG);
+		*b = (size_t)c;
+		at = m->rlen;
+	} else {
+		*b = rnd(m->rlen);
+		at = m->rlen;
+	}
+	if (cap > at - *b)
+		cap = at - *b;
+	*n = 1 + rnd(cap);
+}
+
+static void op_mstore(void)
+{
+	int s, ks, us, kind;
+	struct mapping *m = pick_map(&s);
+	off_t size;
+	size_t b, n, kd, ud;
+	uint64_t ds;
+
+	if (!m) {
+		op_mmap();
+		return;
+	}
+	size = msize(m);
+	gen_mrange(m, size, &b, &n);
+	ds = rnd64();
+	kind = fill(wbuf, n, ds);
+	setop("store(%s, at=%zu, len=%zu, data=%d/%016" PRIx64
+	      ") [file size %lld]",
+	      mdesc(s), b, n, kind, ds, (long long)size);
+	MS.stores++;
+	guard_on();
+	kd = gcopy(m->k + b, wbuf, n, 1, &ks);
+	ud = gcopy(m->u + b, wbuf, n, 1, &us);
+	cmp_fault("store", m, b, n, kd, ks, ud, us);
+	cow_mark(m, b, kd);
+	if (kd) {
+		/* read back through both mappings and the file */
+		size_t k2 = gcopy(m->k + b, kmb, kd, 0, &ks);
+		size_t u2 = gcopy(m->u + b, umb, kd, 0, &us);
+		cmp_fault("loading back what was stored", m, b, kd, k2, ks, u2,
+			  us);
+		cmp_mdata("loading back what was stored", m, b, k2, kmb, umb,
+			  size);
+		if (memcmp(umb, wbuf, u2)) {
+			size_t i = 0;
+			while (umb[i] == wbuf[i])
+				i++;
+			fail("udax's mapping reads 0x%02x at mapping offset "
+			     "%zu just after 0x%02x was stored there",
+			     umb[i], b + i, wbuf[i]);
+		}
+		cmp_mfile("after the store", m, b, u2, umb, size);
+		tail_cleanup(m, b, kd);
+	}
+	guard_off();
+}
+
+static void op_mload(void)
+{
+	int s, ks, us;
+	struct mapping *m = pick_map(&s);
+	off_t size;
+	size_t b, n, kd, ud;
+
+	if (!m) {
+		op_mmap();
+		return;
+	}
+	size = msize(m);
+	gen_mrange(m, size, &b, &n);
+	setop("load(%s, at=%zu, len=%zu) [file size %lld]", mdesc(s), b, n,
+	      (long long)size);
+	MS.loads++;
+	guard_on();
+	kd = gcopy(m->k + b, kmb, n, 0, &ks);
+	ud = gcopy(m->u + b, umb, n, 0, &us);
+	cmp_fault("load", m, b, n, kd, ks, ud, us);
+	cmp_mdata("load", m, b, kd, kmb, umb, size);
+	cmp_mfile("load", m, b, kd, umb, size);
+	guard_off();
+}
+
+/* Pages of a mapping worth looking at: around end of file, and spread. */
+static size_t scan_pages(struct mapping *m, size_t *pg, size_t max, int rand)
+{
+	size_t np = m->rlen / PG, n = 0;
+	off_t size = msize(m);
+
+	if (np <= max) {
+		for (size_t p = 0; p < np; p++)
+			pg[n++] = p;
+		return n;
+	}
+	if (size > m->off) {
+		size_t e = (size_t)((size - m->off) / PG);
+		for (size_t p = e ? e - 1 : 0; p <= e + 1 && p < np; p++)
+			pg[n++] = p;
+	}
+	pg[n++] = 0;
+	pg[n++] = np - 1;
+	while (n < max) {
+		size_t p = rand ? rnd(np) : (n * 7919) % np;
+		pg[n++] = p;
+	}
+	return n;
+}
+
+static void op_mscan(void)
+{
+	int s;
+	struct mapping *m = pick_map(&s);
+	size_t pg[48], n;
+
+	if (!m) {
+		op_mmap();
+		return;
+	}
+	setop("load pages of %s [file size %lld]", mdesc(s),
+	      (long long)msize(m));
+	n = scan_pages(m, pg, 48, 1);
+	guard_on();
+	for (size_t i = 0; i < n; i++)
+		cmp_page(m, pg[i], "page load");
+	guard_off();
+}
+
+static void op_msync(void)
+{
+	int s, fl, r;
+	struct mapping *m = pick_map(&s);
+	size_t a, len;
+	long k, u;
+
+	if (!m) {
+		op_mmap();
+		return;
+	}
+	a = rnd(m->rlen / PG) * PG;
+	len = chance(50) ? m->rlen - a : 1 + rnd(m->rlen - a);
+	if (chance(5))
+		len = 0;
+	r = (int)rnd(100);
+	fl = r < 47 ? MS_SYNC : r < 94 ? MS_ASYNC : 0;
+	if (chance(20))
+		fl |= MS_INVALIDATE;
+	r = (int)rnd(100);
+	if (r < 3)
+		a += 1 + rnd(PG - 1); /* EINVAL */
+	else if (r < 5)
+		fl = MS_SYNC | MS_ASYNC; /* EINVAL */
+	else if (r < 6)
+		fl = 0x100; /* EINVAL */
+	setop("msync(%s, at=%zu, len=%zu, %s%s%s%s)", mdesc(s), a, len,
+	      fl & MS_SYNC ? "MS_SYNC|" : "", fl & MS_ASYNC ? "MS_ASYNC|" : "",
+	      fl & MS_INVALIDATE ? "MS_INVALIDATE|" : "",
+	      fl & 0x100 ? "0x100" : "");
+	MS.msyncs++;
+	k = KR(msync(m->k + a, len, fl));
+	u = udax_msync(m->u + a, len, fl);
+	cmp_ret(k, u);
+	guard_on();
+	cmp_page(m, a / PG, "after msync");
+	if (len)
+		cmp_page(m, (a + len - 1) / PG, "after msync");
+	guard_off();
+}
+
+/* A range [*b, *b+*n) of pages the mapped file backs (no page past end
+ * of file: udax's data calls copy in user space, where such a page raises
+ * SIGBUS, not EFAULT). Returns 0 if there is none. */
+static int gen_valid_buf(struct mapping *m, size_t *b, size_t *n)
+{
+	off_t size = msize(m);
+	size_t eofb, cap;
+
+	if (size <= m->off)
+		return 0;
+	eofb = (size_t)(pgup(size) - m->off) < m->rlen ?
+		       (size_t)(pgup(size) - m->off) :
+		       m->rlen;
+	*b = rnd(eofb);
+	cap = gen_len();
+	if (cap > eofb - *b)
+		cap = eofb - *b;
+	*n = cap;
+	return 1;
+}
+
+/* The file range of handle h would overlap the mapping's own bytes
+ * (copies between aliased memory: the result depends on the direction of
+ * the copy). */
+static int overlaps_map(struct handle *h, struct mapping *m, size_t b, size_t n,
+			off_t off)
+{
+	off_t mo = m->off + (off_t)b;
+	return h->kino == m->kino && n && off < mo + (off_t)n &&
+	       mo < off + (off_t)n;
+}
+
+/* After data went into [b, b+n) of both mappings: compare them. */
+static void after_mapped_read(struct mapping *m, size_t b, size_t n, long cnt)
+{
+	off_t size = msize(m);
+	size_t kd, ud;
+	int ks, us;
+
+	if (cnt > 0)
+		cow_mark(m, b, (size_t)cnt);
+	kd = gcopy(m->k + b, kmb, n, 0, &ks);
+	ud = gcopy(m->u + b, umb, n, 0, &us);
+	cmp_fault("loading the buffer afterwards", m, b, n, kd, ks, ud, us);
+	cmp_mdata("loading the buffer afterwards", m, b, kd, kmb, umb, size);
+	cmp_mfile("loading the buffer afterwards", m, b, kd, umb, size);
+	if (cnt > 0)
+		tail_cleanup(m, b, (size_t)cnt);
+}
+
+/*
+ * pread/read into mapped memory: udax_pread into the udax mapping against
+ * pread(2) into the kernel one (pages the file backs only); or the kernel
+ * itself copying into both mappings, from a scratch memfd (any range: a
+ * page past end of file or without the protection gives EFAULT or a
+ * short count, which must agree).
+ */
+static void op_mpread(void)
+{
+	int s, slot, kind;
+	struct mapping *m = pick_map(&s);
+	struct handle *h;
+	size_t b, n;
+	off_t off;
+	uint64_t ds;
+	long k, u;
+
+	if (!m) {
+		op_mmap();
+		return;
+	}
+	if (chance(50)) {
+		/* the kernel's own access */
+		off_t size = msize(m);
+		gen_mrange(m, size, &b, &n);
+		if (chance(20))
+			n = 1 + rnd(m->rlen - b < MAXIO ? m->rlen - b : MAXIO);
+		ds = rnd64();
+		kind = fill(wbuf, n, ds);
+		if (ftruncate(g_scratch, 0) ||
+		    pwrite(g_scratch, wbuf, n, 0) != (ssize_t)n)
+			die("scratch memfd: %s", strerror(errno));
+		setop("pread(scratch memfd, into %s at=%zu, len=%zu, "
+		      "data=%d/%016" PRIx64 ") [file size %lld]",
+		      mdesc(s), b, n, kind, ds, (long long)size);
+		MS.kaccess++;
+		k = KR(pread(g_scratch, m->k + b, n, 0));
+		u = KR(pread(g_scratch, m->u + b, n, 0));
+		cmp_ret(k, u);
+		guard_on();
+		after_mapped_read(m, b, n, k);
+		guard_off();
+		return;
+	}
+	h = pick_handle(&slot);
+	if (!h || !(m->prot & PROT_WRITE) || !gen_valid_buf(m, &b, &n)) {
+		op_mload();
+		return;
+	}
+	off = chance(10) ? ksize(h) + (off_t)rnd(1000) :
+			   gen_off(h->isdir ? 0 : ksize(h));
+	if (overlaps_map(h, m, b, n, off))
+		off = m->off + (off_t)(b + n);
+	if (!h->isdir && chance(25)) {
+		setop("read(h%d %s %s, into %s at=%zu, len=%zu) [pos %lld]",
+		      slot, qp(h->path), flagstr(h->flags), mdesc(s), b, n,
+		      (long long)kpos(h));
+		off = kpos(h);
+		if (overlaps_map(h, m, b, n, off)) {
+			op_mload();
+			return;
+		}
+		MS.daccess++;
+		k = KR(read(h->k, m->k + b, n));
+		u = udax_read(h->u, m->u + b, n);
+		cmp_ret(k, u);
+		cmp_handle_now(h);
+	} else {
+		setop("pread(h%d %s %s, into %s at=%zu, len=%zu, off=%lld)",
+		      slot, qp(h->path), flagstr(h->flags), mdesc(s), b, n,
+		      (long long)off);
+		MS.daccess++;
+		k = KR(pread(h->k, m->k + b, n, off));
+		u = udax_pread(h->u, m->u + b, n, off);
+		cmp_ret(k, u);
+	}
+	guard_on();
+	after_mapped_read(m, b, n, k);
+	guard_off();
+}
+
+/*
+ * pwrite/write from mapped memory: udax_pwrite from the udax mapping
+ * against pwrite(2) from the kernel one (pages the file backs only); or
+ * the kernel itself copying from each mapping into a scratch memfd.
+ */
+static void op_mpwrite(void)
+{
+	int s, slot, app;
+	struct mapping *m = pick_map(&s);
+	struct handle *h;
+	size_t b, n;
+	off_t off, size;
+	long k, u;
+
+	if (!m) {
+		op_mmap();
+		return;
+	}
+	if (chance(50)) {
+		size = msize(m);
+		gen_mrange(m, size, &b, &n);
+		if (chance(20))
+			n = 1 + rnd(m->rlen - b < MAXIO ? m->rlen - b : MAXIO);
+		setop("pwrite(scratch memfd, from %s at=%zu, len=%zu) [file "
+		      "size %lld]",
+		      mdesc(s), b, n, (long long)size);
+		if (ftruncate(g_scratch, 0))
+			die("scratch memfd: %s", strerror(errno));
+		MS.kaccess++;
+		k = KR(pwrite(g_scratch, m->k + b, n, 0));
+		if (k > 0 && pread(g_scratch, kbuf, (size_t)k, 0) != k)
+			die("scratch memfd: %s", strerror(errno));
+		if (ftruncate(g_scratch, 0))
+			die("scratch memfd: %s", strerror(errno));
+		u = KR(pwrite(g_scratch, m->u + b, n, 0));
+		if (u > 0 && pread(g_scratch, ubuf, (size_t)u, 0) != u)
+			die("scratch memfd: %s", strerror(errno));
+		cmp_read_data(k, u);
+		return;
+	}
+	h = pick_handle(&slot);
+	if (!h || !(m->prot & PROT_READ) || !gen_valid_buf(m, &b, &n)) {
+		op_mload();
+		return;
+	}
+	size = h->isdir ? 0 : ksize(h);
+	off = gen_off(size);
+	clamp_io(&off, &n, size);
+	app = h->flags & O_APPEND;
+	if (app && size + (off_t)n > MAXFILE)
+		n = size >= MAXFILE ? 0 : (size_t)(MAXFILE - size);
+	if (app)
+		off = size;
+	if (overlaps_map(h, m, b, n, off) || (app && h->kino == m->kino)) {
+		op_mload();
+		return;
+	}
+	setop("%s(h%d %s %s, from %s at=%zu, len=%zu, off=%lld) [size %lld]",
+	      app ? "write[O_APPEND]" : "pwrite", slot, qp(h->path),
+	      flagstr(h->flags), mdesc(s), b, n, (long long)off,
+	      (long long)size);
+	MS.daccess++;
+	if (app) {
+		k = KR(write(h->k, m->k + b, n));
+		u = udax_write(h->u, m->u + b, n);
+	} else {
+		k = KR(pwrite(h->k, m->k + b, n, off));
+		u = udax_pwrite(h->u, m->u + b, n, off);
+	}
+	cmp_ret(k, u);
+	if (k > 0) {
+		cmp_handle_now(h);
+		if ((h->flags & O_ACCMODE) != O_WRONLY) {
+			k = KR(pread(h->k, kbuf, (size_t)k, off));
+			u = udax_pread(h->u, ubuf, (size_t)k, off);
+			cmp_read_data(k, u);
+		}
+		maps_changed(h->k, CHG_WRITE, off, k);
+	}
+}
+
+/*
+ * After handle kfd changed its file (write, truncate, punch): private
+ * mappings drop what Linux drops and are brought back in line where udax
+ * legitimately differs, then the pages of every mapping of the file
+ * around the change are compared.
+ */
+static void maps_changed(int kfd, int how, off_t off, off_t len)
+{
+	struct stat st;
+
+	if (!any_map())
+		return;
+	if (fstat(kfd, &st))
+		die("fstat: %s", strerror(errno));
+	guard_on();
+	for (int i = 0; i < NMAPS; i++) {
+		struct mapping *m = &M[i];
+		size_t np = m->rlen / PG, pg[8];
+		int n = 0;
+
+		if (!m->used || m->kino != st.st_ino)
+			continue;
+		if (m->priv && how == CHG_TRUNC) {
+			/* truncate discards private copies of the pages past
+			 * the one holding the new end of file (Linux:
+			 * unmap_mapping_range(even_cows)) */
+			for (size_t p = 0; p < np; p++)
+				if (m->off + (off_t)(p * PG) >= pgup(off))
+					m->cow[p / 8] &=
+						(unsigned char)~(1u << (p % 8));
+		}
+		if (m->priv && how == CHG_PUNCH && len > 0) {
+			/*
+			 * Documented (docs/DESIGN.md, "Not yet"): udax drops
+			 * a private mapping's copies of pages in a punched
+			 * (or zeroed) range, Linux keeps them. Store the
+			 * kernel's private copy into udax's page, which
+			 * makes it a private copy there again.
+			 */
+			off_t lo = off & ~(off_t)(PG - 1), hi = pgup(off + len);
+			for (size_t p = 0; p < np; p++) {
+				off_t fo = m->off + (off_t)(p * PG);
+				int ks, us;
+				size_t kd, ud;
+				if (fo < lo || fo >= hi || !cow_test(m, p))
+					continue;
+				kd = gcopy(m->k + p * PG, kmb, PG, 0, &ks);
+				if (ks)
+					continue;
+				MS.fixups++;
+				ud = gcopy(m->u + p * PG, kmb, kd, 1, &us);
+				cmp_fault("restoring a private page after a "
+					  "punch",
+					  m, p * PG, kd, kd, 0, ud, us);
+			}
+		}
+		/* pages to compare: around the change and end of file */
+		{
+			off_t fos[5] = {off, off + len - 1, off + len,
+					msize(m) - 1, msize(m)};
+			if (how == CHG_TRUNC) {
+				fos[1] = off - 1;
+				fos[2] = len; /* the old size */
+				fos[3] = len - 1;
+			}
+			for (int j = 0; j < 5; j++) {
+				off_t r = fos[j] - m->off;
+				size_t p;
+				int dup = 0;
+				if (r < 0 || r >= (off_t)m->rlen)
+					continue;
+				p = (size_t)r / PG;
+				for (int q = 0; q < n; q++)
+					dup |= pg[q] == p;
+				if (!dup)
+					pg[n++] = p;
+			}
+		}
+		for (int j = 0; j < n; j++) {
+			char what[512];
+			snprintf(what, sizeof what,
+				 "afterwards, page %zu of %s", pg[j], mdesc(i));
+			cmp_page(m, pg[j], what);
+		}
+	}
+	guard_off();
+}
+
+/* Full comparison: pages of every mapping (no random numbers drawn). */
+static void maps_check(void)
+{
+	guard_on();
+	for (int i = 0; i < NMAPS; i++) {
+		struct mapping *m = &M[i];
+		size_t pg[32], n;
+		char what[512];
+		if (!m->used)
+			continue;
+		snprintf(what, sizeof what, "mapping %s", mdesc(i));
+		n = scan_pages(m, pg, 32, 0);
+		for (size_t j = 0; j < n; j++)
+			cmp_page(m, pg[j], what);
+	}
+	guard_off();
 }
 
 /* ------------------------------------------------------------------ */
@@ -2799,39 +3909,48 @@ struct op {
 	const char *name;
 	unsigned weight;
 	void (*fn)(void);
-	int grows; /* replaced by a shrinking operation in shrink mode */
+	int grows;   /* replaced by a shrinking operation in shrink mode */
+	int mapping; /* needs udax_mmap */
 };
 
 static struct op ops[] = {
-	{"open", 10, op_open, 0},
-	{"close", 5, op_close, 0},
-	{"pwrite", 14, op_pwrite, 0},
-	{"write", 5, op_write, 0},
-	{"pread", 10, op_pread, 0},
-	{"read", 4, op_read, 0},
-	{"lseek", 3, op_lseek, 0},
-	{"seek_data_hole", 3, op_seek_dh, 0},
-	{"ftruncate", 6, op_ftruncate, 0},
-	{"fallocate", 6, op_fallocate, 0},
-	{"fstat", 3, op_fstat, 0},
-	{"fsync", 1, op_fsync, 0},
-	{"mkdir", 4, op_mkdir, 0},
-	{"rmdir", 4, op_rmdir, 0},
-	{"unlink", 5, op_unlink, 0},
-	{"rename", 8, op_rename, 0},
-	{"link", 3, op_link, 0},
-	{"symlink", 3, op_symlink, 0},
-	{"readlink", 2, op_readlink, 0},
-	{"chmod", 2, op_chmod, 0},
-	{"chown", 1, op_chown, 0},
-	{"stat", 4, op_stat, 0},
-	{"access", 1, op_access, 0},
-	{"readdir", 3, op_readdir, 0},
-	{"utimens", 2, op_utimens, 0},
-	{"statfs", 1, op_statfs, 0},
-	{"scan_open", 1, op_dscan_open, 0},
-	{"scan_read", 2, op_dscan_read, 0},
-	{"scan_close", 1, op_dscan_close, 0},
+	{"open", 10, op_open, 0, 0},
+	{"close", 5, op_close, 0, 0},
+	{"pwrite", 14, op_pwrite, 0, 0},
+	{"write", 5, op_write, 0, 0},
+	{"pread", 10, op_pread, 0, 0},
+	{"read", 4, op_read, 0, 0},
+	{"lseek", 3, op_lseek, 0, 0},
+	{"seek_data_hole", 3, op_seek_dh, 0, 0},
+	{"ftruncate", 6, op_ftruncate, 0, 0},
+	{"fallocate", 6, op_fallocate, 0, 0},
+	{"fstat", 3, op_fstat, 0, 0},
+	{"fsync", 1, op_fsync, 0, 0},
+	{"mkdir", 4, op_mkdir, 0, 0},
+	{"rmdir", 4, op_rmdir, 0, 0},
+	{"unlink", 5, op_unlink, 0, 0},
+	{"rename", 8, op_rename, 0, 0},
+	{"link", 3, op_link, 0, 0},
+	{"symlink", 3, op_symlink, 0, 0},
+	{"readlink", 2, op_readlink, 0, 0},
+	{"chmod", 2, op_chmod, 0, 0},
+	{"chown", 1, op_chown, 0, 0},
+	{"stat", 4, op_stat, 0, 0},
+	{"access", 1, op_access, 0, 0},
+	{"readdir", 3, op_readdir, 0, 0},
+	{"utimens", 2, op_utimens, 0, 0},
+	{"statfs", 1, op_statfs, 0, 0},
+	{"scan_open", 1, op_dscan_open, 0, 0},
+	{"scan_read", 2, op_dscan_read, 0, 0},
+	{"scan_close", 1, op_dscan_close, 0, 0},
+	{"mmap", 5, op_mmap, 0, 1},
+	{"munmap", 2, op_munmap, 0, 1},
+	{"mstore", 8, op_mstore, 0, 1},
+	{"mload", 6, op_mload, 0, 1},
+	{"mscan", 3, op_mscan, 0, 1},
+	{"msync", 2, op_msync, 0, 1},
+	{"mpread", 3, op_mpread, 0, 1},
+	{"mpwrite", 3, op_mpwrite, 0, 1},
 };
 #define NOPS (sizeof ops / sizeof *ops)
 
@@ -2858,6 +3977,8 @@ static void finish(void)
 	struct statvfs sv;
 	long u;
 
+	full_check("at the end, before unmapping");
+	unmap_all("cleanup: ");
 	full_check("at the end, after");
 	for (int s = 0; s < NDSCAN; s++)
 		if (D[s].used)
@@ -3045,8 +4166,13 @@ int main(int argc, char **argv)
 	wbuf = malloc(MAXIO + 64);
 	kbuf = malloc(MAXIO + 64);
 	ubuf = malloc(MAXIO + 64);
-	if (!wbuf || !kbuf || !ubuf)
+	kmb = malloc(MAXMAPLEN + PG);
+	umb = malloc(MAXMAPLEN + PG);
+	if (!wbuf || !kbuf || !ubuf || !kmb || !umb)
 		die("out of memory");
+	g_scratch = memfd_create("difftest-scratch", MFD_CLOEXEC);
+	if (g_scratch < 0)
+		die("memfd_create: %s", strerror(errno));
 
 	/* udax first, while /dev and /proc are still reachable */
 	r = udax_open_memory(&fs, g_devsize);
@@ -3103,6 +4229,23 @@ int main(int argc, char **argv)
 		r = udax_file_open(fs, "/a", O_RDWR | O_CREAT | O_EXCL, 0644,
 				   &uf);
 		cmp_ret(0, r);
+		{
+			/* can udax map here (userfaultfd permitted)? */
+			void *p = NULL;
+			r = udax_mmap(uf, 0, PG, PROT_READ, UDAX_MAP_SHARED,
+				      &p);
+			if (r == -EPERM) {
+				printf("difftest: udax_mmap not permitted "
+				       "here: mapping operations left out\n");
+				for (size_t i = 0; i < NOPS; i++)
+					if (ops[i].mapping)
+						ops[i].weight = 0;
+			} else if (r) {
+				die("udax_mmap probe: %s", rs(r));
+			} else if ((r = udax_munmap(p, PG)) != 0) {
+				die("udax_munmap probe: %s", rs(r));
+			}
+		}
 		cmp_ret(KR(close(kfd)), udax_file_close(&uf));
 		cmp_ret(KR(unlink("/a")), udax_unlink(fs, "/a"));
 		r = udax_statfs(fs, &g_sv0);
@@ -3130,6 +4273,17 @@ int main(int argc, char **argv)
 	g_step = g_nops;
 	finish();
 	cleanup();
+	if (MS.maps || MS.mapfail)
+		printf("difftest: mappings: %" PRIu64 " made (%" PRIu64
+		       " refused alike), %" PRIu64 " removed; %" PRIu64
+		       " stores, %" PRIu64 " loads, %" PRIu64
+		       " pages compared, %" PRIu64 " SIGBUS and %" PRIu64
+		       " SIGSEGV alike; %" PRIu64 " kernel and %" PRIu64
+		       " udax copies with a mapped buffer; %" PRIu64
+		       " msync; %" PRIu64 " private pages restored\n",
+		       MS.maps, MS.mapfail, MS.unmaps, MS.stores, MS.loads,
+		       MS.pages, MS.sigbus, MS.sigsegv, MS.kaccess, MS.daccess,
+		       MS.msyncs, MS.fixups);
 	printf("difftest: %" PRIu64 " operations, seed %" PRIu64 ": ok\n",
 	       g_nops, g_seed);
 	return 0;

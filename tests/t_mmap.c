@@ -779,6 +779,66 @@ static int private_and_readonly(void)
 	return T_PASS;
 }
 
+/* Zero pages follow the file (found by the differential tester): a
+ * private mapping's unstored zero page, and a second mapping's zero page,
+ * show data that pwrite or a store through another mapping put there; a
+ * private mapping's own store into a zero page survives a later pwrite;
+ * and a hole read across ranges a zap left as separate kernel mappings
+ * gives zeros, not SIGBUS. */
+static int zero_pages_follow(void)
+{
+	struct udax_file *f;
+	uint8_t *pv, *a, *b, *ro;
+
+	NEED_MAPPING();
+	CHECK(!fresh(32 * MIB));
+	CHECK((f = mkfile("/z", 16 * PG, -1)) != NULL); /* all hole */
+	CHECK(!udax_mmap(f, 0, 16 * PG, RW, PR, (void **)&pv));
+	CHECK(!udax_mmap(f, 0, 16 * PG, RW, SH, (void **)&a));
+	CHECK(!udax_mmap(f, 0, 16 * PG, PROT_READ, SH, (void **)&b));
+	CHECK(!udax_mmap(f, 0, 16 * PG, PROT_READ, PR, (void **)&ro));
+	CHECK_EQ(pv[0], 0);
+	CHECK_EQ(pv[PG], 0);
+	CHECK_EQ(b[2 * PG], 0);
+	CHECK_EQ(ro[3 * PG], 0);
+	pv[PG] = 'p'; /* the private mapping's own copy */
+	CHECK_EQ(udax_pwrite(f, "w", 1, 0), 1);
+	CHECK_EQ(udax_pwrite(f, "v", 1, PG), 1);
+	CHECK_EQ(pv[0], 'w');
+	CHECK_EQ(pv[PG], 'p');
+	/* a copy into a private hole page (a kernel-side store) is the
+	 * mapping's own too */
+	struct udax_file *g = mkfile("/g", 2 * PG, 'g');
+	CHECK(g != NULL);
+	CHECK_EQ(udax_pread(g, pv + 10 * PG + 100, PG, 0), (ssize_t)PG);
+	udax_file_close(&g);
+	CHECK_EQ(udax_pwrite(f, "x", 1, 10 * PG + 200), 1);
+	CHECK_EQ(udax_pwrite(f, "y", 1, 11 * PG + 200), 1);
+	CHECK_EQ(pv[10 * PG + 200], 'g');
+	CHECK_EQ(pv[11 * PG + 50], 'g');
+	CHECK_EQ(pv[11 * PG + 200], 0); /* its copy, not the file's 'y' */
+	CHECK_EQ(ro[0], 'w');
+	a[2 * PG] = 's'; /* an allocating store through another mapping */
+	CHECK_EQ(b[2 * PG], 's');
+	CHECK_EQ(pv[2 * PG], 's');
+	/* zap pieces of the read-only mappings apart, then read a hole
+	 * range crossing them */
+	CHECK(!udax_fallocate(f, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+			      5 * PG, PG));
+	CHECK(!udax_fallocate(f, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+			      8 * PG, PG));
+	for (int i = 4; i < 16; i++) {
+		CHECK_EQ(probe(ro + i * PG, 0, 0), 0);
+		CHECK_EQ(probe(b + i * PG, 0, 0), 0);
+	}
+	CHECK(!udax_munmap(pv, 16 * PG));
+	CHECK(!udax_munmap(a, 16 * PG));
+	CHECK(!udax_munmap(b, 16 * PG));
+	CHECK(!udax_munmap(ro, 16 * PG));
+	udax_file_close(&f);
+	return T_PASS;
+}
+
 static int unlink_mapped(void)
 {
 	struct udax_file *f;
@@ -1172,6 +1232,7 @@ static const struct test_case tests[] = {
 	{"races", races},
 	{"fork", fork_child},
 	{"private-readonly", private_and_readonly},
+	{"zero-pages-follow", zero_pages_follow},
 	{"unlink-mapped", unlink_mapped},
 	{"eperm", eperm},
 	{"enospc", enospc},

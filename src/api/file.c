@@ -481,7 +481,8 @@ static ssize_t file_write_locked(struct udax_file *f, const void *buf,
 		/* zero pages and pages past the old end of file in mappings
 		 * now hide data: back to neutral, the next access maps it */
 		uint64_t lo = (uint64_t)off < size ? (uint64_t)off : size;
-		fault_file_changed(f->ip, lo, (uint64_t)off + (uint64_t)n - lo);
+		fault_file_changed(f->ip, NULL, lo,
+				   (uint64_t)off + (uint64_t)n - lo);
 	}
 	if (n > 0 && end)
 		*end = (uint64_t)off + (uint64_t)n;
@@ -707,11 +708,16 @@ int udax_ftruncate(struct udax_file *f, off_t length)
 		if (!ret)
 			ret = inode_set_size(f->ip, (uint64_t)length, 1);
 		if (!ret && (uint64_t)length > size)
-			ret = fault_file_changed(f->ip, size,
+			ret = fault_file_changed(f->ip, NULL, size,
 						 (uint64_t)length - size);
 	} else {
-		/* mapped pages past the new end go before their blocks */
-		ret = fault_zap(f->ip, (uint64_t)length, UINT64_MAX);
+		/* mapped pages past the new end go before their blocks; the
+		 * page holding the new end keeps its block (and a private
+		 * mapping its own copy of it, as on Linux) */
+		ret = fault_zap(f->ip,
+				((uint64_t)length + FAULT_PAGE - 1) &
+					~(uint64_t)(FAULT_PAGE - 1),
+				UINT64_MAX);
 		if (!ret)
 			ret = inode_truncate(f->fs, f->ip->ino,
 					     (uint64_t)length, TRUNC_SET_SIZE);
@@ -765,7 +771,7 @@ int udax_fallocate(struct udax_file *f, int mode, off_t off, off_t len)
 		ret = iomap_allocate(f->ip, (uint64_t)off, (uint64_t)len);
 		/* pages a failed mapped store left raising SIGBUS retry */
 		if (!ret && f->ip->maps)
-			ret = fault_file_changed(f->ip, (uint64_t)off,
+			ret = fault_file_changed(f->ip, NULL, (uint64_t)off,
 						 (uint64_t)len);
 	}
 	if (!ret && !(mode & FALLOC_FL_KEEP_SIZE) && end > size) {
@@ -773,7 +779,7 @@ int udax_fallocate(struct udax_file *f, int mode, off_t off, off_t len)
 		if (!ret)
 			ret = inode_set_size(f->ip, end, 1);
 		if (!ret)
-			ret = fault_file_changed(f->ip, size, end - size);
+			ret = fault_file_changed(f->ip, NULL, size, end - size);
 	}
 unlock:
 	pthread_rwlock_unlock(&f->ip->lock);

@@ -147,6 +147,8 @@ int uffd_register(int uffd, void *addr, uint64_t len, int mode);
 /* Install a write-protected copy of a zero page (wp) or the zero page at
  * addr; -EEXIST (already there) counts as success. */
 int uffd_zero(struct fault *fc, uint64_t addr, uint64_t len, int wp);
+/* Make the write-protected page at addr writable. */
+int uffd_unprotect(struct fault *fc, uint64_t addr, uint64_t len);
 /* Wake the threads waiting on faults in [addr, addr+len). */
 void uffd_wake(int uffd, uint64_t addr, uint64_t len);
 
@@ -192,6 +194,8 @@ int fault_map_sigbus(struct fault_map *m, uint64_t off, uint64_t len);
 void fault_map_note(struct fault_map *m, uint64_t off, uint64_t len, int state);
 /* Is the page at file offset off of m in the device state? */
 int fault_map_is_device(struct fault_map *m, uint64_t off);
+/* Is it in the zero state (or a sigbus page of a failed allocation)? */
+int fault_map_is_zero(struct fault_map *m, uint64_t off);
 
 /* Zap: every page of every mapping of ip in [off, off+len) (file
  * offsets; len UINT64_MAX = to the end) returns to neutral. Called before
@@ -203,9 +207,11 @@ int fault_zap(struct inode *ip, uint64_t off, uint64_t len);
  * m->ip->lock exclusively. Returns 0 or -ENOMEM. */
 int fault_zap_map(struct fault_map *m);
 /* After [off, off+len) of ip got blocks or came inside end of file: zap
- * the zero and sigbus pages of that range (device pages stay). Caller
- * holds ip->lock exclusively. Returns 0 or -ENOMEM. */
-int fault_file_changed(struct inode *ip, uint64_t off, uint64_t len);
+ * the zero and sigbus pages of that range in every mapping but skip
+ * (NULL: all). Device pages stay. Caller holds ip->lock exclusively and
+ * is not the reader thread. Returns 0 or -ENOMEM. */
+int fault_file_changed(struct inode *ip, struct fault_map *skip, uint64_t off,
+		       uint64_t len);
 
 /* Before a data path takes an inode lock: fault in the pages of buf that
  * lie in udax mappings (for writing if `write`), so that copying to or

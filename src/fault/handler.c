@@ -213,7 +213,7 @@ static int fault_extent(struct inode *ip, uint64_t off, uint64_t w0,
 /* Resolve the fault at address addr (file offset off) of m under the
  * inode lock (exclusive if store). Sets the range to wake. */
 static int fault_locked(struct fault *fc, struct fault_map *m, uint64_t addr,
-			uint64_t off, int store, uint64_t *wake0,
+			uint64_t off, int store, int may_wait, uint64_t *wake0,
 			uint64_t *wake1)
 {
 	struct inode *ip = m->ip;
@@ -247,7 +247,15 @@ static int fault_locked(struct fault *fc, struct fault_map *m, uint64_t addr,
 	hole = type == IOMAP_HOLE || type == IOMAP_UNWRITTEN;
 	uint64_t hole_end = e1;
 	if (hole && store) {
+		/* the other mappings' zero pages of the range must go (a zap,
+		 * which the reader may not make: see fault.h) */
+		int others = ip->maps != m || m->next;
+		if (others && !may_wait)
+			return -EWOULDBLOCK;
 		ret = fault_alloc(fc, m, off, e0, e1, size);
+		if (!ret && others)
+			ret = fault_file_changed(ip, m, e0,
+						 min_u64(e1, eof) - e0);
 		if (ret) {
 			/* as a kernel fault that cannot allocate: SIGBUS */
 			atomic_fetch_add(&fc->sigbus, 1);
@@ -273,11 +281,46 @@ static int fault_locked(struct fault *fc, struct fault_map *m, uint64_t addr,
 		hole_end = off + FAULT_PAGE;
 	} else {
 		ret = uffd_zero(fc, addr, hole_end - off, 0);
+		if (ret && ret != -EAGAIN && hole_end - off > FAULT_PAGE) {
+			/* the hole spans kernel mappings that zaps left
+			 * unmerged (ENOENT): this page alone */
+			hole_end = off + FAULT_PAGE;
+			ret = uffd_zero(fc, addr, FAULT_PAGE, 0);
+		}
 	}
 	if (ret == -EAGAIN)
 		return 0; /* a zap is moving memory: the retry faults again */
-	if (!ret && (m->flags & UDAX_MAP_SHARED))
+	/* a zero page shows the file until its mapping stores into it, so a
+	 * later write to the file zaps it; a private writable mapping whose
+	 * stores cannot be caught would lose them: its zero pages stay */
+	if (!ret && ((m->flags & UDAX_MAP_SHARED) || !(m->prot & PROT_WRITE) ||
+		     (m->reg_mode & UFFDIO_REGISTER_MODE_WP)))
 		fault_map_note(m, off, hole_end - off, FAULT_STATE_ZERO);
+	return ret;
+}
+
+/* A store into a write-protected zero page of a private mapping: the page
+ * becomes the mapping's own copy, kept like a device page (only truncate
+ * and punch zap it), and writable. */
+static int fault_private_store(struct fault *fc, struct fault_map *m,
+			       uint64_t addr, uint64_t off, int may_wait)
+{
+	struct inode *ip = m->ip;
+	int ret = 0;
+
+	if (may_wait)
+		pthread_rwlock_rdlock(&ip->lock);
+	else if (pthread_rwlock_tryrdlock(&ip->lock))
+		return -EWOULDBLOCK;
+	/* not a zero page any more (zapped): the retry faults afresh */
+	if (fault_map_is_zero(m, off)) {
+		ret = uffd_unprotect(fc, addr, FAULT_PAGE);
+		if (!ret)
+			fault_map_note(m, off, FAULT_PAGE, FAULT_STATE_DEVICE);
+	}
+	pthread_rwlock_unlock(&ip->lock);
+	atomic_fetch_add(&fc->faults, 1);
+	uffd_wake(fc->uffd, addr, FAULT_PAGE);
 	return ret;
 }
 
@@ -294,6 +337,8 @@ int fault_resolve(struct fault *fc, struct fault_map *m, uint64_t addr,
 				 !(m->reg_mode & UFFDIO_REGISTER_MODE_WP));
 	int ret;
 
+	if (!(m->flags & UDAX_MAP_SHARED) && (flags & UFFD_PAGEFAULT_FLAG_WP))
+		return fault_private_store(fc, m, addr, off, may_wait);
 	/* over the kernel-mapping budget: start this mapping afresh (only
 	 * the worker may zap: a zap waits for the reader) */
 	if (atomic_load(&fc->pieces) > fc->piece_budget &&
@@ -318,7 +363,12 @@ int fault_resolve(struct fault *fc, struct fault_map *m, uint64_t addr,
 			else if (pthread_rwlock_tryrdlock(&ip->lock))
 				return -EWOULDBLOCK;
 		}
-		ret = fault_locked(fc, m, addr, off, store, &wake0, &wake1);
+		ret = fault_locked(fc, m, addr, off, store, may_wait, &wake0,
+				   &wake1);
+		if (ret == -EWOULDBLOCK) {
+			pthread_rwlock_unlock(&ip->lock);
+			return ret;
+		}
 		if (ret && !(ret == -ENOMEM && !tries)) {
 			/* as a kernel fault that fails: SIGBUS, until a zap
 			 * of the page (the file changes there) lets it retry */

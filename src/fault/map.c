@@ -217,9 +217,11 @@ int fault_map_new(struct udax_fs *fs, struct inode *ip, uint64_t off,
 	m->ip = ip;
 	m->slow = !dev_cpu_flush(fs->dev);
 	m->sigbus_from = UINT64_MAX;
-	/* shared writable mappings catch the first store to a zero page */
+	/* writable mappings catch the first store to a zero page: a shared
+	 * one to allocate, a private one to know the page became its own
+	 * copy (which a later write to the file must not zap) */
 	m->reg_mode = UFFDIO_REGISTER_MODE_MISSING;
-	if ((flags & UDAX_MAP_SHARED) && (prot & PROT_WRITE) && fc->wp)
+	if ((prot & PROT_WRITE) && fc->wp)
 		m->reg_mode |= UFFDIO_REGISTER_MODE_WP;
 	m->addr = neutral_new(m, NULL, len, &ret);
 	if (!m->addr)
@@ -341,6 +343,11 @@ int fault_map_is_device(struct fault_map *m, uint64_t off)
 	return bit_test(dev_bits(m), map_page(m, off));
 }
 
+int fault_map_is_zero(struct fault_map *m, uint64_t off)
+{
+	return bit_test(m->zero, map_page(m, off));
+}
+
 /* Move [off, off+len) of m (file offsets, whole pages, inside m) back to
  * neutral in one step: registered memory made elsewhere is moved over
  * it, so no access can meet unregistered memory in between. */
@@ -412,13 +419,14 @@ int fault_zap_map(struct fault_map *m)
 	return ret;
 }
 
-int fault_file_changed(struct inode *ip, uint64_t off, uint64_t len)
+int fault_file_changed(struct inode *ip, struct fault_map *skip, uint64_t off,
+		       uint64_t len)
 {
 	uint64_t coff, clen;
 	int ret;
 
 	for (struct fault_map *m = ip->maps; m; m = m->next) {
-		if (!map_clip(m, off, len, &coff, &clen))
+		if (m == skip || !map_clip(m, off, len, &coff, &clen))
 			continue;
 		/* past the old end of file: the sigbus pages from there on */
 		uint64_t sb = atomic_load(&m->sigbus_from);
@@ -471,10 +479,17 @@ void fault_prefault(const void *buf, size_t len, int write)
 		uint64_t e = end < mend ? end : mend;
 		uint64_t pe =
 			(e + FAULT_PAGE - 1) & ~(uint64_t)(FAULT_PAGE - 1);
+		/* a private mapping is only read in: a store would make its
+		 * pages private copies even where the copy stores nothing
+		 * (a read at end of file), and they would stop showing the
+		 * file; the copy's own stores fault without the file's lock
+		 * held exclusively (fault_private_store) */
+		int populate = write && (m->flags & UDAX_MAP_SHARED) ?
+				       MADV_POPULATE_WRITE :
+				       MADV_POPULATE_READ;
 		fault_map_put(m);
 		/* errors are the copy's to meet (a page past end of file) */
-		madvise((void *)(uintptr_t)s, pe - s,
-			write ? MADV_POPULATE_WRITE : MADV_POPULATE_READ);
+		madvise((void *)(uintptr_t)s, pe - s, populate);
 		a = e;
 	}
 }

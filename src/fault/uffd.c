@@ -158,6 +158,16 @@ int uffd_zero(struct fault *fc, uint64_t addr, uint64_t len, int wp)
 	return ret;
 }
 
+int uffd_unprotect(struct fault *fc, uint64_t addr, uint64_t len)
+{
+	struct uffdio_writeprotect w = {
+		.range = {.start = addr, .len = len},
+		.mode = 0,
+	};
+
+	return ioctl(fc->uffd, UFFDIO_WRITEPROTECT, &w) ? -errno : 0;
+}
+
 void uffd_wake(int uffd, uint64_t addr, uint64_t len)
 {
 	struct uffdio_range r = {.start = addr, .len = len};
