@@ -116,10 +116,11 @@ demo: all
 bench: all
 	@sh bench/run.sh $(BUILD)
 
-# crash-long: every crash point of every operation, all subsets of up to
-# 14 pending lines, 2000 samples above that (well over a million images).
+# crash-long: every crash point of every operation (of the 3,000-commit
+# log-wrap run every 9th), all subsets of up to 11 pending lines, 3,000
+# samples above that: over a million images, about half an hour.
 crash-long: $(BUILD)/tests/t_crash
-	UDAX_CRASH_EXHAUSTIVE=14 UDAX_CRASH_SAMPLES=2000 UDAX_CRASH_STRIDE=1 \
+	UDAX_CRASH_EXHAUSTIVE=11 UDAX_CRASH_SAMPLES=3000 UDAX_CRASH_DENSITY=10 \
 	  $(BUILD)/tests/t_crash
 
 # kill-long: 2,000 SIGKILLs of a working process, each followed by open,

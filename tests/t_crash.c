@@ -12,8 +12,9 @@
  * A failure prints an id: op, fence, subset.
  *
  * Environment: UDAX_CRASH_EXHAUSTIVE, UDAX_CRASH_SAMPLES, UDAX_CRASH_SEED,
- * UDAX_CRASH_OPS (comma-separated names), UDAX_CRASH_STRIDE (check every
- * n-th crash point of long operations) tune the run (make crash-long).
+ * UDAX_CRASH_OPS (comma-separated names), UDAX_CRASH_DENSITY (n times as
+ * many crash points in long operations, which skip some) tune the run
+ * (make crash-long).
  */
 #include <unistd.h>
 
@@ -238,9 +239,14 @@ static int crash_one_op(const struct crash_op *op)
 		return 1;
 	}
 	uint8_t *img = malloc(CRASH_DEV_SIZE);
+	/* UDAX_CRASH_DENSITY=N (crash-long): N times as many crash points
+	 * in the ops that skip some (every point at most) */
 	uint64_t stride = op->stride ? op->stride : 1;
-	if (getenv("UDAX_CRASH_STRIDE")) /* crash-long: every point */
-		stride = strtoull(getenv("UDAX_CRASH_STRIDE"), NULL, 0) ?: 1;
+	if (getenv("UDAX_CRASH_DENSITY")) {
+		uint64_t d = strtoull(getenv("UDAX_CRASH_DENSITY"), NULL, 0);
+		stride = d ? stride / d : stride;
+		stride = stride ? stride : 1;
+	}
 	for (uint64_t k = ref.f0 + 1; k <= ref.f1 + 1 && !failed;
 	     k = k + stride > ref.f1 + 1 && k != ref.f1 + 1 ? ref.f1 + 1 :
 							      k + stride) {
