@@ -148,6 +148,12 @@ int udax_fallocate(struct udax_file *f, int mode, off_t off, off_t len);
 int udax_fsync(struct udax_file *f);
 int udax_fdatasync(struct udax_file *f);
 int udax_fstat(struct udax_file *f, struct stat *st);
+/* udax_chmod, udax_chown and udax_utimens on an open file's inode (also
+ * one with no name left, as fchmod(2), fchown(2), futimens(2)); the
+ * handle's access mode does not matter. Return as those, or -EBADF. */
+int udax_fchmod(struct udax_file *f, mode_t mode);
+int udax_fchown(struct udax_file *f, uid_t uid, gid_t gid);
+int udax_futimens(struct udax_file *f, const struct timespec times[2]);
 
 /* One extent of a file, as listed by udax_file_extents(). */
 struct udax_extent {
