@@ -78,7 +78,13 @@ $(BUILD)/tests/difftest: tests/difftest.c $(BUILD)/libudax.a $(HDRS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -Itests -o $@ $< $(BUILD)/libudax.a $(LIBS)
 
-tests: $(TESTS) $(BUILD)/tests/difftest $(BUILD)/udax
+# posix_users: the multi-user conformance check tests/t_mount.sh runs on a
+# mount and on tmpfs (plain system calls, no libudax).
+$(BUILD)/tests/posix_users: tests/posix_users.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -o $@ $<
+
+tests: $(TESTS) $(BUILD)/tests/difftest $(BUILD)/udax $(BUILD)/tests/posix_users
 
 # examples/: small programs on the public API (examples/README.md).
 EXAMPLES := $(patsubst examples/%.c,$(BUILD)/examples/%,$(wildcard examples/*.c))

@@ -63,8 +63,7 @@ int mount_serve(const struct mount_opts *o)
 	struct udax_open_opts oo = {.read_only = o->read_only};
 	struct mount m = {.read_only = o->read_only};
 	char image[PATH_MAX], opts[3 * PATH_MAX];
-	char *argv[4] = {"udax", "-o", opts, NULL};
-	struct fuse_args args;
+	struct fuse_args args = FUSE_ARGS_INIT(0, NULL);
 	struct fuse_loop_config *loop;
 	struct fuse *fuse;
 	int ret, loop_ret;
@@ -89,9 +88,12 @@ int mount_serve(const struct mount_opts *o)
 	pthread_mutex_init(&m.lock, NULL);
 	m.handles.next = m.handles.prev = &m.handles;
 
-	args = (struct fuse_args)FUSE_ARGS_INIT(3, argv);
-	if (o->debug)
-		fuse_opt_add_arg(&args, "-d");
+	if (fuse_opt_add_arg(&args, "udax") || fuse_opt_add_arg(&args, "-o") ||
+	    fuse_opt_add_arg(&args, opts) ||
+	    (o->debug && fuse_opt_add_arg(&args, "-d"))) {
+		ret = -ENOMEM;
+		goto close_fs;
+	}
 	fuse = fuse_new(&args, &mount_ops, sizeof(mount_ops), &m);
 	if (!fuse) {
 		fprintf(stderr, "udax mount: bad mount options (%s)\n", opts);

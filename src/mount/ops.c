@@ -111,31 +111,6 @@ void mount_close_handles(struct mount *m)
 		handle_close(m, m->handles.next);
 }
 
-/* As Linux, a write, truncate or copy by someone without CAP_FSETID
- * clears set-user-ID, and set-group-ID if group execution is allowed.
- * udax leaves that to its caller (FUSE_CAP_HANDLE_KILLPRIV tells the
- * kernel the daemon does it): done as root, as the kernel does it with
- * its own authority. */
-static void kill_priv(struct udax_file *f)
-{
-	struct udax_cred root = {0};
-	const struct fuse_context *ctx = fuse_get_context();
-	struct stat st;
-	mode_t kill = 0;
-
-	if (ctx->uid == 0 || udax_fstat(f, &st))
-		return;
-	if (st.st_mode & S_ISUID)
-		kill |= S_ISUID;
-	if ((st.st_mode & (S_ISGID | S_IXGRP)) == (S_ISGID | S_IXGRP))
-		kill |= S_ISGID;
-	if (!kill)
-		return;
-	udax_cred_set(&root);
-	udax_fchmod(f, st.st_mode & 07777 & ~kill);
-	mount_cred();
-}
-
 static void *op_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
 {
 	/* udax's inode numbers, so that hard links and tools that compare
@@ -154,8 +129,10 @@ static void *op_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
 	cfg->attr_timeout = 1.0;
 	conn->max_write = MOUNT_MAX_WRITE;
 	conn->max_readahead = MOUNT_MAX_WRITE;
-	conn->want |= conn->capable & FUSE_CAP_HANDLE_KILLPRIV;
-	conn->want &= ~(unsigned)FUSE_CAP_DONT_MASK;
+	/* the kernel clears set-ID bits on write, truncate and chown (by a
+	 * chmod, see op_chmod) and applies the caller's umask */
+	conn->want &=
+		~(unsigned)(FUSE_CAP_HANDLE_KILLPRIV | FUSE_CAP_DONT_MASK);
 	return mount_self();
 }
 
@@ -230,12 +207,44 @@ static int op_link(const char *from, const char *to)
 	return ret;
 }
 
+static int chmod_by(struct mount *m, const char *path, struct udax_file *f,
+		    mode_t mode)
+{
+	return f ? udax_fchmod(f, mode) : udax_chmod(m->fs, path, mode);
+}
+
+/* Whether a chmod only clears set-user-ID or set-group-ID of the current
+ * mode: what the kernel sends, as the writer, when a write or truncate
+ * by someone without CAP_FSETID must drop them (file_remove_privs). */
+static int chmod_kills_priv(struct mount *m, const char *path,
+			    struct udax_file *f, mode_t mode)
+{
+	struct stat st;
+	mode_t was, gone;
+
+	if (f ? udax_fstat(f, &st) : udax_lstat(m->fs, path, &st))
+		return 0;
+	was = st.st_mode & 07777;
+	gone = was & ~(mode & 07777);
+	return gone && !(gone & ~(mode_t)(S_ISUID | S_ISGID)) &&
+	       (mode & 07777) == (was & ~gone);
+}
+
 static int op_chmod(const char *path, mode_t mode, struct fuse_file_info *fi)
 {
 	struct mount *m = mount_cred();
 	struct udax_file *f = file_of(fi);
+	struct udax_cred root = {0};
+	int ret = chmod_by(m, path, f, mode);
 
-	return f ? udax_fchmod(f, mode) : udax_chmod(m->fs, path, mode);
+	/* with default_permissions the kernel refuses a chmod by anyone but
+	 * the owner before it gets here: a refused one is the kernel's own,
+	 * dropping set-ID bits, which it does with its authority */
+	if (ret == -EPERM && chmod_kills_priv(m, path, f, mode)) {
+		udax_cred_set(&root);
+		ret = chmod_by(m, path, f, mode);
+	}
+	return ret;
 }
 
 static int op_chown(const char *path, uid_t uid, gid_t gid,
@@ -264,8 +273,6 @@ static int op_truncate(const char *path, off_t size, struct fuse_file_info *fi)
 		f = own;
 	}
 	ret = udax_ftruncate(f, size);
-	if (!ret)
-		kill_priv(f);
 	if (own)
 		udax_file_close(&own);
 	return ret;
@@ -321,14 +328,7 @@ static int op_read(const char *path, char *buf, size_t size, off_t off,
 static int op_write(const char *path, const char *buf, size_t size, off_t off,
 		    struct fuse_file_info *fi)
 {
-	struct udax_file *f = file_of(fi);
-	ssize_t n;
-
-	mount_cred();
-	n = udax_pwrite(f, buf, size, off);
-	if (n > 0)
-		kill_priv(f);
-	return (int)n;
+	return (int)udax_pwrite(file_of(fi), buf, size, off);
 }
 
 static int op_statfs(const char *path, struct statvfs *st)
@@ -438,8 +438,6 @@ static ssize_t op_copy_file_range(const char *path_in,
 		done += n;
 	}
 	free(buf);
-	if (done > 0)
-		kill_priv(out);
 	return done > 0 ? done : n;
 }
 
