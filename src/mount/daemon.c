@@ -249,8 +249,13 @@ int mount_unmount(const char *dir)
 
 	/* a mount whose daemon died answers stat with ENOTCONN: use the
 	 * name as given then */
-	if (!realpath(dir, path))
-		snprintf(path, sizeof(path), "%s", dir);
+	if (!realpath(dir, path)) {
+		char cwd[PATH_MAX];
+		if (dir[0] != '/' && getcwd(cwd, sizeof(cwd)))
+			snprintf(path, sizeof(path), "%s/%s", cwd, dir);
+		else
+			snprintf(path, sizeof(path), "%s", dir);
+	}
 	ret = mount_find(path, image, sizeof(image));
 	if (ret) {
 		fprintf(stderr, "udax umount: %s: %s\n", dir,
