@@ -251,10 +251,15 @@ int mount_unmount(const char *dir)
 	 * name as given then */
 	if (!realpath(dir, path)) {
 		char cwd[PATH_MAX];
+		int n;
 		if (dir[0] != '/' && getcwd(cwd, sizeof(cwd)))
-			snprintf(path, sizeof(path), "%s/%s", cwd, dir);
+			n = snprintf(path, sizeof(path), "%s/%s", cwd, dir);
 		else
-			snprintf(path, sizeof(path), "%s", dir);
+			n = snprintf(path, sizeof(path), "%s", dir);
+		if (n < 0 || (size_t)n >= sizeof(path)) {
+			fprintf(stderr, "udax umount: %s: name too long\n", dir);
+			return -ENAMETOOLONG;
+		}
 	}
 	ret = mount_find(path, image, sizeof(image));
 	if (ret) {
