@@ -4,7 +4,8 @@
 #                   "N passed, N failed[, N skipped]"
 #   make demo       the main job: a source tree into a memory-file image and
 #                   back, fsck in between (scripts/demo.sh)
-#   make bench      benchmarks with kernel baselines (printed, not asserted)
+#   make bench      benchmarks with kernel baselines (printed, not asserted),
+#                   and a tar of /usr/include through `udax mount` vs tmpfs
 #   make install    PREFIX=/usr/local DESTDIR=
 #   make format     clang-format the tree; make format-check verifies it
 #   make difftest-long   the differential tester, many more operations
@@ -131,6 +132,7 @@ demo: all
 
 bench: all
 	@sh bench/run.sh $(BUILD)
+	@sh bench/mount_tar.sh $(BUILD)/udax
 
 # crash-long: every crash point of every operation, all subsets of up to
 # 14 pending lines, 2000 samples above that (well over a million images).
