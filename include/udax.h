@@ -285,6 +285,11 @@ int udax_dir_open(struct udax_fs *fs, const char *path, struct udax_dir **dir);
  * "." and ".." come first. Entries added or removed during a scan are
  * seen at most once; others exactly once. */
 int udax_dir_read(struct udax_dir *dir, struct udax_dirent *ent);
+/* udax_dir_read, and the entry's attributes as udax_lstat would give
+ * them, read together (for a directory listing with attributes, such as
+ * FUSE's readdirplus). Returns as udax_dir_read. */
+int udax_dir_read_stat(struct udax_dir *dir, struct udax_dirent *ent,
+		       struct stat *st);
 /* Continue from a cookie returned in udax_dirent.off (0 = start). */
 int udax_dir_seek(struct udax_dir *dir, uint64_t off);
 int udax_dir_close(struct udax_dir **dir);

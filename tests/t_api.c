@@ -400,6 +400,35 @@ static int api_fattr(void)
 	return T_PASS;
 }
 
+/* udax_dir_read_stat gives each entry with what udax_lstat says of it. */
+static int api_dir_read_stat(void)
+{
+	struct udax_dirent ent;
+	struct udax_dir *d;
+	struct stat st, ls;
+	char path[300];
+	int n = 0, ret;
+
+	CHECK_EQ(setup(), 0);
+	CHECK_EQ(udax_dir_open(fs, "/", &d), 0);
+	while ((ret = udax_dir_read_stat(d, &ent, &st)) == 1) {
+		snprintf(path, sizeof(path), "/%s", ent.name);
+		CHECK_EQ(udax_lstat(fs, path, &ls), 0);
+		CHECK_EQ(st.st_ino, ent.ino);
+		CHECK_EQ(st.st_ino, ls.st_ino);
+		CHECK_EQ(st.st_mode, ls.st_mode);
+		CHECK_EQ(st.st_size, ls.st_size);
+		CHECK_EQ(st.st_nlink, ls.st_nlink);
+		n++;
+	}
+	CHECK_EQ(ret, 0);
+	CHECK(n >= 4); /* ".", "..", "file", "link" at least */
+	CHECK_EQ(udax_dir_close(&d), 0);
+	CHECK_EQ(udax_dir_read_stat(NULL, &ent, &st), -EBADF);
+	CHECK_EQ(udax_close(&fs), 0);
+	return T_PASS;
+}
+
 #define NTHREADS 4
 static void *thread_work(void *arg)
 {
@@ -472,6 +501,7 @@ static const struct test_case tests[] = {
 	{"permissions", api_permissions},
 	{"open-unlinked", api_open_unlinked},
 	{"fattr", api_fattr},
+	{"dir-read-stat", api_dir_read_stat},
 	{"threads", api_threads},
 };
 TEST_MAIN("api", tests)

@@ -725,7 +725,10 @@ unlock:
 	return ret;
 }
 
-int udax_dir_read(struct udax_dir *d, struct udax_dirent *ent)
+/* The next entry and, if st is set, its attributes, read under the same
+ * hold of the namespace lock (so they belong together). */
+static int dir_read_common(struct udax_dir *d, struct udax_dirent *ent,
+			   struct stat *st)
 {
 	struct udax_fs *fs;
 	const struct udax_inode *di;
@@ -751,18 +754,36 @@ int udax_dir_read(struct udax_dir *d, struct udax_dirent *ent)
 		d->pos++;
 		ent->off = d->pos;
 		ret = 1;
-		goto unlock;
+	} else {
+		uint64_t next;
+		ret = dir_next(fs, d->ip->ino, d->pos, &ent->ino, &ent->type,
+			       ent->name, &next);
+		if (ret == 1) {
+			d->pos = next;
+			ent->off = next;
+		}
 	}
-	uint64_t next;
-	ret = dir_next(fs, d->ip->ino, d->pos, &ent->ino, &ent->type, ent->name,
-		       &next);
-	if (ret == 1) {
-		d->pos = next;
-		ent->off = next;
+	if (ret == 1 && st) {
+		const struct udax_inode *ei = inode_r(fs, NULL, ent->ino, &err);
+		if (ei)
+			api_stat_inode(fs, ei, st);
+		else
+			ret = err;
 	}
 unlock:
 	pthread_rwlock_unlock(&fs->ns_lock);
 	return ret;
+}
+
+int udax_dir_read(struct udax_dir *d, struct udax_dirent *ent)
+{
+	return dir_read_common(d, ent, NULL);
+}
+
+int udax_dir_read_stat(struct udax_dir *d, struct udax_dirent *ent,
+		       struct stat *st)
+{
+	return dir_read_common(d, ent, st);
 }
 
 int udax_dir_seek(struct udax_dir *d, uint64_t off)

@@ -257,7 +257,8 @@ int mount_unmount(const char *dir)
 		else
 			n = snprintf(path, sizeof(path), "%s", dir);
 		if (n < 0 || (size_t)n >= sizeof(path)) {
-			fprintf(stderr, "udax umount: %s: name too long\n", dir);
+			fprintf(stderr, "udax umount: %s: name too long\n",
+				dir);
 			return -ENAMETOOLONG;
 		}
 	}

@@ -369,11 +369,21 @@ static int op_readdir(const char *path, void *buf, fuse_fill_dir_t fill,
 	struct udax_dirent ent;
 	int ret;
 
+	int plus = !!(flags & FUSE_READDIR_PLUS);
+
 	ret = udax_dir_seek(d, (uint64_t)off);
-	while (!ret && (ret = udax_dir_read(d, &ent)) == 1) {
-		struct stat st = {.st_ino = ent.ino,
-				  .st_mode = DTTOIF(ent.type)};
-		if (fill(buf, ent.name, &st, (off_t)ent.off, 0))
+	while (!ret) {
+		struct stat st = {0};
+		ret = plus ? udax_dir_read_stat(d, &ent, &st) :
+			     udax_dir_read(d, &ent);
+		if (ret != 1)
+			break;
+		if (!plus) {
+			st.st_ino = ent.ino;
+			st.st_mode = DTTOIF(ent.type);
+		}
+		if (fill(buf, ent.name, &st, (off_t)ent.off,
+			 plus ? FUSE_FILL_DIR_PLUS : 0))
 			return 0;
 		ret = 0;
 	}
