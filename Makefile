@@ -4,7 +4,8 @@
 #                   "N passed, N failed[, N skipped]"
 #   make demo       the main job: a source tree into a memory-file image and
 #                   back, fsck in between (scripts/demo.sh)
-#   make bench      benchmarks with kernel baselines (printed, not asserted)
+#   make bench      benchmarks with kernel baselines (printed, not asserted),
+#                   and a tar of /usr/include through `udax mount` vs tmpfs
 #   make install    PREFIX=/usr/local DESTDIR=
 #   make format     clang-format the tree; make format-check verifies it
 #   make difftest-long   the differential tester, many more operations
@@ -17,7 +18,8 @@ BUILD ?= build
 OPT ?= -O2
 
 # Debian packages the build needs; scripts/install-deps.sh installs them.
-DEPS_OK := $(shell pkg-config --exists libpmem2 2>/dev/null && echo yes)
+DEPS_OK := $(shell pkg-config --exists libpmem2 fuse3 2>/dev/null && \
+	command -v sqlite3 git rsync >/dev/null && echo yes)
 ifneq ($(DEPS_OK),yes)
 $(info udax: installing build dependencies (scripts/install-deps.sh))
 DEPS_RUN := $(shell sh scripts/install-deps.sh >&2 && echo done)
@@ -27,17 +29,23 @@ WARN := -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter
 CFLAGS_ALL := -std=gnu11 $(OPT) -g $(WARN) -fPIC -pthread -D_GNU_SOURCE \
 	-Iinclude -Isrc $(EXTRA_CFLAGS) $(CFLAGS)
 LIBS := $(shell pkg-config --libs libpmem2 2>/dev/null || echo -lpmem2) -pthread
+# The mount layer (src/mount/) is part of the udax tool only, not of the
+# library: libudax does not depend on libfuse.
+FUSE_CFLAGS := $(shell pkg-config --cflags fuse3 2>/dev/null)
+FUSE_LIBS := $(shell pkg-config --libs fuse3 2>/dev/null || echo -lfuse3)
 
 LIB_SRCS := $(sort $(wildcard src/device/*.c src/format/*.c src/journal/*.c \
 	src/alloc/*.c src/btree/*.c src/iomap/*.c src/inode/*.c src/fault/*.c \
 	src/api/*.c \
 	src/fsck/*.c))
 TOOL_SRCS := $(sort $(wildcard src/tools/*.c))
+MOUNT_SRCS := $(sort $(wildcard src/mount/*.c))
 TEST_SRCS := $(sort $(wildcard tests/t_*.c))
 HDRS := $(wildcard include/*.h src/*.h src/*/*.h tests/*.h)
 
 LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/%.o)
 TOOL_OBJS := $(TOOL_SRCS:%.c=$(BUILD)/%.o)
+MOUNT_OBJS := $(MOUNT_SRCS:%.c=$(BUILD)/%.o)
 TESTS := $(TEST_SRCS:tests/%.c=$(BUILD)/tests/%)
 
 all: $(BUILD)/libudax.a $(BUILD)/libudax.so $(BUILD)/udax $(BUILD)/udax.pc \
@@ -54,8 +62,11 @@ $(BUILD)/libudax.a: $(LIB_OBJS)
 $(BUILD)/libudax.so: $(LIB_OBJS)
 	$(CC) -shared -Wl,-soname,libudax.so.0 -o $@ $^ $(LIBS)
 
-$(BUILD)/udax: $(TOOL_OBJS) $(BUILD)/libudax.a
-	$(CC) $(CFLAGS_ALL) -o $@ $(TOOL_OBJS) $(BUILD)/libudax.a $(LIBS)
+$(MOUNT_OBJS): CFLAGS_ALL += $(FUSE_CFLAGS)
+
+$(BUILD)/udax: $(TOOL_OBJS) $(MOUNT_OBJS) $(BUILD)/libudax.a
+	$(CC) $(CFLAGS_ALL) -o $@ $(TOOL_OBJS) $(MOUNT_OBJS) $(BUILD)/libudax.a \
+	  $(FUSE_LIBS) $(LIBS)
 
 $(BUILD)/udax.pc: udax.pc.in Makefile
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' $< > $@
@@ -68,7 +79,13 @@ $(BUILD)/tests/difftest: tests/difftest.c $(BUILD)/libudax.a $(HDRS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -Itests -o $@ $< $(BUILD)/libudax.a $(LIBS)
 
-tests: $(TESTS) $(BUILD)/tests/difftest $(BUILD)/udax
+# posix_users: the multi-user conformance check tests/t_mount.sh runs on a
+# mount and on tmpfs (plain system calls, no libudax).
+$(BUILD)/tests/posix_users: tests/posix_users.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -o $@ $<
+
+tests: $(TESTS) $(BUILD)/tests/difftest $(BUILD)/udax $(BUILD)/tests/posix_users
 
 # examples/: small programs on the public API (examples/README.md).
 EXAMPLES := $(patsubst examples/%.c,$(BUILD)/examples/%,$(wildcard examples/*.c))
@@ -115,6 +132,7 @@ demo: all
 
 bench: all
 	@sh bench/run.sh $(BUILD)
+	@sh bench/mount_tar.sh $(BUILD)/udax
 
 # crash-long: every crash point of every operation (of the 3,000-commit
 # log-wrap run every 9th), all subsets of up to 11 pending lines, 3,000

@@ -148,6 +148,12 @@ int udax_fallocate(struct udax_file *f, int mode, off_t off, off_t len);
 int udax_fsync(struct udax_file *f);
 int udax_fdatasync(struct udax_file *f);
 int udax_fstat(struct udax_file *f, struct stat *st);
+/* udax_chmod, udax_chown and udax_utimens on an open file's inode (also
+ * one with no name left, as fchmod(2), fchown(2), futimens(2)); the
+ * handle's access mode does not matter. Return as those, or -EBADF. */
+int udax_fchmod(struct udax_file *f, mode_t mode);
+int udax_fchown(struct udax_file *f, uid_t uid, gid_t gid);
+int udax_futimens(struct udax_file *f, const struct timespec times[2]);
 
 /* One extent of a file, as listed by udax_file_extents(). */
 struct udax_extent {
@@ -279,6 +285,11 @@ int udax_dir_open(struct udax_fs *fs, const char *path, struct udax_dir **dir);
  * "." and ".." come first. Entries added or removed during a scan are
  * seen at most once; others exactly once. */
 int udax_dir_read(struct udax_dir *dir, struct udax_dirent *ent);
+/* udax_dir_read, and the entry's attributes as udax_lstat would give
+ * them, read together (for a directory listing with attributes, such as
+ * FUSE's readdirplus). Returns as udax_dir_read. */
+int udax_dir_read_stat(struct udax_dir *dir, struct udax_dirent *ent,
+		       struct stat *st);
 /* Continue from a cookie returned in udax_dirent.off (0 = start). */
 int udax_dir_seek(struct udax_dir *dir, uint64_t off);
 int udax_dir_close(struct udax_dir **dir);

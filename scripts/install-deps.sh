@@ -1,8 +1,11 @@
 #!/bin/sh
 # Install the Debian 12 packages udax needs to build and test. Pinned by
 # name; run by the Makefile when they are missing. Needs root (or sudo).
+# libfuse3-dev and fuse3 (fusermount3) build and run `udax mount`; sqlite3,
+# git, rsync and tar are what tests/t_mount.sh runs on a mount.
 set -e
-PKGS="build-essential pkg-config libpmem2-dev clang"
+PKGS="build-essential pkg-config libpmem2-dev clang libfuse3-dev fuse3
+sqlite3 git rsync tar"
 missing=""
 for p in $PKGS; do
 	dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"

@@ -2,7 +2,8 @@
 # tests/run.sh BUILD... - run the suite built in each BUILD directory and
 # print one closing line "N passed, N failed, N skipped" (CI reads it).
 # Each test program prints PASS/FAIL/SKIP lines (tests/test.h); programs
-# that are one test (difftest, the CLI round trip) count as one.
+# that are one test (difftest, the CLI round trip, the mount session
+# tests/t_mount.sh) count as one.
 # Variables: UDAX_DIFFTEST_OPS (default 200000 in the first build, 50000
 # in later ones, which are the sanitizer builds).
 pass=0
@@ -71,6 +72,24 @@ for b in "$@"; do
 			tail -n 30 "$log"
 			echo "FAIL cli round trip"
 			record FAIL "$tag:cli"
+		fi
+	fi
+	# the mount session: one test, skipped (exit 77) where FUSE cannot
+	# be used, never passed then
+	if [ -x "$b/udax" ] && [ -f tests/t_mount.sh ]; then
+		UDAX="$b/udax" sh tests/t_mount.sh >"$log" 2>&1
+		rc=$?
+		if [ $rc = 0 ]; then
+			tail -n 1 "$log"
+			echo "PASS mount session"
+			record PASS "$tag:mount"
+		elif [ $rc = 77 ]; then
+			grep '^SKIP' "$log"
+			record SKIP "$tag:mount"
+		else
+			grep -v '^ok' "$log" | tail -n 40
+			echo "FAIL mount session"
+			record FAIL "$tag:mount"
 		fi
 	fi
 	first=0

@@ -366,6 +366,69 @@ static int api_open_unlinked(void)
 	return T_PASS;
 }
 
+/* fchmod, fchown, futimens act on the handle's inode, named or not, with
+ * the permission rules of their path forms. */
+static int api_fattr(void)
+{
+	struct udax_cred alice = {.uid = 1000, .gid = 1000};
+	struct timespec ts[2] = {{5, 0}, {7, 0}};
+	struct udax_file *f, *g;
+	struct stat st;
+
+	CHECK_EQ(setup(), 0);
+	CHECK_EQ(udax_file_open(fs, "/fa", O_CREAT | O_RDWR, 04755, &f), 0);
+	CHECK_EQ(udax_unlink(fs, "/fa"), 0);
+	CHECK_EQ(udax_fchmod(f, 0640), 0);
+	CHECK_EQ(udax_fchown(f, 1000, 1000), 0);
+	CHECK_EQ(udax_futimens(f, ts), 0);
+	CHECK_EQ(udax_fstat(f, &st), 0);
+	CHECK_EQ(st.st_mode, S_IFREG | 0640);
+	CHECK_EQ(st.st_uid, 1000);
+	CHECK_EQ(st.st_mtim.tv_sec, 7);
+	CHECK_EQ(st.st_atim.tv_sec, 5);
+	CHECK_EQ(udax_file_open(fs, "/file", O_RDONLY, 0, &g), 0);
+	CHECK_EQ(udax_cred_set(&alice), 0);
+	CHECK_EQ(udax_fchmod(g, 0777), -EPERM); /* root's file */
+	CHECK_EQ(udax_fchown(g, 1000, -1), -EPERM);
+	CHECK_EQ(udax_futimens(g, ts), -EPERM);
+	CHECK_EQ(udax_fchmod(f, 0600), 0); /* alice's now */
+	CHECK_EQ(udax_cred_set(NULL), 0);
+	CHECK_EQ(udax_fchmod(NULL, 0600), -EBADF);
+	CHECK_EQ(udax_file_close(&g), 0);
+	CHECK_EQ(udax_file_close(&f), 0);
+	CHECK_EQ(udax_close(&fs), 0);
+	return T_PASS;
+}
+
+/* udax_dir_read_stat gives each entry with what udax_lstat says of it. */
+static int api_dir_read_stat(void)
+{
+	struct udax_dirent ent;
+	struct udax_dir *d;
+	struct stat st, ls;
+	char path[300];
+	int n = 0, ret;
+
+	CHECK_EQ(setup(), 0);
+	CHECK_EQ(udax_dir_open(fs, "/", &d), 0);
+	while ((ret = udax_dir_read_stat(d, &ent, &st)) == 1) {
+		snprintf(path, sizeof(path), "/%s", ent.name);
+		CHECK_EQ(udax_lstat(fs, path, &ls), 0);
+		CHECK_EQ(st.st_ino, ent.ino);
+		CHECK_EQ(st.st_ino, ls.st_ino);
+		CHECK_EQ(st.st_mode, ls.st_mode);
+		CHECK_EQ(st.st_size, ls.st_size);
+		CHECK_EQ(st.st_nlink, ls.st_nlink);
+		n++;
+	}
+	CHECK_EQ(ret, 0);
+	CHECK(n >= 4); /* ".", "..", "file", "link" at least */
+	CHECK_EQ(udax_dir_close(&d), 0);
+	CHECK_EQ(udax_dir_read_stat(NULL, &ent, &st), -EBADF);
+	CHECK_EQ(udax_close(&fs), 0);
+	return T_PASS;
+}
+
 #define NTHREADS 4
 static void *thread_work(void *arg)
 {
@@ -437,6 +500,8 @@ static const struct test_case tests[] = {
 	{"errnos", api_errnos},
 	{"permissions", api_permissions},
 	{"open-unlinked", api_open_unlinked},
+	{"fattr", api_fattr},
+	{"dir-read-stat", api_dir_read_stat},
 	{"threads", api_threads},
 };
 TEST_MAIN("api", tests)

@@ -447,30 +447,44 @@ int udax_access(struct udax_fs *fs, const char *path, int mode)
 	return ret;
 }
 
-/* Resolve a path for an attribute change and open a transaction on it.
- * On success the namespace lock is held and *txp is open. */
-/* Resolve a path for an attribute change, lock the inode (data readers
- * hold its lock while they read the on-media inode) and open a
- * transaction. On success ns_lock, the inode lock and the journal lock
- * are held, in that order; setattr_end releases them. */
-static int setattr_begin(struct udax_fs *fs, const char *path, int follow,
-			 struct namei *nd, const struct udax_inode **di,
+/* What an attribute change acts on: a path (following a symlink in its
+ * last name if `follow`) or, when `file` is set, an open file's inode
+ * (which may have no name left). */
+struct setattr_target {
+	const char *path;
+	int follow;
+	struct udax_file *file;
+};
+
+/* Find the inode of an attribute change, lock it (data readers hold its
+ * lock while they read the on-media inode) and open a transaction. On
+ * success ns_lock (exclusive: path walks read the modes this changes),
+ * the inode lock and the journal lock are held, in that order, and *ino
+ * names the inode; setattr_end releases them. */
+static int setattr_begin(struct udax_fs *fs, const struct setattr_target *tgt,
+			 uint64_t *ino, const struct udax_inode **di,
 			 struct inode **ipp, struct tx **txp)
 {
-	int ret, err;
+	struct namei nd;
+	int ret = 0, err;
 
 	pthread_rwlock_wrlock(&fs->ns_lock);
-	ret = namei(fs, path, follow ? NAMEI_FOLLOW : 0, nd);
+	if (tgt->file) {
+		*ino = tgt->file->ip->ino;
+	} else {
+		ret = namei(fs, tgt->path, tgt->follow ? NAMEI_FOLLOW : 0, &nd);
+		*ino = nd.ino;
+	}
 	if (!ret && fs->read_only)
 		ret = -EROFS;
 	if (!ret)
-		ret = iget(fs, nd->ino, ipp);
+		ret = iget(fs, *ino, ipp);
 	if (ret) {
 		pthread_rwlock_unlock(&fs->ns_lock);
 		return ret;
 	}
 	pthread_rwlock_wrlock(&(*ipp)->lock);
-	*di = inode_r(fs, NULL, nd->ino, &err);
+	*di = inode_r(fs, NULL, *ino, &err);
 	if (!*di) {
 		pthread_rwlock_unlock(&(*ipp)->lock);
 		iput(*ipp);
@@ -491,16 +505,17 @@ static int setattr_end(struct udax_fs *fs, struct inode *ip, struct tx *tx,
 	return ret;
 }
 
-int udax_chmod(struct udax_fs *fs, const char *path, mode_t mode)
+static int chmod_common(struct udax_fs *fs, const struct setattr_target *tgt,
+			mode_t mode)
 {
 	const struct udax_inode *di;
 	struct udax_inode *w;
-	struct namei nd;
 	struct inode *ip;
 	struct tx *tx;
+	uint64_t ino;
 	int ret;
 
-	ret = setattr_begin(fs, path, 1, &nd, &di, &ip, &tx);
+	ret = setattr_begin(fs, tgt, &ino, &di, &ip, &tx);
 	if (ret)
 		return ret;
 	if (!perm_owner(di))
@@ -509,7 +524,7 @@ int udax_chmod(struct udax_fs *fs, const char *path, mode_t mode)
 	if (cred_current()->uid != 0 && !S_ISDIR(di->mode) &&
 	    !cred_in_group(cred_current(), di->gid))
 		mode &= ~(mode_t)S_ISGID;
-	w = inode_w(tx, nd.ino);
+	w = inode_w(tx, ino);
 	if (!w)
 		return setattr_end(fs, ip, tx, tx->failed);
 	w->mode = (uint16_t)((w->mode & S_IFMT) | mode);
@@ -517,18 +532,30 @@ int udax_chmod(struct udax_fs *fs, const char *path, mode_t mode)
 	return setattr_end(fs, ip, tx, 0);
 }
 
-static int chown_common(struct udax_fs *fs, const char *path, int follow,
+int udax_chmod(struct udax_fs *fs, const char *path, mode_t mode)
+{
+	return chmod_common(fs, &(struct setattr_target){path, 1, NULL}, mode);
+}
+
+int udax_fchmod(struct udax_file *f, mode_t mode)
+{
+	if (!f)
+		return -EBADF;
+	return chmod_common(f->fs, &(struct setattr_target){NULL, 0, f}, mode);
+}
+
+static int chown_common(struct udax_fs *fs, const struct setattr_target *tgt,
 			uid_t uid, gid_t gid)
 {
 	const struct cred *c = cred_current();
 	const struct udax_inode *di;
 	struct udax_inode *w;
-	struct namei nd;
 	struct inode *ip;
 	struct tx *tx;
+	uint64_t ino;
 	int ret;
 
-	ret = setattr_begin(fs, path, follow, &nd, &di, &ip, &tx);
+	ret = setattr_begin(fs, tgt, &ino, &di, &ip, &tx);
 	if (ret)
 		return ret;
 	if (c->uid != 0) {
@@ -540,7 +567,7 @@ static int chown_common(struct udax_fs *fs, const char *path, int follow,
 		if (c->uid != di->uid && (uid != (uid_t)-1 || gid != (gid_t)-1))
 			return setattr_end(fs, ip, tx, -EPERM);
 	}
-	w = inode_w(tx, nd.ino);
+	w = inode_w(tx, ino);
 	if (!w)
 		return setattr_end(fs, ip, tx, tx->failed);
 	if (uid != (uid_t)-1)
@@ -560,12 +587,22 @@ static int chown_common(struct udax_fs *fs, const char *path, int follow,
 
 int udax_chown(struct udax_fs *fs, const char *path, uid_t uid, gid_t gid)
 {
-	return chown_common(fs, path, 1, uid, gid);
+	return chown_common(fs, &(struct setattr_target){path, 1, NULL}, uid,
+			    gid);
 }
 
 int udax_lchown(struct udax_fs *fs, const char *path, uid_t uid, gid_t gid)
 {
-	return chown_common(fs, path, 0, uid, gid);
+	return chown_common(fs, &(struct setattr_target){path, 0, NULL}, uid,
+			    gid);
+}
+
+int udax_fchown(struct udax_file *f, uid_t uid, gid_t gid)
+{
+	if (!f)
+		return -EBADF;
+	return chown_common(f->fs, &(struct setattr_target){NULL, 0, f}, uid,
+			    gid);
 }
 
 static int64_t ts_to_ns(const struct timespec *ts)
@@ -573,19 +610,17 @@ static int64_t ts_to_ns(const struct timespec *ts)
 	return (int64_t)ts->tv_sec * 1000000000 + ts->tv_nsec;
 }
 
-int udax_utimens(struct udax_fs *fs, const char *path,
-		 const struct timespec times[2], int flags)
+static int utimens_common(struct udax_fs *fs, const struct setattr_target *tgt,
+			  const struct timespec times[2])
 {
 	const struct udax_inode *di;
 	struct udax_inode *w;
-	struct namei nd;
 	struct inode *ip;
 	struct tx *tx;
+	uint64_t ino;
 	int64_t now = fs_now_ns();
 	int ret, set_now = 1;
 
-	if (flags & ~AT_SYMLINK_NOFOLLOW)
-		return -EINVAL;
 	for (int i = 0; times && i < 2; i++) {
 		if (times[i].tv_nsec == UTIME_NOW ||
 		    times[i].tv_nsec == UTIME_OMIT)
@@ -597,8 +632,7 @@ int udax_utimens(struct udax_fs *fs, const char *path,
 	if (times && times[0].tv_nsec == UTIME_OMIT &&
 	    times[1].tv_nsec == UTIME_OMIT)
 		set_now = 0;
-	ret = setattr_begin(fs, path, !(flags & AT_SYMLINK_NOFOLLOW), &nd, &di,
-			    &ip, &tx);
+	ret = setattr_begin(fs, tgt, &ino, &di, &ip, &tx);
 	if (ret)
 		return ret;
 	if (!perm_owner(di)) {
@@ -610,7 +644,7 @@ int udax_utimens(struct udax_fs *fs, const char *path,
 		if (perm_check(di, W_OK))
 			return setattr_end(fs, ip, tx, -EACCES);
 	}
-	w = inode_w(tx, nd.ino);
+	w = inode_w(tx, ino);
 	if (!w)
 		return setattr_end(fs, ip, tx, tx->failed);
 	if (!times || times[0].tv_nsec == UTIME_NOW)
@@ -622,9 +656,29 @@ int udax_utimens(struct udax_fs *fs, const char *path,
 	else if (times[1].tv_nsec != UTIME_OMIT)
 		w->mtime_ns = ts_to_ns(&times[1]);
 	if (!times || times[1].tv_nsec != UTIME_OMIT)
-		icache_forget_mtime(fs, nd.ino); /* the explicit time wins */
+		icache_forget_mtime(fs, ino); /* the explicit time wins */
 	w->ctime_ns = now;
 	return setattr_end(fs, ip, tx, 0);
+}
+
+int udax_utimens(struct udax_fs *fs, const char *path,
+		 const struct timespec times[2], int flags)
+{
+	if (flags & ~AT_SYMLINK_NOFOLLOW)
+		return -EINVAL;
+	return utimens_common(
+		fs,
+		&(struct setattr_target){path, !(flags & AT_SYMLINK_NOFOLLOW),
+					 NULL},
+		times);
+}
+
+int udax_futimens(struct udax_file *f, const struct timespec times[2])
+{
+	if (!f)
+		return -EBADF;
+	return utimens_common(f->fs, &(struct setattr_target){NULL, 0, f},
+			      times);
 }
 
 /* ---- directories ---- */
@@ -671,7 +725,10 @@ unlock:
 	return ret;
 }
 
-int udax_dir_read(struct udax_dir *d, struct udax_dirent *ent)
+/* The next entry and, if st is set, its attributes, read under the same
+ * hold of the namespace lock (so they belong together). */
+static int dir_read_common(struct udax_dir *d, struct udax_dirent *ent,
+			   struct stat *st)
 {
 	struct udax_fs *fs;
 	const struct udax_inode *di;
@@ -697,18 +754,36 @@ int udax_dir_read(struct udax_dir *d, struct udax_dirent *ent)
 		d->pos++;
 		ent->off = d->pos;
 		ret = 1;
-		goto unlock;
+	} else {
+		uint64_t next;
+		ret = dir_next(fs, d->ip->ino, d->pos, &ent->ino, &ent->type,
+			       ent->name, &next);
+		if (ret == 1) {
+			d->pos = next;
+			ent->off = next;
+		}
 	}
-	uint64_t next;
-	ret = dir_next(fs, d->ip->ino, d->pos, &ent->ino, &ent->type, ent->name,
-		       &next);
-	if (ret == 1) {
-		d->pos = next;
-		ent->off = next;
+	if (ret == 1 && st) {
+		const struct udax_inode *ei = inode_r(fs, NULL, ent->ino, &err);
+		if (ei)
+			api_stat_inode(fs, ei, st);
+		else
+			ret = err;
 	}
 unlock:
 	pthread_rwlock_unlock(&fs->ns_lock);
 	return ret;
+}
+
+int udax_dir_read(struct udax_dir *d, struct udax_dirent *ent)
+{
+	return dir_read_common(d, ent, NULL);
+}
+
+int udax_dir_read_stat(struct udax_dir *d, struct udax_dirent *ent,
+		       struct stat *st)
+{
+	return dir_read_common(d, ent, st);
 }
 
 int udax_dir_seek(struct udax_dir *d, uint64_t off)

@@ -3,7 +3,8 @@
  * tools.h - internal header of the udax command-line tool.
  *
  * The tool is one program, `udax`, with one subcommand per file system
- * operation (mkfs, fsck, ls, stat, cat, cp, mkdir, rm, mv, df, info, bench),
+ * operation (mkfs, fsck, ls, stat, cat, cp, mkdir, rm, mv, df, info, bench,
+ * mount, umount),
  * in the
  * manner of e2fsprogs' debugfs or git. It uses only the public API in
  * udax.h plus libc, so everything it does an application can do too.
@@ -19,6 +20,7 @@
  *   cmd_names.c  mkdir, rm, mv
  *   cmd_fs.c     mkfs, df, info
  *   cmd_bench.c  bench (faults: the MAP_SYNC seed's experiment)
+ *   cmd_mount.c  mount, umount (the mount layer, src/mount/, over FUSE)
  *   fsck.c       fsck (written separately)
  *
  * Conventions: functions return 0 or a negative errno; a command returns
@@ -69,6 +71,8 @@ int udax_tool_mv(int argc, char **argv);
 int udax_tool_df(int argc, char **argv);
 int udax_tool_info(int argc, char **argv);
 int udax_tool_bench(int argc, char **argv);
+int udax_tool_mount(int argc, char **argv);  /* cmd_mount.c */
+int udax_tool_umount(int argc, char **argv); /* cmd_mount.c */
 
 /* ---- messages (udax.c) ---- */
 

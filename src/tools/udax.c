@@ -40,6 +40,8 @@ static const struct tool_cmd tool_cmds[] = {
 	{"df", udax_tool_df, "report space and inode usage"},
 	{"info", udax_tool_info, "show what the file system reports"},
 	{"bench", udax_tool_bench, "run a benchmark (faults)"},
+	{"mount", udax_tool_mount, "mount an image for every program (FUSE)"},
+	{"umount", udax_tool_umount, "unmount a mounted image"},
 };
 
 #define TOOL_NCMDS (sizeof(tool_cmds) / sizeof(tool_cmds[0]))
