@@ -333,6 +333,39 @@ static int api_permissions(void)
 	CHECK_EQ(udax_cred_set(&alice), 0);
 	CHECK_EQ(udax_utimens(fs, "/sticky/a", ts, 0), 0);
 	CHECK_EQ(udax_unlink(fs, "/sticky/a"), 0);
+	/* a write or truncate by someone without CAP_FSETID drops set-ID
+	 * bits (set-group-ID only on a group-executable file); root's not */
+	CHECK_EQ(udax_cred_set(NULL), 0);
+	CHECK_EQ(udax_file_open(fs, "/sticky/s", O_CREAT | O_RDWR, 0, &f), 0);
+	CHECK_EQ(udax_file_close(&f), 0);
+	CHECK_EQ(udax_chmod(fs, "/sticky/s", 06777), 0);
+	CHECK_EQ(udax_file_open(fs, "/sticky/s", O_RDWR, 0, &f), 0);
+	CHECK_EQ(udax_pwrite(f, "r", 1, 0), 1);
+	CHECK_EQ(udax_fstat(f, &st), 0);
+	CHECK_EQ(st.st_mode & 07777, 06777);
+	CHECK_EQ(udax_file_close(&f), 0);
+	CHECK_EQ(udax_cred_set(&bob), 0);
+	CHECK_EQ(udax_file_open(fs, "/sticky/s", O_RDWR, 0, &f), 0);
+	CHECK_EQ(udax_pwrite(f, "b", 1, 0), 1);
+	CHECK_EQ(udax_fstat(f, &st), 0);
+	CHECK_EQ(st.st_mode & 07777, 0777);
+	CHECK_EQ(udax_file_close(&f), 0);
+	CHECK_EQ(udax_cred_set(NULL), 0);
+	CHECK_EQ(udax_chmod(fs, "/sticky/s", 02767), 0);
+	CHECK_EQ(udax_chown(fs, "/sticky/s", 0, 1001), 0);
+	CHECK_EQ(udax_cred_set(&bob), 0);
+	CHECK_EQ(udax_file_open(fs, "/sticky/s", O_RDWR, 0, &f), 0);
+	CHECK_EQ(udax_ftruncate(f, 0), 0);
+	CHECK_EQ(udax_fstat(f, &st), 0);
+	/* not group-executable, and bob is in the file's group: stays */
+	CHECK_EQ(st.st_mode & 07777, 02767);
+	CHECK_EQ(udax_file_close(&f), 0);
+	CHECK_EQ(udax_cred_set(&alice), 0);
+	CHECK_EQ(udax_file_open(fs, "/sticky/s", O_RDWR, 0, &f), 0);
+	CHECK_EQ(udax_ftruncate(f, 0), 0);
+	CHECK_EQ(udax_fstat(f, &st), 0);
+	CHECK_EQ(st.st_mode & 07777, 0767); /* alice is not: dropped */
+	CHECK_EQ(udax_file_close(&f), 0);
 	CHECK_EQ(udax_cred_set(NULL), 0);
 	/* root may do it all again */
 	CHECK_EQ(udax_chown(fs, "/file", 1000, 1000), 0);

@@ -454,6 +454,45 @@ ssize_t udax_pread(struct udax_file *f, void *buf, size_t count, off_t off)
 	return ret;
 }
 
+/* A write or truncate by a caller without CAP_FSETID (here: not root)
+ * drops the set-user-ID bit, and the set-group-ID bit of a group-
+ * executable file or of a file whose group the caller is not in, as
+ * Linux's file_remove_privs() (setattr_should_drop_sgid, Linux 6.2+).
+ * Caller holds the inode lock exclusively. Returns 0 or -errno. */
+static int file_kill_privs(struct udax_file *f)
+{
+	const struct udax_inode *di;
+	struct udax_inode *w;
+	struct tx *tx;
+	mode_t kill = 0;
+	int ret;
+
+	if (cred_current()->uid == 0)
+		return 0;
+	di = inode_r(f->fs, NULL, f->ip->ino, &ret);
+	if (!di)
+		return ret;
+	if (!S_ISREG(di->mode))
+		return 0;
+	if (di->mode & S_ISUID)
+		kill |= S_ISUID;
+	if ((di->mode & S_ISGID) &&
+	    ((di->mode & S_IXGRP) || !cred_in_group(cred_current(), di->gid)))
+		kill |= S_ISGID;
+	if (!kill)
+		return 0;
+	tx = tx_begin(f->fs);
+	w = inode_w(tx, f->ip->ino);
+	if (!w) {
+		ret = tx->failed;
+		tx_abort(tx);
+		return ret;
+	}
+	w->mode &= ~kill;
+	w->ctime_ns = fs_now_ns();
+	return tx_commit(tx);
+}
+
 /* Write with the inode lock held exclusively; off < 0 means append. */
 static ssize_t file_write_locked(struct udax_file *f, const void *buf,
 				 size_t count, int64_t off, uint64_t *end)
@@ -476,6 +515,9 @@ static ssize_t file_write_locked(struct udax_file *f, const void *buf,
 		if (ret)
 			return ret;
 	}
+	ret = file_kill_privs(f);
+	if (ret)
+		return ret;
 	n = iomap_write(f->ip, buf, count, (uint64_t)off);
 	if (n > 0 && f->ip->maps) {
 		/* zero pages and pages past the old end of file in mappings
@@ -701,6 +743,8 @@ int udax_ftruncate(struct udax_file *f, off_t length)
 		return -EFBIG;
 	pthread_rwlock_wrlock(&f->ip->lock);
 	size = file_size(f, &err);
+	if (!err)
+		err = file_kill_privs(f);
 	if (err) {
 		ret = err;
 	} else if ((uint64_t)length >= size) {
