@@ -3005,9 +3005,10 @@ int fsck_run(const char *device, int mode, FILE *out, struct fsck_result *res)
 			(unsigned long long)res->blocks_used,
 			(unsigned long long)res->blocks);
 	}
-	ret = fc->unfixed	       ? FSCK_EXIT_UNCORRECTED :
-	      fc->fixed || fc->changes ? FSCK_EXIT_CORRECTED :
-					 FSCK_EXIT_OK;
+	/* e2fsck's bits OR together: some errors fixed and others left
+	 * is 1 | 4 = 5 */
+	ret = (fc->fixed || fc->changes ? FSCK_EXIT_CORRECTED : 0) |
+	      (fc->unfixed ? FSCK_EXIT_UNCORRECTED : 0);
 done:
 	res->problems = fc->problems;
 	res->fixed = fc->fixed;

@@ -31,7 +31,9 @@
 #define FSCK_NO 0  /* -n: report only, change nothing */
 #define FSCK_YES 1 /* -y: repair every problem found */
 
-/* Exit codes, as e2fsck(8) */
+/* Exit codes, as e2fsck(8): bits that OR together (5: some errors
+ * corrected, others left), except FSCK_EXIT_ERROR and FSCK_EXIT_USAGE,
+ * which stand alone. */
 #define FSCK_EXIT_OK 0		/* no errors */
 #define FSCK_EXIT_CORRECTED 1	/* errors corrected (image modified) */
 #define FSCK_EXIT_UNCORRECTED 4 /* errors left uncorrected */
@@ -57,8 +59,9 @@ struct fsck_result {
  * Check (and with FSCK_YES repair) the udax file system on `device` (a
  * path as udax_open takes it). The report, pass by pass, goes to `out`
  * (NULL: none). `res` may be NULL. Returns an FSCK_EXIT_* code: 0 clean,
- * 1 errors corrected, 4 errors left, 8 operational error (the device
- * cannot be opened or holds no udax file system; res->message says why).
+ * 1 errors corrected, 4 errors left, 5 (1 | 4) some corrected and some
+ * left, 8 operational error (the device cannot be opened or holds no udax
+ * file system; res->message says why).
  */
 int fsck_run(const char *device, int mode, FILE *out, struct fsck_result *res);
 

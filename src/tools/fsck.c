@@ -28,8 +28,10 @@ static void fsck_usage(void)
 	       "                runs a full check; accepted for e2fsck "
 	       "compatibility)\n"
 	       "      --help    display this help and exit\n\n"
-	       "Exit status: 0 no errors, 1 errors corrected, 4 errors left "
-	       "uncorrected,\n"
+	       "Exit status (as e2fsck; 1 and 4 add up): 0 no errors, 1 "
+	       "errors corrected,\n"
+	       "4 errors left uncorrected, 5 some errors corrected and "
+	       "others left,\n"
 	       "8 operational error, 16 usage error.\n");
 }
 

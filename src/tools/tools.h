@@ -58,7 +58,7 @@ typedef int (*tool_cmd_fn)(int argc, char **argv);
 /* ---- commands ---- */
 
 int udax_tool_mkfs(int argc, char **argv);
-int udax_tool_fsck(int argc, char **argv); /* fsck.c: exit 0, 1, 4, 8 */
+int udax_tool_fsck(int argc, char **argv); /* fsck.c: exit 0, 1, 4, 5, 8, 16 */
 int udax_tool_ls(int argc, char **argv);
 int udax_tool_stat(int argc, char **argv);
 int udax_tool_cat(int argc, char **argv);
