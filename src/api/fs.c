@@ -241,33 +241,13 @@ static int super_check(struct udax_fs *fs, const struct udax_super *sb,
 
 	if (sb->magic != UDAX_SUPER_MAGIC)
 		why = "bad magic number: not a udax file system";
-	else if (udax_block_crc(sb, UDAX_BLOCK_SIZE,
-				offsetof(struct udax_super, crc)) != sb->crc)
-		why = "checksum mismatch";
-	else if (sb->version != UDAX_FORMAT_VERSION)
-		why = "unsupported format version";
-	else if (sb->block_size != UDAX_BLOCK_SIZE)
-		why = "unsupported block size";
-	else if (sb->block_count > nb)
+	else
+		why = udax_super_why(sb);
+	if (!why && sb->block_count > nb)
 		why = "the device is smaller than the file system "
 		      "(truncated image?)";
-	else if (sb->feat_incompat & ~(uint64_t)UDAX_FEAT_INCOMPAT_KNOWN)
+	if (!why && (sb->feat_incompat & ~(uint64_t)UDAX_FEAT_INCOMPAT_KNOWN))
 		why = "incompatible features this library does not implement";
-	else if (sb->journal_start != UDAX_JOURNAL_START ||
-		 sb->journal_blocks < 64 ||
-		 sb->bbmap_start != sb->journal_start + sb->journal_blocks ||
-		 sb->bbmap_blocks !=
-			 div_up(sb->block_count, UDAX_BITMAP_BITS) ||
-		 sb->ibmap_start != sb->bbmap_start + sb->bbmap_blocks ||
-		 sb->inode_count < 16 || sb->inode_count > (1ull << 32) ||
-		 sb->ibmap_blocks !=
-			 div_up(sb->inode_count, UDAX_BITMAP_BITS) ||
-		 sb->itable_start != sb->ibmap_start + sb->ibmap_blocks ||
-		 sb->itable_blocks * UDAX_INODES_PER_BLOCK != sb->inode_count ||
-		 sb->data_start != sb->itable_start + sb->itable_blocks ||
-		 sb->data_start + 2 > sb->block_count ||
-		 sb->root_ino != UDAX_ROOT_INO)
-		why = "inconsistent geometry";
 	if (!why)
 		return 0;
 	if (!fs->quiet)

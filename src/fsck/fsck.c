@@ -351,11 +351,6 @@ static int is_zero(const void *p, size_t len)
 	return 1;
 }
 
-static uint64_t div_up(uint64_t a, uint64_t b)
-{
-	return a / b + (a % b != 0);
-}
-
 /* Block `b` of the work image, or NULL past what can be read. */
 static uint8_t *blk_ptr(struct fsck *fc, uint64_t b)
 {
@@ -1049,34 +1044,6 @@ static int walk_tree(struct walk *w, uint64_t root)
  * Pass 0: superblock, device size, journal, state block
  * ================================================================ */
 
-/* Why a superblock is not usable, or NULL. */
-static const char *super_why(const struct udax_super *sb)
-{
-	if (sb->magic != UDAX_SUPER_MAGIC)
-		return "bad magic number";
-	if (udax_block_crc(sb, UDAX_BLOCK_SIZE, SUPER_CRC_OFF) != sb->crc)
-		return "checksum mismatch";
-	if (sb->version != UDAX_FORMAT_VERSION)
-		return "unsupported format version";
-	if (sb->block_size != UDAX_BLOCK_SIZE)
-		return "unsupported block size";
-	if (sb->journal_start != UDAX_JOURNAL_START ||
-	    sb->journal_blocks < 64 || sb->journal_blocks > (1ull << 20) ||
-	    sb->block_count < 8 || sb->block_count > (1ull << 40) ||
-	    sb->bbmap_start != sb->journal_start + sb->journal_blocks ||
-	    sb->bbmap_blocks != div_up(sb->block_count, UDAX_BITMAP_BITS) ||
-	    sb->ibmap_start != sb->bbmap_start + sb->bbmap_blocks ||
-	    sb->inode_count < 16 || sb->inode_count > (1ull << 32) ||
-	    sb->ibmap_blocks != div_up(sb->inode_count, UDAX_BITMAP_BITS) ||
-	    sb->itable_start != sb->ibmap_start + sb->ibmap_blocks ||
-	    sb->itable_blocks * UDAX_INODES_PER_BLOCK != sb->inode_count ||
-	    sb->data_start != sb->itable_start + sb->itable_blocks ||
-	    sb->data_start + 2 > sb->block_count ||
-	    sb->root_ino != UDAX_ROOT_INO)
-		return "inconsistent geometry";
-	return NULL;
-}
-
 /* Operational error: say why, return FSCK_EXIT_ERROR. */
 static int op_error(struct fsck *fc, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
@@ -1103,7 +1070,7 @@ static int super_choose(struct fsck *fc, int *which, uint64_t *backup_blk,
 	uint64_t cand[2];
 	int nc = 0;
 
-	*primary_why = super_why(p);
+	*primary_why = udax_super_why(p);
 	if (!*primary_why) {
 		fc->sb = *p;
 		*which = 0;
@@ -1117,7 +1084,7 @@ static int super_choose(struct fsck *fc, int *which, uint64_t *backup_blk,
 		const struct udax_super *b =
 			(const void *)(fc->dev->base +
 				       (cand[i] << UDAX_BLOCK_SHIFT));
-		if (cand[i] == 0 || super_why(b) ||
+		if (cand[i] == 0 || udax_super_why(b) ||
 		    b->block_count - 1 != cand[i])
 			continue;
 		fc->sb = *b;
@@ -1132,7 +1099,7 @@ static int super_choose(struct fsck *fc, int *which, uint64_t *backup_blk,
 		if (f >= 0) {
 			struct udax_super t = *p;
 			flip_bit(&t, f);
-			if (!super_why(&t)) {
+			if (!udax_super_why(&t)) {
 				fc->sb = t;
 				*which = 2;
 				*bit = f;
@@ -1457,7 +1424,7 @@ static int pass0(struct fsck *fc)
 		img_write(fc, fc->base, &fc->sb, sizeof(fc->sb));
 	uint8_t *bk = blk_ptr(fc, fc->nblocks - 1);
 	if (bk && memcmp(bk, &fc->sb, sizeof(fc->sb))) {
-		const char *bwhy = super_why((const void *)bk);
+		const char *bwhy = udax_super_why((const void *)bk);
 		char what[96];
 		if (bwhy)
 			snprintf(what, sizeof(what), "is damaged (%s)", bwhy);
