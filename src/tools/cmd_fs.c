@@ -172,6 +172,7 @@ int udax_tool_mkfs(int argc, char **argv)
 /* One image's numbers, as df prints them. */
 struct df_row {
 	const char *image;
+	uint64_t block_size;
 	uint64_t size, used, avail; /* bytes */
 	uint64_t inodes, iused, ifree;
 };
@@ -179,10 +180,12 @@ struct df_row {
 /* Print df's help. */
 static void df_usage(void)
 {
-	printf("Usage: udax df [-h] IMAGE...\n"
+	printf("Usage: udax df [-h] [--json] IMAGE...\n"
 	       "Show the space and inodes used in udax images.\n\n"
 	       "  -h, --human-readable  print sizes like 1K 234M 2G (default: "
 	       "1K blocks)\n"
+	       "      --json            one JSON object on standard output, "
+	       "sizes in bytes\n"
 	       "      --help            display this help and exit\n");
 }
 
@@ -220,6 +223,7 @@ static int df_row_fill(struct udax_fs *fs, const char *image,
 		return err;
 	frsize = sv.f_frsize ? sv.f_frsize : sv.f_bsize;
 	row->image = image;
+	row->block_size = frsize;
 	row->size = (uint64_t)sv.f_blocks * frsize;
 	row->used = (uint64_t)(sv.f_blocks - sv.f_bfree) * frsize;
 	row->avail = (uint64_t)sv.f_bavail * frsize;
@@ -257,11 +261,37 @@ static void df_print(const struct df_row *rows, size_t count, int human)
 	}
 }
 
+/* The same numbers for scripts: {"images": [...]}, sizes in bytes. */
+static int df_print_json(const struct df_row *rows, size_t count)
+{
+	struct tool_json j;
+	size_t i;
+
+	tool_json_begin(&j, stdout);
+	tool_json_array(&j, "images");
+	for (i = 0; i < count; i++) {
+		const struct df_row *r = &rows[i];
+
+		tool_json_object(&j, NULL);
+		tool_json_bytes(&j, "image", r->image, strlen(r->image));
+		tool_json_u64(&j, "block_size", r->block_size);
+		tool_json_u64(&j, "size_bytes", r->size);
+		tool_json_u64(&j, "used_bytes", r->used);
+		tool_json_u64(&j, "available_bytes", r->avail);
+		tool_json_u64(&j, "inodes", r->inodes);
+		tool_json_u64(&j, "inodes_used", r->iused);
+		tool_json_u64(&j, "inodes_free", r->ifree);
+		tool_json_close(&j);
+	}
+	return tool_json_end(&j);
+}
+
 /* udax df: space and inode usage of images. */
 int udax_tool_df(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		{"human-readable", no_argument, NULL, 'h'},
+		{"json", no_argument, NULL, TOOL_OPT_JSON},
 		{"help", no_argument, NULL, TOOL_OPT_HELP},
 		{NULL, 0, NULL, 0},
 	};
@@ -269,13 +299,16 @@ int udax_tool_df(int argc, char **argv)
 	struct df_row *rows;
 	struct udax_fs *fs;
 	const char *name;
-	int c, i, err, human = 0, status = TOOL_EXIT_OK;
+	int c, i, err, human = 0, json = 0, status = TOOL_EXIT_OK;
 	size_t n = 0;
 
 	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'h':
 			human = 1;
+			break;
+		case TOOL_OPT_JSON:
+			json = 1;
 			break;
 		case TOOL_OPT_HELP:
 			df_usage();
@@ -305,8 +338,12 @@ int udax_tool_df(int argc, char **argv)
 		}
 		n++;
 	}
-	if (n > 0)
+	if (json) {
+		if (df_print_json(rows, n))
+			status = TOOL_EXIT_FAILURE;
+	} else if (n > 0) {
 		df_print(rows, n, human);
+	}
 	if (tool_images_close(&images))
 		status = TOOL_EXIT_FAILURE;
 	free(rows);

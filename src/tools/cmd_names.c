@@ -388,7 +388,7 @@ static int mv_run(struct tool_images *images, char **args, int nsrc,
 /* udax mv: rename files within an image (udax_rename). */
 int udax_tool_mv(int argc, char **argv)
 {
-	enum { MV_OPT_EXCHANGE = TOOL_OPT_HELP + 1 };
+	enum { MV_OPT_EXCHANGE = TOOL_OPT_LOCAL };
 	static const struct option longopts[] = {
 		{"exchange", no_argument, NULL, MV_OPT_EXCHANGE},
 		{"verbose", no_argument, NULL, 'v'},

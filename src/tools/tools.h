@@ -20,6 +20,7 @@
  *   cmd_fs.c     mkfs, df, info
  *   cmd_bench.c  bench (faults: the MAP_SYNC seed's experiment)
  *   fsck.c       fsck (written separately)
+ *   json.c       the writer behind --json
  *
  * Conventions: functions return 0 or a negative errno; a command returns
  * its exit status (TOOL_EXIT_*). Messages go to stderr as
@@ -29,6 +30,7 @@
 #define UDAX_TOOLS_H
 
 #include <stdint.h>
+#include <stdio.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <time.h>
@@ -43,6 +45,10 @@
 /* getopt_long value of --help, which has no short form (-h means
  * human-readable to ls and df). */
 #define TOOL_OPT_HELP 0x100
+/* getopt_long value of --json (no short form either). */
+#define TOOL_OPT_JSON 0x101
+/* The first value a command gives its own long-only options. */
+#define TOOL_OPT_LOCAL 0x110
 
 /* Size of the buffer cp and cat move data through. */
 #define TOOL_CHUNK_SIZE (1024 * 1024)
@@ -164,6 +170,43 @@ char *tool_path_join(const char *dir, const char *name, size_t name_len);
 int tool_is_zero(const void *buf, size_t len);
 /* Write all of buf to a host descriptor. Returns 0 or a negative errno. */
 int tool_write_all(int fd, const void *buf, size_t len);
+
+/* ---- JSON output (json.c) ---- */
+
+/* Deepest nesting of objects and arrays, the document included. */
+#define TOOL_JSON_DEPTH 8
+
+/*
+ * A JSON document being written to a stream, two-space indented. Every
+ * value call takes the member's key, or NULL for an array element.
+ * Lifecycle: tool_json_begin (opens the top-level object), members,
+ * tool_json_end (closes what is open). Strings: see json.c.
+ */
+struct tool_json {
+	FILE *out;
+	int depth;			 /* open levels; 1 = the document */
+	unsigned count[TOOL_JSON_DEPTH]; /* members written, per level */
+	char closer[TOOL_JSON_DEPTH];	 /* '}' or ']', per level */
+};
+
+void tool_json_begin(struct tool_json *j, FILE *out);
+/* Returns 0 or -EIO if the output could not be written. */
+int tool_json_end(struct tool_json *j);
+void tool_json_object(struct tool_json *j, const char *key);
+void tool_json_array(struct tool_json *j, const char *key);
+void tool_json_close(struct tool_json *j);
+void tool_json_str(struct tool_json *j, const char *key, const char *s);
+/* Bytes that may not be UTF-8 (a file name): KEY, with invalid bytes as
+ * U+FFFD, and then KEY_hex with every byte in hex if there were any.
+ * key must not be NULL. */
+void tool_json_bytes(struct tool_json *j, const char *key, const void *s,
+		     size_t len);
+void tool_json_u64(struct tool_json *j, const char *key, uint64_t v);
+void tool_json_i64(struct tool_json *j, const char *key, int64_t v);
+void tool_json_bool(struct tool_json *j, const char *key, int v);
+void tool_json_null(struct tool_json *j, const char *key);
+/* A quoted, escaped JSON string. */
+void tool_json_write_string(FILE *out, const void *s, size_t len);
 
 /* ---- a path on the host or in an image (loc.c) ---- */
 
