@@ -153,6 +153,9 @@ int tool_parse_u64(const char *str, uint64_t *value);
 void tool_mode_string(mode_t mode, char *buf);
 /* The file type as stat(1) names it ("regular file"). */
 const char *tool_type_name(mode_t mode);
+/* The file type as --json names it: "regular", "directory", "symlink",
+ * "char", "block", "fifo", "socket", "unknown". */
+const char *tool_type_key(mode_t mode);
 /* "1.5G" as df -h prints it; buf holds 16 bytes. */
 void tool_human_size(uint64_t bytes, char *buf);
 /* "2024-05-01 12:34" in local time; buf holds 32 bytes. */
