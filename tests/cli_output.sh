@@ -103,4 +103,124 @@ expect_err 1 "$work/none.img" "df --json of a missing image: exit 1" \
 json_check "df --json of a missing image: still a document" "
 d == {'images': []}"
 
+# ---- info ----
+
+# seal_super IMG FIELD=VALUE...: rewrite superblock fields (offsets of
+# docs/FORMAT.md) and its crc32c, to make a well-sealed odd superblock.
+# journal_tx IMG: write one committed, empty transaction at the start of
+# the journal log, as a crash would leave one.
+py_image() {
+	python3 - "$@" <<'PY'
+import struct, sys
+def crc32c(data):
+    crc = 0xffffffff
+    for b in data:
+        crc ^= b
+        for _ in range(8):
+            crc = (crc >> 1) ^ (0x82F63B78 & -(crc & 1))
+    return crc ^ 0xffffffff
+what, path = sys.argv[1], sys.argv[2]
+with open(path, 'r+b') as f:
+    sb = bytearray(f.read(4096))
+    if what == 'journal_tx':
+        h = struct.pack('<IIQIIQ16sQQ', 0x4c4a5855, 0, 7, 0, 0, 64,
+                        bytes(sb[24:40]), 0, 0)
+        h = h[:4] + struct.pack('<I', crc32c(h)) + h[8:]
+        f.seek(2 * 4096)
+        f.write(h)
+    elif what == 'version':
+        sb[8:12] = struct.pack('<I', int(sys.argv[3]))
+        sb[4092:4096] = b'\0\0\0\0'
+        sb[4092:4096] = struct.pack('<I', crc32c(bytes(sb)))
+        f.seek(0)
+        f.write(sb)
+PY
+}
+
+fresh=$work/fresh.img
+expect 0 "mkfs a fresh image" "$UDAX" mkfs -q --size 16M "$fresh"
+expect 0 "info of a fresh image" "$UDAX" info "$fresh"
+for line in 'State: *clean$' 'Open by: *nobody$' 'Format version: *1$' \
+	'Block size: *4096$' 'Block count: *4096 (16M)$' \
+	'Features (incompat): *(none)$' 'Journal: *blocks 2-.*, empty$' \
+	'Inodes used: *1$' 'UUID: *[0-9a-f]\{8\}-[0-9a-f]\{4\}-'; do
+	grep -q "^$line" "$work/stdout"
+	result $? "info shows '$line'"
+done
+expect 0 "info --json of a fresh image" "$UDAX" info --json "$fresh"
+json_check "info --json: geometry, usage from the bitmaps, state" "
+d['state'] == 'clean' and d['block_count'] == 4096 and d['inode_count']
+== d['inodes_used'] + d['inodes_free'] and d['inodes_used'] == 1
+and d['blocks_used'] == d['data_start'] + 1 and d['damage'] is None
+and d['features'] == {'compat': [], 'incompat': [], 'ro_compat': []}
+and d['open_by'] == {'writer': None, 'readers': []}
+and d['backup_superblock'] == 4095 and d['journal']['start'] == 2"
+
+expect 0 "info --json of a used image" "$UDAX" info --json "$img"
+inodes=$(python3 -c 'import json,sys; print(json.load(sys.stdin)["inodes_used"])' \
+	<"$work/stdout")
+expect 0 "df --json of the same image" "$UDAX" df --json "$img"
+json_check "info and df count the same inodes in use ($inodes)" "
+d['images'][0]['inodes_used'] == ${inodes:-0}"
+
+expect 0 "info of an image a writer holds" \
+	flock -x "$fresh" "$UDAX" info --json "$fresh"
+json_check "info --json: a writer's lock is seen" "
+d['state'] == 'in_use' and d['open_by']['writer'] > 0"
+expect 0 "info of an image two readers hold" \
+	flock -s "$fresh" flock -s "$fresh" "$UDAX" info "$fresh"
+grep -q '^Open by: *2 readers (pids [0-9]*, [0-9]*)$' "$work/stdout" &&
+	grep -q '^State: *clean$' "$work/stdout"
+result $? "info: readers are listed, the image is still clean"
+
+py_image journal_tx "$fresh"
+cp "$fresh" "$work/before.img"
+expect 0 "info of an image whose journal needs replay" "$UDAX" info "$fresh"
+grep -q '^State: *needs recovery (journal: 1 committed' "$work/stdout"
+result $? "info: needs recovery, with the number of transactions"
+same "info writes nothing" "$work/before.img" "$fresh"
+expect 0 "a read-write open replays the journal" "$UDAX" mkdir "$fresh:/d"
+expect 0 "info after the replay" "$UDAX" info --json "$fresh"
+json_check "info --json: clean again" "
+d['state'] == 'clean' and d['journal_transactions'] == 0
+and d['inodes_used'] == 2"
+
+cp "$fresh" "$work/bitmap.img"
+expect 0 "info shows the block bitmap" "$UDAX" info "$fresh"
+blk=$(sed -n 's/^Block bitmap: *block \([0-9]*\)$/\1/p' "$work/stdout")
+dd if=/dev/zero of="$work/bitmap.img" bs=4096 seek="${blk:-0}" count=1 \
+	conv=notrunc 2>/dev/null
+expect_err 1 "block bitmap block $blk is damaged" \
+	"info of a damaged bitmap: exit 1, names the block" \
+	"$UDAX" info "$work/bitmap.img"
+grep -q "^State: *damaged: block bitmap block $blk" "$work/stdout"
+result $? "info of a damaged bitmap still shows the superblock and the state"
+
+cp "$fresh" "$work/primary.img"
+dd if=/dev/zero of="$work/primary.img" bs=64 count=1 conv=notrunc 2>/dev/null
+expect_err 1 "the backup at block 4095 is good: 'udax fsck -y' restores it" \
+	"info of a damaged primary superblock: refused, names the backup" \
+	"$UDAX" info "$work/primary.img"
+[ ! -s "$work/stdout" ]
+result $? "a refused image prints nothing on stdout"
+cp "$fresh" "$work/version.img"
+py_image version "$work/version.img" 2
+expect_err 1 "format version 2, this udax reads version 1" \
+	"info of a newer format: refused, names the versions" \
+	"$UDAX" info "$work/version.img"
+head -c 8M /dev/zero >"$work/zero.img"
+expect_err 1 "not a udax file system (bad magic number)" \
+	"info of an image of zeros: refused" "$UDAX" info "$work/zero.img"
+expect_err 1 "not a udax file system" "info of a foreign file: refused" \
+	"$UDAX" info "$UDAX"
+head -c 100 /dev/zero >"$work/tiny.img"
+expect_err 1 "too small to hold a udax file system" \
+	"info of a tiny file: refused" "$UDAX" info "$work/tiny.img"
+expect_err 1 "No such file or directory" "info of a missing image: exit 1" \
+	"$UDAX" info "$work/none.img"
+expect_err 2 "missing image operand" "info without an image: exit 2" \
+	"$UDAX" info
+expect_err 2 "extra operand" "info with two images: exit 2" \
+	"$UDAX" info "$fresh" "$img"
+
 cli_summary

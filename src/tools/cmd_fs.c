@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 /*
  * cmd_fs.c - the commands about a whole file system: mkfs creates one, df
- * and info report what udax_statfs() says about it.
+ * reports what udax_statfs() says about it (info, which reads the raw
+ * image, is cmd_info.c).
  */
 #include <errno.h>
 #include <getopt.h>
@@ -143,10 +144,8 @@ int udax_tool_mkfs(int argc, char **argv)
 			return tool_usage_error(NULL);
 		}
 	}
-	if (optind >= argc)
-		return tool_usage_error("missing image operand");
-	if (argc - optind > 1)
-		return tool_usage_error("extra operand '%s'", argv[optind + 1]);
+	if (tool_one_operand(argc, argv))
+		return TOOL_EXIT_USAGE;
 	image = argv[optind];
 
 	if (!force && !mkfs_confirm(image))
@@ -347,96 +346,5 @@ int udax_tool_df(int argc, char **argv)
 	if (tool_images_close(&images))
 		status = TOOL_EXIT_FAILURE;
 	free(rows);
-	return status;
-}
-
-/* ---- info ---- */
-
-/* Print info's help. */
-static void info_usage(void)
-{
-	printf("Usage: udax info IMAGE\n"
-	       "Show what a udax file system reports about itself.\n\n"
-	       "      --help  display this help and exit\n");
-}
-
-/* Print what the file system says of itself, dumpe2fs-style. */
-static void info_print(const char *image, const struct udax_info *in,
-		       const struct statvfs *sv)
-{
-	char human[16], when[64];
-	time_t t = (time_t)(in->mkfs_time_ns / 1000000000);
-	struct tm tm;
-
-	printf("%-24s%s\n", "Device:", image);
-	printf("%-24s%s, %s\n", "Device kind:", in->device_kind,
-	       in->persistence);
-	printf("%-24s%s\n", "Library version:", udax_version());
-	printf("%-24s%u\n", "Format version:", in->format_version);
-	printf("%-24s", "UUID:");
-	for (int i = 0; i < 16; i++)
-		printf("%02x%s", in->uuid[i],
-		       (i == 3 || i == 5 || i == 7 || i == 9) ? "-" : "");
-	printf("\n");
-	strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S UTC",
-		 gmtime_r(&t, &tm));
-	printf("%-24s%s\n", "Created:", when);
-	printf("%-24s0x%" PRIx64 "\n", "Features:", in->features);
-	printf("%-24s%u\n", "Block size:", in->block_size);
-	tool_human_size(in->block_count * in->block_size, human);
-	printf("%-24s%" PRIu64 " (%s)\n", "Block count:", in->block_count,
-	       human);
-	printf("%-24s%" PRIu64 "\n", "Free blocks:", in->free_blocks);
-	printf("%-24s%" PRIu64 "\n", "First data block:", in->data_start);
-	tool_human_size(in->journal_bytes, human);
-	printf("%-24s%s\n", "Journal size:", human);
-	printf("%-24s%" PRIu64 "\n", "Inode count:", in->inode_count);
-	printf("%-24s%" PRIu64 "\n", "Free inodes:", in->free_inodes);
-	printf("%-24s%" PRIu64 "\n",
-	       "Maximum name length:", (uint64_t)sv->f_namemax);
-}
-
-/* udax info: the file system's own view of an image. */
-int udax_tool_info(int argc, char **argv)
-{
-	static const struct option longopts[] = {
-		{"help", no_argument, NULL, TOOL_OPT_HELP},
-		{NULL, 0, NULL, 0},
-	};
-	struct tool_images images;
-	struct statvfs sv;
-	struct udax_fs *fs;
-	int c, err, status = TOOL_EXIT_OK;
-
-	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
-		switch (c) {
-		case TOOL_OPT_HELP:
-			info_usage();
-			return TOOL_EXIT_OK;
-		default:
-			return tool_usage_error(NULL);
-		}
-	}
-	if (optind >= argc)
-		return tool_usage_error("missing image operand");
-	if (argc - optind > 1)
-		return tool_usage_error("extra operand '%s'", argv[optind + 1]);
-	tool_images_init(&images, 0);
-	if (tool_images_get(&images, argv[optind], &fs, NULL)) {
-		status = TOOL_EXIT_FAILURE;
-	} else {
-		struct udax_info in;
-		err = udax_statfs(fs, &sv);
-		if (!err)
-			err = udax_info(fs, &in);
-		if (err) {
-			tool_error("%s: %s", argv[optind], udax_strerror(err));
-			status = TOOL_EXIT_FAILURE;
-		} else {
-			info_print(argv[optind], &in, &sv);
-		}
-	}
-	if (tool_images_close(&images))
-		status = TOOL_EXIT_FAILURE;
 	return status;
 }

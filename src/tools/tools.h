@@ -17,7 +17,8 @@
  *   cmd_files.c  ls, stat, cat
  *   cmd_cp.c     cp
  *   cmd_names.c  mkdir, rm, mv
- *   cmd_fs.c     mkfs, df, info
+ *   cmd_fs.c     mkfs, df
+ *   cmd_info.c   info (reads the raw image: format.h, device layer)
  *   cmd_bench.c  bench (faults: the MAP_SYNC seed's experiment)
  *   fsck.c       fsck (written separately)
  *   json.c       the writer behind --json
@@ -83,6 +84,8 @@ extern const char *tool_prog;
 
 /* Print "udax CMD: " fmt "\n" to stderr. */
 void tool_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Print the exit statuses, the end of every --help but fsck's. */
+void tool_exit_help(void);
 /* Print "Try 'udax CMD --help' for more information." and return
  * TOOL_EXIT_USAGE, for the end of a usage error. */
 int tool_usage_hint(void);
@@ -103,6 +106,9 @@ struct tool_spec {
 	char *path;
 };
 
+/* After getopt: exactly one operand (an image) must be left. Returns 0,
+ * or reports the usage error and returns TOOL_EXIT_USAGE. */
+int tool_one_operand(int argc, char **argv);
 /* Split "IMAGE[:PATH]". Returns 0, or -EINVAL for an empty IMAGE. */
 int tool_spec_parse(const char *arg, struct tool_spec *spec);
 /* Whether a cp operand names a path in an image: it holds a ':' and does

@@ -157,6 +157,12 @@ void tool_error(const char *fmt, ...)
 	fputc('\n', stderr);
 }
 
+/* The last paragraph of every command's --help but fsck's. */
+void tool_exit_help(void)
+{
+	printf("\nExit status: 0 success, 1 failure, 2 usage error.\n");
+}
+
 /* The hint that ends every usage error, as coreutils prints it. */
 int tool_usage_hint(void)
 {
@@ -181,6 +187,16 @@ int tool_usage_error(const char *fmt, ...)
 }
 
 /* ---- operands ---- */
+
+/* mkfs and info take one image, no more, no less. */
+int tool_one_operand(int argc, char **argv)
+{
+	if (optind >= argc)
+		return tool_usage_error("missing image operand");
+	if (argc - optind > 1)
+		return tool_usage_error("extra operand '%s'", argv[optind + 1]);
+	return 0;
+}
 
 /* Split an IMAGE[:PATH] operand; every command that names an image
  * parses its operands here. */
