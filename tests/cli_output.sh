@@ -223,4 +223,74 @@ expect_err 2 "missing image operand" "info without an image: exit 2" \
 expect_err 2 "extra operand" "info with two images: exit 2" \
 	"$UDAX" info "$fresh" "$img"
 
+# ---- progress bars ----
+
+# on_tty OUT CMD: run the shell command CMD with a pseudo-terminal as its
+# standard input, output and error (script(1)); OUT gets what it wrote
+on_tty() {
+	script -qec "$2" /dev/null </dev/null >"$1" 2>&1
+}
+
+# bar_check DESC CAPTURE LABEL: the capture holds a bar (LABEL and '[')
+# drawn at most ten times a second plus the first, erased at its end:
+# the last bar is followed by CR ESC [K. SECONDS is how long it ran.
+bar_check() {
+	if python3 - "$2" "$3" "$SECONDS_RAN" >"$work/err" 2>&1 <<'PY'
+import sys
+data = open(sys.argv[1], 'rb').read()
+label = b'\r' + sys.argv[2].encode() + b' ['
+frames = data.count(label)
+last = data.rfind(label)
+erased = data.find(b'\r\x1b[K', last) > last
+allowed = 2 + 10 * float(sys.argv[3])
+print('frames %d (at most %.0f), erased %s' % (frames, allowed, erased))
+sys.exit(0 if frames >= 1 and frames <= allowed and erased else 1)
+PY
+	then
+		result 0 "$1"
+	else
+		cat -v "$2" | head -c 600 >>"$work/err"
+		result 1 "$1"
+	fi
+}
+
+# timed_tty OUT CMD: on_tty, and SECONDS_RAN gets the elapsed time
+timed_tty() {
+	t0=$(date +%s%N)
+	on_tty "$@"
+	SECONDS_RAN=$(( ($(date +%s%N) - t0) / 1000000 ))e-3
+}
+
+big=$work/big
+mkdir "$big" || exit 1
+head -c 16M /dev/urandom >"$big/f0"
+for i in 1 2 3; do ln "$big/f0" "$big/f$i"; done
+ln -s f0 "$big/link"
+expect 0 "mkfs for the copies" "$UDAX" mkfs -q --size 384M "$work/cp.img"
+timed_tty "$work/tty.out" "'$UDAX' cp -r '$big' '$work/cp.img:/a'"
+result $? "cp -r under a terminal"
+bar_check "cp -r draws a throttled bar and erases it" "$work/tty.out" copying
+grep -q '5/5 files\|[0-9]/5 files, [0-9.]*M/64M' "$work/tty.out"
+result $? "the bar counts files and bytes of the whole copy"
+on_tty "$work/tty.out" "'$UDAX' cp -r '$big' '$work/cp.img:/b' 2>'$work/bar.err'"
+result $? "cp -r with only stdout on a terminal"
+[ ! -s "$work/bar.err" ] && ! grep -q 'copying' "$work/tty.out"
+result $? "no bar when standard error is a file"
+on_tty "$work/tty.out" "'$UDAX' cp -rq '$big' '$work/cp.img:/c'"
+! grep -q 'copying' "$work/tty.out"
+result $? "no bar with cp -q"
+"$UDAX" cp -r "$big" "$work/cp.img:/d" >"$work/stdout" 2>"$work/bar.err"
+[ ! -s "$work/bar.err" ] && [ ! -s "$work/stdout" ]
+result $? "cp -r without a terminal prints nothing"
+expect 0 "the copies are whole" "$UDAX" cat "$work/cp.img:/d/f3"
+same "a copied file" "$big/f3" "$work/stdout"
+
+timed_tty "$work/tty.out" "'$UDAX' mkfs -f --size 128M '$work/mkfs.img'"
+result $? "mkfs under a terminal"
+bar_check "mkfs draws a bar while it zeroes the metadata" "$work/tty.out" \
+	"zeroing the metadata"
+on_tty "$work/tty.out" "'$UDAX' mkfs -q -f --size 128M '$work/mkfs.img'"
+[ ! -s "$work/tty.out" ]
+result $? "mkfs -q prints nothing, not even a bar"
+
 cli_summary

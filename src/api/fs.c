@@ -122,6 +122,35 @@ static void bitmap_mark(struct dev *dev, const struct udax_super *sb,
 	bm->bits[bit / 8] |= (uint8_t)(1u << (bit % 8));
 }
 
+/* Smallest step of mkfs_metadata_pass(); steps are also at least 1/256
+ * of the work, so that progress is told a few hundred times at most. */
+#define MKFS_STEP_BYTES (4ull << 20)
+
+/* Zero (zero = 1) or make durable (zero = 0) the len bytes of metadata
+ * at addr, in steps that tell o->progress: on a large device mkfs spends
+ * its time here. */
+static void mkfs_metadata_pass(struct dev *dev, uint8_t *addr, uint64_t len,
+			       int zero, const struct udax_mkfs_opts *o)
+{
+	const char *phase =
+		zero ? "zeroing the metadata" : "writing the metadata";
+	uint64_t step =
+		len / 256 > MKFS_STEP_BYTES ? len / 256 : MKFS_STEP_BYTES;
+
+	for (uint64_t off = 0; off < len; off += step) {
+		uint64_t n = len - off < step ? len - off : step;
+
+		if (zero)
+			memset(addr + off, 0, n);
+		else
+			dev_flush(dev, addr + off, n);
+		if (o->progress)
+			o->progress(o->progress_arg, phase, off + n, len);
+	}
+	if (!zero)
+		dev_drain(dev);
+}
+
 /* Write a fresh file system onto an open device. */
 static int mkfs_dev(struct dev *dev, const struct udax_mkfs_opts *o)
 {
@@ -145,7 +174,7 @@ static int mkfs_dev(struct dev *dev, const struct udax_mkfs_opts *o)
 
 	/* metadata area and backup superblock: start from zeros */
 	uint8_t *base = dev->base;
-	memset(base, 0, sb.data_start << UDAX_BLOCK_SHIFT);
+	mkfs_metadata_pass(dev, base, sb.data_start << UDAX_BLOCK_SHIFT, 1, o);
 	memset(base + ((nblocks - 1) << UDAX_BLOCK_SHIFT), 0, UDAX_BLOCK_SIZE);
 
 	for (uint64_t b = 0; b < sb.bbmap_blocks; b++)
@@ -196,8 +225,8 @@ static int mkfs_dev(struct dev *dev, const struct udax_mkfs_opts *o)
 				   offsetof(struct udax_inode, crc));
 
 	/* everything but the superblocks, durable first */
-	dev_persist(dev, base + UDAX_BLOCK_SIZE,
-		    (sb.data_start - 1) << UDAX_BLOCK_SHIFT);
+	mkfs_metadata_pass(dev, base + UDAX_BLOCK_SIZE,
+			   (sb.data_start - 1) << UDAX_BLOCK_SHIFT, 0, o);
 	sb.crc = udax_block_crc(&sb, UDAX_BLOCK_SIZE,
 				offsetof(struct udax_super, crc));
 	memcpy(base + ((nblocks - 1) << UDAX_BLOCK_SHIFT), &sb, sizeof(sb));

@@ -35,7 +35,8 @@ static void mkfs_usage(void)
 	       "the device)\n"
 	       "  -f, --force              do not ask before overwriting a "
 	       "udax file system\n"
-	       "  -q, --quiet              print nothing on success\n"
+	       "  -q, --quiet              print nothing on success, no "
+	       "progress bar\n"
 	       "      --help               display this help and exit\n");
 }
 
@@ -61,6 +62,21 @@ static int mkfs_confirm(const char *image)
 	if (!fgets(answer, sizeof(answer), stdin))
 		return 0;
 	return answer[0] == 'y' || answer[0] == 'Y';
+}
+
+/* The bar of mkfs: a phase of the library, and the bytes done. */
+static void mkfs_progress(void *arg, const char *phase, uint64_t done,
+			  uint64_t total)
+{
+	char detail[48], done_h[16], total_h[16];
+
+	(void)arg;
+	if (!tool_progress_due())
+		return;
+	tool_human_size(done, done_h);
+	tool_human_size(total, total_h);
+	snprintf(detail, sizeof(detail), "%s/%s", done_h, total_h);
+	tool_progress_draw(phase, done, total, detail);
 }
 
 /* After mkfs, open the new file system once: it proves the image is
@@ -150,7 +166,10 @@ int udax_tool_mkfs(int argc, char **argv)
 
 	if (!force && !mkfs_confirm(image))
 		return TOOL_EXIT_FAILURE;
+	opts.progress = mkfs_progress;
+	tool_progress_start(!quiet);
 	err = udax_mkfs(image, &opts);
+	tool_progress_end();
 	if (err) {
 		tool_error("%s: %s", image, udax_strerror(err));
 		return TOOL_EXIT_FAILURE;

@@ -22,6 +22,7 @@
  *   cmd_bench.c  bench (faults: the MAP_SYNC seed's experiment)
  *   fsck.c       fsck (written separately)
  *   json.c       the writer behind --json
+ *   progress.c   progress bars on a terminal
  *
  * Conventions: functions return 0 or a negative errno; a command returns
  * its exit status (TOOL_EXIT_*). Messages go to stderr as
@@ -216,6 +217,32 @@ void tool_json_bool(struct tool_json *j, const char *key, int v);
 void tool_json_null(struct tool_json *j, const char *key);
 /* A quoted, escaped JSON string. */
 void tool_json_write_string(FILE *out, const void *s, size_t len);
+
+/* ---- the progress bar (progress.c) ---- */
+
+/* Begin a command's bar: drawn only if wanted (not --quiet, not --json)
+ * and standard error is a terminal. */
+void tool_progress_start(int wanted);
+/* Whether the bar is drawn at all (to skip work done only for it). */
+int tool_progress_on(void);
+/* Whether a redraw is due: the bar is on and 0.1 s have passed since the
+ * last (so a caller formats its detail at most ten times a second). */
+int tool_progress_due(void);
+/* Draw "LABEL [####....]  45% DETAIL" over the line (detail may be
+ * NULL). Draws even if not due: ask tool_progress_due() first. */
+void tool_progress_draw(const char *label, uint64_t done, uint64_t total,
+			const char *detail);
+/* Draw, with "DONE/TOTAL" as the detail (none while total is 0), if a
+ * redraw is due. */
+void tool_progress_update(const char *label, uint64_t done, uint64_t total);
+/* Erase the bar if it is on the line (before other output). */
+void tool_progress_clear(void);
+/* The work is over: erase the bar and draw no more. */
+void tool_progress_end(void);
+/* A stream that erases the bar before each line it passes on to under:
+ * for output printed by someone else (fsck's report). Returns under
+ * itself when no bar is drawn; otherwise fclose the stream after use. */
+FILE *tool_progress_stream(FILE *under);
 
 /* ---- a path on the host or in an image (loc.c) ---- */
 

@@ -78,12 +78,15 @@ static const struct tool_cmd *tool_cmd_find(const char *name)
 static int tool_cmd_run(const struct tool_cmd *cmd, int argc, char **argv)
 {
 	static char prog[32];
+	int ret;
 
 	snprintf(prog, sizeof(prog), "udax %s", cmd->name);
 	tool_prog = prog;
 	argv[0] = prog; /* getopt's own messages name the command */
 	optind = 0;	/* glibc: fully reinitialise getopt */
-	return cmd->run(argc, argv);
+	ret = cmd->run(argc, argv);
+	tool_progress_end(); /* a bar left drawn by an early return */
+	return ret;
 }
 
 /* The command a program name like "mkfs.udax" stands for, or NULL. */
@@ -149,6 +152,7 @@ void tool_error(const char *fmt, ...)
 {
 	va_list ap;
 
+	tool_progress_clear();
 	fflush(stdout);
 	fprintf(stderr, "%s: ", tool_prog);
 	va_start(ap, fmt);
@@ -176,6 +180,7 @@ int tool_usage_error(const char *fmt, ...)
 {
 	va_list ap;
 
+	tool_progress_clear();
 	if (fmt) {
 		fprintf(stderr, "%s: ", tool_prog);
 		va_start(ap, fmt);
