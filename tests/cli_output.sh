@@ -223,6 +223,43 @@ expect_err 2 "missing image operand" "info without an image: exit 2" \
 expect_err 2 "extra operand" "info with two images: exit 2" \
 	"$UDAX" info "$fresh" "$img"
 
+# ---- fsck ----
+
+expect 0 "fsck of a clean image: 0" "$UDAX" fsck "$fresh"
+expect 0 "fsck --json of a clean image" "$UDAX" fsck --json "$fresh"
+json_check "fsck --json: six passes, no problems, exit code 0" "
+[p['pass'] for p in d['passes']] == [0, 1, 2, 3, 4, 5]
+and all(p['problems'] == [] for p in d['passes'])
+and d['problems_found'] == 0 and d['exit_code'] == 0
+and d['mode'] == 'check' and d['error'] is None and d['files'] == 2"
+cp "$work/bitmap.img" "$work/fsck.img"
+expect 4 "fsck -n of a damaged image: 4" "$UDAX" fsck -n "$work/fsck.img"
+expect 4 "fsck -n --json of a damaged image: 4" \
+	"$UDAX" fsck -n --json "$work/fsck.img"
+json_check "fsck --json: the problem, in its pass, not fixed" "
+[(q['code'], q['fixed']) for q in d['passes'][5]['problems']]
+== [('0x050001', False)] and d['problems_left'] == 1
+and d['exit_code'] == 4 and not d['modified']"
+expect 1 "fsck -y of a damaged image: 1" "$UDAX" fsck -y --json "$work/fsck.img"
+json_check "fsck -y --json: fixed, modified" "
+d['passes'][5]['problems'][0]['fixed'] and d['problems_fixed'] == 1
+and d['exit_code'] == 1 and d['modified'] and d['mode'] == 'repair'"
+expect 0 "fsck -n after the repair: 0" "$UDAX" fsck -n "$work/fsck.img"
+expect_err 8 "in use" "fsck of an image a writer holds: 8" \
+	flock -x "$fresh" "$UDAX" fsck -n "$fresh"
+expect_err 8 "in use" "fsck -y of an image a reader holds: 8" \
+	flock -s "$fresh" "$UDAX" fsck -y "$fresh"
+expect 8 "fsck --json of an image a writer holds: 8" \
+	flock -x "$fresh" "$UDAX" fsck --json "$fresh"
+json_check "fsck --json of an operational error: the error, no passes" "
+d['exit_code'] == 8 and 'in use' in d['error'] and d['passes'] == []"
+expect_err 8 "not a udax file system" "fsck of zeros: 8" \
+	"$UDAX" fsck "$work/zero.img"
+expect 8 "fsck of a missing image: 8" "$UDAX" fsck "$work/none.img"
+expect 16 "fsck -n -y: 16" "$UDAX" fsck -n -y "$fresh"
+expect 16 "fsck without an image: 16" "$UDAX" fsck
+expect 16 "fsck with an unknown option: 16" "$UDAX" fsck --frobnicate "$fresh"
+
 # ---- progress bars ----
 
 # on_tty OUT CMD: run the shell command CMD with a pseudo-terminal as its
@@ -284,6 +321,18 @@ result $? "no bar with cp -q"
 result $? "cp -r without a terminal prints nothing"
 expect 0 "the copies are whole" "$UDAX" cat "$work/cp.img:/d/f3"
 same "a copied file" "$big/f3" "$work/stdout"
+
+timed_tty "$work/tty.out" "'$UDAX' fsck '$work/cp.img'"
+result $? "fsck under a terminal"
+bar_check "fsck draws a bar and erases it" "$work/tty.out" "Pass 0"
+grep -q 'Pass 1: Checking inodes' "$work/tty.out"
+result $? "fsck's report is on the terminal too"
+on_tty "$work/tty.out" "'$UDAX' fsck --json '$work/cp.img'"
+! grep -q 'Pass 1 \[' "$work/tty.out"
+result $? "no bar with fsck --json"
+on_tty "$work/tty.out" "'$UDAX' fsck -q '$work/cp.img'"
+! grep -q 'Pass 1 \[' "$work/tty.out"
+result $? "no bar with fsck -q"
 
 timed_tty "$work/tty.out" "'$UDAX' mkfs -f --size 128M '$work/mkfs.img'"
 result $? "mkfs under a terminal"

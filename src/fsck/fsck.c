@@ -35,6 +35,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -280,6 +281,7 @@ struct fsck {
 	const char *name;
 	FILE *out;
 	int yes;
+	const struct fsck_opts *opts; /* observers: progress, problem */
 	struct fsck_result *res;
 	struct dev *dev;
 	uint8_t *base;	   /* the work image */
@@ -504,18 +506,22 @@ static const char *ranges_text(struct ranges *r)
 static int fix(struct fsck *fc, uint32_t code, ...)
 {
 	const struct fsck_problem *p = fsck_problem_find(code);
+	char msg[1024]; /* formats, a ranges text, a reason: well below */
 	va_list ap;
 
 	if (!p)
 		return 0;
+	va_start(ap, code);
+	vsnprintf(msg, sizeof(msg), p->fmt, ap);
+	va_end(ap);
+	if (fc->opts->problem)
+		fc->opts->problem(fc->opts->arg, p, fc->pass, msg,
+				  fc->yes && p->severity != FSCK_SEV_FATAL);
 	if (fc->out) {
 		if (fc->pass <= 5)
-			fprintf(fc->out, "Pass %d: ", fc->pass);
+			fprintf(fc->out, "Pass %d: %s", fc->pass, msg);
 		else
-			fprintf(fc->out, "Finishing: ");
-		va_start(ap, code);
-		vfprintf(fc->out, p->fmt, ap);
-		va_end(ap);
+			fprintf(fc->out, "Finishing: %s", msg);
 		if (p->severity == FSCK_SEV_FATAL)
 			fprintf(fc->out, ".\n");
 		else if (fc->yes)
@@ -536,11 +542,39 @@ static int fix(struct fsck *fc, uint32_t code, ...)
 	return p->severity != FSCK_SEV_FATAL && fc->writable;
 }
 
-static void pass_header(struct fsck *fc, int pass, const char *what)
+static const char *const fsck_pass_names[] = {
+	"Checking the superblock and the journal",
+	"Checking inodes, blocks, and sizes",
+	"Checking directory structure",
+	"Checking directory connectivity",
+	"Checking reference counts",
+	"Checking bitmaps, the state block and the orphan list",
+	"Finishing: orphans and /lost+found",
+};
+
+const char *fsck_pass_name(int pass)
+{
+	if (pass < 0 || pass > 6)
+		return "";
+	return fsck_pass_names[pass];
+}
+
+/* Tell the progress observer: done of total units of the pass. Within a
+ * pass, only every 256th unit and the last one, so that the callback
+ * costs nothing beside the checks. */
+static void progress(struct fsck *fc, uint64_t done, uint64_t total)
+{
+	if (fc->opts->progress && (done % 256 == 0 || done == total))
+		fc->opts->progress(fc->opts->arg, fc->pass, done, total);
+}
+
+/* A pass starts: tell the observer, then print its title. */
+static void pass_header(struct fsck *fc, int pass)
 {
 	fc->pass = pass;
-	if (fc->out)
-		fprintf(fc->out, "Pass %d: %s\n", pass, what);
+	progress(fc, 0, 0);
+	if (fc->out && pass <= 5)
+		fprintf(fc->out, "Pass %d: %s\n", pass, fsck_pass_names[pass]);
 }
 
 /* ---- checksums: one flipped bit ---- */
@@ -1118,6 +1152,24 @@ static int super_choose(struct fsck *fc, int *which, uint64_t *backup_blk,
 			fc->name, *primary_why);
 }
 
+/* Take the lock udax_open() takes, so that no one opens the image while
+ * fsck works on it, and fsck does not work on an image in use: shared
+ * for -n (a writer changes what is checked), exclusive for -y (readers
+ * would see repairs under them). Returns 0 or an exit code. */
+static int dev_lock(struct fsck *fc)
+{
+	if (fc->dev->fd < 0 ||
+	    !flock(fc->dev->fd, (fc->yes ? LOCK_EX : LOCK_SH) | LOCK_NB))
+		return 0;
+	if (errno != EWOULDBLOCK)
+		return op_error(fc, "%s: cannot lock: %s", fc->name,
+				strerror(errno));
+	return op_error(fc,
+			"%s: in use (open %selsewhere; mounted?): close it "
+			"first",
+			fc->name, fc->yes ? "" : "read-write ");
+}
+
 /* Extend a truncated image file to the file system's size, and reopen
  * the device. Returns 0 or a negative errno. */
 static int dev_extend(struct fsck *fc)
@@ -1136,7 +1188,8 @@ static int dev_extend(struct fsck *fc)
 	if (ret)
 		return ret;
 	dev_close(&fc->dev);
-	return dev_open(&fc->dev, fc->name, 0, 0);
+	ret = dev_open(&fc->dev, fc->name, 0, 0);
+	return ret ? ret : dev_lock(fc);
 }
 
 /* Make the work image: the device (-y), or a private map of it (-n) with
@@ -1369,7 +1422,7 @@ static int pass0(struct fsck *fc)
 	long bit = -1;
 	const char *pwhy = NULL;
 
-	pass_header(fc, 0, "Checking the superblock and the journal");
+	pass_header(fc, 0);
 	if (fc->dev->size < 2 * UDAX_BLOCK_SIZE)
 		return op_error(fc, "%s: too small to hold a udax file system",
 				fc->name);
@@ -1840,7 +1893,7 @@ static void pass1_claim(struct fsck *fc, uint64_t ino, int trusted)
 
 static void pass1(struct fsck *fc)
 {
-	pass_header(fc, 1, "Checking inodes, blocks, and sizes");
+	pass_header(fc, 1);
 	for (uint64_t b = 0; b < fc->sb.data_start; b++)
 		bit_set(fc->used, b);
 	bit_set(fc->used, fc->nblocks - 1);
@@ -1866,8 +1919,10 @@ static void pass1(struct fsck *fc)
 		}
 	}
 
-	for (uint64_t ino = 1; ino < fc->ninodes && !fc->oom; ino++)
+	for (uint64_t ino = 1; ino < fc->ninodes && !fc->oom; ino++) {
 		pass1_inode(fc, ino);
+		progress(fc, ino, fc->ninodes - 1);
+	}
 
 	/* extents: trusted leaves, then suspect ones; then the counts */
 	for (uint64_t ino = 1; ino < fc->ninodes; ino++) {
@@ -2153,7 +2208,7 @@ static void pass2(struct fsck *fc)
 {
 	struct walk w;
 
-	pass_header(fc, 2, "Checking directory structure");
+	pass_header(fc, 2);
 	for (uint64_t d = 1; d < fc->ninodes; d++) {
 		if (!is_dir_used(fc, d) || !ino_ptr(fc, d)->root)
 			continue;
@@ -2163,6 +2218,7 @@ static void pass2(struct fsck *fc)
 		walk_tree(&w, ino_ptr(fc, d)->root);
 	}
 	for (uint64_t d = 1; d < fc->ninodes && !fc->oom; d++) {
+		progress(fc, d, fc->ninodes - 1);
 		if (!is_dir_used(fc, d))
 			continue;
 		walk_init(&w, fc, d, UDAX_TREE_DIR, WALK_QUIET, dir_item_check);
@@ -2361,11 +2417,12 @@ static void pass3(struct fsck *fc)
 	uint64_t *path = NULL;
 	size_t cap = 0;
 
-	pass_header(fc, 3, "Checking directory connectivity");
+	pass_header(fc, 3);
 	if (!is_dir_used(fc, UDAX_ROOT_INO) && fix(fc, PR_3_NO_ROOT))
 		root_create(fc);
 	fc->fi[UDAX_ROOT_INO].reach = R_REACHED;
 	for (uint64_t d = 2; d < fc->ninodes && !fc->oom; d++) {
+		progress(fc, d, fc->ninodes - 1);
 		if (!is_dir_used(fc, d) || fc->fi[d].reach)
 			continue;
 		if (dir_is_orphan(fc, d)) {
@@ -2397,7 +2454,7 @@ static void pass4(struct fsck *fc)
 {
 	uint64_t cur = fc->st.orphan_head, steps = 0;
 
-	pass_header(fc, 4, "Checking reference counts");
+	pass_header(fc, 4);
 	while (cur) {
 		if (cur >= fc->ninodes || fc->fi[cur].state != INO_USED ||
 		    (fc->fi[cur].flags & FI_ONLIST) || ++steps > fc->ninodes) {
@@ -2414,6 +2471,7 @@ static void pass4(struct fsck *fc)
 		struct udax_inode di;
 		uint32_t want = 0;
 
+		progress(fc, ino, fc->ninodes - 1);
 		if (f->state != INO_USED)
 			continue;
 		di = *ino_ptr(fc, ino);
@@ -2516,6 +2574,9 @@ static void pass5_bitmap(struct fsck *fc, int inodes)
 	for (uint64_t i = 0; i < nbm; i++) {
 		struct udax_bitmap *bm = (void *)blk_ptr(fc, start + i);
 		const char *why = NULL;
+		/* the block bitmap, then the inode bitmap */
+		progress(fc, (inodes ? fc->sb.bbmap_blocks : 0) + i + 1,
+			 fc->sb.bbmap_blocks + fc->sb.ibmap_blocks);
 		if (bm->magic != UDAX_BITMAP_MAGIC)
 			why = "bad magic number";
 		else if (bm->blkno != start + i)
@@ -2648,9 +2709,7 @@ static void pass5(struct fsck *fc)
 	uint8_t *home = blk_ptr(fc, UDAX_STATE_BLOCK);
 	uint64_t maxgen = 0, maxino = 0;
 
-	pass_header(fc, 5,
-		    "Checking bitmaps, the state block and the orphan "
-		    "list");
+	pass_header(fc, 5);
 	if (fc->st_damage == ST_BAD)
 		fix(fc, PR_5_STATE_BAD, fc->st_why);
 	else if (fc->st_damage == ST_BIT)
@@ -2774,7 +2833,7 @@ static int finish(struct fsck *fc)
 
 	if (!fc->yes || (!fc->finish_orphans && !fc->nreconnect))
 		return 0;
-	fc->pass = 6;
+	pass_header(fc, 6);
 	if (fc->unfixed) {
 		fix(fc, PR_6_FINISH,
 		    "errors are left: orphans and /lost+found "
@@ -2899,6 +2958,14 @@ static int fsck_alloc(struct fsck *fc)
 
 int fsck_run(const char *device, int mode, FILE *out, struct fsck_result *res)
 {
+	struct fsck_opts opts = {.mode = mode, .out = out};
+
+	return fsck_check(device, &opts, res);
+}
+
+int fsck_check(const char *device, const struct fsck_opts *opts,
+	       struct fsck_result *res)
+{
 	struct fsck_result dummy;
 	struct fsck *fc;
 	int ret;
@@ -2912,8 +2979,9 @@ int fsck_run(const char *device, int mode, FILE *out, struct fsck_result *res)
 		return res->exit_code = FSCK_EXIT_ERROR;
 	}
 	fc->name = device ? device : "";
-	fc->out = out;
-	fc->yes = mode == FSCK_YES;
+	fc->out = opts->out;
+	fc->yes = opts->mode == FSCK_YES;
+	fc->opts = opts;
 	fc->res = res;
 	crc_tab_init();
 
@@ -2928,6 +2996,9 @@ int fsck_run(const char *device, int mode, FILE *out, struct fsck_result *res)
 		ret = op_error(fc, "%s: %s", fc->name, strerror(-ret));
 		goto done;
 	}
+	ret = dev_lock(fc);
+	if (ret)
+		goto done;
 	ret = pass0(fc);
 	if (!ret)
 		ret = fsck_alloc(fc);
@@ -2957,7 +3028,9 @@ int fsck_run(const char *device, int mode, FILE *out, struct fsck_result *res)
 	if (finish(fc))
 		count_after_finish(fc);
 
-	if (out) {
+	if (fc->out) {
+		FILE *out = fc->out;
+
 		if (res->modified && (fc->fixed || fc->changes))
 			fprintf(out,
 				"\n%s: ***** FILE SYSTEM WAS MODIFIED *****\n",
