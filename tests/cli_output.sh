@@ -260,6 +260,29 @@ expect 16 "fsck -n -y: 16" "$UDAX" fsck -n -y "$fresh"
 expect 16 "fsck without an image: 16" "$UDAX" fsck
 expect 16 "fsck with an unknown option: 16" "$UDAX" fsck --frobnicate "$fresh"
 
+# ---- exit codes of the other commands ----
+
+for cmd in mkfs ls stat cat cp mkdir rm mv df info bench fsck; do
+	expect 0 "$cmd --help" "$UDAX" "$cmd" --help
+	grep -q '^Exit status' "$work/stdout"
+	result $? "$cmd --help documents the exit status"
+done
+for cmd in mkfs ls stat cat cp mkdir rm mv df info bench; do
+	expect 2 "$cmd with an unknown option: 2" "$UDAX" "$cmd" --frobnicate
+done
+for cmd in ls stat cat df info; do
+	expect_err 1 "$work/none.img" "$cmd of a missing image: 1" \
+		"$UDAX" "$cmd" "$work/none.img:/x"
+done
+for cmd in mkdir rm; do
+	expect_err 1 "$work/none.img" "$cmd in a missing image: 1" \
+		"$UDAX" "$cmd" "$work/none.img:/x"
+done
+expect 1 "mv in a missing image: 1" "$UDAX" mv "$work/none.img:/x" \
+	"$work/none.img:/y"
+expect 1 "cp out of a missing image: 1" "$UDAX" cp "$work/none.img:/x" \
+	"$work/x"
+
 # ---- progress bars ----
 
 # on_tty OUT CMD: run the shell command CMD with a pseudo-terminal as its

@@ -50,6 +50,7 @@ static void cp_usage(void)
 	       "  -v, --verbose        explain what is being done\n"
 	       "  -q, --quiet          no progress bar\n"
 	       "      --help           display this help and exit\n");
+	tool_exit_help();
 }
 
 /* Redraw the bar, if due: "copying [###...] 45% 3/10 files, 12M/30M". */

@@ -100,6 +100,7 @@ static void ls_usage(void)
 	       "each name,\n"
 	       "                        and with -l its status\n"
 	       "      --help            display this help and exit\n");
+	tool_exit_help();
 }
 
 /* Fill a row's status (and link target for -l). Reports failures. */
@@ -488,6 +489,7 @@ static void stat_usage(void)
 	       "  -L, --dereference  follow symbolic links\n"
 	       "      --json         one JSON object on standard output\n"
 	       "      --help         display this help and exit\n");
+	tool_exit_help();
 }
 
 /* Print one file's status in stat(1)'s layout, or as an element of
@@ -597,6 +599,7 @@ static void cat_usage(void)
 	       "Write the contents of files in a udax image to standard "
 	       "output.\n\n"
 	       "      --help  display this help and exit\n");
+	tool_exit_help();
 }
 
 /* Copy one file to standard output. Returns 0, or a negative errno

@@ -38,6 +38,7 @@ static void mkfs_usage(void)
 	       "  -q, --quiet              print nothing on success, no "
 	       "progress bar\n"
 	       "      --help               display this help and exit\n");
+	tool_exit_help();
 }
 
 /* mke2fs asks before it overwrites a file system, when someone is there
@@ -205,6 +206,7 @@ static void df_usage(void)
 	       "      --json            one JSON object on standard output, "
 	       "sizes in bytes\n"
 	       "      --help            display this help and exit\n");
+	tool_exit_help();
 }
 
 /* Percent used, rounded up as df rounds it; "-" when there is nothing. */
