@@ -365,4 +365,22 @@ on_tty "$work/tty.out" "'$UDAX' mkfs -q -f --size 128M '$work/mkfs.img'"
 [ ! -s "$work/tty.out" ]
 result $? "mkfs -q prints nothing, not even a bar"
 
+# ---- man pages ----
+
+man=$(dirname "$0")/../man
+for cmd in mkfs fsck info ls stat cat cp mkdir rm mv df bench; do
+	page=$(ls "$man/udax-$cmd".[18] 2>/dev/null | head -n 1)
+	[ -n "$page" ] && grep -q '^\.SH EXIT STATUS' "$page"
+	result $? "udax $cmd has a man page with its exit status"
+done
+if command -v groff >/dev/null 2>&1; then
+	for page in "$man"/*.[18]; do
+		groff -man -ww -z "$page" >"$work/err" 2>&1 && [ ! -s "$work/err" ]
+		result $? "$(basename "$page") renders without warnings"
+	done
+else
+	echo "FAIL groff is needed to check the man pages (scripts/install-deps.sh)"
+	failures=$((failures + 1))
+fi
+
 cli_summary
