@@ -534,7 +534,7 @@ static int cp_run(struct cp_ctx *ctx, struct tool_images *images, char **args,
 	}
 	for (i = 0; tool_progress_on() && i < nsrc; i++) {
 		if (cp_operand(images, args[i], &src))
-			continue; /* reported again, and counted, below */
+			continue; /* the copy below reports it */
 		cp_count(ctx, &src, 1);
 		tool_loc_free(&src);
 	}

@@ -152,11 +152,16 @@ static uint64_t info_bitmap_count(struct info_image *ii, const char *what,
 				    what, start + i);
 			continue;
 		}
-		for (uint64_t j = 0; j < UDAX_BITMAP_BITS; j++) {
-			uint64_t obj = first + j;
+		for (uint64_t k = 0; k < UDAX_BITMAP_BITS / 8; k++) {
+			uint64_t obj = first + 8 * k;
 
-			if (obj >= lo && obj < hi)
-				count += (bm->bits[j / 8] >> (j % 8)) & 1;
+			if (obj >= lo && obj + 8 <= hi) /* a whole byte */
+				count += (uint64_t)__builtin_popcount(
+					bm->bits[k]);
+			else
+				for (int b = 0; b < 8; b++)
+					if (obj + b >= lo && obj + b < hi)
+						count += (bm->bits[k] >> b) & 1;
 		}
 	}
 	return count;
