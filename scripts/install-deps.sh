@@ -3,10 +3,10 @@
 # name; run by the Makefile when they are missing. Needs root (or sudo).
 set -e
 PKGS="build-essential pkg-config libpmem2-dev clang"
-# python3 parses the --json outputs and groff checks the man pages in
-# tests/cli_output.sh; script(1) there is in bsdutils, always installed.
-PKGS="$PKGS python3 groff-base"
 missing=""
+# python3 parses the --json outputs and groff checks the man pages in
+# tests/cli_output.sh (its script(1) is in bsdutils, always installed).
+PKGS="$PKGS python3 groff-base"
 for p in $PKGS; do
 	dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"
 done
