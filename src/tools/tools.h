@@ -6,7 +6,8 @@
  * operation (mkfs, fsck, ls, stat, cat, cp, mkdir, rm, mv, df, info, bench),
  * in the
  * manner of e2fsprogs' debugfs or git. It uses only the public API in
- * udax.h plus libc, so everything it does an application can do too.
+ * udax.h plus libc, so everything it does an application can do too,
+ * except fsck and info, which read the raw image (docs/DESIGN.md, Tools).
  *
  * Files:
  *   udax.c       main, the command table, messages, IMAGE:PATH operands
