@@ -552,6 +552,7 @@ static const char *const fsck_pass_names[] = {
 	"Finishing: orphans and /lost+found",
 };
 
+/* The pass titles, for tools that show passes their own way (--json). */
 const char *fsck_pass_name(int pass)
 {
 	if (pass < 0 || pass > 6)
@@ -2956,6 +2957,8 @@ static int fsck_alloc(struct fsck *fc)
 	return 0;
 }
 
+/* The check without observers, as the tests and the tools before
+ * fsck_check call it. */
 int fsck_run(const char *device, int mode, FILE *out, struct fsck_result *res)
 {
 	struct fsck_opts opts = {.mode = mode, .out = out};

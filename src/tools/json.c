@@ -177,11 +177,13 @@ int tool_json_end(struct tool_json *j)
 	return fflush(j->out) || ferror(j->out) ? -EIO : 0;
 }
 
+/* A nested object: the status of a file, a time. */
 void tool_json_object(struct tool_json *j, const char *key)
 {
 	json_open(j, key, '{', '}');
 }
 
+/* A list: directory entries, images, passes, problems. */
 void tool_json_array(struct tool_json *j, const char *key)
 {
 	json_open(j, key, '[', ']');
@@ -195,6 +197,7 @@ void tool_json_close(struct tool_json *j)
 		json_close(j);
 }
 
+/* Text the tool made (a type, a state, a message), always UTF-8. */
 void tool_json_str(struct tool_json *j, const char *key, const char *s)
 {
 	json_member(j, key);
@@ -222,24 +225,29 @@ void tool_json_bytes(struct tool_json *j, const char *key, const void *s,
 	fputc('"', j->out);
 }
 
+/* Counts and sizes; exact in parsers that read integers as integers. */
 void tool_json_u64(struct tool_json *j, const char *key, uint64_t v)
 {
 	json_member(j, key);
 	fprintf(j->out, "%" PRIu64, v);
 }
 
+/* Times (seconds may be negative) and pids. */
 void tool_json_i64(struct tool_json *j, const char *key, int64_t v)
 {
 	json_member(j, key);
 	fprintf(j->out, "%" PRId64, v);
 }
 
+/* Flags: fixed, modified. */
 void tool_json_bool(struct tool_json *j, const char *key, int v)
 {
 	json_member(j, key);
 	fputs(v ? "true" : "false", j->out);
 }
 
+/* A member that has no value here, kept so that its key is always there
+ * (no writer, no damage, no error). */
 void tool_json_null(struct tool_json *j, const char *key)
 {
 	json_member(j, key);

@@ -49,6 +49,7 @@ static int progress_width(void)
 	return 80;
 }
 
+/* Decide once per command whether a bar is drawn at all. */
 void tool_progress_start(int wanted)
 {
 	progress.on = wanted && isatty(STDERR_FILENO);
@@ -56,11 +57,13 @@ void tool_progress_start(int wanted)
 	progress.last = 0;
 }
 
+/* For work done only for the bar (cp's walk for the totals). */
 int tool_progress_on(void)
 {
 	return progress.on;
 }
 
+/* The throttle: at most ten frames a second. */
 int tool_progress_due(void)
 {
 	if (!progress.on)
@@ -103,6 +106,7 @@ void tool_progress_draw(const char *label, uint64_t done, uint64_t total,
 	progress.last = progress_now();
 }
 
+/* The bar of a counter with nothing more to say (fsck's passes). */
 void tool_progress_update(const char *label, uint64_t done, uint64_t total)
 {
 	char detail[48];
@@ -114,6 +118,7 @@ void tool_progress_update(const char *label, uint64_t done, uint64_t total)
 	tool_progress_draw(label, done, total, total ? detail : NULL);
 }
 
+/* Make the line free for other output; the next frame draws it again. */
 void tool_progress_clear(void)
 {
 	if (!progress.drawn)
@@ -123,6 +128,7 @@ void tool_progress_clear(void)
 	progress.drawn = 0;
 }
 
+/* Erase for good at the end of the work. */
 void tool_progress_end(void)
 {
 	tool_progress_clear();
@@ -140,6 +146,7 @@ static ssize_t progress_stream_write(void *cookie, const char *buf, size_t size)
 	return (ssize_t)size;
 }
 
+/* For a report printed by the library, line by line, while a bar runs. */
 FILE *tool_progress_stream(FILE *under)
 {
 	static const cookie_io_functions_t io = {
