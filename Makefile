@@ -47,6 +47,8 @@ LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/%.o)
 TOOL_OBJS := $(TOOL_SRCS:%.c=$(BUILD)/%.o)
 MOUNT_OBJS := $(MOUNT_SRCS:%.c=$(BUILD)/%.o)
 TESTS := $(TEST_SRCS:tests/%.c=$(BUILD)/tests/%)
+MAN1 := $(wildcard man/*.1)
+MAN8 := $(wildcard man/*.8)
 
 all: $(BUILD)/libudax.a $(BUILD)/libudax.so $(BUILD)/udax $(BUILD)/udax.pc \
 	examples
@@ -168,8 +170,8 @@ install: all
 	install -m 644 include/udax.h $(DESTDIR)$(PREFIX)/include/
 	install -m 644 $(BUILD)/udax.pc $(DESTDIR)$(PREFIX)/lib/pkgconfig/
 	install -m 755 $(BUILD)/udax $(DESTDIR)$(PREFIX)/bin/
-	for m in man/*.1; do [ -e "$$m" ] && install -m 644 $$m $(DESTDIR)$(PREFIX)/share/man/man1/; done; true
-	for m in man/*.8; do [ -e "$$m" ] && install -m 644 $$m $(DESTDIR)$(PREFIX)/share/man/man8/; done; true
+	install -m 644 $(MAN1) $(DESTDIR)$(PREFIX)/share/man/man1/
+	install -m 644 $(MAN8) $(DESTDIR)$(PREFIX)/share/man/man8/
 
 format:
 	clang-format -i $(wildcard include/*.h src/*.h src/*/*.[ch] tests/*.[ch] bench/*.c examples/*.c)

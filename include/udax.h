@@ -49,6 +49,13 @@ struct udax_fs;
 struct udax_file;
 struct udax_dir;
 
+/* Progress of a long operation, for a progress bar: `done` of `total`
+ * units (bytes) of `phase`, a short description such as "zeroing the
+ * metadata". Called from the calling thread, a few hundred times at most
+ * per phase. */
+typedef void (*udax_progress_fn)(void *arg, const char *phase, uint64_t done,
+				 uint64_t total);
+
 /* Options for udax_mkfs(). A zeroed struct gives the defaults. */
 struct udax_mkfs_opts {
 	uint64_t size;	       /* bytes; 0 = the device's current size (a new
@@ -56,6 +63,10 @@ struct udax_mkfs_opts {
 	uint64_t inode_count;  /* 0 = one inode per 16 KiB of device */
 	uint64_t journal_size; /* bytes; 0 = 1/256 of device, 1..16 MiB */
 	const uint8_t *uuid;   /* 16 bytes, or NULL for a random one */
+	/* Told how far the writing of the metadata (the inode table is
+	 * 1/64 of the device) has come; NULL: not called. */
+	udax_progress_fn progress;
+	void *progress_arg; /* passed to progress */
 };
 
 /* Options for udax_open(). A zeroed struct gives the defaults. */

@@ -7,6 +7,9 @@ set -e
 PKGS="build-essential pkg-config libpmem2-dev clang libfuse3-dev fuse3
 sqlite3 git rsync tar"
 missing=""
+# python3 parses the --json outputs and groff checks the man pages in
+# tests/cli_output.sh (its script(1) is in bsdutils, always installed).
+PKGS="$PKGS python3 groff-base"
 for p in $PKGS; do
 	dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"
 done

@@ -64,6 +64,19 @@ for b in "$@"; do
 			record FAIL "$tag:difftest"
 		fi
 	fi
+	# what the tool prints (--json, info, progress bars, exit codes, man
+	# pages): tests/cli_output.sh, one test
+	if [ -x "$b/udax" ] && [ -f tests/cli_output.sh ]; then
+		if UDAX="$b/udax" sh tests/cli_output.sh >"$log" 2>&1; then
+			echo "PASS cli output ($(tail -n 1 "$log"))"
+			record PASS "$tag:cli-output"
+		else
+			grep -A 12 '^FAIL' "$log" | head -n 60
+			tail -n 1 "$log"
+			echo "FAIL cli output"
+			record FAIL "$tag:cli-output"
+		fi
+	fi
 	if [ -x "$b/udax" ] && [ -f tests/cli_test.sh ]; then
 		if UDAX="$b/udax" sh tests/cli_test.sh >"$log" 2>&1; then
 			echo "PASS cli round trip"

@@ -122,6 +122,35 @@ static void bitmap_mark(struct dev *dev, const struct udax_super *sb,
 	bm->bits[bit / 8] |= (uint8_t)(1u << (bit % 8));
 }
 
+/* Smallest step of mkfs_metadata_pass(); steps are also at least 1/256
+ * of the work, so that progress is told a few hundred times at most. */
+#define MKFS_STEP_BYTES (4ull << 20)
+
+/* Zero (zero = 1) or make durable (zero = 0) the len bytes of metadata
+ * at addr, in steps that tell o->progress: on a large device mkfs spends
+ * its time here. */
+static void mkfs_metadata_pass(struct dev *dev, uint8_t *addr, uint64_t len,
+			       int zero, const struct udax_mkfs_opts *o)
+{
+	const char *phase =
+		zero ? "zeroing the metadata" : "writing the metadata";
+	uint64_t step =
+		len / 256 > MKFS_STEP_BYTES ? len / 256 : MKFS_STEP_BYTES;
+
+	for (uint64_t off = 0; off < len; off += step) {
+		uint64_t n = len - off < step ? len - off : step;
+
+		if (zero)
+			memset(addr + off, 0, n);
+		else
+			dev_flush(dev, addr + off, n);
+		if (o->progress)
+			o->progress(o->progress_arg, phase, off + n, len);
+	}
+	if (!zero)
+		dev_drain(dev);
+}
+
 /* Write a fresh file system onto an open device. */
 static int mkfs_dev(struct dev *dev, const struct udax_mkfs_opts *o)
 {
@@ -145,7 +174,7 @@ static int mkfs_dev(struct dev *dev, const struct udax_mkfs_opts *o)
 
 	/* metadata area and backup superblock: start from zeros */
 	uint8_t *base = dev->base;
-	memset(base, 0, sb.data_start << UDAX_BLOCK_SHIFT);
+	mkfs_metadata_pass(dev, base, sb.data_start << UDAX_BLOCK_SHIFT, 1, o);
 	memset(base + ((nblocks - 1) << UDAX_BLOCK_SHIFT), 0, UDAX_BLOCK_SIZE);
 
 	for (uint64_t b = 0; b < sb.bbmap_blocks; b++)
@@ -196,8 +225,8 @@ static int mkfs_dev(struct dev *dev, const struct udax_mkfs_opts *o)
 				   offsetof(struct udax_inode, crc));
 
 	/* everything but the superblocks, durable first */
-	dev_persist(dev, base + UDAX_BLOCK_SIZE,
-		    (sb.data_start - 1) << UDAX_BLOCK_SHIFT);
+	mkfs_metadata_pass(dev, base + UDAX_BLOCK_SIZE,
+			   (sb.data_start - 1) << UDAX_BLOCK_SHIFT, 0, o);
 	sb.crc = udax_block_crc(&sb, UDAX_BLOCK_SIZE,
 				offsetof(struct udax_super, crc));
 	memcpy(base + ((nblocks - 1) << UDAX_BLOCK_SHIFT), &sb, sizeof(sb));
@@ -241,33 +270,13 @@ static int super_check(struct udax_fs *fs, const struct udax_super *sb,
 
 	if (sb->magic != UDAX_SUPER_MAGIC)
 		why = "bad magic number: not a udax file system";
-	else if (udax_block_crc(sb, UDAX_BLOCK_SIZE,
-				offsetof(struct udax_super, crc)) != sb->crc)
-		why = "checksum mismatch";
-	else if (sb->version != UDAX_FORMAT_VERSION)
-		why = "unsupported format version";
-	else if (sb->block_size != UDAX_BLOCK_SIZE)
-		why = "unsupported block size";
-	else if (sb->block_count > nb)
+	else
+		why = udax_super_why(sb);
+	if (!why && sb->block_count > nb)
 		why = "the device is smaller than the file system "
 		      "(truncated image?)";
-	else if (sb->feat_incompat & ~(uint64_t)UDAX_FEAT_INCOMPAT_KNOWN)
+	if (!why && (sb->feat_incompat & ~(uint64_t)UDAX_FEAT_INCOMPAT_KNOWN))
 		why = "incompatible features this library does not implement";
-	else if (sb->journal_start != UDAX_JOURNAL_START ||
-		 sb->journal_blocks < 64 ||
-		 sb->bbmap_start != sb->journal_start + sb->journal_blocks ||
-		 sb->bbmap_blocks !=
-			 div_up(sb->block_count, UDAX_BITMAP_BITS) ||
-		 sb->ibmap_start != sb->bbmap_start + sb->bbmap_blocks ||
-		 sb->inode_count < 16 || sb->inode_count > (1ull << 32) ||
-		 sb->ibmap_blocks !=
-			 div_up(sb->inode_count, UDAX_BITMAP_BITS) ||
-		 sb->itable_start != sb->ibmap_start + sb->ibmap_blocks ||
-		 sb->itable_blocks * UDAX_INODES_PER_BLOCK != sb->inode_count ||
-		 sb->data_start != sb->itable_start + sb->itable_blocks ||
-		 sb->data_start + 2 > sb->block_count ||
-		 sb->root_ino != UDAX_ROOT_INO)
-		why = "inconsistent geometry";
 	if (!why)
 		return 0;
 	if (!fs->quiet)

@@ -275,6 +275,12 @@ static inline uint64_t udax_dir_hash(uint64_t seed, const void *name,
 	return h < 16 ? h + 16 : h;
 }
 
+/* Why a superblock cannot be trusted ("bad magic number", "checksum
+ * mismatch", "unsupported format version", "unsupported block size",
+ * "inconsistent geometry"), or NULL if it can. The device size and the
+ * feature flags are left to the caller (super.c). */
+const char *udax_super_why(const struct udax_super *sb);
+
 /* crc32c (Castagnoli), as iSCSI/ext4/btrfs use it: init ~0, final ~. */
 uint32_t udax_crc32c(uint32_t crc, const void *buf, size_t len);
 

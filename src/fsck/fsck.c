@@ -35,6 +35,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -280,6 +281,7 @@ struct fsck {
 	const char *name;
 	FILE *out;
 	int yes;
+	const struct fsck_opts *opts; /* observers: progress, problem */
 	struct fsck_result *res;
 	struct dev *dev;
 	uint8_t *base;	   /* the work image */
@@ -349,11 +351,6 @@ static int is_zero(const void *p, size_t len)
 		if (b[i])
 			return 0;
 	return 1;
-}
-
-static uint64_t div_up(uint64_t a, uint64_t b)
-{
-	return a / b + (a % b != 0);
 }
 
 /* Block `b` of the work image, or NULL past what can be read. */
@@ -509,18 +506,22 @@ static const char *ranges_text(struct ranges *r)
 static int fix(struct fsck *fc, uint32_t code, ...)
 {
 	const struct fsck_problem *p = fsck_problem_find(code);
+	char msg[1024]; /* formats, a ranges text, a reason: well below */
 	va_list ap;
 
 	if (!p)
 		return 0;
+	va_start(ap, code);
+	vsnprintf(msg, sizeof(msg), p->fmt, ap);
+	va_end(ap);
+	if (fc->opts->problem)
+		fc->opts->problem(fc->opts->arg, p, fc->pass, msg,
+				  fc->yes && p->severity != FSCK_SEV_FATAL);
 	if (fc->out) {
 		if (fc->pass <= 5)
-			fprintf(fc->out, "Pass %d: ", fc->pass);
+			fprintf(fc->out, "Pass %d: %s", fc->pass, msg);
 		else
-			fprintf(fc->out, "Finishing: ");
-		va_start(ap, code);
-		vfprintf(fc->out, p->fmt, ap);
-		va_end(ap);
+			fprintf(fc->out, "Finishing: %s", msg);
 		if (p->severity == FSCK_SEV_FATAL)
 			fprintf(fc->out, ".\n");
 		else if (fc->yes)
@@ -541,11 +542,40 @@ static int fix(struct fsck *fc, uint32_t code, ...)
 	return p->severity != FSCK_SEV_FATAL && fc->writable;
 }
 
-static void pass_header(struct fsck *fc, int pass, const char *what)
+static const char *const fsck_pass_names[] = {
+	"Checking the superblock and the journal",
+	"Checking inodes, blocks, and sizes",
+	"Checking directory structure",
+	"Checking directory connectivity",
+	"Checking reference counts",
+	"Checking bitmaps, the state block and the orphan list",
+	"Finishing: orphans and /lost+found",
+};
+
+/* The pass titles, for tools that show passes their own way (--json). */
+const char *fsck_pass_name(int pass)
+{
+	if (pass < 0 || pass > 6)
+		return "";
+	return fsck_pass_names[pass];
+}
+
+/* Tell the progress observer: done of total units of the pass. Within a
+ * pass, only every 256th unit and the last one, so that the callback
+ * costs nothing beside the checks. */
+static void progress(struct fsck *fc, uint64_t done, uint64_t total)
+{
+	if (fc->opts->progress && (done % 256 == 0 || done == total))
+		fc->opts->progress(fc->opts->arg, fc->pass, done, total);
+}
+
+/* A pass starts: tell the observer, then print its title. */
+static void pass_header(struct fsck *fc, int pass)
 {
 	fc->pass = pass;
-	if (fc->out)
-		fprintf(fc->out, "Pass %d: %s\n", pass, what);
+	progress(fc, 0, 0);
+	if (fc->out && pass <= 5)
+		fprintf(fc->out, "Pass %d: %s\n", pass, fsck_pass_names[pass]);
 }
 
 /* ---- checksums: one flipped bit ---- */
@@ -1049,34 +1079,6 @@ static int walk_tree(struct walk *w, uint64_t root)
  * Pass 0: superblock, device size, journal, state block
  * ================================================================ */
 
-/* Why a superblock is not usable, or NULL. */
-static const char *super_why(const struct udax_super *sb)
-{
-	if (sb->magic != UDAX_SUPER_MAGIC)
-		return "bad magic number";
-	if (udax_block_crc(sb, UDAX_BLOCK_SIZE, SUPER_CRC_OFF) != sb->crc)
-		return "checksum mismatch";
-	if (sb->version != UDAX_FORMAT_VERSION)
-		return "unsupported format version";
-	if (sb->block_size != UDAX_BLOCK_SIZE)
-		return "unsupported block size";
-	if (sb->journal_start != UDAX_JOURNAL_START ||
-	    sb->journal_blocks < 64 || sb->journal_blocks > (1ull << 20) ||
-	    sb->block_count < 8 || sb->block_count > (1ull << 40) ||
-	    sb->bbmap_start != sb->journal_start + sb->journal_blocks ||
-	    sb->bbmap_blocks != div_up(sb->block_count, UDAX_BITMAP_BITS) ||
-	    sb->ibmap_start != sb->bbmap_start + sb->bbmap_blocks ||
-	    sb->inode_count < 16 || sb->inode_count > (1ull << 32) ||
-	    sb->ibmap_blocks != div_up(sb->inode_count, UDAX_BITMAP_BITS) ||
-	    sb->itable_start != sb->ibmap_start + sb->ibmap_blocks ||
-	    sb->itable_blocks * UDAX_INODES_PER_BLOCK != sb->inode_count ||
-	    sb->data_start != sb->itable_start + sb->itable_blocks ||
-	    sb->data_start + 2 > sb->block_count ||
-	    sb->root_ino != UDAX_ROOT_INO)
-		return "inconsistent geometry";
-	return NULL;
-}
-
 /* Operational error: say why, return FSCK_EXIT_ERROR. */
 static int op_error(struct fsck *fc, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
@@ -1103,7 +1105,7 @@ static int super_choose(struct fsck *fc, int *which, uint64_t *backup_blk,
 	uint64_t cand[2];
 	int nc = 0;
 
-	*primary_why = super_why(p);
+	*primary_why = udax_super_why(p);
 	if (!*primary_why) {
 		fc->sb = *p;
 		*which = 0;
@@ -1117,7 +1119,7 @@ static int super_choose(struct fsck *fc, int *which, uint64_t *backup_blk,
 		const struct udax_super *b =
 			(const void *)(fc->dev->base +
 				       (cand[i] << UDAX_BLOCK_SHIFT));
-		if (cand[i] == 0 || super_why(b) ||
+		if (cand[i] == 0 || udax_super_why(b) ||
 		    b->block_count - 1 != cand[i])
 			continue;
 		fc->sb = *b;
@@ -1132,7 +1134,7 @@ static int super_choose(struct fsck *fc, int *which, uint64_t *backup_blk,
 		if (f >= 0) {
 			struct udax_super t = *p;
 			flip_bit(&t, f);
-			if (!super_why(&t)) {
+			if (!udax_super_why(&t)) {
 				fc->sb = t;
 				*which = 2;
 				*bit = f;
@@ -1149,6 +1151,24 @@ static int super_choose(struct fsck *fc, int *which, uint64_t *backup_blk,
 			"%s: the superblock is damaged (%s) and no good "
 			"backup was found",
 			fc->name, *primary_why);
+}
+
+/* Take the lock udax_open() takes, so that no one opens the image while
+ * fsck works on it, and fsck does not work on an image in use: shared
+ * for -n (a writer changes what is checked), exclusive for -y (readers
+ * would see repairs under them). Returns 0 or an exit code. */
+static int dev_lock(struct fsck *fc)
+{
+	if (fc->dev->fd < 0 ||
+	    !flock(fc->dev->fd, (fc->yes ? LOCK_EX : LOCK_SH) | LOCK_NB))
+		return 0;
+	if (errno != EWOULDBLOCK)
+		return op_error(fc, "%s: cannot lock: %s", fc->name,
+				strerror(errno));
+	return op_error(fc,
+			"%s: in use (open %selsewhere; mounted?): close it "
+			"first",
+			fc->name, fc->yes ? "" : "read-write ");
 }
 
 /* Extend a truncated image file to the file system's size, and reopen
@@ -1169,7 +1189,8 @@ static int dev_extend(struct fsck *fc)
 	if (ret)
 		return ret;
 	dev_close(&fc->dev);
-	return dev_open(&fc->dev, fc->name, 0, 0);
+	ret = dev_open(&fc->dev, fc->name, 0, 0);
+	return ret ? ret : dev_lock(fc);
 }
 
 /* Make the work image: the device (-y), or a private map of it (-n) with
@@ -1402,7 +1423,7 @@ static int pass0(struct fsck *fc)
 	long bit = -1;
 	const char *pwhy = NULL;
 
-	pass_header(fc, 0, "Checking the superblock and the journal");
+	pass_header(fc, 0);
 	if (fc->dev->size < 2 * UDAX_BLOCK_SIZE)
 		return op_error(fc, "%s: too small to hold a udax file system",
 				fc->name);
@@ -1457,7 +1478,7 @@ static int pass0(struct fsck *fc)
 		img_write(fc, fc->base, &fc->sb, sizeof(fc->sb));
 	uint8_t *bk = blk_ptr(fc, fc->nblocks - 1);
 	if (bk && memcmp(bk, &fc->sb, sizeof(fc->sb))) {
-		const char *bwhy = super_why((const void *)bk);
+		const char *bwhy = udax_super_why((const void *)bk);
 		char what[96];
 		if (bwhy)
 			snprintf(what, sizeof(what), "is damaged (%s)", bwhy);
@@ -1873,7 +1894,7 @@ static void pass1_claim(struct fsck *fc, uint64_t ino, int trusted)
 
 static void pass1(struct fsck *fc)
 {
-	pass_header(fc, 1, "Checking inodes, blocks, and sizes");
+	pass_header(fc, 1);
 	for (uint64_t b = 0; b < fc->sb.data_start; b++)
 		bit_set(fc->used, b);
 	bit_set(fc->used, fc->nblocks - 1);
@@ -1899,8 +1920,10 @@ static void pass1(struct fsck *fc)
 		}
 	}
 
-	for (uint64_t ino = 1; ino < fc->ninodes && !fc->oom; ino++)
+	for (uint64_t ino = 1; ino < fc->ninodes && !fc->oom; ino++) {
 		pass1_inode(fc, ino);
+		progress(fc, ino, fc->ninodes - 1);
+	}
 
 	/* extents: trusted leaves, then suspect ones; then the counts */
 	for (uint64_t ino = 1; ino < fc->ninodes; ino++) {
@@ -2186,7 +2209,7 @@ static void pass2(struct fsck *fc)
 {
 	struct walk w;
 
-	pass_header(fc, 2, "Checking directory structure");
+	pass_header(fc, 2);
 	for (uint64_t d = 1; d < fc->ninodes; d++) {
 		if (!is_dir_used(fc, d) || !ino_ptr(fc, d)->root)
 			continue;
@@ -2196,6 +2219,7 @@ static void pass2(struct fsck *fc)
 		walk_tree(&w, ino_ptr(fc, d)->root);
 	}
 	for (uint64_t d = 1; d < fc->ninodes && !fc->oom; d++) {
+		progress(fc, d, fc->ninodes - 1);
 		if (!is_dir_used(fc, d))
 			continue;
 		walk_init(&w, fc, d, UDAX_TREE_DIR, WALK_QUIET, dir_item_check);
@@ -2394,11 +2418,12 @@ static void pass3(struct fsck *fc)
 	uint64_t *path = NULL;
 	size_t cap = 0;
 
-	pass_header(fc, 3, "Checking directory connectivity");
+	pass_header(fc, 3);
 	if (!is_dir_used(fc, UDAX_ROOT_INO) && fix(fc, PR_3_NO_ROOT))
 		root_create(fc);
 	fc->fi[UDAX_ROOT_INO].reach = R_REACHED;
 	for (uint64_t d = 2; d < fc->ninodes && !fc->oom; d++) {
+		progress(fc, d, fc->ninodes - 1);
 		if (!is_dir_used(fc, d) || fc->fi[d].reach)
 			continue;
 		if (dir_is_orphan(fc, d)) {
@@ -2430,7 +2455,7 @@ static void pass4(struct fsck *fc)
 {
 	uint64_t cur = fc->st.orphan_head, steps = 0;
 
-	pass_header(fc, 4, "Checking reference counts");
+	pass_header(fc, 4);
 	while (cur) {
 		if (cur >= fc->ninodes || fc->fi[cur].state != INO_USED ||
 		    (fc->fi[cur].flags & FI_ONLIST) || ++steps > fc->ninodes) {
@@ -2447,6 +2472,7 @@ static void pass4(struct fsck *fc)
 		struct udax_inode di;
 		uint32_t want = 0;
 
+		progress(fc, ino, fc->ninodes - 1);
 		if (f->state != INO_USED)
 			continue;
 		di = *ino_ptr(fc, ino);
@@ -2549,6 +2575,9 @@ static void pass5_bitmap(struct fsck *fc, int inodes)
 	for (uint64_t i = 0; i < nbm; i++) {
 		struct udax_bitmap *bm = (void *)blk_ptr(fc, start + i);
 		const char *why = NULL;
+		/* the block bitmap, then the inode bitmap */
+		progress(fc, (inodes ? fc->sb.bbmap_blocks : 0) + i + 1,
+			 fc->sb.bbmap_blocks + fc->sb.ibmap_blocks);
 		if (bm->magic != UDAX_BITMAP_MAGIC)
 			why = "bad magic number";
 		else if (bm->blkno != start + i)
@@ -2681,9 +2710,7 @@ static void pass5(struct fsck *fc)
 	uint8_t *home = blk_ptr(fc, UDAX_STATE_BLOCK);
 	uint64_t maxgen = 0, maxino = 0;
 
-	pass_header(fc, 5,
-		    "Checking bitmaps, the state block and the orphan "
-		    "list");
+	pass_header(fc, 5);
 	if (fc->st_damage == ST_BAD)
 		fix(fc, PR_5_STATE_BAD, fc->st_why);
 	else if (fc->st_damage == ST_BIT)
@@ -2807,7 +2834,7 @@ static int finish(struct fsck *fc)
 
 	if (!fc->yes || (!fc->finish_orphans && !fc->nreconnect))
 		return 0;
-	fc->pass = 6;
+	pass_header(fc, 6);
 	if (fc->unfixed) {
 		fix(fc, PR_6_FINISH,
 		    "errors are left: orphans and /lost+found "
@@ -2930,7 +2957,17 @@ static int fsck_alloc(struct fsck *fc)
 	return 0;
 }
 
+/* The check without observers, as the tests and the tools before
+ * fsck_check call it. */
 int fsck_run(const char *device, int mode, FILE *out, struct fsck_result *res)
+{
+	struct fsck_opts opts = {.mode = mode, .out = out};
+
+	return fsck_check(device, &opts, res);
+}
+
+int fsck_check(const char *device, const struct fsck_opts *opts,
+	       struct fsck_result *res)
 {
 	struct fsck_result dummy;
 	struct fsck *fc;
@@ -2945,8 +2982,9 @@ int fsck_run(const char *device, int mode, FILE *out, struct fsck_result *res)
 		return res->exit_code = FSCK_EXIT_ERROR;
 	}
 	fc->name = device ? device : "";
-	fc->out = out;
-	fc->yes = mode == FSCK_YES;
+	fc->out = opts->out;
+	fc->yes = opts->mode == FSCK_YES;
+	fc->opts = opts;
 	fc->res = res;
 	crc_tab_init();
 
@@ -2961,6 +2999,9 @@ int fsck_run(const char *device, int mode, FILE *out, struct fsck_result *res)
 		ret = op_error(fc, "%s: %s", fc->name, strerror(-ret));
 		goto done;
 	}
+	ret = dev_lock(fc);
+	if (ret)
+		goto done;
 	ret = pass0(fc);
 	if (!ret)
 		ret = fsck_alloc(fc);
@@ -2990,7 +3031,9 @@ int fsck_run(const char *device, int mode, FILE *out, struct fsck_result *res)
 	if (finish(fc))
 		count_after_finish(fc);
 
-	if (out) {
+	if (fc->out) {
+		FILE *out = fc->out;
+
 		if (res->modified && (fc->fixed || fc->changes))
 			fprintf(out,
 				"\n%s: ***** FILE SYSTEM WAS MODIFIED *****\n",
@@ -3005,9 +3048,10 @@ int fsck_run(const char *device, int mode, FILE *out, struct fsck_result *res)
 			(unsigned long long)res->blocks_used,
 			(unsigned long long)res->blocks);
 	}
-	ret = fc->unfixed	       ? FSCK_EXIT_UNCORRECTED :
-	      fc->fixed || fc->changes ? FSCK_EXIT_CORRECTED :
-					 FSCK_EXIT_OK;
+	/* e2fsck's bits OR together: some errors fixed and others left
+	 * is 1 | 4 = 5 */
+	ret = (fc->fixed || fc->changes ? FSCK_EXIT_CORRECTED : 0) |
+	      (fc->unfixed ? FSCK_EXIT_UNCORRECTED : 0);
 done:
 	res->problems = fc->problems;
 	res->fixed = fc->fixed;

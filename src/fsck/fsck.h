@@ -19,7 +19,9 @@
  * After the passes, FSCK_YES finishes orphans and reconnects unattached
  * inodes to /lost+found through the library (udax_open + transactions).
  *
- * The image must not be open anywhere else while it is checked.
+ * The image must not be open anywhere else while it is checked: fsck
+ * takes the lock udax_open() takes (shared for FSCK_NO, exclusive for
+ * FSCK_YES) and fails with FSCK_EXIT_ERROR if it cannot.
  */
 #ifndef UDAX_FSCK_H
 #define UDAX_FSCK_H
@@ -31,7 +33,9 @@
 #define FSCK_NO 0  /* -n: report only, change nothing */
 #define FSCK_YES 1 /* -y: repair every problem found */
 
-/* Exit codes, as e2fsck(8) */
+/* Exit codes, as e2fsck(8): bits that OR together (5: some errors
+ * corrected, others left), except FSCK_EXIT_ERROR and FSCK_EXIT_USAGE,
+ * which stand alone. */
 #define FSCK_EXIT_OK 0		/* no errors */
 #define FSCK_EXIT_CORRECTED 1	/* errors corrected (image modified) */
 #define FSCK_EXIT_UNCORRECTED 4 /* errors left uncorrected */
@@ -57,10 +61,42 @@ struct fsck_result {
  * Check (and with FSCK_YES repair) the udax file system on `device` (a
  * path as udax_open takes it). The report, pass by pass, goes to `out`
  * (NULL: none). `res` may be NULL. Returns an FSCK_EXIT_* code: 0 clean,
- * 1 errors corrected, 4 errors left, 8 operational error (the device
- * cannot be opened or holds no udax file system; res->message says why).
+ * 1 errors corrected, 4 errors left, 5 (1 | 4) some corrected and some
+ * left, 8 operational error (the device cannot be opened or holds no udax
+ * file system; res->message says why).
  */
 int fsck_run(const char *device, int mode, FILE *out, struct fsck_result *res);
+
+struct fsck_problem;
+
+/* Options of fsck_check(). A zeroed struct checks only (FSCK_NO), prints
+ * nothing and observes nothing. */
+struct fsck_opts {
+	int mode;  /* FSCK_NO or FSCK_YES */
+	FILE *out; /* the report, pass by pass, or NULL */
+	/*
+	 * Progress, for a progress bar: called as pass `pass` starts (done
+	 * and total 0), before it prints anything, and then every so often
+	 * with `done` of `total` units of the pass (inodes; bitmap blocks in
+	 * pass 5). Pass 6 is the finishing work, done through the library
+	 * after pass 5 when there is any. NULL: not called.
+	 */
+	void (*progress)(void *arg, int pass, uint64_t done, uint64_t total);
+	/* Every problem found, before it is printed: its row of the problem
+	 * table, the pass, the message as printed, and whether it is fixed
+	 * (for FSCK_SEV_INFO rows: whether the work is done). NULL: not
+	 * called. */
+	void (*problem)(void *arg, const struct fsck_problem *p, int pass,
+			const char *message, int fixed);
+	void *arg; /* passed to both */
+};
+
+/* fsck_run() with observers. Returns as fsck_run(). */
+int fsck_check(const char *device, const struct fsck_opts *opts,
+	       struct fsck_result *res);
+
+/* The title of a pass, 0..6, as the report prints it. */
+const char *fsck_pass_name(int pass);
 
 /* Problem codes: 0xPPNNNN, PP the pass. */
 enum fsck_problem_code {

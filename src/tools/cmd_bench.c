@@ -440,6 +440,7 @@ static void faults_usage(void)
 	       "      --dir=DIR    directory on the disk file system\n"
 	       "      --no-kernel  udax cases only\n"
 	       "      --help       display this help and exit\n");
+	tool_exit_help();
 }
 
 static int bench_faults(int argc, char **argv)
@@ -564,6 +565,7 @@ static void bench_usage(void)
 	       "  faults   page-fault latency of a new mapping (the "
 	       "MAP_SYNC experiment)\n\n"
 	       "'udax bench BENCHMARK --help' describes its options.\n");
+	tool_exit_help();
 }
 
 int udax_tool_bench(int argc, char **argv)

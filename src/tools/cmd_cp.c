@@ -8,6 +8,9 @@
  * Copies keep the mode and the access and modification times; symbolic
  * links inside a recursive copy stay links; holes stay holes (data is found
  * with SEEK_DATA/SEEK_HOLE and zero-filled chunks are not written).
+ *
+ * On a terminal a progress bar counts files and bytes; their totals come
+ * from a walk of the sources before the copy, made only for the bar.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -24,13 +27,16 @@ struct cp_ctx {
 	int recursive; /* -r */
 	int verbose;   /* -v */
 	char *buf;     /* TOOL_CHUNK_SIZE bytes */
+	/* the progress bar: files (regular files and symlinks) and bytes
+	 * (file sizes, holes included) copied, of the totals */
+	uint64_t files, files_total, bytes, bytes_total;
 };
 
 /* Print cp's help. */
 static void cp_usage(void)
 {
-	printf("Usage: udax cp [-rv] SOURCE DEST\n"
-	       "  or:  udax cp [-rv] SOURCE... DIRECTORY\n"
+	printf("Usage: udax cp [-qrv] SOURCE DEST\n"
+	       "  or:  udax cp [-qrv] SOURCE... DIRECTORY\n"
 	       "Copy files between the host and a udax image, or within an "
 	       "image.\n"
 	       "Each operand is a host path or IMAGE:PATH (split at the first "
@@ -42,7 +48,60 @@ static void cp_usage(void)
 	       "symbolic links in them\n"
 	       "                       are copied as links\n"
 	       "  -v, --verbose        explain what is being done\n"
+	       "  -q, --quiet          no progress bar\n"
 	       "      --help           display this help and exit\n");
+	tool_exit_help();
+}
+
+/* Redraw the bar, if due: "copying [###...] 45% 3/10 files, 12M/30M". */
+static void cp_progress(const struct cp_ctx *ctx)
+{
+	char detail[96], done_h[16], total_h[16];
+
+	if (!tool_progress_due())
+		return;
+	tool_human_size(ctx->bytes, done_h);
+	tool_human_size(ctx->bytes_total, total_h);
+	snprintf(detail, sizeof(detail), "%llu/%llu files, %s/%s",
+		 (unsigned long long)ctx->files,
+		 (unsigned long long)ctx->files_total, done_h, total_h);
+	if (ctx->bytes_total)
+		tool_progress_draw("copying", ctx->bytes, ctx->bytes_total,
+				   detail);
+	else
+		tool_progress_draw("copying", ctx->files, ctx->files_total,
+				   detail);
+}
+
+/* Add what copying src would copy to the totals of the bar (top: a
+ * command-line operand, as cp_any treats it). Errors are left to the
+ * copy, which reports them. */
+static void cp_count(struct cp_ctx *ctx, const struct tool_loc *src, int top)
+{
+	struct tool_dirent *ents;
+	struct tool_loc child;
+	struct stat st;
+	size_t count, i;
+
+	if ((top && !ctx->recursive ? tool_loc_stat(src, &st) :
+				      tool_loc_lstat(src, &st)))
+		return;
+	if (!S_ISDIR(st.st_mode)) {
+		ctx->files_total++;
+		if (S_ISREG(st.st_mode))
+			ctx->bytes_total += (uint64_t)st.st_size;
+		return;
+	}
+	if (!ctx->recursive || tool_dir_list(src, 0, &ents, &count))
+		return;
+	for (i = 0; i < count; i++) {
+		if (tool_loc_child(src, ents[i].name, strlen(ents[i].name),
+				   &child))
+			continue;
+		cp_count(ctx, &child, 0);
+		tool_loc_free(&child);
+	}
+	tool_dir_free(ents, count);
 }
 
 /* pwrite all of buf (a write may stop short, on ENOSPC for instance). */
@@ -98,6 +157,7 @@ static int cp_data(struct cp_ctx *ctx, struct tool_file *src,
 		   struct tool_file *dst, off_t size, int *src_side)
 {
 	off_t off = 0, data, hole, pos;
+	uint64_t bytes_before = ctx->bytes;
 	int can_seek = 1, err;
 	size_t want;
 	ssize_t n;
@@ -116,6 +176,9 @@ static int cp_data(struct cp_ctx *ctx, struct tool_file *src,
 				return (int)n;
 			if (n == 0) /* shrank under us: stop at its end */
 				return 0;
+			/* by position: the holes passed count as copied */
+			ctx->bytes = bytes_before + (uint64_t)(pos + n);
+			cp_progress(ctx);
 			if (tool_is_zero(ctx->buf, (size_t)n))
 				continue;
 			*src_side = 0;
@@ -150,6 +213,7 @@ static int cp_file(struct cp_ctx *ctx, const struct tool_loc *src,
 {
 	struct tool_file in, out;
 	int err, src_side = 0;
+	uint64_t bytes_before;
 
 	err = tool_file_open(src, O_RDONLY, 0, &in);
 	if (err) {
@@ -163,7 +227,11 @@ static int cp_file(struct cp_ctx *ctx, const struct tool_loc *src,
 		tool_file_close(&in);
 		return err;
 	}
+	bytes_before = ctx->bytes;
 	err = cp_data(ctx, &in, &out, st->st_size, &src_side);
+	ctx->bytes = bytes_before + (uint64_t)st->st_size;
+	ctx->files++;
+	cp_progress(ctx);
 	if (!err)
 		err = tool_file_truncate(&out, st->st_size);
 	tool_file_close(&in);
@@ -359,9 +427,12 @@ static int cp_any(struct cp_ctx *ctx, const struct tool_loc *src,
 			   TOOL_LOC_ARGS(src), TOOL_LOC_ARGS(dst));
 		return -EINVAL;
 	}
-	if (ctx->verbose)
+	if (ctx->verbose) {
+		tool_progress_clear();
 		printf("'" TOOL_LOC_FMT "' -> '" TOOL_LOC_FMT "'\n",
 		       TOOL_LOC_ARGS(src), TOOL_LOC_ARGS(dst));
+		fflush(stdout);
+	}
 
 	switch (st.st_mode & S_IFMT) {
 	case S_IFREG:
@@ -369,6 +440,7 @@ static int cp_any(struct cp_ctx *ctx, const struct tool_loc *src,
 	case S_IFDIR:
 		return cp_dir(ctx, src, &st, dst);
 	case S_IFLNK:
+		ctx->files++;
 		return cp_symlink(src, &st, dst);
 	}
 	tool_error(TOOL_LOC_FMT ": cannot copy a %s", TOOL_LOC_ARGS(src),
@@ -460,6 +532,12 @@ static int cp_run(struct cp_ctx *ctx, struct tool_images *images, char **args,
 		tool_loc_free(&dst);
 		return TOOL_EXIT_FAILURE;
 	}
+	for (i = 0; tool_progress_on() && i < nsrc; i++) {
+		if (cp_operand(images, args[i], &src))
+			continue; /* the copy below reports it */
+		cp_count(ctx, &src, 1);
+		tool_loc_free(&src);
+	}
 	for (i = 0; i < nsrc; i++) {
 		if (cp_operand(images, args[i], &src)) {
 			status = TOOL_EXIT_FAILURE;
@@ -495,14 +573,15 @@ int udax_tool_cp(int argc, char **argv)
 	static const struct option longopts[] = {
 		{"recursive", no_argument, NULL, 'r'},
 		{"verbose", no_argument, NULL, 'v'},
+		{"quiet", no_argument, NULL, 'q'},
 		{"help", no_argument, NULL, TOOL_OPT_HELP},
 		{NULL, 0, NULL, 0},
 	};
 	struct cp_ctx ctx = {0};
 	struct tool_images images;
-	int c, nargs, status, dst_in_image = 0;
+	int c, nargs, status, dst_in_image = 0, quiet = 0;
 
-	while ((c = getopt_long(argc, argv, "rRv", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "qrRv", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'r':
 		case 'R':
@@ -510,6 +589,9 @@ int udax_tool_cp(int argc, char **argv)
 			break;
 		case 'v':
 			ctx.verbose = 1;
+			break;
+		case 'q':
+			quiet = 1;
 			break;
 		case TOOL_OPT_HELP:
 			cp_usage();
@@ -535,7 +617,9 @@ int udax_tool_cp(int argc, char **argv)
 		return TOOL_EXIT_FAILURE;
 	}
 	tool_images_init(&images, dst_in_image);
+	tool_progress_start(!quiet);
 	status = cp_run(&ctx, &images, argv + optind, nargs - 1);
+	tool_progress_end();
 	if (tool_images_close(&images))
 		status = TOOL_EXIT_FAILURE;
 	free(ctx.buf);

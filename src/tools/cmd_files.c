@@ -3,6 +3,7 @@
  * cmd_files.c - the commands that look at files in an image: ls, stat and
  * cat. They open images read-only (see tool_images_get).
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -14,31 +15,76 @@
 
 #include "tools.h"
 
+/* ---- JSON of a file's status, for ls -l --json and stat --json ---- */
+
+/* A time as two exact integers: doubles (jq, JavaScript) would round
+ * nanoseconds since the Epoch. */
+static void files_json_time(struct tool_json *j, const char *key,
+			    const struct timespec *ts)
+{
+	tool_json_object(j, key);
+	tool_json_i64(j, "sec", (int64_t)ts->tv_sec);
+	tool_json_i64(j, "nsec", (int64_t)ts->tv_nsec);
+	tool_json_close(j);
+}
+
+/* The members stat(2) gives, and a symlink's target if known. */
+static void files_json_stat(struct tool_json *j, const struct stat *st,
+			    const char *target)
+{
+	tool_json_str(j, "type", tool_type_key(st->st_mode));
+	tool_json_u64(j, "mode", (uint64_t)(st->st_mode & 07777));
+	tool_json_u64(j, "ino", (uint64_t)st->st_ino);
+	tool_json_u64(j, "nlink", (uint64_t)st->st_nlink);
+	tool_json_u64(j, "uid", (uint64_t)st->st_uid);
+	tool_json_u64(j, "gid", (uint64_t)st->st_gid);
+	tool_json_u64(j, "size", (uint64_t)st->st_size);
+	tool_json_u64(j, "blocks", (uint64_t)st->st_blocks);
+	tool_json_u64(j, "blksize", (uint64_t)st->st_blksize);
+	files_json_time(j, "atime", &st->st_atim);
+	files_json_time(j, "mtime", &st->st_mtim);
+	files_json_time(j, "ctime", &st->st_ctim);
+	if (target)
+		tool_json_bytes(j, "target", target, strlen(target));
+}
+
+/* "image" and "path" of a loc, each as bytes. */
+static void files_json_loc(struct tool_json *j, const char *image,
+			   const char *path)
+{
+	tool_json_bytes(j, "image", image, strlen(image));
+	tool_json_bytes(j, "path", path, strlen(path));
+}
+
 /* ---- ls ---- */
 
 /* What ls was asked to show. */
 struct ls_opts {
-	int long_format; /* -l */
-	int all;	 /* -a: names starting with '.', and . and .. */
-	int recursive;	 /* -R */
-	int dir_itself;	 /* -d */
-	int human;	 /* -h: sizes as 1.5M */
-	int headers;	 /* print "NAME:" above each directory */
-	int printed;	 /* something was printed: separate sections */
+	int long_format;	/* -l */
+	int all;		/* -a: names starting with '.', and . and .. */
+	int recursive;		/* -R */
+	int dir_itself;		/* -d */
+	int human;		/* -h: sizes as 1.5M */
+	int headers;		/* print "NAME:" above each directory */
+	int printed;		/* something was printed: separate sections */
+	struct tool_json *json; /* --json: the document, else NULL */
 };
 
 /* One line of output and what lstat said about its file. */
 struct ls_row {
 	char *name; /* as printed */
 	struct stat st;
-	char *target; /* symlink target (-l), or NULL */
-	int ok;	      /* lstat succeeded */
+	char *target;	     /* symlink target (-l), or NULL */
+	int ok;		     /* lstat succeeded */
+	unsigned char dtype; /* entry type from the directory (DT_*) */
+	const char *image;   /* operands (--json): the image, */
+	char *path;	     /* and the path in it */
 };
 
 /* Print ls's help. */
 static void ls_usage(void)
 {
-	printf("Usage: udax ls [-adhlR] IMAGE[:PATH]...\n"
+	printf("Usage: udax ls [-adhlR] [--json] IMAGE[:PATH]...\n"
 	       "List the files in a udax image (PATH defaults to /).\n\n"
 	       "  -a, --all             do not ignore entries starting with "
 	       ".\n"
@@ -50,7 +96,11 @@ static void ls_usage(void)
 	       "                        name and the target of a symbolic "
 	       "link\n"
 	       "  -R, --recursive       list subdirectories recursively\n"
+	       "      --json            one JSON object on standard output: "
+	       "each name,\n"
+	       "                        and with -l its status\n"
 	       "      --help            display this help and exit\n");
+	tool_exit_help();
 }
 
 /* Fill a row's status (and link target for -l). Reports failures. */
@@ -95,6 +145,35 @@ static void ls_size_string(const struct stat *st, int human, char *buf)
 		snprintf(buf, 24, "%" PRIu64, (uint64_t)st->st_size);
 }
 
+/* The rows as elements of the current JSON array: operands as "image"
+ * and "path", directory entries as "name"; with -l their status. */
+static void ls_json_rows(const struct ls_row *rows, size_t count,
+			 const struct ls_opts *opts)
+{
+	struct tool_json *j = opts->json;
+	size_t i;
+
+	for (i = 0; i < count; i++) {
+		if (!rows[i].ok)
+			continue;
+		tool_json_object(j, NULL);
+		if (rows[i].path)
+			files_json_loc(j, rows[i].image, rows[i].path);
+		else
+			tool_json_bytes(j, "name", rows[i].name,
+					strlen(rows[i].name));
+		if (opts->long_format)
+			files_json_stat(j, &rows[i].st, rows[i].target);
+		else if (rows[i].path) /* an operand: lstat'ed */
+			tool_json_str(j, "type",
+				      tool_type_key(rows[i].st.st_mode));
+		else if (rows[i].dtype != DT_UNKNOWN)
+			tool_json_str(j, "type",
+				      tool_type_key(DTTOIF(rows[i].dtype)));
+		tool_json_close(j);
+	}
+}
+
 /* Print rows, in columns aligned as ls -l aligns them. */
 static void ls_print_rows(const struct ls_row *rows, size_t count,
 			  const struct ls_opts *opts, int total)
@@ -104,6 +183,10 @@ static void ls_print_rows(const struct ls_row *rows, size_t count,
 	uint64_t blocks = 0;
 	size_t i;
 
+	if (opts->json) {
+		ls_json_rows(rows, count, opts);
+		return;
+	}
 	if (!opts->long_format) {
 		for (i = 0; i < count; i++)
 			if (rows[i].ok)
@@ -160,6 +243,7 @@ static void ls_rows_free(struct ls_row *rows, size_t count)
 	for (i = 0; i < count; i++) {
 		free(rows[i].name);
 		free(rows[i].target);
+		free(rows[i].path);
 	}
 	free(rows);
 }
@@ -189,6 +273,7 @@ static int ls_dir(const struct tool_loc *dir, struct ls_opts *opts)
 		if (!opts->all && ents[i].name[0] == '.')
 			continue;
 		rows[n].name = ents[i].name;
+		rows[n].dtype = ents[i].type;
 		ents[i].name = NULL;
 		if (opts->long_format || opts->recursive) {
 			err = tool_loc_child(dir, rows[n].name,
@@ -209,11 +294,20 @@ static int ls_dir(const struct tool_loc *dir, struct ls_opts *opts)
 	}
 	tool_dir_free(ents, count);
 
-	if (opts->printed)
-		putchar('\n');
-	if (opts->headers)
-		printf(TOOL_LOC_FMT ":\n", TOOL_LOC_ARGS(dir));
-	ls_print_rows(rows, n, opts, 1);
+	if (opts->json) {
+		tool_json_object(opts->json, NULL);
+		files_json_loc(opts->json, dir->image, dir->path);
+		tool_json_array(opts->json, "entries");
+		ls_print_rows(rows, n, opts, 1);
+		tool_json_close(opts->json);
+		tool_json_close(opts->json);
+	} else {
+		if (opts->printed)
+			putchar('\n');
+		if (opts->headers)
+			printf(TOOL_LOC_FMT ":\n", TOOL_LOC_ARGS(dir));
+		ls_print_rows(rows, n, opts, 1);
+	}
 	opts->printed = 1;
 
 	for (i = 0; opts->recursive && i < n; i++) {
@@ -266,10 +360,14 @@ static int ls_operand_classify(struct tool_images *images, const char *arg,
 		row->name = strdup(arg);
 		err = row->name ? ls_row_fill(&loc, opts->long_format, row) :
 				  -ENOMEM;
-		if (!err)
+		if (!err) {
+			row->image = loc.image;
+			row->path = loc.path;
+			loc.path = NULL;
 			(*nrows)++;
-		else
+		} else {
 			free(row->name);
+		}
 	}
 	tool_loc_free(&loc);
 	return err;
@@ -297,11 +395,17 @@ static int ls_operands(struct tool_images *images, char **args, int count,
 					  &is_dir[i]);
 		first = first ? first : err;
 	}
+	if (opts->json)
+		tool_json_array(opts->json, "files");
 	if (nrows > 0) {
 		ls_print_rows(rows, nrows, opts, 0);
 		opts->printed = 1;
 	}
 	ls_rows_free(rows, nrows);
+	if (opts->json) {
+		tool_json_close(opts->json);
+		tool_json_array(opts->json, "directories");
+	}
 	for (i = 0; i < count; i++) {
 		if (!is_dir[i] || tool_loc_from_arg(images, args[i], 0, &loc))
 			continue;
@@ -321,11 +425,13 @@ int udax_tool_ls(int argc, char **argv)
 		{"directory", no_argument, NULL, 'd'},
 		{"human-readable", no_argument, NULL, 'h'},
 		{"recursive", no_argument, NULL, 'R'},
+		{"json", no_argument, NULL, TOOL_OPT_JSON},
 		{"help", no_argument, NULL, TOOL_OPT_HELP},
 		{NULL, 0, NULL, 0},
 	};
 	struct ls_opts opts = {0};
 	struct tool_images images;
+	struct tool_json json;
 	int c, status = TOOL_EXIT_OK;
 
 	while ((c = getopt_long(argc, argv, "adhlR", longopts, NULL)) != -1) {
@@ -345,6 +451,9 @@ int udax_tool_ls(int argc, char **argv)
 		case 'h':
 			opts.human = 1;
 			break;
+		case TOOL_OPT_JSON:
+			opts.json = &json;
+			break;
 		case TOOL_OPT_HELP:
 			ls_usage();
 			return TOOL_EXIT_OK;
@@ -359,7 +468,11 @@ int udax_tool_ls(int argc, char **argv)
 	opts.headers = opts.recursive || argc - optind > 1;
 
 	tool_images_init(&images, 0);
+	if (opts.json)
+		tool_json_begin(opts.json, stdout);
 	if (ls_operands(&images, argv + optind, argc - optind, &opts))
+		status = TOOL_EXIT_FAILURE;
+	if (opts.json && tool_json_end(opts.json))
 		status = TOOL_EXIT_FAILURE;
 	if (tool_images_close(&images))
 		status = TOOL_EXIT_FAILURE;
@@ -371,14 +484,18 @@ int udax_tool_ls(int argc, char **argv)
 /* Print stat's help. */
 static void stat_usage(void)
 {
-	printf("Usage: udax stat [-L] IMAGE[:PATH]...\n"
+	printf("Usage: udax stat [-L] [--json] IMAGE[:PATH]...\n"
 	       "Display the status of files in a udax image.\n\n"
 	       "  -L, --dereference  follow symbolic links\n"
+	       "      --json         one JSON object on standard output\n"
 	       "      --help         display this help and exit\n");
+	tool_exit_help();
 }
 
-/* Print one file's status in stat(1)'s layout. */
-static int stat_operand(struct tool_images *images, const char *arg, int follow)
+/* Print one file's status in stat(1)'s layout, or as an element of
+ * json's current array. */
+static int stat_operand(struct tool_images *images, const char *arg, int follow,
+			struct tool_json *json)
 {
 	char mode[11], when[64];
 	struct tool_loc loc;
@@ -397,6 +514,13 @@ static int stat_operand(struct tool_images *images, const char *arg, int follow)
 	}
 	if (S_ISLNK(st.st_mode) && tool_loc_readlink(&loc, &target))
 		target = NULL;
+	if (json) {
+		tool_json_object(json, NULL);
+		files_json_loc(json, loc.image, loc.path);
+		files_json_stat(json, &st, target);
+		tool_json_close(json);
+		goto out;
+	}
 	printf("  File: " TOOL_LOC_FMT "%s%s\n", TOOL_LOC_ARGS(&loc),
 	       target ? " -> " : "", target ? target : "");
 	printf("  Size: %-10" PRIu64 "\tBlocks: %-10" PRIu64
@@ -415,6 +539,7 @@ static int stat_operand(struct tool_images *images, const char *arg, int follow)
 	printf("Modify: %s\n", when);
 	tool_time_full(&st.st_ctim, when);
 	printf("Change: %s\n", when);
+out:
 	free(target);
 	tool_loc_free(&loc);
 	return 0;
@@ -425,9 +550,11 @@ int udax_tool_stat(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		{"dereference", no_argument, NULL, 'L'},
+		{"json", no_argument, NULL, TOOL_OPT_JSON},
 		{"help", no_argument, NULL, TOOL_OPT_HELP},
 		{NULL, 0, NULL, 0},
 	};
+	struct tool_json doc, *json = NULL;
 	struct tool_images images;
 	int c, i, follow = 0, status = TOOL_EXIT_OK;
 
@@ -435,6 +562,9 @@ int udax_tool_stat(int argc, char **argv)
 		switch (c) {
 		case 'L':
 			follow = 1;
+			break;
+		case TOOL_OPT_JSON:
+			json = &doc;
 			break;
 		case TOOL_OPT_HELP:
 			stat_usage();
@@ -446,9 +576,15 @@ int udax_tool_stat(int argc, char **argv)
 	if (optind >= argc)
 		return tool_usage_error("missing operand");
 	tool_images_init(&images, 0);
+	if (json) {
+		tool_json_begin(json, stdout);
+		tool_json_array(json, "files");
+	}
 	for (i = optind; i < argc; i++)
-		if (stat_operand(&images, argv[i], follow))
+		if (stat_operand(&images, argv[i], follow, json))
 			status = TOOL_EXIT_FAILURE;
+	if (json && tool_json_end(json))
+		status = TOOL_EXIT_FAILURE;
 	if (tool_images_close(&images))
 		status = TOOL_EXIT_FAILURE;
 	return status;
@@ -463,6 +599,7 @@ static void cat_usage(void)
 	       "Write the contents of files in a udax image to standard "
 	       "output.\n\n"
 	       "      --help  display this help and exit\n");
+	tool_exit_help();
 }
 
 /* Copy one file to standard output. Returns 0, or a negative errno

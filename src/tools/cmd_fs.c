@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 /*
  * cmd_fs.c - the commands about a whole file system: mkfs creates one, df
- * and info report what udax_statfs() says about it.
+ * reports what udax_statfs() says about it (info, which reads the raw
+ * image, is cmd_info.c).
  */
 #include <errno.h>
 #include <getopt.h>
@@ -34,8 +35,10 @@ static void mkfs_usage(void)
 	       "the device)\n"
 	       "  -f, --force              do not ask before overwriting a "
 	       "udax file system\n"
-	       "  -q, --quiet              print nothing on success\n"
+	       "  -q, --quiet              print nothing on success, no "
+	       "progress bar\n"
 	       "      --help               display this help and exit\n");
+	tool_exit_help();
 }
 
 /* mke2fs asks before it overwrites a file system, when someone is there
@@ -60,6 +63,21 @@ static int mkfs_confirm(const char *image)
 	if (!fgets(answer, sizeof(answer), stdin))
 		return 0;
 	return answer[0] == 'y' || answer[0] == 'Y';
+}
+
+/* The bar of mkfs: a phase of the library, and the bytes done. */
+static void mkfs_progress(void *arg, const char *phase, uint64_t done,
+			  uint64_t total)
+{
+	char detail[48], done_h[16], total_h[16];
+
+	(void)arg;
+	if (!tool_progress_due())
+		return;
+	tool_human_size(done, done_h);
+	tool_human_size(total, total_h);
+	snprintf(detail, sizeof(detail), "%s/%s", done_h, total_h);
+	tool_progress_draw(phase, done, total, detail);
 }
 
 /* After mkfs, open the new file system once: it proves the image is
@@ -143,15 +161,16 @@ int udax_tool_mkfs(int argc, char **argv)
 			return tool_usage_error(NULL);
 		}
 	}
-	if (optind >= argc)
-		return tool_usage_error("missing image operand");
-	if (argc - optind > 1)
-		return tool_usage_error("extra operand '%s'", argv[optind + 1]);
+	if (tool_one_operand(argc, argv))
+		return TOOL_EXIT_USAGE;
 	image = argv[optind];
 
 	if (!force && !mkfs_confirm(image))
 		return TOOL_EXIT_FAILURE;
+	opts.progress = mkfs_progress;
+	tool_progress_start(!quiet);
 	err = udax_mkfs(image, &opts);
+	tool_progress_end();
 	if (err) {
 		tool_error("%s: %s", image, udax_strerror(err));
 		return TOOL_EXIT_FAILURE;
@@ -172,6 +191,7 @@ int udax_tool_mkfs(int argc, char **argv)
 /* One image's numbers, as df prints them. */
 struct df_row {
 	const char *image;
+	uint64_t block_size;
 	uint64_t size, used, avail; /* bytes */
 	uint64_t inodes, iused, ifree;
 };
@@ -179,11 +199,14 @@ struct df_row {
 /* Print df's help. */
 static void df_usage(void)
 {
-	printf("Usage: udax df [-h] IMAGE...\n"
+	printf("Usage: udax df [-h] [--json] IMAGE...\n"
 	       "Show the space and inodes used in udax images.\n\n"
 	       "  -h, --human-readable  print sizes like 1K 234M 2G (default: "
 	       "1K blocks)\n"
+	       "      --json            one JSON object on standard output, "
+	       "sizes in bytes\n"
 	       "      --help            display this help and exit\n");
+	tool_exit_help();
 }
 
 /* Percent used, rounded up as df rounds it; "-" when there is nothing. */
@@ -220,6 +243,7 @@ static int df_row_fill(struct udax_fs *fs, const char *image,
 		return err;
 	frsize = sv.f_frsize ? sv.f_frsize : sv.f_bsize;
 	row->image = image;
+	row->block_size = frsize;
 	row->size = (uint64_t)sv.f_blocks * frsize;
 	row->used = (uint64_t)(sv.f_blocks - sv.f_bfree) * frsize;
 	row->avail = (uint64_t)sv.f_bavail * frsize;
@@ -257,11 +281,37 @@ static void df_print(const struct df_row *rows, size_t count, int human)
 	}
 }
 
+/* The same numbers for scripts: {"images": [...]}, sizes in bytes. */
+static int df_print_json(const struct df_row *rows, size_t count)
+{
+	struct tool_json j;
+	size_t i;
+
+	tool_json_begin(&j, stdout);
+	tool_json_array(&j, "images");
+	for (i = 0; i < count; i++) {
+		const struct df_row *r = &rows[i];
+
+		tool_json_object(&j, NULL);
+		tool_json_bytes(&j, "image", r->image, strlen(r->image));
+		tool_json_u64(&j, "block_size", r->block_size);
+		tool_json_u64(&j, "size_bytes", r->size);
+		tool_json_u64(&j, "used_bytes", r->used);
+		tool_json_u64(&j, "available_bytes", r->avail);
+		tool_json_u64(&j, "inodes", r->inodes);
+		tool_json_u64(&j, "inodes_used", r->iused);
+		tool_json_u64(&j, "inodes_free", r->ifree);
+		tool_json_close(&j);
+	}
+	return tool_json_end(&j);
+}
+
 /* udax df: space and inode usage of images. */
 int udax_tool_df(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		{"human-readable", no_argument, NULL, 'h'},
+		{"json", no_argument, NULL, TOOL_OPT_JSON},
 		{"help", no_argument, NULL, TOOL_OPT_HELP},
 		{NULL, 0, NULL, 0},
 	};
@@ -269,13 +319,16 @@ int udax_tool_df(int argc, char **argv)
 	struct df_row *rows;
 	struct udax_fs *fs;
 	const char *name;
-	int c, i, err, human = 0, status = TOOL_EXIT_OK;
+	int c, i, err, human = 0, json = 0, status = TOOL_EXIT_OK;
 	size_t n = 0;
 
 	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'h':
 			human = 1;
+			break;
+		case TOOL_OPT_JSON:
+			json = 1;
 			break;
 		case TOOL_OPT_HELP:
 			df_usage();
@@ -305,101 +358,14 @@ int udax_tool_df(int argc, char **argv)
 		}
 		n++;
 	}
-	if (n > 0)
+	if (json) {
+		if (df_print_json(rows, n))
+			status = TOOL_EXIT_FAILURE;
+	} else if (n > 0) {
 		df_print(rows, n, human);
+	}
 	if (tool_images_close(&images))
 		status = TOOL_EXIT_FAILURE;
 	free(rows);
-	return status;
-}
-
-/* ---- info ---- */
-
-/* Print info's help. */
-static void info_usage(void)
-{
-	printf("Usage: udax info IMAGE\n"
-	       "Show what a udax file system reports about itself.\n\n"
-	       "      --help  display this help and exit\n");
-}
-
-/* Print what the file system says of itself, dumpe2fs-style. */
-static void info_print(const char *image, const struct udax_info *in,
-		       const struct statvfs *sv)
-{
-	char human[16], when[64];
-	time_t t = (time_t)(in->mkfs_time_ns / 1000000000);
-	struct tm tm;
-
-	printf("%-24s%s\n", "Device:", image);
-	printf("%-24s%s, %s\n", "Device kind:", in->device_kind,
-	       in->persistence);
-	printf("%-24s%s\n", "Library version:", udax_version());
-	printf("%-24s%u\n", "Format version:", in->format_version);
-	printf("%-24s", "UUID:");
-	for (int i = 0; i < 16; i++)
-		printf("%02x%s", in->uuid[i],
-		       (i == 3 || i == 5 || i == 7 || i == 9) ? "-" : "");
-	printf("\n");
-	strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S UTC",
-		 gmtime_r(&t, &tm));
-	printf("%-24s%s\n", "Created:", when);
-	printf("%-24s0x%" PRIx64 "\n", "Features:", in->features);
-	printf("%-24s%u\n", "Block size:", in->block_size);
-	tool_human_size(in->block_count * in->block_size, human);
-	printf("%-24s%" PRIu64 " (%s)\n", "Block count:", in->block_count,
-	       human);
-	printf("%-24s%" PRIu64 "\n", "Free blocks:", in->free_blocks);
-	printf("%-24s%" PRIu64 "\n", "First data block:", in->data_start);
-	tool_human_size(in->journal_bytes, human);
-	printf("%-24s%s\n", "Journal size:", human);
-	printf("%-24s%" PRIu64 "\n", "Inode count:", in->inode_count);
-	printf("%-24s%" PRIu64 "\n", "Free inodes:", in->free_inodes);
-	printf("%-24s%" PRIu64 "\n",
-	       "Maximum name length:", (uint64_t)sv->f_namemax);
-}
-
-/* udax info: the file system's own view of an image. */
-int udax_tool_info(int argc, char **argv)
-{
-	static const struct option longopts[] = {
-		{"help", no_argument, NULL, TOOL_OPT_HELP},
-		{NULL, 0, NULL, 0},
-	};
-	struct tool_images images;
-	struct statvfs sv;
-	struct udax_fs *fs;
-	int c, err, status = TOOL_EXIT_OK;
-
-	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
-		switch (c) {
-		case TOOL_OPT_HELP:
-			info_usage();
-			return TOOL_EXIT_OK;
-		default:
-			return tool_usage_error(NULL);
-		}
-	}
-	if (optind >= argc)
-		return tool_usage_error("missing image operand");
-	if (argc - optind > 1)
-		return tool_usage_error("extra operand '%s'", argv[optind + 1]);
-	tool_images_init(&images, 0);
-	if (tool_images_get(&images, argv[optind], &fs, NULL)) {
-		status = TOOL_EXIT_FAILURE;
-	} else {
-		struct udax_info in;
-		err = udax_statfs(fs, &sv);
-		if (!err)
-			err = udax_info(fs, &in);
-		if (err) {
-			tool_error("%s: %s", argv[optind], udax_strerror(err));
-			status = TOOL_EXIT_FAILURE;
-		} else {
-			info_print(argv[optind], &in, &sv);
-		}
-	}
-	if (tool_images_close(&images))
-		status = TOOL_EXIT_FAILURE;
 	return status;
 }

@@ -24,6 +24,7 @@ static void mkdir_usage(void)
 	       "  -p, --parents    no error if existing, make parent "
 	       "directories as needed\n"
 	       "      --help       display this help and exit\n");
+	tool_exit_help();
 }
 
 /* mkdir that accepts an existing directory (for -p). */
@@ -162,6 +163,7 @@ static void rm_usage(void)
 	       "contents recursively\n"
 	       "  -v, --verbose    explain what is being done\n"
 	       "      --help       display this help and exit\n");
+	tool_exit_help();
 }
 
 /* Remove one name, and with -r everything below it. Returns 0 or the
@@ -314,6 +316,7 @@ static void mv_usage(void)
 	       "      --exchange  atomically swap the two paths\n"
 	       "  -v, --verbose   explain what is being done\n"
 	       "      --help      display this help and exit\n");
+	tool_exit_help();
 }
 
 /* Rename one source to its target (inside dst when dst is a directory). */
@@ -388,7 +391,7 @@ static int mv_run(struct tool_images *images, char **args, int nsrc,
 /* udax mv: rename files within an image (udax_rename). */
 int udax_tool_mv(int argc, char **argv)
 {
-	enum { MV_OPT_EXCHANGE = TOOL_OPT_HELP + 1 };
+	enum { MV_OPT_EXCHANGE = TOOL_OPT_LOCAL };
 	static const struct option longopts[] = {
 		{"exchange", no_argument, NULL, MV_OPT_EXCHANGE},
 		{"verbose", no_argument, NULL, 'v'},

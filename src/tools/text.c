@@ -67,38 +67,41 @@ int tool_parse_size(const char *str, uint64_t *bytes)
 
 /* ---- formatting ---- */
 
+/* The file types: ls -l's letter, stat(1)'s name, --json's key. */
+static const struct tool_type {
+	mode_t fmt;
+	char letter;
+	const char *name, *key;
+} tool_types[] = {
+	{S_IFREG, '-', "regular file", "regular"},
+	{S_IFDIR, 'd', "directory", "directory"},
+	{S_IFLNK, 'l', "symbolic link", "symlink"},
+	{S_IFCHR, 'c', "character special file", "char"},
+	{S_IFBLK, 'b', "block special file", "block"},
+	{S_IFIFO, 'p', "fifo", "fifo"},
+	{S_IFSOCK, 's', "socket", "socket"},
+};
+
+/* The row of a mode's file type, or a row for an unknown type. */
+static const struct tool_type *tool_type_of(mode_t mode)
+{
+	static const struct tool_type unknown = {0, '?', "weird file",
+						 "unknown"};
+	size_t i;
+
+	for (i = 0; i < sizeof(tool_types) / sizeof(tool_types[0]); i++)
+		if ((mode & S_IFMT) == tool_types[i].fmt)
+			return &tool_types[i];
+	return &unknown;
+}
+
 /* ls -l's first column. */
 void tool_mode_string(mode_t mode, char *buf)
 {
 	static const char rwx[] = "rwxrwxrwx";
 	int i;
 
-	switch (mode & S_IFMT) {
-	case S_IFDIR:
-		buf[0] = 'd';
-		break;
-	case S_IFLNK:
-		buf[0] = 'l';
-		break;
-	case S_IFCHR:
-		buf[0] = 'c';
-		break;
-	case S_IFBLK:
-		buf[0] = 'b';
-		break;
-	case S_IFIFO:
-		buf[0] = 'p';
-		break;
-	case S_IFSOCK:
-		buf[0] = 's';
-		break;
-	case S_IFREG:
-		buf[0] = '-';
-		break;
-	default:
-		buf[0] = '?';
-		break;
-	}
+	buf[0] = tool_type_of(mode)->letter;
 	for (i = 0; i < 9; i++)
 		buf[i + 1] = (mode & (0400 >> i)) ? rwx[i] : '-';
 	if (mode & S_ISUID)
@@ -113,23 +116,13 @@ void tool_mode_string(mode_t mode, char *buf)
 /* stat's file type line. */
 const char *tool_type_name(mode_t mode)
 {
-	switch (mode & S_IFMT) {
-	case S_IFREG:
-		return "regular file";
-	case S_IFDIR:
-		return "directory";
-	case S_IFLNK:
-		return "symbolic link";
-	case S_IFCHR:
-		return "character special file";
-	case S_IFBLK:
-		return "block special file";
-	case S_IFIFO:
-		return "fifo";
-	case S_IFSOCK:
-		return "socket";
-	}
-	return "weird file";
+	return tool_type_of(mode)->name;
+}
+
+/* The file type as --json names it. */
+const char *tool_type_key(mode_t mode)
+{
+	return tool_type_of(mode)->key;
 }
 
 /* Round a non-negative double up, without needing libm. */

@@ -7,7 +7,8 @@
  * mount, umount),
  * in the
  * manner of e2fsprogs' debugfs or git. It uses only the public API in
- * udax.h plus libc, so everything it does an application can do too.
+ * udax.h plus libc, so everything it does an application can do too,
+ * except fsck and info, which read the raw image (docs/DESIGN.md, Tools).
  *
  * Files:
  *   udax.c       main, the command table, messages, IMAGE:PATH operands
@@ -18,10 +19,13 @@
  *   cmd_files.c  ls, stat, cat
  *   cmd_cp.c     cp
  *   cmd_names.c  mkdir, rm, mv
- *   cmd_fs.c     mkfs, df, info
+ *   cmd_fs.c     mkfs, df
+ *   cmd_info.c   info (reads the raw image: format.h, device layer)
  *   cmd_bench.c  bench (faults: the MAP_SYNC seed's experiment)
  *   cmd_mount.c  mount, umount (the mount layer, src/mount/, over FUSE)
  *   fsck.c       fsck (written separately)
+ *   json.c       the writer behind --json
+ *   progress.c   progress bars on a terminal
  *
  * Conventions: functions return 0 or a negative errno; a command returns
  * its exit status (TOOL_EXIT_*). Messages go to stderr as
@@ -31,6 +35,7 @@
 #define UDAX_TOOLS_H
 
 #include <stdint.h>
+#include <stdio.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <time.h>
@@ -45,6 +50,10 @@
 /* getopt_long value of --help, which has no short form (-h means
  * human-readable to ls and df). */
 #define TOOL_OPT_HELP 0x100
+/* getopt_long value of --json (no short form either). */
+#define TOOL_OPT_JSON 0x101
+/* The first value a command gives its own long-only options. */
+#define TOOL_OPT_LOCAL 0x110
 
 /* Size of the buffer cp and cat move data through. */
 #define TOOL_CHUNK_SIZE (1024 * 1024)
@@ -60,7 +69,7 @@ typedef int (*tool_cmd_fn)(int argc, char **argv);
 /* ---- commands ---- */
 
 int udax_tool_mkfs(int argc, char **argv);
-int udax_tool_fsck(int argc, char **argv); /* fsck.c: exit 0, 1, 4, 8 */
+int udax_tool_fsck(int argc, char **argv); /* fsck.c: exit 0, 1, 4, 5, 8, 16 */
 int udax_tool_ls(int argc, char **argv);
 int udax_tool_stat(int argc, char **argv);
 int udax_tool_cat(int argc, char **argv);
@@ -81,6 +90,8 @@ extern const char *tool_prog;
 
 /* Print "udax CMD: " fmt "\n" to stderr. */
 void tool_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Print the exit statuses, the end of every --help but fsck's. */
+void tool_exit_help(void);
 /* Print "Try 'udax CMD --help' for more information." and return
  * TOOL_EXIT_USAGE, for the end of a usage error. */
 int tool_usage_hint(void);
@@ -101,6 +112,9 @@ struct tool_spec {
 	char *path;
 };
 
+/* After getopt: exactly one operand (an image) must be left. Returns 0,
+ * or reports the usage error and returns TOOL_EXIT_USAGE. */
+int tool_one_operand(int argc, char **argv);
 /* Split "IMAGE[:PATH]". Returns 0, or -EINVAL for an empty IMAGE. */
 int tool_spec_parse(const char *arg, struct tool_spec *spec);
 /* Whether a cp operand names a path in an image: it holds a ':' and does
@@ -151,6 +165,9 @@ int tool_parse_u64(const char *str, uint64_t *value);
 void tool_mode_string(mode_t mode, char *buf);
 /* The file type as stat(1) names it ("regular file"). */
 const char *tool_type_name(mode_t mode);
+/* The file type as --json names it: "regular", "directory", "symlink",
+ * "char", "block", "fifo", "socket", "unknown". */
+const char *tool_type_key(mode_t mode);
 /* "1.5G" as df -h prints it; buf holds 16 bytes. */
 void tool_human_size(uint64_t bytes, char *buf);
 /* "2024-05-01 12:34" in local time; buf holds 32 bytes. */
@@ -168,6 +185,69 @@ char *tool_path_join(const char *dir, const char *name, size_t name_len);
 int tool_is_zero(const void *buf, size_t len);
 /* Write all of buf to a host descriptor. Returns 0 or a negative errno. */
 int tool_write_all(int fd, const void *buf, size_t len);
+
+/* ---- JSON output (json.c) ---- */
+
+/* Deepest nesting of objects and arrays, the document included. */
+#define TOOL_JSON_DEPTH 8
+
+/*
+ * A JSON document being written to a stream, two-space indented. Every
+ * value call takes the member's key, or NULL for an array element.
+ * Lifecycle: tool_json_begin (opens the top-level object), members,
+ * tool_json_end (closes what is open). Strings: see json.c.
+ */
+struct tool_json {
+	FILE *out;
+	int depth;			 /* open levels; 1 = the document */
+	unsigned count[TOOL_JSON_DEPTH]; /* members written, per level */
+	char closer[TOOL_JSON_DEPTH];	 /* '}' or ']', per level */
+};
+
+void tool_json_begin(struct tool_json *j, FILE *out);
+/* Returns 0 or -EIO if the output could not be written. */
+int tool_json_end(struct tool_json *j);
+void tool_json_object(struct tool_json *j, const char *key);
+void tool_json_array(struct tool_json *j, const char *key);
+void tool_json_close(struct tool_json *j);
+void tool_json_str(struct tool_json *j, const char *key, const char *s);
+/* Bytes that may not be UTF-8 (a file name): KEY, with invalid bytes as
+ * U+FFFD, and then KEY_hex with every byte in hex if there were any.
+ * key must not be NULL. */
+void tool_json_bytes(struct tool_json *j, const char *key, const void *s,
+		     size_t len);
+void tool_json_u64(struct tool_json *j, const char *key, uint64_t v);
+void tool_json_i64(struct tool_json *j, const char *key, int64_t v);
+void tool_json_bool(struct tool_json *j, const char *key, int v);
+void tool_json_null(struct tool_json *j, const char *key);
+/* A quoted, escaped JSON string. */
+void tool_json_write_string(FILE *out, const void *s, size_t len);
+
+/* ---- the progress bar (progress.c) ---- */
+
+/* Begin a command's bar: drawn only if wanted (not --quiet, not --json)
+ * and standard error is a terminal. */
+void tool_progress_start(int wanted);
+/* Whether the bar is drawn at all (to skip work done only for it). */
+int tool_progress_on(void);
+/* Whether a redraw is due: the bar is on and 0.1 s have passed since the
+ * last (so a caller formats its detail at most ten times a second). */
+int tool_progress_due(void);
+/* Draw "LABEL [####....]  45% DETAIL" over the line (detail may be
+ * NULL). Draws even if not due: ask tool_progress_due() first. */
+void tool_progress_draw(const char *label, uint64_t done, uint64_t total,
+			const char *detail);
+/* Draw, with "DONE/TOTAL" as the detail (none while total is 0), if a
+ * redraw is due. */
+void tool_progress_update(const char *label, uint64_t done, uint64_t total);
+/* Erase the bar if it is on the line (before other output). */
+void tool_progress_clear(void);
+/* The work is over: erase the bar and draw no more. */
+void tool_progress_end(void);
+/* A stream that erases the bar before each line it passes on to under:
+ * for output printed by someone else (fsck's report). Returns under
+ * itself when no bar is drawn; otherwise fclose the stream after use. */
+FILE *tool_progress_stream(FILE *under);
 
 /* ---- a path on the host or in an image (loc.c) ---- */
 

@@ -80,12 +80,15 @@ static const struct tool_cmd *tool_cmd_find(const char *name)
 static int tool_cmd_run(const struct tool_cmd *cmd, int argc, char **argv)
 {
 	static char prog[32];
+	int ret;
 
 	snprintf(prog, sizeof(prog), "udax %s", cmd->name);
 	tool_prog = prog;
 	argv[0] = prog; /* getopt's own messages name the command */
 	optind = 0;	/* glibc: fully reinitialise getopt */
-	return cmd->run(argc, argv);
+	ret = cmd->run(argc, argv);
+	tool_progress_end(); /* a bar left drawn by an early return */
+	return ret;
 }
 
 /* The command a program name like "mkfs.udax" stands for, or NULL. */
@@ -151,12 +154,19 @@ void tool_error(const char *fmt, ...)
 {
 	va_list ap;
 
+	tool_progress_clear();
 	fflush(stdout);
 	fprintf(stderr, "%s: ", tool_prog);
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
 	fputc('\n', stderr);
+}
+
+/* The last paragraph of every command's --help but fsck's. */
+void tool_exit_help(void)
+{
+	printf("\nExit status: 0 success, 1 failure, 2 usage error.\n");
 }
 
 /* The hint that ends every usage error, as coreutils prints it. */
@@ -172,6 +182,7 @@ int tool_usage_error(const char *fmt, ...)
 {
 	va_list ap;
 
+	tool_progress_clear();
 	if (fmt) {
 		fprintf(stderr, "%s: ", tool_prog);
 		va_start(ap, fmt);
@@ -183,6 +194,16 @@ int tool_usage_error(const char *fmt, ...)
 }
 
 /* ---- operands ---- */
+
+/* mkfs and info take one image, no more, no less. */
+int tool_one_operand(int argc, char **argv)
+{
+	if (optind >= argc)
+		return tool_usage_error("missing image operand");
+	if (argc - optind > 1)
+		return tool_usage_error("extra operand '%s'", argv[optind + 1]);
+	return 0;
+}
 
 /* Split an IMAGE[:PATH] operand; every command that names an image
  * parses its operands here. */
