@@ -80,7 +80,9 @@ check() {
 	desc=$1
 	shift
 	"$@" >"$work/out.txt" 2>"$work/err"
-	result $? "$desc"
+	rc=$?
+	[ $rc -eq 0 ] || cat "$work/out.txt" "$work/err" | head -n 20 | sed 's/^/    /'
+	result $rc "$desc"
 }
 
 # check_out DESC WANT CMD...: CMD succeeds and prints exactly WANT.

@@ -328,6 +328,8 @@ static int op_read(const char *path, char *buf, size_t size, off_t off,
 static int op_write(const char *path, const char *buf, size_t size, off_t off,
 		    struct fuse_file_info *fi)
 {
+	/* the writer's credentials decide whether set-ID bits drop */
+	mount_cred();
 	return (int)udax_pwrite(file_of(fi), buf, size, off);
 }
 
