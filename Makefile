@@ -28,7 +28,7 @@ CFLAGS_ALL := -std=gnu11 $(OPT) -g $(WARN) -fPIC -pthread -D_GNU_SOURCE \
 	-Iinclude -Isrc $(EXTRA_CFLAGS) $(CFLAGS)
 LIBS := $(shell pkg-config --libs libpmem2 2>/dev/null || echo -lpmem2) -pthread
 
-LIB_SRCS := $(sort $(wildcard src/device/*.c src/format/*.c src/journal/*.c \
+LIB_SRCS := $(sort $(wildcard src/sys/*.c src/device/*.c src/format/*.c src/journal/*.c \
 	src/alloc/*.c src/btree/*.c src/iomap/*.c src/inode/*.c src/fault/*.c \
 	src/api/*.c \
 	src/fsck/*.c))

@@ -16,6 +16,7 @@
 #include "btree/btree.h"
 #include "fault/fault.h"
 #include "iomap/iomap.h"
+#include "sys/sys.h"
 
 static int is_dot_name(const struct namei *nd)
 {
@@ -365,7 +366,7 @@ int udax_file_open(struct udax_fs *fs, const char *path, int flags, mode_t mode,
 	ret = iget(fs, nd.ino, &ip);
 	if (ret)
 		goto unlock;
-	f = calloc(1, sizeof(*f));
+	f = sys_calloc(1, sizeof(*f));
 	if (!f) {
 		ret = -ENOMEM;
 		goto put_inode;

@@ -14,6 +14,7 @@
 #include "api.h"
 #include "btree/btree.h"
 #include "fault/fault.h"
+#include "sys/sys.h"
 
 #define MKFS_MIN_BYTES (4ull << 20)
 #define MKFS_DEFAULT_FILE_BYTES (64ull << 20)
@@ -136,10 +137,10 @@ static int mkfs_dev(struct dev *dev, const struct udax_mkfs_opts *o)
 		return ret;
 	if (o->uuid) {
 		memcpy(sb.uuid, o->uuid, 16);
-	} else if (getrandom(sb.uuid, 16, 0) != 16) {
+	} else if (sys_getrandom(sb.uuid, 16, 0) != 16) {
 		return -EIO;
 	}
-	if (getrandom(&sb.hash_seed, 8, 0) != 8)
+	if (sys_getrandom(&sb.hash_seed, 8, 0) != 8)
 		return -EIO;
 	sb.mkfs_time_ns = fs_now_ns();
 
@@ -301,7 +302,7 @@ static int fs_open_dev(struct udax_fs **fsp, struct dev *dev,
 	int ret, err;
 
 	*fsp = NULL;
-	fs = calloc(1, sizeof(*fs));
+	fs = sys_calloc(1, sizeof(*fs));
 	if (!fs) {
 		dev_close(&dev);
 		return -ENOMEM;
@@ -393,8 +394,8 @@ int udax_open(struct udax_fs **fsp, const char *device,
 	*fsp = NULL;
 	ret = dev_open(&dev, device, 0, opts && opts->read_only);
 	if (!ret && dev->fd >= 0 &&
-	    flock(dev->fd,
-		  ((opts && opts->read_only) ? LOCK_SH : LOCK_EX) | LOCK_NB)) {
+	    sys_flock(dev->fd, ((opts && opts->read_only) ? LOCK_SH : LOCK_EX) |
+				       LOCK_NB)) {
 		/* one writer at a time: udax has no sharing between
 		 * processes (yet); readers may share */
 		if (!(opts && opts->quiet))

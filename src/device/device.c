@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "device.h"
+#include "sys/sys.h"
 
 #define DEV_MIN_SIZE 4096u
 
@@ -99,7 +100,7 @@ static void mem_memzero_nt(struct dev *dev, void *dst, size_t len)
 static void mem_close(struct dev *dev)
 {
 	if (dev->base)
-		munmap(dev->base, dev->size);
+		sys_munmap(dev->base, dev->size);
 	if (dev->fd >= 0)
 		close(dev->fd);
 }
@@ -173,28 +174,36 @@ static const struct dev_ops pm_ops = {
 	.close = pm_close,
 };
 
+/* A libpmem2 call that the system-call table can make fail (sys.h,
+ * SYS_PMEM2), with a negative errno as libpmem2 returns its errors. */
+#define PM_CALL(call)                                                          \
+	({                                                                     \
+		int pm_err_ = sys_inject(SYS_PMEM2);                           \
+		pm_err_ ? -pm_err_ : (call);                                   \
+	})
+
 /* Map `dev->fd` through libpmem2 and take its persistence functions. */
 static int pm_map(struct dev *dev, int read_only)
 {
 	struct pm_priv *pm;
 	int ret;
 
-	pm = calloc(1, sizeof(*pm));
+	pm = sys_calloc(1, sizeof(*pm));
 	if (!pm)
 		return -ENOMEM;
-	ret = pmem2_config_new(&pm->cfg);
+	ret = PM_CALL(pmem2_config_new(&pm->cfg));
 	if (ret)
 		goto free_pm;
-	ret = pmem2_source_from_fd(&pm->src, dev->fd);
+	ret = PM_CALL(pmem2_source_from_fd(&pm->src, dev->fd));
 	if (ret)
 		goto delete_cfg;
-	ret = pmem2_config_set_required_store_granularity(
-		pm->cfg, PMEM2_GRANULARITY_PAGE);
+	ret = PM_CALL(pmem2_config_set_required_store_granularity(
+		pm->cfg, PMEM2_GRANULARITY_PAGE));
 	if (ret)
 		goto delete_src;
 	if (read_only)
 		pmem2_config_set_protection(pm->cfg, PMEM2_PROT_READ);
-	ret = pmem2_map_new(&pm->map, pm->cfg, pm->src);
+	ret = PM_CALL(pmem2_map_new(&pm->map, pm->cfg, pm->src));
 	if (ret)
 		goto delete_src;
 	dev->base = pmem2_map_get_address(pm->map);
@@ -235,7 +244,7 @@ static int mem_map(struct dev *dev, int read_only)
 {
 	int prot = PROT_READ | (read_only ? 0 : PROT_WRITE);
 
-	dev->base = mmap(NULL, dev->size, prot, MAP_SHARED, dev->fd, 0);
+	dev->base = sys_mmap(NULL, dev->size, prot, MAP_SHARED, dev->fd, 0);
 	if (dev->base == MAP_FAILED) {
 		dev->base = NULL;
 		return -errno;
@@ -264,11 +273,11 @@ static int dev_open_memfd(struct dev *dev, const char *spec)
 		return ret;
 	if (size < DEV_MIN_SIZE)
 		return -EINVAL;
-	dev->fd = memfd_create(name, MFD_CLOEXEC);
+	dev->fd = sys_memfd_create(name, MFD_CLOEXEC);
 	if (dev->fd < 0)
 		return -errno;
 	dev->size = size & ~(uint64_t)4095;
-	if (ftruncate(dev->fd, (off_t)dev->size))
+	if (sys_ftruncate(dev->fd, (off_t)dev->size))
 		return -errno;
 	return mem_map(dev, 0);
 }
@@ -284,7 +293,7 @@ int dev_open(struct dev **devp, const char *name, uint64_t create_size,
 	*devp = NULL;
 	if (!name || !*name)
 		return -EINVAL;
-	dev = calloc(1, sizeof(*dev));
+	dev = sys_calloc(1, sizeof(*dev));
 	if (!dev)
 		return -ENOMEM;
 	dev->fd = -1;
@@ -298,21 +307,21 @@ int dev_open(struct dev **devp, const char *name, uint64_t create_size,
 		return 0;
 	}
 
-	dev->fd = open(name,
-		       (read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC |
-			       (create_size ? O_CREAT : 0),
-		       0644);
+	dev->fd = sys_open(name,
+			   (read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC |
+				   (create_size ? O_CREAT : 0),
+			   0644);
 	if (dev->fd < 0) {
 		ret = -errno;
 		goto close_dev;
 	}
-	if (fstat(dev->fd, &st)) {
+	if (sys_fstat(dev->fd, &st)) {
 		ret = -errno;
 		goto close_dev;
 	}
 	if (S_ISREG(st.st_mode)) {
 		if (create_size && (uint64_t)st.st_size < create_size) {
-			if (ftruncate(dev->fd, (off_t)create_size)) {
+			if (sys_ftruncate(dev->fd, (off_t)create_size)) {
 				ret = -errno;
 				goto close_dev;
 			}
@@ -322,7 +331,7 @@ int dev_open(struct dev **devp, const char *name, uint64_t create_size,
 			ret = -EINVAL;
 			goto close_dev;
 		}
-		if (fstatfs(dev->fd, &sfs)) {
+		if (sys_fstatfs(dev->fd, &sfs)) {
 			ret = -errno;
 			goto close_dev;
 		}
@@ -356,16 +365,16 @@ int dev_memory_from_image(struct dev **devp, const uint8_t *image,
 	int ret;
 
 	*devp = NULL;
-	dev = calloc(1, sizeof(*dev));
+	dev = sys_calloc(1, sizeof(*dev));
 	if (!dev)
 		return -ENOMEM;
-	dev->fd = memfd_create("udax-image", MFD_CLOEXEC);
+	dev->fd = sys_memfd_create("udax-image", MFD_CLOEXEC);
 	if (dev->fd < 0) {
 		ret = -errno;
 		goto free_dev;
 	}
 	dev->size = size & ~(uint64_t)4095;
-	if (ftruncate(dev->fd, (off_t)dev->size)) {
+	if (sys_ftruncate(dev->fd, (off_t)dev->size)) {
 		ret = -errno;
 		goto close_fd;
 	}

@@ -43,6 +43,7 @@
 #include "btree/btree.h"
 #include "fsck.h"
 #include "inode/inode.h"
+#include "sys/sys.h"
 
 #define NODE_ITEMS_MAX                                                         \
 	((UDAX_BLOCK_SIZE - UDAX_NODE_HDR) / sizeof(struct udax_node_item))
@@ -666,7 +667,7 @@ static int seen_push(struct fsck *fc, uint64_t blk)
 {
 	if (fc->nseen == fc->capseen) {
 		size_t ncap = fc->capseen ? fc->capseen * 2 : 256;
-		uint64_t *n = realloc(fc->seen_list, ncap * sizeof(*n));
+		uint64_t *n = sys_realloc(fc->seen_list, ncap * sizeof(*n));
 		if (!n) {
 			fc->oom = 1;
 			return -ENOMEM;
@@ -1158,12 +1159,12 @@ static int dev_extend(struct fsck *fc)
 	struct stat st;
 	int fd, ret = 0;
 
-	fd = open(fc->name, O_RDWR | O_CLOEXEC);
+	fd = sys_open(fc->name, O_RDWR | O_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
-	if (fstat(fd, &st) || !S_ISREG(st.st_mode))
+	if (sys_fstat(fd, &st) || !S_ISREG(st.st_mode))
 		ret = -ENOTSUP;
-	else if (ftruncate(fd, (off_t)(fc->nblocks << UDAX_BLOCK_SHIFT)))
+	else if (sys_ftruncate(fd, (off_t)(fc->nblocks << UDAX_BLOCK_SHIFT)))
 		ret = -errno;
 	close(fd);
 	if (ret)
@@ -1192,13 +1193,13 @@ static int work_image(struct fsck *fc)
 	fc->avail = devsize >> UDAX_BLOCK_SHIFT;
 	if (fc->dev->fd < 0)
 		return 0;
-	p = mmap(NULL, size, PROT_READ | PROT_WRITE,
-		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	p = sys_mmap(NULL, size, PROT_READ | PROT_WRITE,
+		     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (p == MAP_FAILED)
 		return 0;
-	if (mmap(p, devsize, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_FIXED,
-		 fc->dev->fd, 0) == MAP_FAILED) {
-		munmap(p, size);
+	if (sys_mmap(p, devsize, PROT_READ | PROT_WRITE,
+		     MAP_PRIVATE | MAP_FIXED, fc->dev->fd, 0) == MAP_FAILED) {
+		sys_munmap(p, size);
 		return 0;
 	}
 	fc->base = p;
@@ -1339,7 +1340,7 @@ static void journal_check(struct fsck *fc)
 	if (ntx && !fc->writable) {
 		fix(fc, PR_0_JOURNAL_REPLAY, (unsigned long long)ntx);
 	} else if (ntx) {
-		save = malloc(total ? total : 1);
+		save = sys_malloc(total ? total : 1);
 		if (save) {
 			cur = save;
 			journal_records(fc, area, ntx, jrec_save, &cur);
@@ -2266,7 +2267,7 @@ static int push_u64(struct fsck *fc, uint64_t **arr, size_t *n, size_t *cap,
 {
 	if (*n == *cap) {
 		size_t ncap = *cap ? *cap * 2 : 64;
-		uint64_t *a = realloc(*arr, ncap * sizeof(*a));
+		uint64_t *a = sys_realloc(*arr, ncap * sizeof(*a));
 		if (!a) {
 			fc->oom = 1;
 			return -ENOMEM;
@@ -2896,7 +2897,7 @@ static void count_after_finish(struct fsck *fc)
 static void fsck_free(struct fsck *fc)
 {
 	if (fc->map_size)
-		munmap(fc->base, fc->map_size);
+		sys_munmap(fc->base, fc->map_size);
 	dev_close(&fc->dev);
 	free(fc->used);
 	free(fc->nodes_ok);
@@ -2916,14 +2917,14 @@ static int fsck_alloc(struct fsck *fc)
 {
 	size_t words = (size_t)((fc->nblocks + 63) / 64);
 
-	fc->used = calloc(words, 8);
-	fc->nodes_ok = calloc(words, 8);
-	fc->seen = calloc(words, 8);
-	fc->suspect = calloc(words, 8);
-	fc->shared_bm = calloc(words, 8);
-	fc->bbmap_ok = calloc((size_t)fc->sb.bbmap_blocks, 1);
-	fc->fi = calloc((size_t)fc->ninodes, sizeof(*fc->fi));
-	fc->scratch = calloc(BT_MAX_DEPTH + 2, sizeof(*fc->scratch));
+	fc->used = sys_calloc(words, 8);
+	fc->nodes_ok = sys_calloc(words, 8);
+	fc->seen = sys_calloc(words, 8);
+	fc->suspect = sys_calloc(words, 8);
+	fc->shared_bm = sys_calloc(words, 8);
+	fc->bbmap_ok = sys_calloc((size_t)fc->sb.bbmap_blocks, 1);
+	fc->fi = sys_calloc((size_t)fc->ninodes, sizeof(*fc->fi));
+	fc->scratch = sys_calloc(BT_MAX_DEPTH + 2, sizeof(*fc->scratch));
 	if (!fc->used || !fc->nodes_ok || !fc->seen || !fc->suspect ||
 	    !fc->shared_bm || !fc->bbmap_ok || !fc->fi || !fc->scratch)
 		return op_error(fc, "%s: out of memory", fc->name);
@@ -2939,7 +2940,7 @@ int fsck_run(const char *device, int mode, FILE *out, struct fsck_result *res)
 	if (!res)
 		res = &dummy;
 	memset(res, 0, sizeof(*res));
-	fc = calloc(1, sizeof(*fc));
+	fc = sys_calloc(1, sizeof(*fc));
 	if (!fc) {
 		snprintf(res->message, sizeof(res->message), "out of memory");
 		return res->exit_code = FSCK_EXIT_ERROR;

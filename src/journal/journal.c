@@ -39,6 +39,7 @@
 #include <string.h>
 
 #include "fs.h"
+#include "sys/sys.h"
 
 #define JREC_MAX_OVERHEAD                                                      \
 	(UDAX_BLOCK_SIZE / UDAX_CACHELINE / 2 * sizeof(struct udax_jrec))
@@ -53,20 +54,20 @@ int journal_init(struct udax_fs *fs)
 	pthread_mutex_init(&j->lock, NULL);
 	j->area = fs_block(fs, fs->sb.journal_start);
 	j->area_size = fs->sb.journal_blocks << UDAX_BLOCK_SHIFT;
-	j->log = malloc(j->area_size);
+	j->log = sys_malloc(j->area_size);
 	tx->fs = fs;
 	tx->max_blocks =
 		(j->area_size - sizeof(struct udax_jhdr)) / JBLOCK_COST;
 	tx->cap = tx->max_blocks;
-	tx->blocks = calloc(tx->cap, sizeof(*tx->blocks));
+	tx->blocks = sys_calloc(tx->cap, sizeof(*tx->blocks));
 	tx->hash_size = 16;
 	while (tx->hash_size < 2 * tx->cap)
 		tx->hash_size *= 2;
-	tx->hash = malloc(tx->hash_size * sizeof(*tx->hash));
+	tx->hash = sys_malloc(tx->hash_size * sizeof(*tx->hash));
 	j->lines_size = 1024;
 	while (j->lines_size < 2 * (j->area_size / UDAX_CACHELINE))
 		j->lines_size *= 2;
-	j->lines = malloc(j->lines_size * sizeof(*j->lines));
+	j->lines = sys_malloc(j->lines_size * sizeof(*j->lines));
 	if (j->lines)
 		memset(j->lines, 0xff, j->lines_size * sizeof(*j->lines));
 	j->inst_lo = UINT64_MAX;
@@ -355,7 +356,7 @@ static struct tx_block *tx_add(struct tx *tx, uint64_t blkno)
 	}
 	b = &tx->blocks[tx->nblocks];
 	if (!b->shadow) {
-		b->shadow = aligned_alloc(UDAX_CACHELINE, UDAX_BLOCK_SIZE);
+		b->shadow = sys_aligned_alloc(UDAX_CACHELINE, UDAX_BLOCK_SIZE);
 		if (!b->shadow) {
 			tx->failed = -ENOMEM;
 			return NULL;
@@ -410,7 +411,7 @@ static int tx_range_add(struct tx_range **arr, size_t *n, size_t *cap,
 	}
 	if (*n == *cap) {
 		size_t ncap = *cap ? *cap * 2 : 64;
-		struct tx_range *a = realloc(*arr, ncap * sizeof(*a));
+		struct tx_range *a = sys_realloc(*arr, ncap * sizeof(*a));
 		if (!a)
 			return -ENOMEM;
 		*arr = a;
@@ -579,7 +580,7 @@ static void journal_defer_free(struct udax_fs *fs, uint64_t start, uint64_t len)
 
 	if (j->ndfree == j->capdfree) {
 		size_t ncap = j->capdfree ? j->capdfree * 2 : 256;
-		struct tx_range *a = realloc(j->dfree, ncap * sizeof(*a));
+		struct tx_range *a = sys_realloc(j->dfree, ncap * sizeof(*a));
 		if (!a) {
 			/* no memory to remember it: checkpoint now instead */
 			journal_checkpoint_locked(fs);
