@@ -798,7 +798,7 @@ int udax_fsync(struct udax_file *f)
 		ret = 0;
 	}
 	pthread_rwlock_unlock(&f->ip->lock);
-	return ret;
+	return ret ? ret : dev_error(f->fs->dev);
 }
 
 int udax_fdatasync(struct udax_file *f)
@@ -808,7 +808,7 @@ int udax_fdatasync(struct udax_file *f)
 	/* sizes and extents are committed by the write that changed them;
 	 * only the data stores need to be fenced */
 	dev_drain(f->fs->dev);
-	return 0;
+	return dev_error(f->fs->dev);
 }
 
 int udax_fstat(struct udax_file *f, struct stat *st)

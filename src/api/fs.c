@@ -205,7 +205,7 @@ static int mkfs_dev(struct dev *dev, const struct udax_mkfs_opts *o)
 	memcpy(base, &sb, sizeof(sb));
 	dev_flush(dev, base + ((nblocks - 1) << UDAX_BLOCK_SHIFT), sizeof(sb));
 	dev_persist(dev, base, sizeof(sb));
-	return 0;
+	return dev_error(dev);
 }
 
 int udax_mkfs(const char *device, const struct udax_mkfs_opts *opts)
@@ -467,25 +467,28 @@ struct dev *udax_fs_device(struct udax_fs *fs)
 int udax_close(struct udax_fs **fsp)
 {
 	struct udax_fs *fs = *fsp;
+	int ret = 0;
 
 	if (!fs)
 		return -EINVAL;
 	if (atomic_load(&fs->open_handles) > 0 || fault_fs_maps(fs) > 0)
 		return -EBUSY;
 	if (!fs->read_only) {
-		journal_flush(fs);
+		ret = journal_flush(fs);
 		dev_drain(fs->dev);
 	}
 	fs_free(fs);
 	*fsp = NULL;
-	return 0;
+	return ret;
 }
 
 int udax_sync(struct udax_fs *fs)
 {
+	int ret;
+
 	dev_drain(fs->dev);
-	journal_flush(fs);
-	return 0;
+	ret = journal_flush(fs);
+	return ret ? ret : dev_error(fs->dev);
 }
 
 const char *udax_version(void)

@@ -126,19 +126,6 @@ static void crash_drain(struct dev *dev)
 	pthread_mutex_unlock(&c->lock);
 }
 
-static void crash_memcpy_nt(struct dev *dev, void *dst, const void *src,
-			    size_t len)
-{
-	memcpy(dst, src, len);
-	crash_mark(dev, dst, len);
-}
-
-static void crash_memzero_nt(struct dev *dev, void *dst, size_t len)
-{
-	memset(dst, 0, len);
-	crash_mark(dev, dst, len);
-}
-
 static void crash_close(struct dev *dev)
 {
 	struct crash *c = dev->priv;
@@ -158,8 +145,8 @@ static void crash_close(struct dev *dev)
 static const struct dev_ops crash_ops = {
 	.flush = crash_flush,
 	.drain = crash_drain,
-	.memcpy_nt = crash_memcpy_nt,
-	.memzero_nt = crash_memzero_nt,
+	.memcpy_nt = dev_memcpy_flush,
+	.memzero_nt = dev_memzero_flush,
 	.close = crash_close,
 };
 

@@ -3,9 +3,12 @@
  * device.c - opening devices by name and the ops of each backing.
  *
  * Memory devices (memfd, tmpfs files) map the file themselves and use the
- * cache-line primitives of persist_cl.c. Files and devdax go through
- * libpmem2, which picks msync or cache-line flushes from the store
- * granularity of the mapping; its functions are fetched once here.
+ * cache-line primitives of persist_cl.c. Files and devdax are mapped
+ * through libpmem2, which reports the store granularity of the mapping:
+ * for cache-line and byte granularity its functions are fetched once
+ * here; for page granularity (an ordinary file) udax calls msync itself,
+ * because libpmem2's page flush returns nothing and a failed msync must
+ * not go unseen (dev->error).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -174,6 +177,48 @@ static const struct dev_ops pm_ops = {
 	.close = pm_close,
 };
 
+/* ---- page-granular files: msync ---- */
+
+static void page_flush(struct dev *dev, const void *addr, size_t len)
+{
+	uintptr_t start = (uintptr_t)addr & ~(uintptr_t)(DEV_MIN_SIZE - 1);
+
+	if (!len)
+		return;
+	if (sys_msync((void *)start, (uintptr_t)addr + len - start, MS_SYNC)) {
+		/* what reached the file is unknown now: keep the first error
+		 * for the journal, which stops committing (dev_error) */
+		int expected = 0;
+		atomic_compare_exchange_strong(&dev->error, &expected, -errno);
+	}
+}
+
+/* msync returns once the pages are written: nothing is left to wait for. */
+static void page_drain(struct dev *dev)
+{
+	(void)dev;
+}
+
+void dev_memcpy_flush(struct dev *dev, void *dst, const void *src, size_t len)
+{
+	memcpy(dst, src, len);
+	dev->ops->flush(dev, dst, len);
+}
+
+void dev_memzero_flush(struct dev *dev, void *dst, size_t len)
+{
+	memset(dst, 0, len);
+	dev->ops->flush(dev, dst, len);
+}
+
+static const struct dev_ops page_ops = {
+	.flush = page_flush,
+	.drain = page_drain,
+	.memcpy_nt = dev_memcpy_flush,
+	.memzero_nt = dev_memzero_flush,
+	.close = pm_close,
+};
+
 /* A libpmem2 call that the system-call table can make fail (sys.h,
  * SYS_PMEM2), with a negative errno as libpmem2 returns its errors. */
 #define PM_CALL(call)                                                          \
@@ -227,7 +272,7 @@ static int pm_map(struct dev *dev, int read_only)
 	pm->memcpy = pmem2_get_memcpy_fn(pm->map);
 	pm->memset = pmem2_get_memset_fn(pm->map);
 	dev->priv = pm;
-	dev->ops = &pm_ops;
+	dev->ops = dev->gran == DEV_GRAN_PAGE ? &page_ops : &pm_ops;
 	return 0;
 
 delete_src:

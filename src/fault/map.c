@@ -537,7 +537,7 @@ int fault_msync(uint64_t addr, uint64_t len, int sync)
 		fault_map_put(m);
 		addr += n;
 	}
-	return 0;
+	return last ? dev_error(last) : 0;
 }
 
 void fault_flush(const void *addr, size_t len)
