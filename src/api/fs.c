@@ -289,6 +289,10 @@ static void fs_free(struct udax_fs *fs)
 	alloc_fini(fs);
 	if (fs->journal.log)
 		journal_fini(fs);
+	/* the opener's lock goes now, even if the device's mapping could
+	 * not be removed (it holds the file, and so a flock, open) */
+	if (fs->dev->fd >= 0)
+		flock(fs->dev->fd, LOCK_UN);
 	dev_close(&fs->dev);
 	pthread_rwlock_destroy(&fs->ns_lock);
 	free(fs);
@@ -398,11 +402,13 @@ int udax_open(struct udax_fs **fsp, const char *device,
 				       LOCK_NB)) {
 		/* one writer at a time: udax has no sharing between
 		 * processes (yet); readers may share */
+		ret = errno == EWOULDBLOCK ? -EBUSY : -errno;
 		if (!(opts && opts->quiet))
-			fprintf(stderr, "udax: %s: in use by another opener\n",
-				device);
+			fprintf(stderr, "udax: %s: %s\n", device,
+				ret == -EBUSY ? "in use by another opener" :
+						strerror(-ret));
 		dev_close(&dev);
-		return -EBUSY;
+		return ret;
 	}
 	if (ret == -EINVAL && device && strncmp(device, "memfd:", 6)) {
 		/* a file too small to map holds no udax file system */
