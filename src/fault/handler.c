@@ -400,9 +400,13 @@ static void fault_message(struct fault *fc, const struct uffd_msg *msg)
 		uffd_wake(fc->uffd, addr, FAULT_PAGE);
 		return;
 	}
-	if (fault_resolve(fc, m, addr, flags, 0) == -EWOULDBLOCK &&
-	    !fault_defer(fc, m, addr, flags))
-		return; /* the worker drops the busy count */
+	if (fault_resolve(fc, m, addr, flags, 0) == -EWOULDBLOCK) {
+		if (!fault_defer(fc, m, addr, flags))
+			return; /* the worker drops the busy count */
+		/* no memory to queue it: the access is retried and faults
+		 * again, rather than waiting for good */
+		uffd_wake(fc->uffd, addr, FAULT_PAGE);
+	}
 	fault_map_put(m);
 }
 
@@ -419,10 +423,14 @@ static void *fault_reader(void *arg)
 				{.fd = fc->uffd, .events = POLLIN},
 				{.fd = fc->stop_fd, .events = POLLIN},
 			};
-			if (errno != EAGAIN && errno != EINTR)
-				break;
-			if (sys_poll(p, 2, -1) < 0 && errno != EINTR)
-				break;
+			if ((errno != EAGAIN && errno != EINTR) ||
+			    (sys_poll(p, 2, -1) < 0 && errno != EINTR)) {
+				/* ENOMEM and the like: faults wait for this
+				 * thread, so it tries again (a stop stays
+				 * readable on stop_fd) */
+				usleep(1000);
+				continue;
+			}
 			if (p[1].revents)
 				break;
 			continue;

@@ -169,5 +169,9 @@ void uffd_wake(int uffd, uint64_t addr, uint64_t len)
 {
 	struct uffdio_range r = {.start = addr, .len = len};
 
-	sys_ioctl(SYS_UFFDIO_WAKE, uffd, UFFDIO_WAKE, &r);
+	/* a lost wake leaves a faulting thread asleep for good: try again
+	 * (the kernel fails it only for a bad range) */
+	for (int tries = 0; tries < 3; tries++)
+		if (!sys_ioctl(SYS_UFFDIO_WAKE, uffd, UFFDIO_WAKE, &r))
+			break;
 }
