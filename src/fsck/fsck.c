@@ -320,6 +320,7 @@ struct fsck {
 	/* counters */
 	uint64_t problems, fixed, unfixed, changes;
 	int oom;
+	int op_failed; /* FSCK_EXIT_ERROR: finishing met a system error */
 	char why[128]; /* formatted reasons */
 };
 
@@ -1193,14 +1194,19 @@ static int work_image(struct fsck *fc)
 	fc->avail = devsize >> UDAX_BLOCK_SHIFT;
 	if (fc->dev->fd < 0)
 		return 0;
+	/* without the private copy the journal could not be replayed, and
+	 * the report would not be the one -y gives: an operational error */
 	p = sys_mmap(NULL, size, PROT_READ | PROT_WRITE,
 		     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (p == MAP_FAILED)
-		return 0;
+		return op_error(fc, "%s: cannot map a private copy: %s",
+				fc->name, strerror(errno));
 	if (sys_mmap(p, devsize, PROT_READ | PROT_WRITE,
 		     MAP_PRIVATE | MAP_FIXED, fc->dev->fd, 0) == MAP_FAILED) {
+		int err = errno;
 		sys_munmap(p, size);
-		return 0;
+		return op_error(fc, "%s: cannot map a private copy: %s",
+				fc->name, strerror(err));
 	}
 	fc->base = p;
 	fc->map_size = size;
@@ -2794,6 +2800,19 @@ static int lf_connect(struct udax_fs *fs, uint64_t lf, uint64_t ino)
 	return tx_commit(tx);
 }
 
+/* Work through the library failed with ret: a system error (out of
+ * memory, a failed msync) is an operational error (exit 8), which a
+ * later run can get past; a damaged image or no space is a problem left
+ * unfixed. */
+static void finish_failed(struct fsck *fc, const char *what, int ret)
+{
+	snprintf(fc->why, sizeof(fc->why), "%s: %s", what, udax_strerror(ret));
+	if (ret == UDAX_ECORRUPT || ret == -ENOSPC)
+		fix(fc, PR_6_FINISH, fc->why);
+	else if (!fc->op_failed)
+		fc->op_failed = op_error(fc, "%s: %s", fc->name, fc->why);
+}
+
 /*
  * With the image consistent, let the library finish: udax_open frees
  * orphans and finishes truncates (orphan_recover), then transactions
@@ -2819,10 +2838,7 @@ static int finish(struct fsck *fc)
 	dev_close(&fc->dev);
 	ret = udax_open(&fs, fc->name, &oo);
 	if (ret) {
-		snprintf(fc->why, sizeof(fc->why),
-			 "cannot open the repaired file system: %s",
-			 udax_strerror(ret));
-		fix(fc, PR_6_FINISH, fc->why);
+		finish_failed(fc, "cannot open the repaired file system", ret);
 		return 0;
 	}
 	fc->res->modified = 1;
@@ -2839,20 +2855,14 @@ static int finish(struct fsck *fc)
 		for (size_t i = 0; !ret && i < fc->nreconnect; i++)
 			ret = lf_connect(fs, lf, fc->reconnect[i]);
 		pthread_rwlock_unlock(&fs->ns_lock);
-		if (ret) {
-			snprintf(fc->why, sizeof(fc->why),
-				 "cannot connect inodes to /lost+found: %s",
-				 udax_strerror(ret));
-			fix(fc, PR_6_FINISH, fc->why);
-		}
+		if (ret)
+			finish_failed(fc,
+				      "cannot connect inodes to /lost+found",
+				      ret);
 	}
 	ret = udax_close(&fs);
-	if (ret) {
-		snprintf(fc->why, sizeof(fc->why),
-			 "cannot close the file system: %s",
-			 udax_strerror(ret));
-		fix(fc, PR_6_FINISH, fc->why);
-	}
+	if (ret)
+		finish_failed(fc, "cannot close the file system", ret);
 	return 1;
 }
 
@@ -3006,7 +3016,8 @@ int fsck_run(const char *device, int mode, FILE *out, struct fsck_result *res)
 			(unsigned long long)res->blocks_used,
 			(unsigned long long)res->blocks);
 	}
-	ret = fc->unfixed	       ? FSCK_EXIT_UNCORRECTED :
+	ret = fc->op_failed	       ? FSCK_EXIT_ERROR :
+	      fc->unfixed	       ? FSCK_EXIT_UNCORRECTED :
 	      fc->fixed || fc->changes ? FSCK_EXIT_CORRECTED :
 					 FSCK_EXIT_OK;
 done:
