@@ -961,6 +961,7 @@ static const struct kind_info kinds[] = {
 
 static const char *case_dev; /* "memory" or "file", for ids */
 static char case_id[128];
+static char case_img[96]; /* removed if the case hangs */
 
 static void on_alarm(int sig)
 {
@@ -969,7 +970,20 @@ static void on_alarm(int sig)
 	(void)!write(2, msg, sizeof(msg) - 1);
 	(void)!write(2, case_id, strlen(case_id));
 	(void)!write(2, "\n", 1);
+	unlink(case_img);
 	_exit(1);
+}
+
+/* Name the case that runs now, for the messages and the alarm. */
+static void case_start(const struct ctx *c, const struct kind_info *ki,
+		       uint64_t nth, int every)
+{
+	snprintf(case_id, sizeof(case_id), "%s:%s:%llu%s", case_dev,
+		 sys_kind_name(ki->kind), (unsigned long long)nth,
+		 every ? ":every" : "");
+	snprintf(case_img, sizeof(case_img), "%s", c->img);
+	why[0] = 0;
+	alarm(CASE_TIMEOUT);
 }
 
 /* LeakSanitizer, when the build has it: leaks so far (each case's). */
@@ -1050,14 +1064,10 @@ static int run_case(struct ctx *c, const struct kind_info *ki, uint64_t nth,
 	struct model m;
 	int ret = 0, bad = 0, i;
 
-	snprintf(case_id, sizeof(case_id), "%s:%s:%llu%s", case_dev,
-		 sys_kind_name(ki->kind), (unsigned long long)nth,
-		 every ? ":every" : "");
+	case_start(c, ki, nth, every);
 	unlink(c->img);
-	why[0] = 0;
 	res->failed_step = -1;
 	res->err = 0;
-	alarm(CASE_TIMEOUT);
 	sys_count_reset();
 	sys_fail_set(ki->kind, nth, ki->err, every);
 	for (i = 0; i < c->nseq; i++) {
@@ -1319,11 +1329,7 @@ static int fsck_case(struct ctx *c, const char *crashed, const uint8_t *img,
 	struct fsck_result fr;
 	int ret, bad = 0;
 
-	snprintf(case_id, sizeof(case_id), "%s:%s:%llu%s", case_dev,
-		 sys_kind_name(ki->kind), (unsigned long long)nth,
-		 every ? ":every" : "");
-	why[0] = 0;
-	alarm(CASE_TIMEOUT);
+	case_start(c, ki, nth, every);
 	if (yes && copy_file(crashed, c->img, NULL, NULL))
 		BAD("cannot copy the image");
 	sys_count_reset();
