@@ -106,10 +106,14 @@ int udax_open_memory(struct udax_fs **fs, uint64_t size);
 
 /* Close a file system: commits, flushes and unmaps. Fails with -EBUSY while
  * files or directories of it are still open or mapped (udax_mmap; nothing
- * is closed then). Clears *fs on success. */
+ * is closed then). Otherwise it is closed and *fs cleared, and the return
+ * is 0, or a negative errno if the device failed to make changes durable
+ * (as close(2) may report EIO: the next open replays what reached it). */
 int udax_close(struct udax_fs **fs);
 
-/* Make everything done so far durable. Returns 0 or a negative errno. */
+/* Make everything done so far durable. Returns 0 or a negative errno
+ * (-EIO and the like: the device failed to; the file system then takes no
+ * more changes until it is closed and opened again). */
 int udax_sync(struct udax_fs *fs);
 
 /* Caller credentials for permission checks and new file ownership. */
@@ -242,8 +246,9 @@ int udax_munmap(void *addr, size_t length);
  * MS_SYNC makes every store to [addr, addr+len) durable (and the
  * metadata of the mapped blocks, always already committed); MS_ASYNC
  * only starts the write-back (on a cache-line device: nothing to do).
- * Returns 0, -EINVAL (addr not page-aligned, bad flags) or -ENOMEM (part
- * of the range is not in a udax mapping). */
+ * Returns 0, -EINVAL (addr not page-aligned, bad flags), -ENOMEM (part
+ * of the range is not in a udax mapping), or the device's error if it
+ * failed to make stores durable (-EIO and the like; see udax_sync). */
 int udax_msync(void *addr, size_t len, int flags);
 
 /* Make stores to [addr, addr+len) of a udax mapping durable: flush the

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "fs.h"
+#include "sys/sys.h"
 
 static inline int bit_test(const uint64_t *bits, uint64_t i)
 {
@@ -41,10 +42,10 @@ int alloc_init(struct udax_fs *fs)
 	memset(a, 0, sizeof(*a));
 	a->nblocks = nb;
 	a->data_start = fs->sb.data_start;
-	a->bits = calloc((nb + 63) / 64, sizeof(uint64_t));
+	a->bits = sys_calloc((nb + 63) / 64, sizeof(uint64_t));
 	a->ngroups =
 		(uint32_t)((nb + ALLOC_GROUP_BLOCKS - 1) / ALLOC_GROUP_BLOCKS);
-	a->groups = calloc(a->ngroups, sizeof(*a->groups));
+	a->groups = sys_calloc(a->ngroups, sizeof(*a->groups));
 	if (!a->bits || !a->groups) {
 		alloc_fini(fs);
 		return -ENOMEM;

@@ -16,6 +16,7 @@
 #include "btree/btree.h"
 #include "fault/fault.h"
 #include "iomap/iomap.h"
+#include "sys/sys.h"
 
 static int is_dot_name(const struct namei *nd)
 {
@@ -365,7 +366,7 @@ int udax_file_open(struct udax_fs *fs, const char *path, int flags, mode_t mode,
 	ret = iget(fs, nd.ino, &ip);
 	if (ret)
 		goto unlock;
-	f = calloc(1, sizeof(*f));
+	f = sys_calloc(1, sizeof(*f));
 	if (!f) {
 		ret = -ENOMEM;
 		goto put_inode;
@@ -847,7 +848,7 @@ int udax_fsync(struct udax_file *f)
 		ret = 0;
 	}
 	pthread_rwlock_unlock(&f->ip->lock);
-	return ret;
+	return ret ? ret : dev_error(f->fs->dev);
 }
 
 int udax_fdatasync(struct udax_file *f)
@@ -857,7 +858,7 @@ int udax_fdatasync(struct udax_file *f)
 	/* sizes and extents are committed by the write that changed them;
 	 * only the data stores need to be fenced */
 	dev_drain(f->fs->dev);
-	return 0;
+	return dev_error(f->fs->dev);
 }
 
 int udax_fstat(struct udax_file *f, struct stat *st)

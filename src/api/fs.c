@@ -14,6 +14,7 @@
 #include "api.h"
 #include "btree/btree.h"
 #include "fault/fault.h"
+#include "sys/sys.h"
 
 #define MKFS_MIN_BYTES (4ull << 20)
 #define MKFS_DEFAULT_FILE_BYTES (64ull << 20)
@@ -165,10 +166,10 @@ static int mkfs_dev(struct dev *dev, const struct udax_mkfs_opts *o)
 		return ret;
 	if (o->uuid) {
 		memcpy(sb.uuid, o->uuid, 16);
-	} else if (getrandom(sb.uuid, 16, 0) != 16) {
+	} else if (sys_getrandom(sb.uuid, 16, 0) != 16) {
 		return -EIO;
 	}
-	if (getrandom(&sb.hash_seed, 8, 0) != 8)
+	if (sys_getrandom(&sb.hash_seed, 8, 0) != 8)
 		return -EIO;
 	sb.mkfs_time_ns = fs_now_ns();
 
@@ -233,7 +234,7 @@ static int mkfs_dev(struct dev *dev, const struct udax_mkfs_opts *o)
 	memcpy(base, &sb, sizeof(sb));
 	dev_flush(dev, base + ((nblocks - 1) << UDAX_BLOCK_SHIFT), sizeof(sb));
 	dev_persist(dev, base, sizeof(sb));
-	return 0;
+	return dev_error(dev);
 }
 
 int udax_mkfs(const char *device, const struct udax_mkfs_opts *opts)
@@ -297,7 +298,7 @@ static void fs_free(struct udax_fs *fs)
 	alloc_fini(fs);
 	if (fs->journal.log)
 		journal_fini(fs);
-	dev_close(&fs->dev);
+	dev_close(&fs->dev); /* and the opener's lock with it */
 	pthread_rwlock_destroy(&fs->ns_lock);
 	free(fs);
 }
@@ -310,7 +311,7 @@ static int fs_open_dev(struct udax_fs **fsp, struct dev *dev,
 	int ret, err;
 
 	*fsp = NULL;
-	fs = calloc(1, sizeof(*fs));
+	fs = sys_calloc(1, sizeof(*fs));
 	if (!fs) {
 		dev_close(&dev);
 		return -ENOMEM;
@@ -402,15 +403,17 @@ int udax_open(struct udax_fs **fsp, const char *device,
 	*fsp = NULL;
 	ret = dev_open(&dev, device, 0, opts && opts->read_only);
 	if (!ret && dev->fd >= 0 &&
-	    flock(dev->fd,
-		  ((opts && opts->read_only) ? LOCK_SH : LOCK_EX) | LOCK_NB)) {
+	    sys_flock(dev->fd, ((opts && opts->read_only) ? LOCK_SH : LOCK_EX) |
+				       LOCK_NB)) {
 		/* one writer at a time: udax has no sharing between
 		 * processes (yet); readers may share */
+		ret = errno == EWOULDBLOCK ? -EBUSY : -errno;
 		if (!(opts && opts->quiet))
-			fprintf(stderr, "udax: %s: in use by another opener\n",
-				device);
+			fprintf(stderr, "udax: %s: %s\n", device,
+				ret == -EBUSY ? "in use by another opener" :
+						strerror(-ret));
 		dev_close(&dev);
-		return -EBUSY;
+		return ret;
 	}
 	if (ret == -EINVAL && device && strncmp(device, "memfd:", 6)) {
 		/* a file too small to map holds no udax file system */
@@ -475,25 +478,28 @@ struct dev *udax_fs_device(struct udax_fs *fs)
 int udax_close(struct udax_fs **fsp)
 {
 	struct udax_fs *fs = *fsp;
+	int ret = 0;
 
 	if (!fs)
 		return -EINVAL;
 	if (atomic_load(&fs->open_handles) > 0 || fault_fs_maps(fs) > 0)
 		return -EBUSY;
 	if (!fs->read_only) {
-		journal_flush(fs);
+		ret = journal_flush(fs);
 		dev_drain(fs->dev);
 	}
 	fs_free(fs);
 	*fsp = NULL;
-	return 0;
+	return ret;
 }
 
 int udax_sync(struct udax_fs *fs)
 {
+	int ret;
+
 	dev_drain(fs->dev);
-	journal_flush(fs);
-	return 0;
+	ret = journal_flush(fs);
+	return ret ? ret : dev_error(fs->dev);
 }
 
 const char *udax_version(void)

@@ -17,6 +17,7 @@
 #include "api.h"
 #include "btree/btree.h"
 #include "iomap/iomap.h"
+#include "sys/sys.h"
 
 static int is_dot(const struct namei *nd)
 {
@@ -707,7 +708,7 @@ int udax_dir_open(struct udax_fs *fs, const char *path, struct udax_dir **dp)
 	ret = perm_check(di, R_OK);
 	if (ret)
 		goto unlock;
-	d = calloc(1, sizeof(*d));
+	d = sys_calloc(1, sizeof(*d));
 	if (!d) {
 		ret = -ENOMEM;
 		goto unlock;

@@ -16,6 +16,7 @@
 
 #include "btree.h"
 #include "fs.h"
+#include "sys/sys.h"
 
 #define NODE_ITEMS_MAX ((UDAX_BLOCK_SIZE - UDAX_NODE_HDR) / 16)
 
@@ -40,7 +41,7 @@ static inline uint64_t node_child(const struct udax_node *n, int i)
 
 int bt_verified_init(struct udax_fs *fs)
 {
-	fs->bt_verified = calloc((fs->nblocks + 63) / 64, sizeof(uint64_t));
+	fs->bt_verified = sys_calloc((fs->nblocks + 63) / 64, sizeof(uint64_t));
 	return fs->bt_verified ? 0 : -ENOMEM;
 }
 

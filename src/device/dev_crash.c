@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "device.h"
+#include "sys/sys.h"
 
 #define CL 64u
 
@@ -58,7 +59,8 @@ static void crash_mark(struct dev *dev, const void *addr, size_t len)
 			continue;
 		if (c->nflushed == c->capflushed) {
 			size_t ncap = c->capflushed ? c->capflushed * 2 : 1024;
-			uint64_t *n = realloc(c->flushed, ncap * sizeof(*n));
+			uint64_t *n =
+				sys_realloc(c->flushed, ncap * sizeof(*n));
 			if (!n)
 				abort(); /* test device: no way to continue */
 			c->flushed = n;
@@ -81,12 +83,12 @@ static void crash_capture(struct dev *dev)
 	free(c->snap);
 	free(c->pend);
 	free(c->pend_data);
-	c->snap = malloc(dev->size);
+	c->snap = sys_malloc(dev->size);
 	for (uint64_t l = 0; l < nlines; l++)
 		if (memcmp(dev->base + l * CL, c->durable + l * CL, CL))
 			n++;
-	c->pend = malloc((n ? n : 1) * sizeof(*c->pend));
-	c->pend_data = malloc((n ? n : 1) * CL);
+	c->pend = sys_malloc((n ? n : 1) * sizeof(*c->pend));
+	c->pend_data = sys_malloc((n ? n : 1) * CL);
 	if (!c->snap || !c->pend || !c->pend_data)
 		abort();
 	memcpy(c->snap, c->durable, dev->size);
@@ -124,24 +126,11 @@ static void crash_drain(struct dev *dev)
 	pthread_mutex_unlock(&c->lock);
 }
 
-static void crash_memcpy_nt(struct dev *dev, void *dst, const void *src,
-			    size_t len)
-{
-	memcpy(dst, src, len);
-	crash_mark(dev, dst, len);
-}
-
-static void crash_memzero_nt(struct dev *dev, void *dst, size_t len)
-{
-	memset(dst, 0, len);
-	crash_mark(dev, dst, len);
-}
-
 static void crash_close(struct dev *dev)
 {
 	struct crash *c = dev->priv;
 
-	munmap(dev->base, dev->size);
+	sys_munmap(dev->base, dev->size);
 	close(dev->fd);
 	free(c->durable);
 	free(c->marked);
@@ -156,8 +145,8 @@ static void crash_close(struct dev *dev)
 static const struct dev_ops crash_ops = {
 	.flush = crash_flush,
 	.drain = crash_drain,
-	.memcpy_nt = crash_memcpy_nt,
-	.memzero_nt = crash_memzero_nt,
+	.memcpy_nt = dev_memcpy_flush,
+	.memzero_nt = dev_memzero_flush,
 	.close = crash_close,
 };
 
@@ -169,26 +158,26 @@ int dev_crash_new(struct dev **devp, uint64_t size)
 
 	*devp = NULL;
 	size &= ~(uint64_t)4095;
-	dev = calloc(1, sizeof(*dev));
-	c = calloc(1, sizeof(*c));
+	dev = sys_calloc(1, sizeof(*dev));
+	c = sys_calloc(1, sizeof(*c));
 	if (dev)
 		dev->fd = -1;
 	if (!dev || !c)
 		goto free_all;
-	dev->fd = memfd_create("udax-crash", MFD_CLOEXEC);
-	if (dev->fd < 0 || ftruncate(dev->fd, (off_t)size)) {
+	dev->fd = sys_memfd_create("udax-crash", MFD_CLOEXEC);
+	if (dev->fd < 0 || sys_ftruncate(dev->fd, (off_t)size)) {
 		ret = -errno;
 		goto free_all;
 	}
-	dev->base = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED,
-			 dev->fd, 0);
+	dev->base = sys_mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED,
+			     dev->fd, 0);
 	if (dev->base == MAP_FAILED) {
 		dev->base = NULL;
 		ret = -errno;
 		goto free_all;
 	}
-	c->durable = calloc(1, size);
-	c->marked = calloc(size / CL, 1);
+	c->durable = sys_calloc(1, size);
+	c->marked = sys_calloc(size / CL, 1);
 	if (!c->durable || !c->marked)
 		goto free_all;
 	pthread_mutex_init(&c->lock, NULL);
@@ -208,7 +197,7 @@ free_all:
 	}
 	if (dev) {
 		if (dev->base)
-			munmap(dev->base, size);
+			sys_munmap(dev->base, size);
 		if (dev->fd >= 0)
 			close(dev->fd);
 	}

@@ -3,9 +3,12 @@
  * device.c - opening devices by name and the ops of each backing.
  *
  * Memory devices (memfd, tmpfs files) map the file themselves and use the
- * cache-line primitives of persist_cl.c. Files and devdax go through
- * libpmem2, which picks msync or cache-line flushes from the store
- * granularity of the mapping; its functions are fetched once here.
+ * cache-line primitives of persist_cl.c. Files and devdax are mapped
+ * through libpmem2, which reports the store granularity of the mapping:
+ * for cache-line and byte granularity its functions are fetched once
+ * here; for page granularity (an ordinary file) udax calls msync itself,
+ * because libpmem2's page flush returns nothing and a failed msync must
+ * not go unseen (dev->error).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -14,12 +17,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <unistd.h>
 
 #include "device.h"
+#include "sys/sys.h"
 
 #define DEV_MIN_SIZE 4096u
 
@@ -99,7 +104,7 @@ static void mem_memzero_nt(struct dev *dev, void *dst, size_t len)
 static void mem_close(struct dev *dev)
 {
 	if (dev->base)
-		munmap(dev->base, dev->size);
+		sys_munmap(dev->base, dev->size);
 	if (dev->fd >= 0)
 		close(dev->fd);
 }
@@ -173,28 +178,78 @@ static const struct dev_ops pm_ops = {
 	.close = pm_close,
 };
 
+/* ---- page-granular files: msync ---- */
+
+static void page_flush(struct dev *dev, const void *addr, size_t len)
+{
+	uintptr_t start = (uintptr_t)addr & ~(uintptr_t)(DEV_MIN_SIZE - 1);
+
+	if (!len)
+		return;
+	if (sys_msync((void *)start, (uintptr_t)addr + len - start, MS_SYNC)) {
+		/* what reached the file is unknown now: keep the first error
+		 * for the journal, which stops committing (dev_error) */
+		int expected = 0;
+		atomic_compare_exchange_strong(&dev->error, &expected, -errno);
+	}
+}
+
+/* msync returns once the pages are written: nothing is left to wait for. */
+static void page_drain(struct dev *dev)
+{
+	(void)dev;
+}
+
+void dev_memcpy_flush(struct dev *dev, void *dst, const void *src, size_t len)
+{
+	memcpy(dst, src, len);
+	dev->ops->flush(dev, dst, len);
+}
+
+void dev_memzero_flush(struct dev *dev, void *dst, size_t len)
+{
+	memset(dst, 0, len);
+	dev->ops->flush(dev, dst, len);
+}
+
+static const struct dev_ops page_ops = {
+	.flush = page_flush,
+	.drain = page_drain,
+	.memcpy_nt = dev_memcpy_flush,
+	.memzero_nt = dev_memzero_flush,
+	.close = pm_close,
+};
+
+/* A libpmem2 call that the system-call table can make fail (sys.h,
+ * SYS_PMEM2), with a negative errno as libpmem2 returns its errors. */
+#define PM_CALL(call)                                                          \
+	({                                                                     \
+		int pm_err_ = sys_inject(SYS_PMEM2);                           \
+		pm_err_ ? -pm_err_ : (call);                                   \
+	})
+
 /* Map `dev->fd` through libpmem2 and take its persistence functions. */
 static int pm_map(struct dev *dev, int read_only)
 {
 	struct pm_priv *pm;
 	int ret;
 
-	pm = calloc(1, sizeof(*pm));
+	pm = sys_calloc(1, sizeof(*pm));
 	if (!pm)
 		return -ENOMEM;
-	ret = pmem2_config_new(&pm->cfg);
+	ret = PM_CALL(pmem2_config_new(&pm->cfg));
 	if (ret)
 		goto free_pm;
-	ret = pmem2_source_from_fd(&pm->src, dev->fd);
+	ret = PM_CALL(pmem2_source_from_fd(&pm->src, dev->fd));
 	if (ret)
 		goto delete_cfg;
-	ret = pmem2_config_set_required_store_granularity(
-		pm->cfg, PMEM2_GRANULARITY_PAGE);
+	ret = PM_CALL(pmem2_config_set_required_store_granularity(
+		pm->cfg, PMEM2_GRANULARITY_PAGE));
 	if (ret)
 		goto delete_src;
 	if (read_only)
 		pmem2_config_set_protection(pm->cfg, PMEM2_PROT_READ);
-	ret = pmem2_map_new(&pm->map, pm->cfg, pm->src);
+	ret = PM_CALL(pmem2_map_new(&pm->map, pm->cfg, pm->src));
 	if (ret)
 		goto delete_src;
 	dev->base = pmem2_map_get_address(pm->map);
@@ -218,7 +273,7 @@ static int pm_map(struct dev *dev, int read_only)
 	pm->memcpy = pmem2_get_memcpy_fn(pm->map);
 	pm->memset = pmem2_get_memset_fn(pm->map);
 	dev->priv = pm;
-	dev->ops = &pm_ops;
+	dev->ops = dev->gran == DEV_GRAN_PAGE ? &page_ops : &pm_ops;
 	return 0;
 
 delete_src:
@@ -235,7 +290,7 @@ static int mem_map(struct dev *dev, int read_only)
 {
 	int prot = PROT_READ | (read_only ? 0 : PROT_WRITE);
 
-	dev->base = mmap(NULL, dev->size, prot, MAP_SHARED, dev->fd, 0);
+	dev->base = sys_mmap(NULL, dev->size, prot, MAP_SHARED, dev->fd, 0);
 	if (dev->base == MAP_FAILED) {
 		dev->base = NULL;
 		return -errno;
@@ -264,11 +319,11 @@ static int dev_open_memfd(struct dev *dev, const char *spec)
 		return ret;
 	if (size < DEV_MIN_SIZE)
 		return -EINVAL;
-	dev->fd = memfd_create(name, MFD_CLOEXEC);
+	dev->fd = sys_memfd_create(name, MFD_CLOEXEC);
 	if (dev->fd < 0)
 		return -errno;
 	dev->size = size & ~(uint64_t)4095;
-	if (ftruncate(dev->fd, (off_t)dev->size))
+	if (sys_ftruncate(dev->fd, (off_t)dev->size))
 		return -errno;
 	return mem_map(dev, 0);
 }
@@ -284,7 +339,7 @@ int dev_open(struct dev **devp, const char *name, uint64_t create_size,
 	*devp = NULL;
 	if (!name || !*name)
 		return -EINVAL;
-	dev = calloc(1, sizeof(*dev));
+	dev = sys_calloc(1, sizeof(*dev));
 	if (!dev)
 		return -ENOMEM;
 	dev->fd = -1;
@@ -298,21 +353,21 @@ int dev_open(struct dev **devp, const char *name, uint64_t create_size,
 		return 0;
 	}
 
-	dev->fd = open(name,
-		       (read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC |
-			       (create_size ? O_CREAT : 0),
-		       0644);
+	dev->fd = sys_open(name,
+			   (read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC |
+				   (create_size ? O_CREAT : 0),
+			   0644);
 	if (dev->fd < 0) {
 		ret = -errno;
 		goto close_dev;
 	}
-	if (fstat(dev->fd, &st)) {
+	if (sys_fstat(dev->fd, &st)) {
 		ret = -errno;
 		goto close_dev;
 	}
 	if (S_ISREG(st.st_mode)) {
 		if (create_size && (uint64_t)st.st_size < create_size) {
-			if (ftruncate(dev->fd, (off_t)create_size)) {
+			if (sys_ftruncate(dev->fd, (off_t)create_size)) {
 				ret = -errno;
 				goto close_dev;
 			}
@@ -322,7 +377,7 @@ int dev_open(struct dev **devp, const char *name, uint64_t create_size,
 			ret = -EINVAL;
 			goto close_dev;
 		}
-		if (fstatfs(dev->fd, &sfs)) {
+		if (sys_fstatfs(dev->fd, &sfs)) {
 			ret = -errno;
 			goto close_dev;
 		}
@@ -356,16 +411,16 @@ int dev_memory_from_image(struct dev **devp, const uint8_t *image,
 	int ret;
 
 	*devp = NULL;
-	dev = calloc(1, sizeof(*dev));
+	dev = sys_calloc(1, sizeof(*dev));
 	if (!dev)
 		return -ENOMEM;
-	dev->fd = memfd_create("udax-image", MFD_CLOEXEC);
+	dev->fd = sys_memfd_create("udax-image", MFD_CLOEXEC);
 	if (dev->fd < 0) {
 		ret = -errno;
 		goto free_dev;
 	}
 	dev->size = size & ~(uint64_t)4095;
-	if (ftruncate(dev->fd, (off_t)dev->size)) {
+	if (sys_ftruncate(dev->fd, (off_t)dev->size)) {
 		ret = -errno;
 		goto close_fd;
 	}
@@ -390,6 +445,10 @@ void dev_close(struct dev **devp)
 
 	if (!dev)
 		return;
+	/* an opener's lock (udax_open, fsck) goes now, even if the mapping
+	 * cannot be removed (it holds the file, and so the flock, open) */
+	if (dev->fd >= 0)
+		flock(dev->fd, LOCK_UN);
 	dev->ops->close(dev);
 	free(dev);
 	*devp = NULL;

@@ -16,6 +16,7 @@
 #ifndef UDAX_DEVICE_H
 #define UDAX_DEVICE_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -59,6 +60,9 @@ struct dev {
 	int fd;		/* backing fd, -1 if none */
 	void *priv;	/* backing-specific context */
 	char name[256]; /* as given to dev_open */
+	/* The first failed flush (a negative errno; page devices: msync), or
+	 * 0. Sticky: what reached the media since is unknown. */
+	_Atomic int error;
 };
 
 /* Open a device named as in udax.h ("memfd:NAME:SIZE", a path). If
@@ -86,6 +90,14 @@ static inline void dev_drain(struct dev *dev)
 	dev->ops->drain(dev);
 }
 
+/* Did a flush fail (dev->error)? 0, or the negative errno it failed with.
+ * Callers that promise durability (commit, checkpoint, fsync) ask after
+ * their drain. */
+static inline int dev_error(struct dev *dev)
+{
+	return atomic_load_explicit(&dev->error, memory_order_relaxed);
+}
+
 /* Whether flushing the CPU caches of any mapping of the device's memory
  * (the fault layer maps device ranges into programs from dev->fd) and a
  * fence make stores durable: true on memory and DAX devices; false on
@@ -95,6 +107,12 @@ static inline int dev_cpu_flush(const struct dev *dev)
 {
 	return dev->kind != DEV_CRASH && dev->gran != DEV_GRAN_PAGE;
 }
+
+/* memcpy_nt and memzero_nt of devices with no streaming stores of their
+ * own (page-granular files, the crash device): copy, then the device's
+ * flush. */
+void dev_memcpy_flush(struct dev *dev, void *dst, const void *src, size_t len);
+void dev_memzero_flush(struct dev *dev, void *dst, size_t len);
 
 /* Parse "123", "4K", "64M", "2G" into bytes. Returns 0 or -EINVAL. */
 int dev_parse_size(const char *s, uint64_t *bytes);

@@ -37,6 +37,7 @@
 #include "fault.h"
 #include "inode/inode.h"
 #include "iomap/iomap.h"
+#include "sys/sys.h"
 #include "udax.h"
 
 #ifndef F_SEAL_SEAL
@@ -104,10 +105,10 @@ static int map_device(struct fault_map *m, uint64_t off, uint64_t len,
 		     j += FAULT_PAGE)
 			;
 		uint8_t *where = m->addr + (off + i - m->offset);
-		if (mmap(where, j - i, m->prot, mflags, dev->fd,
-			 (off_t)(dev_off + i)) == MAP_FAILED)
+		if (sys_mmap(where, j - i, m->prot, mflags, dev->fd,
+			     (off_t)(dev_off + i)) == MAP_FAILED)
 			return -errno;
-		madvise(where, j - i, MADV_DONTFORK);
+		sys_madvise(where, j - i, MADV_DONTFORK);
 		fault_map_note(m, off + i, j - i, FAULT_STATE_DEVICE);
 		atomic_fetch_add(&m->pieces, 1);
 		atomic_fetch_add(&m->fc->pieces, 1);
@@ -317,6 +318,10 @@ static int fault_private_store(struct fault *fc, struct fault_map *m,
 		ret = uffd_unprotect(fc, addr, FAULT_PAGE);
 		if (!ret)
 			fault_map_note(m, off, FAULT_PAGE, FAULT_STATE_DEVICE);
+		else if (!fault_map_sigbus(m, off, FAULT_PAGE))
+			/* as a failed fault: SIGBUS until the file changes
+			 * there (the page keeps its zero state) */
+			atomic_fetch_add(&fc->sigbus, 1);
 	}
 	pthread_rwlock_unlock(&ip->lock);
 	atomic_fetch_add(&fc->faults, 1);
@@ -415,7 +420,7 @@ static int fault_defer(struct fault *fc, struct fault_map *m, uint64_t addr,
 	pthread_mutex_lock(&fc->lock);
 	if (fc->qlen == fc->qcap) {
 		size_t ncap = fc->qcap * 2;
-		struct fault_req *q = malloc(ncap * sizeof(*q));
+		struct fault_req *q = sys_malloc(ncap * sizeof(*q));
 		if (!q) {
 			pthread_mutex_unlock(&fc->lock);
 			return -ENOMEM;
@@ -449,9 +454,13 @@ static void fault_message(struct fault *fc, const struct uffd_msg *msg)
 		uffd_wake(fc->uffd, addr, FAULT_PAGE);
 		return;
 	}
-	if (fault_resolve(fc, m, addr, flags, 0) == -EWOULDBLOCK &&
-	    !fault_defer(fc, m, addr, flags))
-		return; /* the worker drops the busy count */
+	if (fault_resolve(fc, m, addr, flags, 0) == -EWOULDBLOCK) {
+		if (!fault_defer(fc, m, addr, flags))
+			return; /* the worker drops the busy count */
+		/* no memory to queue it: the access is retried and faults
+		 * again, rather than waiting for good */
+		uffd_wake(fc->uffd, addr, FAULT_PAGE);
+	}
 	fault_map_put(m);
 }
 
@@ -462,16 +471,20 @@ static void *fault_reader(void *arg)
 	struct uffd_msg msgs[32];
 
 	for (;;) {
-		ssize_t n = read(fc->uffd, msgs, sizeof(msgs));
+		ssize_t n = sys_read(fc->uffd, msgs, sizeof(msgs));
 		if (n < 0) {
 			struct pollfd p[2] = {
 				{.fd = fc->uffd, .events = POLLIN},
 				{.fd = fc->stop_fd, .events = POLLIN},
 			};
-			if (errno != EAGAIN && errno != EINTR)
-				break;
-			if (poll(p, 2, -1) < 0 && errno != EINTR)
-				break;
+			if ((errno != EAGAIN && errno != EINTR) ||
+			    (sys_poll(p, 2, -1) < 0 && errno != EINTR)) {
+				/* ENOMEM and the like: faults wait for this
+				 * thread, so it tries again (a stop stays
+				 * readable on stop_fd) */
+				usleep(1000);
+				continue;
+			}
 			if (p[1].revents)
 				break;
 			continue;
@@ -552,7 +565,7 @@ static int fault_new(struct udax_fs *fs, struct fault **fcp)
 	sigset_t all, old;
 	int ret;
 
-	fc = calloc(1, sizeof(*fc));
+	fc = sys_calloc(1, sizeof(*fc));
 	if (!fc)
 		return -ENOMEM;
 	fc->fs = fs;
@@ -562,8 +575,8 @@ static int fault_new(struct udax_fs *fs, struct fault **fcp)
 	pthread_cond_init(&fc->idle, NULL);
 	fc->qcap = 64;
 	fc->piece_budget = fault_piece_budget();
-	fc->queue = malloc(fc->qcap * sizeof(*fc->queue));
-	fc->zero_page = aligned_alloc(FAULT_PAGE, FAULT_PAGE);
+	fc->queue = sys_malloc(fc->qcap * sizeof(*fc->queue));
+	fc->zero_page = sys_aligned_alloc(FAULT_PAGE, FAULT_PAGE);
 	if (!fc->queue || !fc->zero_page) {
 		ret = -ENOMEM;
 		goto free_fc;
@@ -573,20 +586,20 @@ static int fault_new(struct udax_fs *fs, struct fault **fcp)
 	if (ret < 0)
 		goto free_fc;
 	fc->uffd = ret;
-	fc->sigbus_fd =
-		memfd_create("udax-sigbus", MFD_CLOEXEC | MFD_ALLOW_SEALING);
-	fc->stop_fd = eventfd(0, EFD_CLOEXEC);
+	fc->sigbus_fd = sys_memfd_create("udax-sigbus",
+					 MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	fc->stop_fd = sys_eventfd(0, EFD_CLOEXEC);
 	if (fc->sigbus_fd < 0 || fc->stop_fd < 0 ||
-	    fcntl(fc->sigbus_fd, F_ADD_SEALS,
-		  F_SEAL_GROW | F_SEAL_SHRINK | F_SEAL_SEAL)) {
+	    sys_fcntl(fc->sigbus_fd, F_ADD_SEALS,
+		      F_SEAL_GROW | F_SEAL_SHRINK | F_SEAL_SEAL)) {
 		ret = -errno;
 		goto free_fc;
 	}
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
-	ret = -pthread_create(&fc->reader, NULL, fault_reader, fc);
+	ret = -sys_pthread_create(&fc->reader, NULL, fault_reader, fc);
 	if (!ret) {
-		ret = -pthread_create(&fc->worker, NULL, fault_worker, fc);
+		ret = -sys_pthread_create(&fc->worker, NULL, fault_worker, fc);
 		if (ret) {
 			eventfd_write(fc->stop_fd, 1);
 			pthread_join(fc->reader, NULL);

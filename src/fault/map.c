@@ -18,6 +18,7 @@
 #include "fault.h"
 #include "inode/inode.h"
 #include "iomap/iomap.h"
+#include "sys/sys.h"
 #include "udax.h"
 
 #ifndef MREMAP_FIXED
@@ -87,7 +88,7 @@ static int registry_add(struct fault_map *m)
 	pthread_rwlock_wrlock(&registry_lock);
 	if (registry_len == registry_cap) {
 		size_t ncap = registry_cap ? registry_cap * 2 : 16;
-		void *n = realloc(registry, ncap * sizeof(*registry));
+		void *n = sys_realloc(registry, ncap * sizeof(*registry));
 		if (!n) {
 			pthread_rwlock_unlock(&registry_lock);
 			return -ENOMEM;
@@ -166,14 +167,14 @@ void fault_map_put(struct fault_map *m)
 static void *neutral_new(struct fault_map *m, void *where, uint64_t len,
 			 int *err)
 {
-	void *p = mmap(where, len, m->prot,
-		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	void *p = sys_mmap(where, len, m->prot,
+			   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 
 	if (p == MAP_FAILED) {
 		*err = -errno;
 		return NULL;
 	}
-	if (madvise(p, len, MADV_DONTFORK)) {
+	if (sys_madvise(p, len, MADV_DONTFORK)) {
 		*err = -errno;
 		goto unmap;
 	}
@@ -183,7 +184,7 @@ static void *neutral_new(struct fault_map *m, void *where, uint64_t len,
 	return p;
 
 unmap:
-	munmap(p, len);
+	sys_munmap(p, len);
 	return NULL;
 }
 
@@ -201,10 +202,10 @@ int fault_map_new(struct udax_fs *fs, struct inode *ip, uint64_t off,
 	ret = fault_get(fs, &fc);
 	if (ret)
 		return ret;
-	m = calloc(1, sizeof(*m));
+	m = sys_calloc(1, sizeof(*m));
 	if (!m)
 		return -ENOMEM;
-	m->zero = calloc((pages + 63) / 64, 2 * sizeof(*m->zero));
+	m->zero = sys_calloc((pages + 63) / 64, 2 * sizeof(*m->zero));
 	if (!m->zero) {
 		ret = -ENOMEM;
 		goto free_map;
@@ -248,7 +249,7 @@ unlink:
 	ip->maps = m->next;
 	pthread_rwlock_unlock(&ip->lock);
 	iput(ip);
-	munmap(m->addr, len);
+	sys_munmap(m->addr, len);
 free_bits:
 	free((void *)m->zero);
 free_map:
@@ -278,7 +279,7 @@ int fault_map_delete(void *addr, size_t len)
 		;
 	*pp = m->next;
 	pthread_rwlock_unlock(&m->ip->lock);
-	munmap(m->addr, m->len);
+	sys_munmap(m->addr, m->len);
 	/* threads still waiting on a fault there retry, and find nothing */
 	uffd_wake(fc->uffd, (uintptr_t)m->addr, m->len);
 	iput(m->ip);
@@ -300,11 +301,11 @@ int fault_map_sigbus(struct fault_map *m, uint64_t off, uint64_t len)
 
 	/* the page's own address as the (beyond end of file) offset: the
 	 * pieces of one range then merge into one kernel mapping */
-	p = mmap(where, len, m->prot, MAP_SHARED | MAP_FIXED, m->fc->sigbus_fd,
-		 (off_t)(uintptr_t)where);
+	p = sys_mmap(where, len, m->prot, MAP_SHARED | MAP_FIXED,
+		     m->fc->sigbus_fd, (off_t)(uintptr_t)where);
 	if (p == MAP_FAILED)
 		return -errno;
-	madvise(where, len, MADV_DONTFORK);
+	sys_madvise(where, len, MADV_DONTFORK);
 	from = atomic_load(&m->sigbus_from);
 	while (off < from &&
 	       !atomic_compare_exchange_weak(&m->sigbus_from, &from, off))
@@ -360,10 +361,10 @@ static int map_zap(struct fault_map *m, uint64_t off, uint64_t len)
 	p = neutral_new(m, NULL, len, &ret);
 	if (!p)
 		return ret;
-	if (mremap(p, len, len, MREMAP_MAYMOVE | MREMAP_FIXED, where) ==
+	if (sys_mremap(p, len, len, MREMAP_MAYMOVE | MREMAP_FIXED, where) ==
 	    MAP_FAILED) {
 		ret = -errno;
-		munmap(p, len);
+		sys_munmap(p, len);
 		return ret;
 	}
 	fault_map_note(m, off, len, FAULT_STATE_NEUTRAL);
@@ -489,7 +490,7 @@ void fault_prefault(const void *buf, size_t len, int write)
 				       MADV_POPULATE_READ;
 		fault_map_put(m);
 		/* errors are the copy's to meet (a page past end of file) */
-		madvise((void *)(uintptr_t)s, pe - s, populate);
+		sys_madvise((void *)(uintptr_t)s, pe - s, populate);
 		a = e;
 	}
 }
@@ -551,7 +552,7 @@ int fault_msync(uint64_t addr, uint64_t len, int sync)
 		fault_map_put(m);
 		addr += n;
 	}
-	return 0;
+	return last ? dev_error(last) : 0;
 }
 
 void fault_flush(const void *addr, size_t len)

@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "fault.h"
+#include "sys/sys.h"
 
 #ifndef USERFAULTFD_IOC_NEW
 #define USERFAULTFD_IOC_NEW _IO(0xAA, 0x00)
@@ -38,16 +39,17 @@ static int uffd_create(void)
 {
 	int fd, dev, err;
 
-	fd = (int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK);
+	fd = sys_userfaultfd(O_CLOEXEC | O_NONBLOCK);
 	if (fd >= 0)
 		return fd;
 	err = -errno;
 	if (err != -EPERM && err != -EACCES)
 		return err;
-	dev = open("/dev/userfaultfd", O_RDWR | O_CLOEXEC);
+	dev = sys_open("/dev/userfaultfd", O_RDWR | O_CLOEXEC, 0);
 	if (dev < 0)
 		return -EPERM;
-	fd = ioctl(dev, USERFAULTFD_IOC_NEW, O_CLOEXEC | O_NONBLOCK);
+	fd = sys_ioctl(SYS_USERFAULTFD, dev, USERFAULTFD_IOC_NEW,
+		       (void *)(uintptr_t)(O_CLOEXEC | O_NONBLOCK));
 	err = fd < 0 ? -EPERM : 0;
 	close(dev);
 	return fd < 0 ? err : fd;
@@ -78,7 +80,7 @@ int uffd_open(int quiet, int *wp)
 	}
 	/* first ask what the kernel offers (features 0), then enable what
 	 * is used: a userfaultfd accepts one UFFDIO_API only */
-	if (ioctl(fd, UFFDIO_API, &api)) {
+	if (sys_ioctl(SYS_UFFDIO_API, fd, UFFDIO_API, &api)) {
 		ret = -errno;
 		goto close_fd;
 	}
@@ -96,7 +98,7 @@ int uffd_open(int quiet, int *wp)
 	if (fd < 0)
 		return fd;
 	api = (struct uffdio_api){.api = UFFD_API, .features = want};
-	if (ioctl(fd, UFFDIO_API, &api)) {
+	if (sys_ioctl(SYS_UFFDIO_API, fd, UFFDIO_API, &api)) {
 		ret = -errno;
 		goto close_fd;
 	}
@@ -115,7 +117,9 @@ int uffd_register(int uffd, void *addr, uint64_t len, int mode)
 		.mode = (uint64_t)mode,
 	};
 
-	return ioctl(uffd, UFFDIO_REGISTER, &reg) ? -errno : 0;
+	return sys_ioctl(SYS_UFFDIO_REGISTER, uffd, UFFDIO_REGISTER, &reg) ?
+		       -errno :
+		       0;
 }
 
 int uffd_zero(struct fault *fc, uint64_t addr, uint64_t len, int wp)
@@ -131,7 +135,10 @@ int uffd_zero(struct fault *fc, uint64_t addr, uint64_t len, int wp)
 				.len = FAULT_PAGE,
 				.mode = UFFDIO_COPY_MODE_WP,
 			};
-			ret = ioctl(fc->uffd, UFFDIO_COPY, &c) ? -errno : 0;
+			ret = sys_ioctl(SYS_UFFDIO_COPY, fc->uffd, UFFDIO_COPY,
+					&c) ?
+				      -errno :
+				      0;
 			if (ret && ret != -EEXIST)
 				return ret;
 		}
@@ -140,7 +147,7 @@ int uffd_zero(struct fault *fc, uint64_t addr, uint64_t len, int wp)
 	struct uffdio_zeropage z = {
 		.range = {.start = addr, .len = len},
 	};
-	if (!ioctl(fc->uffd, UFFDIO_ZEROPAGE, &z))
+	if (!sys_ioctl(SYS_UFFDIO_ZEROPAGE, fc->uffd, UFFDIO_ZEROPAGE, &z))
 		return 0;
 	ret = -errno;
 	if (ret == -EEXIST && len == FAULT_PAGE)
@@ -165,12 +172,19 @@ int uffd_unprotect(struct fault *fc, uint64_t addr, uint64_t len)
 		.mode = 0,
 	};
 
-	return ioctl(fc->uffd, UFFDIO_WRITEPROTECT, &w) ? -errno : 0;
+	return sys_ioctl(SYS_UFFDIO_WRITEPROTECT, fc->uffd, UFFDIO_WRITEPROTECT,
+			 &w) ?
+		       -errno :
+		       0;
 }
 
 void uffd_wake(int uffd, uint64_t addr, uint64_t len)
 {
 	struct uffdio_range r = {.start = addr, .len = len};
 
-	ioctl(uffd, UFFDIO_WAKE, &r);
+	/* a lost wake leaves a faulting thread asleep for good: try again
+	 * (the kernel fails it only for a bad range) */
+	for (int tries = 0; tries < 3; tries++)
+		if (!sys_ioctl(SYS_UFFDIO_WAKE, uffd, UFFDIO_WAKE, &r))
+			break;
 }

@@ -44,6 +44,7 @@
 #include "btree/btree.h"
 #include "fsck.h"
 #include "inode/inode.h"
+#include "sys/sys.h"
 
 #define NODE_ITEMS_MAX                                                         \
 	((UDAX_BLOCK_SIZE - UDAX_NODE_HDR) / sizeof(struct udax_node_item))
@@ -321,6 +322,7 @@ struct fsck {
 	/* counters */
 	uint64_t problems, fixed, unfixed, changes;
 	int oom;
+	int op_failed; /* FSCK_EXIT_ERROR: finishing met a system error */
 	char why[128]; /* formatted reasons */
 };
 
@@ -696,7 +698,7 @@ static int seen_push(struct fsck *fc, uint64_t blk)
 {
 	if (fc->nseen == fc->capseen) {
 		size_t ncap = fc->capseen ? fc->capseen * 2 : 256;
-		uint64_t *n = realloc(fc->seen_list, ncap * sizeof(*n));
+		uint64_t *n = sys_realloc(fc->seen_list, ncap * sizeof(*n));
 		if (!n) {
 			fc->oom = 1;
 			return -ENOMEM;
@@ -1160,7 +1162,7 @@ static int super_choose(struct fsck *fc, int *which, uint64_t *backup_blk,
 static int dev_lock(struct fsck *fc)
 {
 	if (fc->dev->fd < 0 ||
-	    !flock(fc->dev->fd, (fc->yes ? LOCK_EX : LOCK_SH) | LOCK_NB))
+	    !sys_flock(fc->dev->fd, (fc->yes ? LOCK_EX : LOCK_SH) | LOCK_NB))
 		return 0;
 	if (errno != EWOULDBLOCK)
 		return op_error(fc, "%s: cannot lock: %s", fc->name,
@@ -1178,12 +1180,12 @@ static int dev_extend(struct fsck *fc)
 	struct stat st;
 	int fd, ret = 0;
 
-	fd = open(fc->name, O_RDWR | O_CLOEXEC);
+	fd = sys_open(fc->name, O_RDWR | O_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
-	if (fstat(fd, &st) || !S_ISREG(st.st_mode))
+	if (sys_fstat(fd, &st) || !S_ISREG(st.st_mode))
 		ret = -ENOTSUP;
-	else if (ftruncate(fd, (off_t)(fc->nblocks << UDAX_BLOCK_SHIFT)))
+	else if (sys_ftruncate(fd, (off_t)(fc->nblocks << UDAX_BLOCK_SHIFT)))
 		ret = -errno;
 	close(fd);
 	if (ret)
@@ -1213,14 +1215,19 @@ static int work_image(struct fsck *fc)
 	fc->avail = devsize >> UDAX_BLOCK_SHIFT;
 	if (fc->dev->fd < 0)
 		return 0;
-	p = mmap(NULL, size, PROT_READ | PROT_WRITE,
-		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	/* without the private copy the journal could not be replayed, and
+	 * the report would not be the one -y gives: an operational error */
+	p = sys_mmap(NULL, size, PROT_READ | PROT_WRITE,
+		     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (p == MAP_FAILED)
-		return 0;
-	if (mmap(p, devsize, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_FIXED,
-		 fc->dev->fd, 0) == MAP_FAILED) {
-		munmap(p, size);
-		return 0;
+		return op_error(fc, "%s: cannot map a private copy: %s",
+				fc->name, strerror(errno));
+	if (sys_mmap(p, devsize, PROT_READ | PROT_WRITE,
+		     MAP_PRIVATE | MAP_FIXED, fc->dev->fd, 0) == MAP_FAILED) {
+		int err = errno;
+		sys_munmap(p, size);
+		return op_error(fc, "%s: cannot map a private copy: %s",
+				fc->name, strerror(err));
 	}
 	fc->base = p;
 	fc->map_size = size;
@@ -1360,7 +1367,7 @@ static void journal_check(struct fsck *fc)
 	if (ntx && !fc->writable) {
 		fix(fc, PR_0_JOURNAL_REPLAY, (unsigned long long)ntx);
 	} else if (ntx) {
-		save = malloc(total ? total : 1);
+		save = sys_malloc(total ? total : 1);
 		if (save) {
 			cur = save;
 			journal_records(fc, area, ntx, jrec_save, &cur);
@@ -2290,7 +2297,7 @@ static int push_u64(struct fsck *fc, uint64_t **arr, size_t *n, size_t *cap,
 {
 	if (*n == *cap) {
 		size_t ncap = *cap ? *cap * 2 : 64;
-		uint64_t *a = realloc(*arr, ncap * sizeof(*a));
+		uint64_t *a = sys_realloc(*arr, ncap * sizeof(*a));
 		if (!a) {
 			fc->oom = 1;
 			return -ENOMEM;
@@ -2820,6 +2827,19 @@ static int lf_connect(struct udax_fs *fs, uint64_t lf, uint64_t ino)
 	return tx_commit(tx);
 }
 
+/* Work through the library failed with ret: a system error (out of
+ * memory, a failed msync) is an operational error (exit 8), which a
+ * later run can get past; a damaged image or no space is a problem left
+ * unfixed. */
+static void finish_failed(struct fsck *fc, const char *what, int ret)
+{
+	snprintf(fc->why, sizeof(fc->why), "%s: %s", what, udax_strerror(ret));
+	if (ret == UDAX_ECORRUPT || ret == -ENOSPC)
+		fix(fc, PR_6_FINISH, fc->why);
+	else if (!fc->op_failed)
+		fc->op_failed = op_error(fc, "%s: %s", fc->name, fc->why);
+}
+
 /*
  * With the image consistent, let the library finish: udax_open frees
  * orphans and finishes truncates (orphan_recover), then transactions
@@ -2845,10 +2865,7 @@ static int finish(struct fsck *fc)
 	dev_close(&fc->dev);
 	ret = udax_open(&fs, fc->name, &oo);
 	if (ret) {
-		snprintf(fc->why, sizeof(fc->why),
-			 "cannot open the repaired file system: %s",
-			 udax_strerror(ret));
-		fix(fc, PR_6_FINISH, fc->why);
+		finish_failed(fc, "cannot open the repaired file system", ret);
 		return 0;
 	}
 	fc->res->modified = 1;
@@ -2865,20 +2882,14 @@ static int finish(struct fsck *fc)
 		for (size_t i = 0; !ret && i < fc->nreconnect; i++)
 			ret = lf_connect(fs, lf, fc->reconnect[i]);
 		pthread_rwlock_unlock(&fs->ns_lock);
-		if (ret) {
-			snprintf(fc->why, sizeof(fc->why),
-				 "cannot connect inodes to /lost+found: %s",
-				 udax_strerror(ret));
-			fix(fc, PR_6_FINISH, fc->why);
-		}
+		if (ret)
+			finish_failed(fc,
+				      "cannot connect inodes to /lost+found",
+				      ret);
 	}
 	ret = udax_close(&fs);
-	if (ret) {
-		snprintf(fc->why, sizeof(fc->why),
-			 "cannot close the file system: %s",
-			 udax_strerror(ret));
-		fix(fc, PR_6_FINISH, fc->why);
-	}
+	if (ret)
+		finish_failed(fc, "cannot close the file system", ret);
 	return 1;
 }
 
@@ -2923,7 +2934,7 @@ static void count_after_finish(struct fsck *fc)
 static void fsck_free(struct fsck *fc)
 {
 	if (fc->map_size)
-		munmap(fc->base, fc->map_size);
+		sys_munmap(fc->base, fc->map_size);
 	dev_close(&fc->dev);
 	free(fc->used);
 	free(fc->nodes_ok);
@@ -2943,14 +2954,14 @@ static int fsck_alloc(struct fsck *fc)
 {
 	size_t words = (size_t)((fc->nblocks + 63) / 64);
 
-	fc->used = calloc(words, 8);
-	fc->nodes_ok = calloc(words, 8);
-	fc->seen = calloc(words, 8);
-	fc->suspect = calloc(words, 8);
-	fc->shared_bm = calloc(words, 8);
-	fc->bbmap_ok = calloc((size_t)fc->sb.bbmap_blocks, 1);
-	fc->fi = calloc((size_t)fc->ninodes, sizeof(*fc->fi));
-	fc->scratch = calloc(BT_MAX_DEPTH + 2, sizeof(*fc->scratch));
+	fc->used = sys_calloc(words, 8);
+	fc->nodes_ok = sys_calloc(words, 8);
+	fc->seen = sys_calloc(words, 8);
+	fc->suspect = sys_calloc(words, 8);
+	fc->shared_bm = sys_calloc(words, 8);
+	fc->bbmap_ok = sys_calloc((size_t)fc->sb.bbmap_blocks, 1);
+	fc->fi = sys_calloc((size_t)fc->ninodes, sizeof(*fc->fi));
+	fc->scratch = sys_calloc(BT_MAX_DEPTH + 2, sizeof(*fc->scratch));
 	if (!fc->used || !fc->nodes_ok || !fc->seen || !fc->suspect ||
 	    !fc->shared_bm || !fc->bbmap_ok || !fc->fi || !fc->scratch)
 		return op_error(fc, "%s: out of memory", fc->name);
@@ -2976,7 +2987,7 @@ int fsck_check(const char *device, const struct fsck_opts *opts,
 	if (!res)
 		res = &dummy;
 	memset(res, 0, sizeof(*res));
-	fc = calloc(1, sizeof(*fc));
+	fc = sys_calloc(1, sizeof(*fc));
 	if (!fc) {
 		snprintf(res->message, sizeof(res->message), "out of memory");
 		return res->exit_code = FSCK_EXIT_ERROR;
@@ -3049,9 +3060,11 @@ int fsck_check(const char *device, const struct fsck_opts *opts,
 			(unsigned long long)res->blocks);
 	}
 	/* e2fsck's bits OR together: some errors fixed and others left
-	 * is 1 | 4 = 5 */
-	ret = (fc->fixed || fc->changes ? FSCK_EXIT_CORRECTED : 0) |
-	      (fc->unfixed ? FSCK_EXIT_UNCORRECTED : 0);
+	 * is 1 | 4 = 5; a system failure is 8 */
+	ret = fc->op_failed ?
+		      FSCK_EXIT_ERROR :
+		      (fc->fixed || fc->changes ? FSCK_EXIT_CORRECTED : 0) |
+			      (fc->unfixed ? FSCK_EXIT_UNCORRECTED : 0);
 done:
 	res->problems = fc->problems;
 	res->fixed = fc->fixed;

@@ -63,7 +63,8 @@ struct fsck_result {
  * (NULL: none). `res` may be NULL. Returns an FSCK_EXIT_* code: 0 clean,
  * 1 errors corrected, 4 errors left, 5 (1 | 4) some corrected and some
  * left, 8 operational error (the device cannot be opened or holds no udax
- * file system; res->message says why).
+ * file system, or a system call or an allocation failed: a later run gets
+ * past it; res->message says why).
  */
 int fsck_run(const char *device, int mode, FILE *out, struct fsck_result *res);
 

@@ -10,6 +10,7 @@
 #include "btree/btree.h"
 #include "inode.h"
 #include "iomap/iomap.h"
+#include "sys/sys.h"
 
 /* ---- the inode cache ---- */
 
@@ -19,7 +20,7 @@ int icache_init(struct udax_fs *fs)
 
 	pthread_mutex_init(&c->lock, NULL);
 	c->size = 4096;
-	c->table = calloc(c->size, sizeof(*c->table));
+	c->table = sys_calloc(c->size, sizeof(*c->table));
 	return c->table ? 0 : -ENOMEM;
 }
 
@@ -69,7 +70,7 @@ int iget(struct udax_fs *fs, uint64_t ino, struct inode **ipp)
 						   (unsigned long long)ino) :
 					err;
 	}
-	ip = calloc(1, sizeof(*ip));
+	ip = sys_calloc(1, sizeof(*ip));
 	if (!ip) {
 		pthread_mutex_unlock(&c->lock);
 		return -ENOMEM;
@@ -272,8 +273,8 @@ int inode_bitmap_init(struct udax_fs *fs)
 {
 	uint64_t n = fs->sb.inode_count;
 
-	fs->ino_bits = calloc((n + 63) / 64, sizeof(uint64_t));
-	fs->ino_verified = calloc((n + 63) / 64, sizeof(uint64_t));
+	fs->ino_bits = sys_calloc((n + 63) / 64, sizeof(uint64_t));
+	fs->ino_verified = sys_calloc((n + 63) / 64, sizeof(uint64_t));
 	if (!fs->ino_bits || !fs->ino_verified)
 		return -ENOMEM;
 	pthread_mutex_init(&fs->ino_lock, NULL);

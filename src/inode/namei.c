@@ -12,6 +12,7 @@
 
 #include "inode.h"
 #include "iomap/iomap.h"
+#include "sys/sys.h"
 
 #define NAMEI_MAX_LINKS 40
 
@@ -170,7 +171,7 @@ int namei(struct udax_fs *fs, const char *path, int flags, struct namei *nd)
 			size_t rest = strlen(p);
 			if ((size_t)tl + rest + 1 > cap) {
 				if (!big) {
-					big = malloc(NAMEI_EXPANDED_MAX);
+					big = sys_malloc(NAMEI_EXPANDED_MAX);
 					if (!big) {
 						ret = -ENOMEM;
 						goto out;

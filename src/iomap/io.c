@@ -55,7 +55,7 @@ ssize_t iomap_write(struct inode *ip, const void *buf, uint64_t len,
 		.ip = ip, .pos = off, .len = len, .flags = IOMAP_WRITE};
 	struct dev *dev = ip->fs->dev;
 	const uint8_t *src = buf;
-	int ret;
+	int ret, err_size;
 
 	while ((ret = iomap_iter(&it, &udax_iomap_ops)) > 0) {
 		const struct iomap *m = &it.iomap;
@@ -69,6 +69,17 @@ ssize_t iomap_write(struct inode *ip, const void *buf, uint64_t len,
 		int err = inode_set_size(ip, ip->size_pending, 0);
 		if (err && !ret)
 			ret = err;
+	}
+	ip->size_pending = 0;
+	if (ret < 0 && it.done) {
+		/* a commit failed: bytes past the size on media are not in the
+		 * file (an overwrite step's size is committed by the next
+		 * step, or above), so they were not written */
+		const struct udax_inode *di =
+			inode_r(ip->fs, NULL, ip->ino, &err_size);
+		uint64_t size = di ? di->size : off;
+		if (off + it.done > size)
+			it.done = size > off ? size - off : 0;
 	}
 	return it.done ? (ssize_t)it.done : ret;
 }

@@ -30,6 +30,12 @@
  * whose number follows the previous one; records hold new contents only,
  * so replaying twice is the same as once, and a crash during replay is
  * safe. Recovery uses the same install routine as commit.
+ *
+ * A device whose flushes fail (msync of a file device: dev_error) shuts
+ * the journal down at the next commit or checkpoint, before anything is
+ * installed or freed: whether the log reached the media is unknown, so
+ * nothing may be written after it. The failed transaction is undone in
+ * memory; the next open replays the log as far as it got.
  */
 #include <errno.h>
 #if defined(__x86_64__)
@@ -39,6 +45,7 @@
 #include <string.h>
 
 #include "fs.h"
+#include "sys/sys.h"
 
 #define JREC_MAX_OVERHEAD                                                      \
 	(UDAX_BLOCK_SIZE / UDAX_CACHELINE / 2 * sizeof(struct udax_jrec))
@@ -53,20 +60,20 @@ int journal_init(struct udax_fs *fs)
 	pthread_mutex_init(&j->lock, NULL);
 	j->area = fs_block(fs, fs->sb.journal_start);
 	j->area_size = fs->sb.journal_blocks << UDAX_BLOCK_SHIFT;
-	j->log = malloc(j->area_size);
+	j->log = sys_malloc(j->area_size);
 	tx->fs = fs;
 	tx->max_blocks =
 		(j->area_size - sizeof(struct udax_jhdr)) / JBLOCK_COST;
 	tx->cap = tx->max_blocks;
-	tx->blocks = calloc(tx->cap, sizeof(*tx->blocks));
+	tx->blocks = sys_calloc(tx->cap, sizeof(*tx->blocks));
 	tx->hash_size = 16;
 	while (tx->hash_size < 2 * tx->cap)
 		tx->hash_size *= 2;
-	tx->hash = malloc(tx->hash_size * sizeof(*tx->hash));
+	tx->hash = sys_malloc(tx->hash_size * sizeof(*tx->hash));
 	j->lines_size = 1024;
 	while (j->lines_size < 2 * (j->area_size / UDAX_CACHELINE))
 		j->lines_size *= 2;
-	j->lines = malloc(j->lines_size * sizeof(*j->lines));
+	j->lines = sys_malloc(j->lines_size * sizeof(*j->lines));
 	if (j->lines)
 		memset(j->lines, 0xff, j->lines_size * sizeof(*j->lines));
 	j->inst_lo = UINT64_MAX;
@@ -230,6 +237,7 @@ int journal_replay(struct udax_fs *fs)
 	struct journal *j = &fs->journal;
 	uint64_t pos = 0, seq = 0, n = 0;
 	int64_t bytes;
+	int ret;
 
 	/* the transactions since the last checkpoint: from the start of the
 	 * area, each with the next sequence number */
@@ -242,7 +250,9 @@ int journal_replay(struct udax_fs *fs)
 	}
 	if (bytes < 0)
 		return (int)bytes;
-	journal_checkpoint_locked(fs);
+	ret = journal_checkpoint_locked(fs);
+	if (ret)
+		return ret;
 	/* a new epoch: its numbers never meet the old ones' */
 	j->seq = (uint64_t)fs_now_ns();
 	if (j->seq < seq)
@@ -250,13 +260,24 @@ int journal_replay(struct udax_fs *fs)
 	return n > 0;
 }
 
+/* The device's flushes failed (dev_error): write nothing more. Returns
+ * the error the journal is shut down with. */
+static int journal_shut_down(struct journal *j, int err)
+{
+	if (!j->error)
+		j->error = err;
+	return j->error;
+}
+
 /* Make every install durable and start the log over. Frees held back
  * since the last checkpoint go back to the allocator. Journal lock held
  * (or the file system not yet shared). */
-void journal_checkpoint_locked(struct udax_fs *fs)
+int journal_checkpoint_locked(struct udax_fs *fs)
 {
 	struct journal *j = &fs->journal;
 
+	if (j->error)
+		return j->error;
 	if (j->install_unfenced) {
 		if (fs->dev->gran == DEV_GRAN_PAGE && j->inst_hi > j->inst_lo)
 			dev_flush(fs->dev, fs->dev->base + j->inst_lo,
@@ -264,6 +285,8 @@ void journal_checkpoint_locked(struct udax_fs *fs)
 		else
 			journal_flush_lines(j, fs);
 		dev_drain(fs->dev);
+		if (dev_error(fs->dev)) /* the log must stay */
+			return journal_shut_down(j, dev_error(fs->dev));
 		j->install_unfenced = 0;
 	}
 	j->inst_lo = UINT64_MAX;
@@ -274,12 +297,16 @@ void journal_checkpoint_locked(struct udax_fs *fs)
 		h->magic = 0;
 		dev_flush(fs->dev, h, sizeof(h->magic));
 		j->head = 0;
+		/* the old log may still replay: its blocks stay held back */
+		if (dev_error(fs->dev))
+			return journal_shut_down(j, dev_error(fs->dev));
 	}
 	for (size_t i = 0; i < j->ndfree; i++)
 		alloc_put(&fs->alloc, j->dfree[i].start, j->dfree[i].len);
 	j->ndfree = 0;
 	atomic_store(&j->dfree_blocks, 0);
 	j->checkpoints++;
+	return 0;
 }
 
 int journal_checkpoint(struct udax_fs *fs)
@@ -290,7 +317,8 @@ int journal_checkpoint(struct udax_fs *fs)
 	if (!held)
 		pthread_mutex_lock(&j->lock);
 	int had = j->ndfree > 0;
-	journal_checkpoint_locked(fs);
+	if (journal_checkpoint_locked(fs))
+		had = 0;
 	if (!held)
 		pthread_mutex_unlock(&j->lock);
 	return had;
@@ -355,7 +383,7 @@ static struct tx_block *tx_add(struct tx *tx, uint64_t blkno)
 	}
 	b = &tx->blocks[tx->nblocks];
 	if (!b->shadow) {
-		b->shadow = aligned_alloc(UDAX_CACHELINE, UDAX_BLOCK_SIZE);
+		b->shadow = sys_aligned_alloc(UDAX_CACHELINE, UDAX_BLOCK_SIZE);
 		if (!b->shadow) {
 			tx->failed = -ENOMEM;
 			return NULL;
@@ -410,7 +438,7 @@ static int tx_range_add(struct tx_range **arr, size_t *n, size_t *cap,
 	}
 	if (*n == *cap) {
 		size_t ncap = *cap ? *cap * 2 : 64;
-		struct tx_range *a = realloc(*arr, ncap * sizeof(*a));
+		struct tx_range *a = sys_realloc(*arr, ncap * sizeof(*a));
 		if (!a)
 			return -ENOMEM;
 		*arr = a;
@@ -579,11 +607,12 @@ static void journal_defer_free(struct udax_fs *fs, uint64_t start, uint64_t len)
 
 	if (j->ndfree == j->capdfree) {
 		size_t ncap = j->capdfree ? j->capdfree * 2 : 256;
-		struct tx_range *a = realloc(j->dfree, ncap * sizeof(*a));
+		struct tx_range *a = sys_realloc(j->dfree, ncap * sizeof(*a));
 		if (!a) {
-			/* no memory to remember it: checkpoint now instead */
-			journal_checkpoint_locked(fs);
-			alloc_put(&fs->alloc, start, len);
+			/* no memory to remember it: checkpoint now instead
+			 * (shut down: it stays in use until the next open) */
+			if (!journal_checkpoint_locked(fs))
+				alloc_put(&fs->alloc, start, len);
 			return;
 		}
 		j->dfree = a;
@@ -620,7 +649,7 @@ int tx_commit(struct tx *tx)
 	struct udax_jhdr *h = (void *)j->log;
 	uint64_t pos = sizeof(*h);
 	uint32_t nrec = 0;
-	int ret = tx->failed;
+	int ret = tx->failed ? tx->failed : j->error;
 
 	if (ret) {
 		tx_abort(tx);
@@ -633,8 +662,13 @@ int tx_commit(struct tx *tx)
 	if (nrec) {
 		uint64_t span = (pos + UDAX_CACHELINE - 1) &
 				~(uint64_t)(UDAX_CACHELINE - 1);
-		if (j->head + span > j->area_size)
-			journal_checkpoint_locked(fs);
+		if (j->head + span > j->area_size) {
+			ret = journal_checkpoint_locked(fs);
+			if (ret) {
+				tx_abort(tx);
+				return ret;
+			}
+		}
 		memset(h, 0, sizeof(*h));
 		h->magic = UDAX_JOURNAL_MAGIC;
 		h->seq = j->seq++;
@@ -645,9 +679,20 @@ int tx_commit(struct tx *tx)
 					offsetof(struct udax_jhdr, crc));
 		if (tx->data_flushed)
 			dev_drain(fs->dev); /* data before the log */
-		fs->dev->ops->memcpy_nt(fs->dev, j->area + j->head, j->log,
-					pos);
-		dev_drain(fs->dev); /* THE COMMIT POINT */
+		ret = dev_error(fs->dev);   /* no log for data not durable */
+		if (!ret) {
+			fs->dev->ops->memcpy_nt(fs->dev, j->area + j->head,
+						j->log, pos);
+			dev_drain(fs->dev); /* THE COMMIT POINT */
+			ret = dev_error(fs->dev);
+		}
+		if (ret) {
+			/* committed or not, the media may tell at the next
+			 * open; in memory, and from now on, it is not */
+			journal_shut_down(j, ret);
+			tx_abort(tx);
+			return ret;
+		}
 		j->head += span;
 		journal_install(fs, j->log, pos);
 		j->commits++;
@@ -669,7 +714,13 @@ void tx_abort(struct tx *tx)
 	tx_release(tx, 0);
 }
 
-void journal_flush(struct udax_fs *fs)
+int journal_flush(struct udax_fs *fs)
 {
-	journal_checkpoint(fs);
+	struct journal *j = &fs->journal;
+	int ret;
+
+	pthread_mutex_lock(&j->lock);
+	ret = journal_checkpoint_locked(fs);
+	pthread_mutex_unlock(&j->lock);
+	return ret;
 }

@@ -83,6 +83,13 @@ struct journal {
 	_Atomic uint64_t dfree_blocks; /* their total, for statfs */
 	pthread_t owner;	       /* holder of lock, valid while locked */
 	int locked;
+	/* 0, or the error (negative errno) with which the device's flushes
+	 * failed under a commit or checkpoint (dev_error): the journal is
+	 * then shut down. Nothing more is written; every later commit fails
+	 * with this error; the file system serves reads of the state before
+	 * the failed transaction until it is closed, and the next open
+	 * replays whatever of the log reached the media. Guarded by lock. */
+	int error;
 	uint64_t commits, checkpoints; /* statistics */
 };
 
@@ -90,16 +97,19 @@ int journal_init(struct udax_fs *fs);
 void journal_fini(struct udax_fs *fs);
 
 /* Replay the committed transactions left in the journal (idempotent),
- * then checkpoint. Returns 1 if something was replayed, 0 if not, or
- * UDAX_ECORRUPT if a committed transaction points outside the metadata. */
+ * then checkpoint. Returns 1 if something was replayed, 0 if not,
+ * UDAX_ECORRUPT if a committed transaction points outside the metadata,
+ * or the device's error if the checkpoint's flushes failed. */
 int journal_replay(struct udax_fs *fs);
 
 /* Make all installs durable, restart the log, and give the frees held
  * back since the last checkpoint to the allocator. Callable with or
  * without the journal lock (by its holder). Returns 1 if it freed
- * something. journal_checkpoint_locked: the lock is held. */
+ * something, else 0 (also when the journal is shut down).
+ * journal_checkpoint_locked: the lock is held; returns 0, or the error
+ * that shut the journal down (nothing is then restarted or freed). */
 int journal_checkpoint(struct udax_fs *fs);
-void journal_checkpoint_locked(struct udax_fs *fs);
+int journal_checkpoint_locked(struct udax_fs *fs);
 
 /* Is there a committed transaction waiting for replay? (read-only open) */
 int journal_needs_replay(struct udax_fs *fs);
@@ -138,13 +148,16 @@ int tx_hook_add(struct tx *tx,
 
 /* Commit: seal checksums, write the log, fence (the commit point),
  * install. Releases the journal lock. Returns 0, or a negative errno if
- * the transaction failed (then nothing of it happened). */
+ * the transaction failed (then nothing of it happened), or if the journal
+ * is or gets shut down (journal.error: nothing of it happened in memory;
+ * whether it reached the media, the next open's replay tells). */
 int tx_commit(struct tx *tx);
 
 /* Forget the transaction; release the journal lock. */
 void tx_abort(struct tx *tx);
 
-/* Checkpoint (sync, close). */
-void journal_flush(struct udax_fs *fs);
+/* Checkpoint (sync, close). Returns 0, or the error that shut the
+ * journal down. */
+int journal_flush(struct udax_fs *fs);
 
 #endif /* UDAX_JOURNAL_H */
