@@ -16,6 +16,7 @@
 #include <stdint.h>
 #include <udax.h>
 
+#include "device/device.h"
 #include "format/format.h"
 
 /* ---- digest: every name, type, mode, size, nlink, mtime, contents ---- */
@@ -111,15 +112,20 @@ static int digest_fs(struct udax_fs *fs, uint32_t *h)
  * crash test records the digest of each intermediate state, which a
  * crash image may legitimately show. */
 static struct udax_fs *step_fs;
+static struct dev *step_dev; /* crash-emulating: fences so far, per step */
 #define STEPS_MAX 4096
 static uint32_t step_digest[STEPS_MAX];
+static uint64_t step_fence[STEPS_MAX];
 static int step_count;
 
 static void STEP(void)
 {
 	uint32_t h = 0;
-	if (step_fs && step_count < STEPS_MAX && !digest_fs(step_fs, &h))
+	if (step_fs && step_count < STEPS_MAX && !digest_fs(step_fs, &h)) {
+		step_fence[step_count] =
+			step_dev ? dev_crash_fences(step_dev) : 0;
 		step_digest[step_count++] = h;
+	}
 }
 
 /* ---- helpers for ops ---- */
@@ -385,6 +391,18 @@ static int op_sync(struct udax_fs *fs)
 	return ret ? ret : udax_sync(fs);
 }
 
+/* A checkpoint, then commits that write over the retired log (which
+ * still holds the setup's transactions): no crash may replay what is
+ * left of the old log over the newer home contents. */
+static int op_sync_reuse(struct udax_fs *fs)
+{
+	int ret = udax_sync(fs);
+	ret = ret ? ret : op_symlink_long(fs);
+	if (!ret)
+		STEP();
+	return ret ? ret : udax_rename(fs, "/d/f", "/d/e/f2", 0);
+}
+
 struct crash_op {
 	const char *name;
 	int (*fn)(struct udax_fs *fs);
@@ -422,6 +440,7 @@ static const struct crash_op crash_ops[] = {
 	{"chmod", op_chmod, 0},
 	{"utimens", op_utimens, 0},
 	{"sync-checkpoint", op_sync, 0},
+	{"sync-reuse", op_sync_reuse, 0},
 	{"create-many", op_create_many, 97},
 };
 

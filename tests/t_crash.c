@@ -72,9 +72,11 @@ static int crash_run(const struct crash_op *op, uint64_t fence, struct run *r)
 	if (fence)
 		dev_crash_freeze_at(r->dev, fence);
 	step_fs = r->fs;
+	step_dev = r->dev;
 	step_count = 0;
 	ret = op->fn(r->fs);
 	step_fs = NULL;
+	step_dev = NULL;
 	if (ret)
 		return ret;
 	ret = digest_fs(r->fs, &r->after);
@@ -121,9 +123,18 @@ static int check_image(const struct run *r, const uint8_t *img, const char *op,
 			(unsigned long long)fence, subset, udax_strerror(ret));
 		return 1;
 	}
+	/* before, after, or a step that the crash point does not precede:
+	 * a step whose fences all came before the crash's fence is durable,
+	 * and no later state may show less (a replay of an old log's prefix
+	 * would) */
+	int first = 0;
+	for (int i = 0; i < step_count; i++)
+		if (step_fence[i] < fence)
+			first = i;
+	int durable = step_count && step_fence[first] < fence;
 	ret = digest_fs(fs, &h);
-	int ok = !ret && (h == r->before || h == r->after);
-	for (int i = 0; !ok && !ret && i < step_count; i++)
+	int ok = !ret && (h == r->after || (!durable && h == r->before));
+	for (int i = first; !ok && !ret && i < step_count; i++)
 		ok = h == step_digest[i];
 	/* the recovered file system must take new work */
 	if (ok) {
