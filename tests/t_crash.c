@@ -297,6 +297,29 @@ static int crash_one_op(const struct crash_op *op)
 					 (unsigned long long)crash_seed, t);
 				failed = check_image(&r, img, op->name, k, id);
 			}
+			/* and the structured subsets random ones rarely hit
+			 * (pending lines are in address order, the log first):
+			 * all but the first m lines, and only the first m */
+			for (size_t m = 1; m < n && m <= 64 && !failed; m++) {
+				for (int only = 0; only < 2 && !failed;
+				     only++) {
+					for (size_t i = 0; i < n; i++)
+						if ((i < m) == only)
+							keep[i / 64] |=
+								1ull
+								<< (i % 64);
+						else
+							keep[i / 64] &=
+								~(1ull
+								  << (i % 64));
+					dev_crash_image(r.dev, keep, img);
+					snprintf(id, sizeof(id), "%s=%zu",
+						 only ? "first" : "but-first",
+						 m);
+					failed = check_image(&r, img, op->name,
+							     k, id);
+				}
+			}
 		}
 		/* and crash the recovery of the image that kept everything */
 		if (!failed && crash_recover_too) {
