@@ -19,7 +19,8 @@
  * (plain, NOREPLACE, EXCHANGE), link, symlink, readlink, chmod, chown,
  * utimens, stat, access, readdir, statfs, sync, credentials switched to
  * unprivileged users and back, close and reopen of the whole file system
- * (checkpoint, clean mount), and crashes: "arm" makes the next operation
+ * (checkpoint, clean mount), a repeat of the last few records (so that
+ * short inputs fill the journal), and crashes: "arm" makes the next operation
  * lose power at its n-th fence (n = 1..8; after it, if it has fewer).
  * The images that keep the metadata lines but not the data lines, 7/8 of
  * the pending lines, and the lines the input chose (none, all, half, ...)
@@ -52,7 +53,7 @@
  * thread that must outlive every input; tests/t_mmap.c covers mappings.
  *
  * UDAX_FUZZ_VERBOSE=1 prints each operation and its result, to replay a
- * failing input.
+ * failing input; UDAX_FUZZ_IMAGE=FILE keeps a crash image that failed.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -533,7 +534,9 @@ static int may_write(const struct handle *h)
 struct cmp {
 	struct model *m;	 /* the state the tree must have */
 	const struct model *alt; /* or NULL: bytes may also be alt's */
-	int adopt;		 /* take the bytes read into m */
+	int adopt;		 /* take the bytes read (and inode numbers
+				  * learnt) into m; else keep only inode
+				  * numbers, and only without alt */
 	char why[512];
 };
 
@@ -662,9 +665,15 @@ static int cmp_tree(struct cmp *c, const char *path, int dir)
  * hide anything). Returns 0, or -1 with the difference in c->why. */
 static int compare(struct cmp *c, const struct udax_cred *was)
 {
+	static uint64_t ino[MAXN];
 	struct stat st;
 	int ret;
 
+	/* inode numbers are learnt from a tree that matched: a crash image
+	 * that is not the state the sequence goes on from (or another
+	 * state than m) must not teach m its numbers */
+	for (int i = 0; i < MAXN; i++)
+		ino[i] = c->m->n[i].ino;
 	udax_cred_set(&root_cred);
 	ret = udax_stat(fs, "/", &st);
 	if (ret)
@@ -675,6 +684,9 @@ static int compare(struct cmp *c, const struct udax_cred *was)
 	else
 		ret = cmp_tree(c, "/", ROOT);
 	udax_cred_set(was);
+	if (ret || (c->alt && !c->adopt))
+		for (int i = 0; i < MAXN; i++)
+			c->m->n[i].ino = ino[i];
 	return ret;
 }
 
@@ -894,6 +906,13 @@ static void crash_check(size_t n, unsigned mode, int adopt)
 			model_copy(&cur, &prev);
 		return;
 	}
+	if (getenv("UDAX_FUZZ_IMAGE")) {
+		int fd = open(getenv("UDAX_FUZZ_IMAGE"),
+			      O_CREAT | O_TRUNC | O_WRONLY, 0600);
+		if (fd < 0 || write(fd, img, DEV_SIZE) != DEV_SIZE)
+			perror("UDAX_FUZZ_IMAGE");
+		close(fd);
+	}
 	bug("after a crash at fence %" PRIu64 " (%zu pending lines, keeping "
 	    "%s) the tree is neither the state after the operation (%s) nor "
 	    "before it (%s)",
@@ -904,6 +923,9 @@ static void crash_check(size_t n, unsigned mode, int adopt)
  * it). The images that keep the metadata but not the data, most of the
  * pending lines, and the lines the input chose are checked; the last one
  * is where the sequence goes on. */
+#define MAX_CRASHES 32
+static unsigned crashes; /* in this input */
+
 static void crash_now(void)
 {
 	static const unsigned extra_modes[] = {4, 3};
@@ -915,6 +937,7 @@ static void crash_now(void)
 
 	if (!keep || !lines)
 		abort();
+	crashes++;
 	crash_feature();
 	pending_lines(lines, keep, n);
 	/* what the program held is gone with the power */
@@ -1745,6 +1768,8 @@ static void op_reopen(const uint8_t *a)
  * pending lines that mask mode a[1] with seed a[2] says. */
 static void op_arm(const uint8_t *a)
 {
+	if (crashes >= MAX_CRASHES)
+		return; /* enough for one input: each costs three mounts */
 	crash_armed = 1;
 	crash_at = 1 + a[0] % 8u;
 	crash_mask_mode = a[1];
@@ -1752,6 +1777,8 @@ static void op_arm(const uint8_t *a)
 	snprintf(op_text, sizeof(op_text),
 		 "crash the next operation at its fence %u", crash_at);
 }
+
+static void op_repeat(const uint8_t *a);
 
 struct fuzz_op {
 	void (*fn)(const uint8_t *a);
@@ -1765,6 +1792,7 @@ static const struct fuzz_op ops[] = {
 	{op_rename, 2},	 {op_link, 1},	   {op_symlink, 1},   {op_readlink, 1},
 	{op_setattr, 1}, {op_stat, 1},	   {op_readdir, 1},   {op_statfs, 1},
 	{op_sync, 1},	 {op_cred, 1},	   {op_reopen, 1},    {op_arm, 2},
+	{op_repeat, 1},
 };
 #define NOPS (sizeof(ops) / sizeof(ops[0]))
 _Static_assert(NOPS < OP_KINDS, "one feature row per operation kind");
@@ -1850,6 +1878,52 @@ static void final_check(void)
 	fs_close_all();
 }
 
+#define MAX_RUN 4096	       /* operations run per input, repeats included */
+static const uint8_t *records; /* the input */
+static unsigned ops_run;
+
+/* Run one record: the operation, and its crash if one is armed. */
+static void run_record(const uint8_t *rec)
+{
+	const struct fuzz_op *op = pick_op(rec[0]);
+	int crashing = crash_armed && op->fn != op_arm;
+
+	if (ops_run++ >= MAX_RUN)
+		return;
+	op_kind = (unsigned)(op - ops) % OP_KINDS;
+	if (crashing)
+		crash_begin();
+	op_text[0] = 0;
+	op_ret = 0;
+	op->fn(rec + 1);
+	if (verbose && op_text[0])
+		fprintf(stderr, "%3u %-60s -> %ld %s\n", op_index, op_text,
+			op_ret, errname(op_ret));
+	if (crashing) {
+		/* the fence of a careful program's fdatasync */
+		dev_drain(cdev);
+		crash_now();
+	}
+}
+
+/* Run the a[1] % 4 + 1 records before this one again, a[0] + 1 times
+ * (repeats among them excepted): a full journal, the checkpoint it
+ * forces and the reuse of the log come within short inputs. */
+static void op_repeat(const uint8_t *a)
+{
+	unsigned block = 1 + a[1] % 4u;
+
+	for (unsigned t = 0; t <= a[0]; t++)
+		for (unsigned k = block; k > 0; k--) {
+			const uint8_t *rec = records + 8 * (op_index - k);
+			if (k <= op_index && pick_op(rec[0])->fn != op_repeat)
+				run_record(rec);
+		}
+	snprintf(op_text, sizeof(op_text), "repeated %u records %u times",
+		 block, a[0] + 1u);
+	op_ret = 0;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	if (!img)
@@ -1862,25 +1936,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	dev_crash_load(cdev, fresh);
 	dev_crash_freeze_at(cdev, 0);
 	fs_open_crash_device();
+	records = data;
+	ops_run = crashes = 0;
 	for (op_index = 0; op_index < MAX_OPS && size >= 8;
-	     op_index++, data += 8, size -= 8) {
-		const struct fuzz_op *op = pick_op(data[0]);
-		int crashing = crash_armed && op->fn != op_arm;
-		op_kind = (unsigned)(op - ops) % OP_KINDS;
-		if (crashing)
-			crash_begin();
-		op_text[0] = 0;
-		op_ret = 0;
-		op->fn(data + 1);
-		if (verbose && op_text[0])
-			fprintf(stderr, "%3u %-60s -> %ld %s\n", op_index,
-				op_text, op_ret, errname(op_ret));
-		if (crashing) {
-			/* the fence of a careful program's fdatasync */
-			dev_drain(cdev);
-			crash_now();
-		}
-	}
+	     op_index++, size -= 8)
+		run_record(records + 8 * op_index);
 	crash_armed = 0;
 	snprintf(op_text, sizeof(op_text), "end of input");
 	check_all("at the end");
