@@ -1034,18 +1034,26 @@ static uint64_t gen_len(uint8_t lo, uint8_t hi)
 	}
 }
 
-/* Data to write: a pattern from the seed, all zeros for seed 0. */
+/* Data to write: all zeros for seed 0, else one random block from the
+ * seed, repeated with each copy stamped with its offset (a block that
+ * lands in the wrong place reads wrong; 2 MiB costs a memcpy). */
 static void fill(uint8_t *buf, uint64_t len, uint64_t seed)
 {
-	uint64_t s = seed;
+	uint64_t s = seed, first = len < 4096 ? len : 4096;
 
 	if (!(seed & 0xff)) {
 		memset(buf, 0, len);
 		return;
 	}
-	for (uint64_t i = 0; i < len; i += 8) {
+	for (uint64_t i = 0; i < first; i += 8) {
 		uint64_t w = splitmix(&s);
-		memcpy(buf + i, &w, len - i < 8 ? len - i : 8);
+		memcpy(buf + i, &w, first - i < 8 ? first - i : 8);
+	}
+	for (uint64_t off = 4096; off < len; off += 4096) {
+		uint64_t n = len - off < 4096 ? len - off : 4096;
+		uint64_t stamp = seed ^ (off * 0x9E3779B97F4A7C15ull);
+		memcpy(buf + off, buf, n);
+		memcpy(buf + off, &stamp, n < 8 ? n : 8);
 	}
 }
 
@@ -1181,7 +1189,8 @@ static void op_write(const uint8_t *a)
 		off = size;
 	if (too_big(size, off + len))
 		return;
-	fill(io_buf, len, a[5] | (uint64_t)op_index << 8);
+	if (h->f && may_write(h))
+		fill(io_buf, len, a[5] | (uint64_t)op_index << 8);
 	snprintf(op_text, sizeof(op_text), "%s %llu bytes at %llu%s",
 		 at_pos ? "write" : "pwrite", (unsigned long long)len,
 		 (unsigned long long)off,
