@@ -76,12 +76,12 @@ for b in "$@"; do
 	first=0
 done
 # fuzz targets, briefly (UDAX_FUZZ_RUNS executions each; by default 2000,
-# and 600 of the API sequences, each of which is a whole session)
+# and 400 of the API sequences, each of which is a whole session)
 for t in build/fuzz/fuzz_*; do
 	[ -x "$t" ] || continue
 	n=$(basename "$t" | sed 's/^fuzz_//')
 	case $n in
-	api) runs=${UDAX_FUZZ_RUNS:-600} ;;
+	api) runs=${UDAX_FUZZ_RUNS:-400} ;;
 	*) runs=${UDAX_FUZZ_RUNS:-2000} ;;
 	esac
 	tmpc=$(mktemp -d)
