@@ -105,7 +105,7 @@ FUZZ_TARGETS := $(patsubst tests/fuzz/%.c,build/fuzz/%,$(wildcard tests/fuzz/*.c
 build/fuzz/%: tests/fuzz/%.c $(LIB_SRCS) $(HDRS)
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) -std=gnu11 -g -O1 $(WARN) -D_GNU_SOURCE -Iinclude -Isrc -Itests \
-	  -fsanitize=fuzzer,address,undefined -o $@ $< $(LIB_SRCS) $(LIBS)
+	  -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -o $@ $< $(LIB_SRCS) $(LIBS)
 
 fuzz-build: $(FUZZ_TARGETS)
 
@@ -174,10 +174,10 @@ install: all
 	install -m 644 $(MAN8) $(DESTDIR)$(PREFIX)/share/man/man8/
 
 format:
-	clang-format -i $(wildcard include/*.h src/*.h src/*/*.[ch] tests/*.[ch] bench/*.c examples/*.c)
+	clang-format -i $(wildcard include/*.h src/*.h src/*/*.[ch] tests/*.[ch] tests/fuzz/*.c bench/*.c examples/*.c)
 
 format-check:
-	clang-format --dry-run --Werror $(wildcard include/*.h src/*.h src/*/*.[ch] tests/*.[ch] bench/*.c examples/*.c)
+	clang-format --dry-run --Werror $(wildcard include/*.h src/*.h src/*/*.[ch] tests/*.[ch] tests/fuzz/*.c bench/*.c examples/*.c)
 
 clean:
 	rm -rf build build-san build-tsan build-me build-me-san

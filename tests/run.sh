@@ -5,7 +5,7 @@
 # that are one test (difftest, the CLI round trip, the mount session
 # tests/t_mount.sh) count as one.
 # Variables: UDAX_DIFFTEST_OPS (default 200000 in the first build, 50000
-# in later ones, which are the sanitizer builds).
+# in later ones, which are the sanitizer builds), UDAX_FUZZ_RUNS.
 pass=0
 fail=0
 skip=0
@@ -107,11 +107,15 @@ for b in "$@"; do
 	fi
 	first=0
 done
-# fuzz targets, briefly (UDAX_FUZZ_RUNS executions each)
+# fuzz targets, briefly (UDAX_FUZZ_RUNS executions each; by default 2000,
+# and 400 of the API sequences, each of which is a whole session)
 for t in build/fuzz/fuzz_*; do
 	[ -x "$t" ] || continue
 	n=$(basename "$t" | sed 's/^fuzz_//')
-	runs=${UDAX_FUZZ_RUNS:-2000}
+	case $n in
+	api) runs=${UDAX_FUZZ_RUNS:-400} ;;
+	*) runs=${UDAX_FUZZ_RUNS:-2000} ;;
+	esac
 	tmpc=$(mktemp -d)
 	if "$t" -runs="$runs" "$tmpc" "tests/fuzz/corpus/$n" >"$log" 2>&1; then
 		echo "PASS fuzz/$n ($(grep -o 'Done [0-9]* runs.*' "$log"))"

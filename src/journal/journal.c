@@ -21,15 +21,16 @@
  * checkpoint.
  *
  * Checkpoint (log full, sync, close): flush and fence the installs, mark
- * the log empty, and hand the blocks freed since the previous checkpoint
- * to the allocator. Until then freed blocks are not reused: a replay
+ * the log empty (fenced: the next commit writes over the old log), and
+ * hand the blocks freed since the previous checkpoint to the allocator. Until then freed blocks are not reused: a replay
  * rewrites what every logged transaction wrote, and must not land in a
  * block that has since become file data.
  *
  * Replay applies, from the start of the log, each committed transaction
  * whose number follows the previous one; records hold new contents only,
  * so replaying twice is the same as once, and a crash during replay is
- * safe. Recovery uses the same install routine as commit.
+ * safe. Recovery uses the same install routine as commit, and ends with a
+ * checkpoint that retires the replayed log.
  *
  * A device whose flushes fail (msync of a file device: dev_error) shuts
  * the journal down at the next commit or checkpoint, before anything is
@@ -250,6 +251,9 @@ int journal_replay(struct udax_fs *fs)
 	}
 	if (bytes < 0)
 		return (int)bytes;
+	/* the log ends where the replay stopped: the checkpoint retires it
+	 * like any other, before the new epoch writes over its start */
+	j->head = pos;
 	ret = journal_checkpoint_locked(fs);
 	if (ret)
 		return ret;
@@ -292,10 +296,13 @@ int journal_checkpoint_locked(struct udax_fs *fs)
 	j->inst_lo = UINT64_MAX;
 	j->inst_hi = 0;
 	if (j->head) {
-		/* the log now describes nothing that is not at home */
+		/* the log now describes nothing that is not at home. Fenced
+		 * before the next commit writes over the log: if a crash
+		 * tore that first commit, an old first header still valid
+		 * would replay a prefix of the old log over newer installs */
 		struct udax_jhdr *h = (void *)j->area;
 		h->magic = 0;
-		dev_flush(fs->dev, h, sizeof(h->magic));
+		dev_persist(fs->dev, h, sizeof(h->magic));
 		j->head = 0;
 		/* the old log may still replay: its blocks stay held back */
 		if (dev_error(fs->dev))
