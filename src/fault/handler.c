@@ -211,6 +211,33 @@ static int fault_extent(struct inode *ip, uint64_t off, uint64_t w0,
 	return ret < 0 ? ret : -EIO;
 }
 
+/* A fault that fails, as a kernel fault that fails: the page raises
+ * SIGBUS until a zap (the file changes there) lets it fault again.
+ * Caller holds ip->lock. Returns 0 or -errno. */
+static int fault_fail_page(struct fault *fc, struct fault_map *m, uint64_t off)
+{
+	int ret = fault_map_sigbus(m, off, FAULT_PAGE);
+
+	if (!ret) {
+		fault_map_note(m, off, FAULT_PAGE, FAULT_STATE_ZERO);
+		atomic_fetch_add(&fc->sigbus, 1);
+	}
+	return ret;
+}
+
+/* Return all of m to one neutral range (the kernel-mapping budget or
+ * vm.max_map_count is spent); only the worker may, as a zap waits for
+ * the reader. */
+static int fault_restart_map(struct fault_map *m)
+{
+	int ret;
+
+	pthread_rwlock_wrlock(&m->ip->lock);
+	ret = fault_zap_map(m);
+	pthread_rwlock_unlock(&m->ip->lock);
+	return ret;
+}
+
 /* Resolve the fault at address addr (file offset off) of m under the
  * inode lock (exclusive if store). Sets the range to wake. */
 static int fault_locked(struct fault *fc, struct fault_map *m, uint64_t addr,
@@ -259,12 +286,7 @@ static int fault_locked(struct fault *fc, struct fault_map *m, uint64_t addr,
 						 min_u64(e1, eof) - e0);
 		if (ret) {
 			/* as a kernel fault that cannot allocate: SIGBUS */
-			atomic_fetch_add(&fc->sigbus, 1);
-			ret = fault_map_sigbus(m, off, FAULT_PAGE);
-			if (!ret)
-				fault_map_note(m, off, FAULT_PAGE,
-					       FAULT_STATE_ZERO);
-			return ret;
+			return fault_fail_page(fc, m, off);
 		}
 		hole = 0;
 	}
@@ -318,10 +340,8 @@ static int fault_private_store(struct fault *fc, struct fault_map *m,
 		ret = uffd_unprotect(fc, addr, FAULT_PAGE);
 		if (!ret)
 			fault_map_note(m, off, FAULT_PAGE, FAULT_STATE_DEVICE);
-		else if (!fault_map_sigbus(m, off, FAULT_PAGE))
-			/* as a failed fault: SIGBUS until the file changes
-			 * there (the page keeps its zero state) */
-			atomic_fetch_add(&fc->sigbus, 1);
+		else
+			fault_fail_page(fc, m, off);
 	}
 	pthread_rwlock_unlock(&ip->lock);
 	atomic_fetch_add(&fc->faults, 1);
@@ -350,9 +370,7 @@ int fault_resolve(struct fault *fc, struct fault_map *m, uint64_t addr,
 	    atomic_load(&m->pieces) > 0) {
 		if (!may_wait)
 			return -EWOULDBLOCK;
-		pthread_rwlock_wrlock(&ip->lock);
-		ret = fault_zap_map(m);
-		pthread_rwlock_unlock(&ip->lock);
+		ret = fault_restart_map(m);
 		if (ret)
 			return ret;
 	}
@@ -375,11 +393,7 @@ int fault_resolve(struct fault *fc, struct fault_map *m, uint64_t addr,
 			return ret;
 		}
 		if (ret && !(ret == -ENOMEM && !tries)) {
-			/* as a kernel fault that fails: SIGBUS, until a zap
-			 * of the page (the file changes there) lets it retry */
-			if (!fault_map_sigbus(m, off, FAULT_PAGE))
-				fault_map_note(m, off, FAULT_PAGE,
-					       FAULT_STATE_ZERO);
+			fault_fail_page(fc, m, off);
 			wake0 = addr;
 			wake1 = addr + FAULT_PAGE;
 		}
@@ -391,9 +405,7 @@ int fault_resolve(struct fault *fc, struct fault_map *m, uint64_t addr,
 		 * a zap waits for the reader, so only the worker does it */
 		if (!may_wait)
 			return -EWOULDBLOCK;
-		pthread_rwlock_wrlock(&ip->lock);
-		ret = fault_zap_map(m);
-		pthread_rwlock_unlock(&ip->lock);
+		ret = fault_restart_map(m);
 		if (ret)
 			break;
 	}
