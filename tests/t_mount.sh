@@ -126,7 +126,8 @@ as_nobody() {
 mount_fg() {
 	"$UDAX" mount -f -o allow_other "$img" "$mnt" 2>"$1" &
 	daemon=$!
-	for _ in $(seq 100); do
+	# (up to 120 s: a loaded machine is slow, a failed mount exits)
+	for _ in $(seq 1200); do
 		is_mounted && return 0
 		kill -0 "$daemon" 2>/dev/null || break
 		sleep 0.1
