@@ -153,6 +153,13 @@ kill-long: $(BUILD)/tests/t_kill
 plog-kill-long: $(BUILD)/tests/t_plog
 	UDAX_PLOG_KILLS=1000 $(BUILD)/tests/t_plog
 
+# soak: a mixed mapped workload on a few files, two million operations
+# (short-lived mappings, truncate, punch, stores, loads), with the
+# mapping count, pieces, faults and memory printed every tenth: a leak
+# shows as a trend.
+soak: $(BUILD)/tests/t_fault
+	UDAX_SOAK_OPS=2000000 $(BUILD)/tests/t_fault soak
+
 # scale-long: a million extents in one file, a million names in one directory.
 scale-long: $(BUILD)/tests/t_scale
 	UDAX_SCALE_EXTENTS=1000000 UDAX_SCALE_NAMES=1000000 $(BUILD)/tests/t_scale
@@ -183,4 +190,4 @@ clean:
 	rm -rf build build-san build-tsan build-me build-me-san
 
 .PHONY: kill-long crash-long scale-long demo fuzz fuzz-build all check bench install format format-check clean tests difftest-long
-.PHONY: examples plog-kill-long
+.PHONY: examples plog-kill-long soak

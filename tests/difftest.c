@@ -171,6 +171,7 @@
 #include <unistd.h>
 
 #include "udax.h"
+#include "fault/fault.h"
 
 #ifndef RENAME_NOREPLACE
 #define RENAME_NOREPLACE (1 << 0)
@@ -2842,6 +2843,52 @@ static void op_mmap(void)
 		fail("udax_mmap returned %p, not page-aligned", up);
 }
 
+/* Many short-lived mappings of one file, as a long-running program
+ * makes them: map the file read-only, load a byte, compare it with the
+ * kernel's file, unmap; again and again (every count in the fault layer
+ * must come back down each time). */
+static void op_mflash(void)
+{
+	int slot;
+	struct handle *h = pick_handle(&slot);
+	off_t size;
+	unsigned n;
+
+	if (!h || h->isdir || (h->flags & O_ACCMODE) == O_WRONLY ||
+	    (g_avoid & AVOID_ROMAP)) {
+		op_open();
+		return;
+	}
+	size = ksize(h);
+	if (size <= 0)
+		return;
+	n = 1 + (unsigned)rnd(200);
+	size_t len = (size_t)size < MAXMAPLEN ? (size_t)size : MAXMAPLEN;
+	setop("mflash(h%d %s, %u mappings of %zu bytes)", slot, qp(h->path), n,
+	      len);
+	for (unsigned i = 0; i < n; i++) {
+		void *up;
+		unsigned char kb, ub;
+		off_t o = (off_t)rnd(len);
+		long u = udax_mmap(h->u, 0, len, PROT_READ, UDAX_MAP_SHARED,
+				   &up);
+		if (u)
+			fail("mapping %u of %u: %s", i, n, rs(u));
+		if (pread(h->k, &kb, 1, o) != 1)
+			die("pread: %s", strerror(errno));
+		ub = ((volatile unsigned char *)up)[o];
+		MS.loads++;
+		u = udax_munmap(up, len);
+		if (u)
+			fail("udax_munmap of mapping %u: %s", i, rs(u));
+		if (kb != ub)
+			fail("mapping %u: byte %lld is %#x, the kernel's %#x",
+			     i, (long long)o, ub, kb);
+	}
+	MS.maps += n;
+	MS.unmaps += n;
+}
+
 static void op_munmap(void)
 {
 	int s;
@@ -3945,6 +3992,7 @@ static struct op ops[] = {
 	{"scan_close", 1, op_dscan_close, 0, 0},
 	{"mmap", 5, op_mmap, 0, 1},
 	{"munmap", 2, op_munmap, 0, 1},
+	{"mflash", 1, op_mflash, 0, 1},
 	{"mstore", 8, op_mstore, 0, 1},
 	{"mload", 6, op_mload, 0, 1},
 	{"mscan", 3, op_mscan, 0, 1},
@@ -3980,6 +4028,16 @@ static void finish(void)
 	full_check("at the end, before unmapping");
 	unmap_all("cleanup: ");
 	full_check("at the end, after");
+	/* what the fault layer counts came back down with the mappings */
+	struct fault_counters fcnt;
+	fault_fs_counters(fs, &fcnt);
+	if (fcnt.maps || fcnt.pieces || fcnt.pieces_counted || fcnt.busy ||
+	    fcnt.queued)
+		fail("after the last munmap the fault layer still counts %ld "
+		     "mappings, %lld pieces (%lld by its bits), %ld busy, %zu "
+		     "queued",
+		     fcnt.maps, (long long)fcnt.pieces,
+		     (long long)fcnt.pieces_counted, fcnt.busy, fcnt.queued);
 	for (int s = 0; s < NDSCAN; s++)
 		if (D[s].used)
 			dscan_close(s);

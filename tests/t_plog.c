@@ -30,6 +30,7 @@
 
 #include "fsck/fsck.h"
 #include "test.h"
+#include "util.h"
 
 /* The format of /log, restated from examples/plog.c. */
 #define LOG_MAGIC 0x31474f4c50584455ull /* "UDXPLOG1" */
@@ -100,33 +101,11 @@ static int find_plog(void)
 	return access(plog_bin, X_OK) ? -errno : 0;
 }
 
-/* Can this process map udax files (userfaultfd)? */
-static int mapping_works(void)
-{
-	struct udax_fs *fs;
-	struct udax_file *f;
-	void *p;
-	int works = 0;
-
-	if (udax_open_memory(&fs, 16 << 20))
-		return 0;
-	if (!udax_file_open(fs, "/probe", O_CREAT | O_RDWR, 0644, &f)) {
-		udax_ftruncate(f, 4096);
-		works = udax_mmap(f, 0, 4096, PROT_READ, UDAX_MAP_SHARED, &p) ==
-			0;
-		if (works)
-			udax_munmap(p, 4096);
-		udax_file_close(&f);
-	}
-	udax_close(&fs);
-	return works;
-}
-
 #define NEED_PLOG()                                                            \
 	do {                                                                   \
 		if (find_plog())                                               \
 			SKIP("%.200s not built (make examples)", plog_bin);    \
-		if (!mapping_works())                                          \
+		if (!mapping_permitted())                                      \
 			SKIP("userfaultfd not permitted here");                \
 	} while (0)
 

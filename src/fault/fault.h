@@ -60,18 +60,23 @@ struct iomap;
 
 /*
  * One udax_mmap(). Lifecycle: fault_map_new() registers it (registry,
- * the inode's list, an inode reference) -> faults -> fault_map_delete()
- * takes it out of the registry, waits until busy drops to 0, unlinks it
+ * the inode's list, the handler's list, an inode reference) -> faults ->
+ * fault_map_delete() takes it out of the registry and the handler's
+ * list, waits until busy drops to 0, gives its pieces back, unlinks it
  * from the inode and unmaps it.
  * Fields:
  *   addr .. slow      fixed after creation
  *   next              the inode's list; changed with ip->lock exclusive
- *   busy              faults and lookups in progress (atomic)
+ *   fc_prev, fc_next  the handler's list (fc->maps); fc->lock
+ *   busy              faults, lookups and evictions in progress (atomic)
  *   dead              out of the registry (registry lock)
- *   sigbus_from, zero the page states that are not "device" or
- *                     "neutral": read and changed under ip->lock (shared
- *                     by the handler, with atomic updates; exclusive by
- *                     zaps)
+ *   last_fault        fc->seq at its last fault: evictions take the
+ *                     least recently faulted mappings first (atomic)
+ *   sigbus_from, bits the page states: read and changed under ip->lock
+ *                     (shared by the handler, with atomic updates;
+ *                     exclusive by zaps)
+ *   pieces            the start bits set (below), kept with every change
+ *                     of them, and added to fc->pieces with the same sign
  */
 struct fault_map {
 	uint8_t *addr;		/* start, page-aligned */
@@ -85,16 +90,24 @@ struct fault_map {
 	struct fault *fc;	/* the file system's handler */
 	struct inode *ip;	/* a reference is held */
 	struct fault_map *next; /* ip->maps */
+	struct fault_map *fc_prev, *fc_next; /* fc->maps */
 	_Atomic int busy;
 	_Atomic int dead;
-	_Atomic uint64_t sigbus_from; /* file offset of the first sigbus page
-				       * (all pages after it are too), or
-				       * UINT64_MAX */
-	_Atomic int64_t pieces; /* device pieces mapped since the last whole
-				 * zap: kernel mappings (VMAs) it holds */
-	_Atomic uint64_t *zero; /* a bit per page: zero page, or a sigbus
-				 * page left by a failed allocation; then
-				 * a bit per page: device state */
+	_Atomic uint64_t last_fault;
+	_Atomic uint64_t sigbus_from; /* file offset where the sigbus range
+				       * past end of file starts (every page
+				       * after it is sigbus), or UINT64_MAX */
+	/* Kernel mappings (VMAs) of the mapping, counted as udax made them:
+	 * the number of start bits set. Each mmap() or mremap() over a
+	 * range (a device or sigbus piece mapped, a zap) sets the bit of
+	 * its first page and of the page after it, and clears those in
+	 * between; 1 at creation (the neutral range); all of it comes off
+	 * fc->pieces at fault_map_delete. The kernel may merge neighbours:
+	 * an upper bound of what /proc/self/maps shows. */
+	_Atomic int64_t pieces;
+	/* Page states, three bitmaps of a bit per page, one after the
+	 * other: Z, D and S (see fault_map_note). */
+	_Atomic uint64_t *bits;
 };
 
 /* A fault the reader could not resolve without waiting. */
@@ -102,19 +115,44 @@ struct fault_req {
 	struct fault_map *map; /* busy held */
 	uint64_t addr;	       /* page-aligned */
 	uint64_t flags;	       /* UFFD_PAGEFAULT_FLAG_* */
+	uint32_t tid;	       /* the faulting thread, or 0 */
+};
+
+/* The last FAULT_RECENT_WINDOWS fault-around windows a thread faulted
+ * in: evictions never zap them (the restart policy, handler.c). */
+#define FAULT_RECENT_WINDOWS 4
+#define FAULT_RECENT_THREADS 64
+struct fault_recent {
+	uint32_t tid; /* 0: free (or every thread, without thread ids) */
+	uint64_t seq; /* fc->seq at its last fault: the oldest is reused */
+	struct {
+		struct fault_map *map; /* compared, never followed */
+		uint64_t w0;	       /* file offset of the window */
+	} win[FAULT_RECENT_WINDOWS];
 };
 
 /*
  * The fault handler of one file system, created at its first mapping
  * (fault_get) and destroyed at udax_close (fault_fs_fini).
- * lock guards the queue, nmaps and stopping; cond signals the worker
- * (queue not empty, stopping); idle signals fault_map_delete (the busy
- * count of a dead mapping fell to 0).
+ * lock guards the queue, nmaps, maps, recent, seq's writers, the
+ * eviction thresholds and stopping; cond signals the worker (queue not
+ * empty, stopping); idle signals fault_map_delete (the busy count of a
+ * dead mapping fell to 0).
+ *
+ * Counters, where each goes up and where it comes back down:
+ *   nmaps     +1 fault_map_new, -1 fault_map_delete (and new's unwind)
+ *   qlen      +1 fault_defer, -1 the worker takes the request
+ *   pieces    the sum of the mappings' pieces: changes with them
+ *             (fault_map_note), less a mapping's pieces at its delete
+ *   m->busy   +1 fault_map_get / eviction's pick, -1 fault_map_put
+ * All are 0 when the last mapping is gone (fault_fs_counters, and a
+ * test); faults .. evictions are totals and only go up.
  */
 struct fault {
 	struct udax_fs *fs;
 	int uffd;
 	int wp;	       /* write-protect faults available */
+	int tids;      /* faults carry the thread id */
 	int sigbus_fd; /* empty sealed memfd: the sigbus state */
 	int stop_fd;   /* eventfd: stop the reader */
 	pthread_t reader, worker;
@@ -123,25 +161,43 @@ struct fault {
 	struct fault_req *queue; /* ring of qcap entries */
 	size_t qhead, qlen, qcap;
 	long nmaps;
+	struct fault_map *maps; /* every live mapping */
 	int stopping;
 	uint8_t *zero_page; /* FAULT_PAGE zeros: UFFDIO_COPY source */
-	/* Kernel mappings are limited (vm.max_map_count): device pieces
-	 * mapped by all mappings, and the budget past which a fault first
-	 * returns its mapping to one neutral range (its pages fault in
-	 * again as they are used). */
+	/* Kernel mappings are limited (vm.max_map_count): the pieces of all
+	 * mappings, and the budget past which the worker evicts some before
+	 * it maps more (handler.c, the restart policy). evict_above: no
+	 * eviction until pieces passes it. */
 	_Atomic int64_t pieces;
-	int64_t piece_budget;
+	int64_t piece_budget, evict_above;
+	_Atomic uint64_t seq; /* faults resolved, as a clock */
+	struct fault_recent recent[FAULT_RECENT_THREADS];
 	/* statistics */
 	_Atomic uint64_t faults, allocs, sync_allocs, deferred, sigbus;
+	_Atomic uint64_t evictions, evicted_pieces, kept_copies;
+};
+
+/* What the handler holds now, for tests and the soak (fault_fs_counters). */
+struct fault_counters {
+	long maps;		/* live mappings (fc->nmaps) */
+	long listed;		/* mappings on fc->maps */
+	int64_t pieces;		/* fc->pieces */
+	int64_t pieces_counted; /* start bits of every mapping, counted */
+	int64_t pieces_of_maps; /* sum of m->pieces */
+	long busy;		/* sum of m->busy */
+	size_t queued;		/* fc->qlen */
+	int64_t budget;		/* fc->piece_budget */
+	uint64_t faults, allocs, sync_allocs, deferred, sigbus;
+	uint64_t evictions, evicted_pieces, kept_copies;
 };
 
 /* ---- the userfaultfd (uffd.c) ---- */
 
 /* Open a userfaultfd able to see kernel accesses (with write-protect
- * faults and remap events if the kernel has them). Prints what to grant
- * when userfaultfd is not permitted. Returns the fd and sets *wp, or
- * -EPERM, -ENOSYS, or another negative errno. */
-int uffd_open(int quiet, int *wp);
+ * faults, thread ids and remap events if the kernel has them). Prints
+ * what to grant when userfaultfd is not permitted. Returns the fd and
+ * sets *wp and *tids, or -EPERM, -ENOSYS, or another negative errno. */
+int uffd_open(int quiet, int *wp, int *tids);
 /* Register [addr, addr+len) in mode (UFFDIO_REGISTER_MODE_*). */
 int uffd_register(int uffd, void *addr, uint64_t len, int mode);
 /* Install a write-protected copy of a zero page (wp) or the zero page at
@@ -157,14 +213,24 @@ void uffd_wake(int uffd, uint64_t addr, uint64_t len);
 /* The file system's handler, started if not yet. Returns 0 and *fc or a
  * negative errno (-EPERM: no userfaultfd). */
 int fault_get(struct udax_fs *fs, struct fault **fc);
-/* Resolve one fault. may_wait: take the inode lock even if that means
- * waiting (worker); otherwise returns -EWOULDBLOCK if it is taken. */
+/* Resolve one fault of thread tid. may_wait: take the inode lock even
+ * if that means waiting, and evict (worker); otherwise returns
+ * -EWOULDBLOCK where it would wait. */
 int fault_resolve(struct fault *fc, struct fault_map *m, uint64_t addr,
-		  uint64_t flags, int may_wait);
+		  uint64_t flags, uint32_t tid, int may_wait);
 /* Stop the handler and free it (no mappings left). */
 void fault_fs_fini(struct udax_fs *fs);
 /* Mappings of the file system (udax_close refuses while there are). */
 long fault_fs_maps(struct udax_fs *fs);
+/* The piece budget a new handler gets: half of vm.max_map_count (the
+ * program and its other libraries keep the other half), or
+ * UDAX_FAULT_PIECES (tests drive it low). */
+int64_t fault_piece_budget(void);
+/* Fill *c from the file system's handler (zeros if it has none). With no
+ * fault in progress, pieces == pieces_counted == pieces_of_maps. */
+void fault_fs_counters(struct udax_fs *fs, struct fault_counters *c);
+/* Mappings in the process-wide registry (every file system). */
+long fault_registry_count(void);
 
 /* ---- mappings (map.c) ---- */
 
@@ -181,21 +247,35 @@ struct fault_map *fault_map_get(uint64_t addr);
 /* Drop the busy count of fault_map_get. */
 void fault_map_put(struct fault_map *m);
 
-/* Install the sigbus state on [off, off+len) (file offsets) of m. Caller
- * holds ip->lock. Returns 0 or -errno. */
-int fault_map_sigbus(struct fault_map *m, uint64_t off, uint64_t len);
+/* Install the sigbus state on [off, off+len) (file offsets) of m: the
+ * range past end of file when eof, else one page whose fault failed.
+ * Caller holds ip->lock. Returns 0 or -errno. */
+int fault_map_sigbus(struct fault_map *m, uint64_t off, uint64_t len, int eof);
 
-/* Record the state the handler gave [off, off+len) of m. Caller holds
- * ip->lock. FAULT_STATE_ZERO also marks a page made sigbus by a failed
- * allocation: both are zapped when the file gets blocks there. */
+/*
+ * Page states: Z and D, a bit each per page.
+ *   Z D
+ *   0 0  neutral
+ *   0 1  device (or a private mapping's own copy of a zero page)
+ *   1 0  zero
+ *   1 1  sigbus (past end of file, or a fault that failed)
+ * A third bit, S, marks each page where a kernel mapping udax made
+ * starts (fault_map_note keeps S, m->pieces and fc->pieces together).
+ */
 #define FAULT_STATE_NEUTRAL 0
 #define FAULT_STATE_DEVICE 1
 #define FAULT_STATE_ZERO 2
-void fault_map_note(struct fault_map *m, uint64_t off, uint64_t len, int state);
-/* Is the page at file offset off of m in the device state? */
-int fault_map_is_device(struct fault_map *m, uint64_t off);
-/* Is it in the zero state (or a sigbus page of a failed allocation)? */
-int fault_map_is_zero(struct fault_map *m, uint64_t off);
+#define FAULT_STATE_SIGBUS 3
+/* Record the state of [off, off+len) of m; vma: one new kernel mapping
+ * (mmap, mremap) now covers it. Caller holds ip->lock. */
+void fault_map_note(struct fault_map *m, uint64_t off, uint64_t len, int state,
+		    int vma);
+/* The state of the page at file offset off of m. */
+int fault_map_state(struct fault_map *m, uint64_t off);
+/* Does a kernel mapping udax made start at file offset off of m? */
+int fault_map_starts(struct fault_map *m, uint64_t off);
+/* Its start bits, counted one by one: what m->pieces must equal. */
+int64_t fault_map_count_pieces(struct fault_map *m);
 
 /* Zap: every page of every mapping of ip in [off, off+len) (file
  * offsets; len UINT64_MAX = to the end) returns to neutral. Called before
@@ -203,9 +283,9 @@ int fault_map_is_zero(struct fault_map *m, uint64_t off);
  * exclusively and not the journal lock. Returns 0 or -ENOMEM (nothing
  * may be freed then). */
 int fault_zap(struct inode *ip, uint64_t off, uint64_t len);
-/* Zap the whole of m (the kernel ran out of mappings). Caller holds
- * m->ip->lock exclusively. Returns 0 or -ENOMEM. */
-int fault_zap_map(struct fault_map *m);
+/* Zap [off, off+len) of m (file offsets, whole pages, inside m). Caller
+ * holds m->ip->lock exclusively. Returns 0 or -ENOMEM. */
+int fault_map_zap(struct fault_map *m, uint64_t off, uint64_t len);
 /* After [off, off+len) of ip got blocks or came inside end of file: zap
  * the zero and sigbus pages of that range in every mapping but skip
  * (NULL: all). Device pages stay. Caller holds ip->lock exclusively and

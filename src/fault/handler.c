@@ -97,11 +97,12 @@ static int map_device(struct fault_map *m, uint64_t off, uint64_t len,
 	if (shared || !(m->prot & PROT_WRITE))
 		mflags |= MAP_POPULATE;
 	while (i < len) {
-		if (fault_map_is_device(m, off + i)) {
+		if (fault_map_state(m, off + i) == FAULT_STATE_DEVICE) {
 			i += FAULT_PAGE;
 			continue;
 		}
-		for (j = i; j < len && !fault_map_is_device(m, off + j);
+		for (j = i; j < len &&
+			    fault_map_state(m, off + j) != FAULT_STATE_DEVICE;
 		     j += FAULT_PAGE)
 			;
 		uint8_t *where = m->addr + (off + i - m->offset);
@@ -109,9 +110,7 @@ static int map_device(struct fault_map *m, uint64_t off, uint64_t len,
 			     (off_t)(dev_off + i)) == MAP_FAILED)
 			return -errno;
 		sys_madvise(where, j - i, MADV_DONTFORK);
-		fault_map_note(m, off + i, j - i, FAULT_STATE_DEVICE);
-		atomic_fetch_add(&m->pieces, 1);
-		atomic_fetch_add(&m->fc->pieces, 1);
+		fault_map_note(m, off + i, j - i, FAULT_STATE_DEVICE, 1);
 		i = j;
 	}
 	return 0;
@@ -216,33 +215,19 @@ static int fault_extent(struct inode *ip, uint64_t off, uint64_t w0,
  * Caller holds ip->lock. Returns 0 or -errno. */
 static int fault_fail_page(struct fault *fc, struct fault_map *m, uint64_t off)
 {
-	int ret = fault_map_sigbus(m, off, FAULT_PAGE);
+	int ret = fault_map_sigbus(m, off, FAULT_PAGE, 0);
 
-	if (!ret) {
-		fault_map_note(m, off, FAULT_PAGE, FAULT_STATE_ZERO);
+	if (!ret)
 		atomic_fetch_add(&fc->sigbus, 1);
-	}
-	return ret;
-}
-
-/* Return all of m to one neutral range (the kernel-mapping budget or
- * vm.max_map_count is spent); only the worker may, as a zap waits for
- * the reader. */
-static int fault_restart_map(struct fault_map *m)
-{
-	int ret;
-
-	pthread_rwlock_wrlock(&m->ip->lock);
-	ret = fault_zap_map(m);
-	pthread_rwlock_unlock(&m->ip->lock);
 	return ret;
 }
 
 /* Resolve the fault at address addr (file offset off) of m under the
- * inode lock (exclusive if store). Sets the range to wake. */
+ * inode lock (exclusive if store); alone: map that page only, not its
+ * window (the kernel is out of mappings). Sets the range to wake. */
 static int fault_locked(struct fault *fc, struct fault_map *m, uint64_t addr,
-			uint64_t off, int store, int may_wait, uint64_t *wake0,
-			uint64_t *wake1)
+			uint64_t off, int store, int may_wait, int alone,
+			uint64_t *wake0, uint64_t *wake1)
 {
 	struct inode *ip = m->ip;
 	const struct udax_inode *di;
@@ -261,10 +246,11 @@ static int fault_locked(struct fault *fc, struct fault_map *m, uint64_t addr,
 		atomic_fetch_add(&fc->sigbus, 1);
 		*wake0 = (uintptr_t)m->addr + (from - m->offset);
 		*wake1 = (uintptr_t)m->addr + m->len;
-		return fault_map_sigbus(m, from, mend - from);
+		return fault_map_sigbus(m, from, mend - from, 1);
 	}
-	w0 = off & ~(uint64_t)(FAULT_AROUND - 1);
-	w1 = min_u64(min_u64(w0 + FAULT_AROUND, mend), eof);
+	w0 = alone ? off : off & ~(uint64_t)(FAULT_AROUND - 1);
+	w1 = min_u64(min_u64(w0 + (alone ? FAULT_PAGE : FAULT_AROUND), mend),
+		     eof);
 	w0 = max_u64(w0, m->offset);
 
 	uint64_t e0, e1;
@@ -318,7 +304,7 @@ static int fault_locked(struct fault *fc, struct fault_map *m, uint64_t addr,
 	 * stores cannot be caught would lose them: its zero pages stay */
 	if (!ret && ((m->flags & UDAX_MAP_SHARED) || !(m->prot & PROT_WRITE) ||
 		     (m->reg_mode & UFFDIO_REGISTER_MODE_WP)))
-		fault_map_note(m, off, hole_end - off, FAULT_STATE_ZERO);
+		fault_map_note(m, off, hole_end - off, FAULT_STATE_ZERO, 0);
 	return ret;
 }
 
@@ -336,10 +322,11 @@ static int fault_private_store(struct fault *fc, struct fault_map *m,
 	else if (pthread_rwlock_tryrdlock(&ip->lock))
 		return -EWOULDBLOCK;
 	/* not a zero page any more (zapped): the retry faults afresh */
-	if (fault_map_is_zero(m, off)) {
+	if (fault_map_state(m, off) == FAULT_STATE_ZERO) {
 		ret = uffd_unprotect(fc, addr, FAULT_PAGE);
-		if (!ret)
-			fault_map_note(m, off, FAULT_PAGE, FAULT_STATE_DEVICE);
+		if (!ret) /* no kernel mapping of its own: not a piece */
+			fault_map_note(m, off, FAULT_PAGE, FAULT_STATE_DEVICE,
+				       0);
 		else
 			fault_fail_page(fc, m, off);
 	}
@@ -349,8 +336,221 @@ static int fault_private_store(struct fault *fc, struct fault_map *m,
 	return ret;
 }
 
+/* ---- the restart policy ---- */
+
+/*
+ * Kernel mappings are limited (vm.max_map_count) and each piece a fault
+ * maps costs one or two, so when the pieces of all mappings pass the
+ * budget, the worker evicts some (returns them to neutral: their pages
+ * fault in again when used) before it maps more. This is the only place
+ * that decides what goes:
+ *
+ *  - never the last FAULT_RECENT_WINDOWS windows each thread faulted in
+ *    (the faulting one among them);
+ *  - never a private mapping's own copies (its data; Linux keeps them);
+ *  - otherwise whole mappings' worth, the least recently faulted mapping
+ *    first, until the pieces are down to 3/4 of the budget: what is
+ *    left of a mapping is its spared windows and copies, each run
+ *    between them one neutral kernel mapping.
+ *
+ * Why a fault always makes progress: one instruction touches at most
+ * FAULT_RECENT_WINDOWS windows (an unaligned access two; a string move
+ * from one mapping into another four). Each of its faults maps the
+ * faulting page with its window and becomes its thread's most recent;
+ * an eviction, whoever makes it, spares every thread's last four. So
+ * once each of its windows has been faulted in (at most four faults),
+ * no eviction can take any of them away, and the retry completes; only
+ * a change of the file itself (truncate, punch, a write over a zero
+ * page) zaps them, and that is the file making progress. The table
+ * holds FAULT_RECENT_THREADS threads (the least recently faulting one
+ * gives way); without thread ids (kernels before 4.14) all threads share
+ * one entry and the guarantee is for one faulting thread at a time.
+ * An eviction that frees little does not repeat at every fault: the
+ * next one waits until the pieces pass the count it left by a quarter
+ * of the budget. If the kernel still runs out of mappings, everything
+ * that may go goes, and then the fault maps its page alone.
+ */
+
+/* Record that thread tid faulted in window w0 of m. fc->lock held. */
+static void recent_note(struct fault *fc, uint32_t tid, struct fault_map *m,
+			uint64_t w0, uint64_t seq)
+{
+	struct fault_recent *r = NULL, *oldest = &fc->recent[0];
+	int k;
+
+	if (!fc->tids)
+		tid = 0;
+	for (int i = 0; i < FAULT_RECENT_THREADS && !r; i++) {
+		if (fc->recent[i].seq && fc->recent[i].tid == tid)
+			r = &fc->recent[i];
+		else if (fc->recent[i].seq < oldest->seq)
+			oldest = &fc->recent[i];
+	}
+	if (!r) {
+		r = oldest;
+		memset(r, 0, sizeof(*r));
+		r->tid = tid;
+	}
+	r->seq = seq;
+	for (k = 0; k < FAULT_RECENT_WINDOWS - 1; k++)
+		if (r->win[k].map == m && r->win[k].w0 == w0)
+			break;
+	memmove(&r->win[1], &r->win[0], (size_t)k * sizeof(r->win[0]));
+	r->win[0].map = m;
+	r->win[0].w0 = w0;
+}
+
+/* Is the page at file offset off of m in a window recent spares? */
+static int recent_spares(const struct fault_recent *recent,
+			 const struct fault_map *m, uint64_t off)
+{
+	uint64_t w0 = off & ~(uint64_t)(FAULT_AROUND - 1);
+
+	for (int i = 0; i < FAULT_RECENT_THREADS; i++) {
+		if (!recent[i].seq)
+			continue;
+		for (int k = 0; k < FAULT_RECENT_WINDOWS; k++)
+			if (recent[i].win[k].map == m &&
+			    (recent[i].win[k].w0 &
+			     ~(uint64_t)(FAULT_AROUND - 1)) == w0)
+				return 1;
+	}
+	return 0;
+}
+
+/* /proc/self/pagemap, read 512 entries at a time: which pages of a
+ * private mapping are its own copies (anonymous memory present or in
+ * swap, rather than the device's page). */
+struct pagemap {
+	int fd;
+	uint64_t first; /* page number of ent[0] */
+	int valid;
+	uint64_t ent[512];
+};
+
+static int pagemap_own(struct pagemap *pm, uint64_t addr)
+{
+	uint64_t page = addr / FAULT_PAGE;
+
+	if (pm->fd < 0)
+		return 1; /* unknown: keep it */
+	if (!pm->valid || page < pm->first || page >= pm->first + 512) {
+		pm->first = page & ~511ull;
+		if (pread(pm->fd, pm->ent, sizeof(pm->ent),
+			  (off_t)(pm->first * 8)) != (ssize_t)sizeof(pm->ent))
+			return 1;
+		pm->valid = 1;
+	}
+	uint64_t e = pm->ent[page - pm->first];
+	int present = !!(e & (1ull << 63)), swapped = !!(e & (1ull << 62));
+	int file = !!(e & (1ull << 61));
+	return (present || swapped) && !file;
+}
+
+/* Does an eviction keep the page at file offset off of v? */
+static int evict_keeps(struct fault *fc, struct fault_map *v, uint64_t off,
+		       const struct fault_recent *recent, struct pagemap *pm)
+{
+	if (recent_spares(recent, v, off))
+		return 1;
+	if ((v->flags & UDAX_MAP_SHARED) || !(v->prot & PROT_WRITE) ||
+	    fault_map_state(v, off) != FAULT_STATE_DEVICE)
+		return 0;
+	if (!pagemap_own(pm, (uintptr_t)v->addr + (off - v->offset)))
+		return 0;
+	atomic_fetch_add(&fc->kept_copies, 1);
+	return 1;
+}
+
+/* Evict what may go of v: each run of pages not kept that holds more
+ * than one kernel mapping, or a page that is not neutral, becomes one
+ * neutral range. Takes v->ip->lock exclusively (waiting for it only when
+ * it is the faulting inode's: another inode's holder may be a thread
+ * waiting for this very fault). */
+static void evict_map(struct fault *fc, struct fault_map *v,
+		      struct inode *faulting, const struct fault_recent *recent,
+		      struct pagemap *pm)
+{
+	uint64_t end = v->offset + v->len, a = v->offset;
+	int64_t before = atomic_load(&v->pieces);
+
+	if (v->ip == faulting)
+		pthread_rwlock_wrlock(&v->ip->lock);
+	else if (pthread_rwlock_trywrlock(&v->ip->lock))
+		return;
+	pm->valid = 0;
+	while (a < end) {
+		while (a < end && evict_keeps(fc, v, a, recent, pm))
+			a += FAULT_PAGE;
+		if (a >= end)
+			break;
+		uint64_t b = a;
+		int worth = 0;
+		while (b < end && !evict_keeps(fc, v, b, recent, pm)) {
+			worth |= fault_map_state(v, b) != FAULT_STATE_NEUTRAL ||
+				 (b > a && fault_map_starts(v, b));
+			b += FAULT_PAGE;
+		}
+		if (worth && fault_map_zap(v, a, b - a))
+			break; /* no memory: what is left stays */
+		a = b;
+	}
+	pthread_rwlock_unlock(&v->ip->lock);
+	int64_t freed = before - atomic_load(&v->pieces);
+	if (freed > 0)
+		atomic_fetch_add(&fc->evicted_pieces, (uint64_t)freed);
+}
+
+static int by_last_fault(const void *a, const void *b)
+{
+	uint64_t x = atomic_load(&(*(struct fault_map *const *)a)->last_fault);
+	uint64_t y = atomic_load(&(*(struct fault_map *const *)b)->last_fault);
+
+	return x < y ? -1 : x > y;
+}
+
+/* Evict pieces down to 3/4 of the budget, or (all) everything that may
+ * go. Only the worker calls it: a zap waits for the reader. */
+static void fault_evict(struct fault *fc, struct inode *faulting, int all)
+{
+	int64_t target = all ? 0 : fc->piece_budget * 3 / 4;
+	struct fault_recent recent[FAULT_RECENT_THREADS];
+	struct pagemap pm = {.fd = -1};
+	struct fault_map **v;
+	size_t n = 0;
+
+	atomic_fetch_add(&fc->evictions, 1);
+	pthread_mutex_lock(&fc->lock);
+	v = sys_malloc((size_t)(fc->nmaps > 0 ? fc->nmaps : 1) * sizeof(*v));
+	if (v) {
+		/* a busy count on each candidate: none is freed under us */
+		for (struct fault_map *m = fc->maps; m; m = m->fc_next)
+			if (atomic_load(&m->pieces) > 1) {
+				atomic_fetch_add(&m->busy, 1);
+				v[n++] = m;
+			}
+	}
+	memcpy(recent, fc->recent, sizeof(recent));
+	pthread_mutex_unlock(&fc->lock);
+	qsort(v, n, sizeof(*v), by_last_fault);
+	pm.fd = sys_open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC, 0);
+	for (size_t i = 0; i < n; i++) {
+		if (atomic_load(&fc->pieces) > target)
+			evict_map(fc, v[i], faulting, recent, &pm);
+		fault_map_put(v[i]);
+	}
+	if (pm.fd >= 0)
+		close(pm.fd);
+	free(v);
+	pthread_mutex_lock(&fc->lock);
+	int64_t left = atomic_load(&fc->pieces);
+	fc->evict_above = max_u64((uint64_t)fc->piece_budget,
+				  (uint64_t)(left + fc->piece_budget / 4));
+	pthread_mutex_unlock(&fc->lock);
+}
+
 int fault_resolve(struct fault *fc, struct fault_map *m, uint64_t addr,
-		  uint64_t flags, int may_wait)
+		  uint64_t flags, uint32_t tid, int may_wait)
 {
 	struct inode *ip = m->ip;
 	uint64_t off = m->offset + (addr - (uintptr_t)m->addr);
@@ -360,20 +560,25 @@ int fault_resolve(struct fault *fc, struct fault_map *m, uint64_t addr,
 	/* without write-protect faults, any fault may be the first store */
 	int store = shared_w && ((flags & wflags) ||
 				 !(m->reg_mode & UFFDIO_REGISTER_MODE_WP));
+	uint64_t seq = atomic_fetch_add(&fc->seq, 1) + 1;
+	int64_t evict_above;
 	int ret;
 
+	atomic_store(&m->last_fault, seq);
+	pthread_mutex_lock(&fc->lock);
+	recent_note(fc, tid, m, off & ~(uint64_t)(FAULT_AROUND - 1), seq);
+	evict_above = fc->evict_above;
+	pthread_mutex_unlock(&fc->lock);
 	if (!(m->flags & UDAX_MAP_SHARED) && (flags & UFFD_PAGEFAULT_FLAG_WP))
 		return fault_private_store(fc, m, addr, off, may_wait);
-	/* over the kernel-mapping budget: start this mapping afresh (only
-	 * the worker may zap: a zap waits for the reader) */
-	if (atomic_load(&fc->pieces) > fc->piece_budget &&
-	    atomic_load(&m->pieces) > 0) {
+	/* over the budget: evict before this fault maps more */
+	if (atomic_load(&fc->pieces) > evict_above) {
 		if (!may_wait)
-			return -EWOULDBLOCK;
-		ret = fault_restart_map(m);
-		if (ret)
-			return ret;
+			return -EWOULDBLOCK; /* the worker evicts */
+		fault_evict(fc, ip, 0);
 	}
+	/* tries: 0 as usual; 1 after evicting all that may go (the kernel
+	 * is out of mappings, vm.max_map_count); 2 this page alone */
 	for (int tries = 0;; tries++) {
 		if (store) {
 			if (may_wait)
@@ -386,28 +591,26 @@ int fault_resolve(struct fault *fc, struct fault_map *m, uint64_t addr,
 			else if (pthread_rwlock_tryrdlock(&ip->lock))
 				return -EWOULDBLOCK;
 		}
-		ret = fault_locked(fc, m, addr, off, store, may_wait, &wake0,
-				   &wake1);
-		if (ret == -EWOULDBLOCK) {
+		ret = fault_locked(fc, m, addr, off, store, may_wait,
+				   tries == 2, &wake0, &wake1);
+		if (ret == -EWOULDBLOCK ||
+		    (ret == -ENOMEM && tries < 2 && !may_wait)) {
 			pthread_rwlock_unlock(&ip->lock);
-			return ret;
+			return -EWOULDBLOCK; /* the worker evicts and retries */
 		}
-		if (ret && !(ret == -ENOMEM && !tries)) {
+		if (ret == -ENOMEM && tries < 2) {
+			pthread_rwlock_unlock(&ip->lock);
+			if (!tries)
+				fault_evict(fc, ip, 1);
+			continue;
+		}
+		if (ret) {
 			fault_fail_page(fc, m, off);
 			wake0 = addr;
 			wake1 = addr + FAULT_PAGE;
 		}
 		pthread_rwlock_unlock(&ip->lock);
-		if (ret != -ENOMEM || tries)
-			break;
-		/* the kernel is out of mappings (vm.max_map_count): return
-		 * this mapping's pieces to one neutral range, then retry;
-		 * a zap waits for the reader, so only the worker does it */
-		if (!may_wait)
-			return -EWOULDBLOCK;
-		ret = fault_restart_map(m);
-		if (ret)
-			break;
+		break;
 	}
 	if (ret) {
 		static _Atomic int told;
@@ -427,7 +630,7 @@ int fault_resolve(struct fault *fc, struct fault_map *m, uint64_t addr,
 
 /* Queue a fault for the worker (busy count kept). 0 or -ENOMEM. */
 static int fault_defer(struct fault *fc, struct fault_map *m, uint64_t addr,
-		       uint64_t flags)
+		       uint64_t flags, uint32_t tid)
 {
 	pthread_mutex_lock(&fc->lock);
 	if (fc->qlen == fc->qcap) {
@@ -444,8 +647,8 @@ static int fault_defer(struct fault *fc, struct fault_map *m, uint64_t addr,
 		fc->qhead = 0;
 		fc->qcap = ncap;
 	}
-	fc->queue[(fc->qhead + fc->qlen++) % fc->qcap] =
-		(struct fault_req){.map = m, .addr = addr, .flags = flags};
+	fc->queue[(fc->qhead + fc->qlen++) % fc->qcap] = (struct fault_req){
+		.map = m, .addr = addr, .flags = flags, .tid = tid};
 	atomic_fetch_add(&fc->deferred, 1);
 	pthread_cond_broadcast(&fc->cond);
 	pthread_mutex_unlock(&fc->lock);
@@ -457,6 +660,7 @@ static void fault_message(struct fault *fc, const struct uffd_msg *msg)
 	uint64_t addr =
 		msg->arg.pagefault.address & ~(uint64_t)(FAULT_PAGE - 1);
 	uint64_t flags = msg->arg.pagefault.flags;
+	uint32_t tid = fc->tids ? msg->arg.pagefault.feat.ptid : 0;
 	struct fault_map *m = fault_map_get(addr);
 
 	if (!m || m->fc != fc) {
@@ -466,8 +670,8 @@ static void fault_message(struct fault *fc, const struct uffd_msg *msg)
 		uffd_wake(fc->uffd, addr, FAULT_PAGE);
 		return;
 	}
-	if (fault_resolve(fc, m, addr, flags, 0) == -EWOULDBLOCK) {
-		if (!fault_defer(fc, m, addr, flags))
+	if (fault_resolve(fc, m, addr, flags, tid, 0) == -EWOULDBLOCK) {
+		if (!fault_defer(fc, m, addr, flags, tid))
 			return; /* the worker drops the busy count */
 		/* no memory to queue it: the access is retried and faults
 		 * again, rather than waiting for good */
@@ -525,7 +729,7 @@ static void *fault_worker(void *arg)
 		fc->qhead = (fc->qhead + 1) % fc->qcap;
 		fc->qlen--;
 		pthread_mutex_unlock(&fc->lock);
-		fault_resolve(fc, r.map, r.addr, r.flags, 1);
+		fault_resolve(fc, r.map, r.addr, r.flags, r.tid, 1);
 		fault_map_put(r.map);
 		pthread_mutex_lock(&fc->lock);
 	}
@@ -549,12 +753,7 @@ static void fault_free(struct fault *fc)
 	free(fc);
 }
 
-/* Create the handler and start its threads (signals blocked in them: a
- * program's SIGBUS or SIGINT handler runs in its own threads). */
-/* A quarter of vm.max_map_count: a device piece in the middle of the
- * neutral range costs two kernel mappings (itself and the split-off rest),
- * and the process needs its own. UDAX_FAULT_PIECES overrides it (tests). */
-static int64_t fault_piece_budget(void)
+int64_t fault_piece_budget(void)
 {
 	const char *e = getenv("UDAX_FAULT_PIECES");
 	long long max = 65530;
@@ -568,9 +767,11 @@ static int64_t fault_piece_budget(void)
 			max = 65530;
 		fclose(f);
 	}
-	return max / 4;
+	return max / 2;
 }
 
+/* Create the handler and start its threads (signals blocked in them: a
+ * program's SIGBUS or SIGINT handler runs in its own threads). */
 static int fault_new(struct udax_fs *fs, struct fault **fcp)
 {
 	struct fault *fc;
@@ -587,6 +788,7 @@ static int fault_new(struct udax_fs *fs, struct fault **fcp)
 	pthread_cond_init(&fc->idle, NULL);
 	fc->qcap = 64;
 	fc->piece_budget = fault_piece_budget();
+	fc->evict_above = fc->piece_budget;
 	fc->queue = sys_malloc(fc->qcap * sizeof(*fc->queue));
 	fc->zero_page = sys_aligned_alloc(FAULT_PAGE, FAULT_PAGE);
 	if (!fc->queue || !fc->zero_page) {
@@ -594,7 +796,7 @@ static int fault_new(struct udax_fs *fs, struct fault **fcp)
 		goto free_fc;
 	}
 	memset(fc->zero_page, 0, FAULT_PAGE);
-	ret = uffd_open(fs->quiet, &fc->wp);
+	ret = uffd_open(fs->quiet, &fc->wp, &fc->tids);
 	if (ret < 0)
 		goto free_fc;
 	fc->uffd = ret;
@@ -652,6 +854,38 @@ long fault_fs_maps(struct udax_fs *fs)
 	}
 	pthread_mutex_unlock(&fs->fault_lock);
 	return n;
+}
+
+void fault_fs_counters(struct udax_fs *fs, struct fault_counters *c)
+{
+	struct fault *fc;
+
+	memset(c, 0, sizeof(*c));
+	pthread_mutex_lock(&fs->fault_lock);
+	fc = fs->fault;
+	if (fc) {
+		pthread_mutex_lock(&fc->lock);
+		c->maps = fc->nmaps;
+		c->queued = fc->qlen;
+		for (struct fault_map *m = fc->maps; m; m = m->fc_next) {
+			c->listed++;
+			c->busy += atomic_load(&m->busy);
+			c->pieces_of_maps += atomic_load(&m->pieces);
+			c->pieces_counted += fault_map_count_pieces(m);
+		}
+		c->pieces = atomic_load(&fc->pieces);
+		c->budget = fc->piece_budget;
+		c->faults = atomic_load(&fc->faults);
+		c->allocs = atomic_load(&fc->allocs);
+		c->sync_allocs = atomic_load(&fc->sync_allocs);
+		c->deferred = atomic_load(&fc->deferred);
+		c->sigbus = atomic_load(&fc->sigbus);
+		c->evictions = atomic_load(&fc->evictions);
+		c->evicted_pieces = atomic_load(&fc->evicted_pieces);
+		c->kept_copies = atomic_load(&fc->kept_copies);
+		pthread_mutex_unlock(&fc->lock);
+	}
+	pthread_mutex_unlock(&fs->fault_lock);
 }
 
 void fault_fs_fini(struct udax_fs *fs)

@@ -38,27 +38,85 @@ static uint64_t map_page(const struct fault_map *m, uint64_t off)
 	return (off - m->offset) / FAULT_PAGE;
 }
 
-static void bits_set(_Atomic uint64_t *bits, uint64_t first, uint64_t n)
+static uint64_t map_pages(const struct fault_map *m)
 {
-	for (uint64_t p = first; p < first + n; p++)
-		atomic_fetch_or(&bits[p / 64], 1ull << (p % 64));
+	return m->len / FAULT_PAGE;
 }
 
-static void bits_clear(_Atomic uint64_t *bits, uint64_t first, uint64_t n)
+/* The Z, D and S bitmaps of m (fault.h, "Page states"). */
+static _Atomic uint64_t *bits_z(struct fault_map *m)
 {
+	return m->bits;
+}
+
+static _Atomic uint64_t *bits_d(struct fault_map *m)
+{
+	return m->bits + (map_pages(m) + 63) / 64;
+}
+
+static _Atomic uint64_t *bits_s(struct fault_map *m)
+{
+	return m->bits + 2 * ((map_pages(m) + 63) / 64);
+}
+
+/* Set bits [first, first+n); returns how many were clear before. */
+static int64_t bits_set(_Atomic uint64_t *bits, uint64_t first, uint64_t n)
+{
+	int64_t changed = 0;
+
+	for (uint64_t p = first; p < first + n; p++) {
+		uint64_t bit = 1ull << (p % 64);
+		changed += !(atomic_fetch_or(&bits[p / 64], bit) & bit);
+	}
+	return changed;
+}
+
+/* Clear bits [first, first+n); returns how many were set before. */
+static int64_t bits_clear(_Atomic uint64_t *bits, uint64_t first, uint64_t n)
+{
+	int64_t changed = 0;
+
 	for (uint64_t p = first; p < first + n; p++) {
 		if (!(p % 64) && first + n - p >= 64) {
-			atomic_store(&bits[p / 64], 0);
+			changed += __builtin_popcountll(
+				atomic_exchange(&bits[p / 64], 0));
 			p += 63;
 			continue;
 		}
-		atomic_fetch_and(&bits[p / 64], ~(1ull << (p % 64)));
+		uint64_t bit = 1ull << (p % 64);
+		changed += !!(atomic_fetch_and(&bits[p / 64], ~bit) & bit);
 	}
+	return changed;
 }
 
 static int bit_test(_Atomic uint64_t *bits, uint64_t p)
 {
 	return !!(atomic_load(&bits[p / 64]) & (1ull << (p % 64)));
+}
+
+/* Set bits of the first `words` words. */
+static int64_t bits_popcount(_Atomic uint64_t *bits, uint64_t words)
+{
+	int64_t c = 0;
+
+	for (uint64_t w = 0; w < words; w++)
+		c += __builtin_popcountll(atomic_load(&bits[w]));
+	return c;
+}
+
+/* The start bits of m, counted (fault_fs_counters). */
+int64_t fault_map_count_pieces(struct fault_map *m)
+{
+	return bits_popcount(bits_s(m), (map_pages(m) + 63) / 64);
+}
+
+/* Add delta to the pieces of m and of its handler. */
+static void map_pieces_add(struct fault_map *m, int64_t delta)
+{
+	if (delta) {
+		atomic_fetch_add(&m->pieces, delta);
+		atomic_fetch_add(&m->fc->pieces, delta);
+	}
 }
 
 /* ---- the registry ---- */
@@ -162,6 +220,18 @@ void fault_map_put(struct fault_map *m)
 
 /* ---- creation and removal ---- */
 
+/* Take m off the handler's list. fc->lock held. */
+static void fc_list_remove(struct fault *fc, struct fault_map *m)
+{
+	if (m->fc_prev)
+		m->fc_prev->fc_next = m->fc_next;
+	else
+		fc->maps = m->fc_next;
+	if (m->fc_next)
+		m->fc_next->fc_prev = m->fc_prev;
+	m->fc_prev = m->fc_next = NULL;
+}
+
 /* Fresh anonymous memory of len bytes, not inherited by fork, registered
  * with the file system's userfaultfd in mode. Returns it or NULL. */
 static void *neutral_new(struct fault_map *m, void *where, uint64_t len,
@@ -205,8 +275,8 @@ int fault_map_new(struct udax_fs *fs, struct inode *ip, uint64_t off,
 	m = sys_calloc(1, sizeof(*m));
 	if (!m)
 		return -ENOMEM;
-	m->zero = sys_calloc((pages + 63) / 64, 2 * sizeof(*m->zero));
-	if (!m->zero) {
+	m->bits = sys_calloc((pages + 63) / 64, 3 * sizeof(*m->bits));
+	if (!m->bits) {
 		ret = -ENOMEM;
 		goto free_map;
 	}
@@ -227,6 +297,9 @@ int fault_map_new(struct udax_fs *fs, struct inode *ip, uint64_t off,
 	m->addr = neutral_new(m, NULL, len, &ret);
 	if (!m->addr)
 		goto free_bits;
+	/* one kernel mapping so far: the neutral range */
+	bits_set(bits_s(m), 0, 1);
+	map_pieces_add(m, 1);
 	igrab(ip);
 	pthread_rwlock_wrlock(&ip->lock);
 	m->next = ip->maps;
@@ -234,6 +307,10 @@ int fault_map_new(struct udax_fs *fs, struct inode *ip, uint64_t off,
 	pthread_rwlock_unlock(&ip->lock);
 	pthread_mutex_lock(&fc->lock);
 	fc->nmaps++;
+	m->fc_next = fc->maps;
+	if (fc->maps)
+		fc->maps->fc_prev = m;
+	fc->maps = m;
 	pthread_mutex_unlock(&fc->lock);
 	ret = registry_add(m);
 	if (ret)
@@ -243,6 +320,7 @@ int fault_map_new(struct udax_fs *fs, struct inode *ip, uint64_t off,
 
 unlink:
 	pthread_mutex_lock(&fc->lock);
+	fc_list_remove(fc, m);
 	fc->nmaps--;
 	pthread_mutex_unlock(&fc->lock);
 	pthread_rwlock_wrlock(&ip->lock);
@@ -251,7 +329,7 @@ unlink:
 	iput(ip);
 	sys_munmap(m->addr, len);
 free_bits:
-	free((void *)m->zero);
+	free((void *)m->bits);
 free_map:
 	free(m);
 	return ret;
@@ -269,8 +347,11 @@ int fault_map_delete(void *addr, size_t len)
 	if (!m)
 		return -EINVAL;
 	fc = m->fc;
-	/* faults that found it before it left the registry finish first */
+	/* off the handler's list first, so that no eviction picks it once
+	 * the busy count has dropped; then faults and evictions that found
+	 * it finish */
 	pthread_mutex_lock(&fc->lock);
+	fc_list_remove(fc, m);
 	while (atomic_load(&m->busy))
 		pthread_cond_wait(&fc->idle, &fc->lock);
 	pthread_mutex_unlock(&fc->lock);
@@ -280,23 +361,29 @@ int fault_map_delete(void *addr, size_t len)
 	*pp = m->next;
 	pthread_rwlock_unlock(&m->ip->lock);
 	sys_munmap(m->addr, m->len);
+	/* its kernel mappings are gone with it */
+	atomic_fetch_sub(&fc->pieces, atomic_exchange(&m->pieces, 0));
 	/* threads still waiting on a fault there retry, and find nothing */
 	uffd_wake(fc->uffd, (uintptr_t)m->addr, m->len);
 	iput(m->ip);
 	pthread_mutex_lock(&fc->lock);
 	fc->nmaps--;
 	pthread_mutex_unlock(&fc->lock);
-	free((void *)m->zero);
+	free((void *)m->bits);
 	free(m);
 	return 0;
 }
 
+long fault_registry_count(void)
+{
+	return atomic_load(&registry_count);
+}
+
 /* ---- page states ---- */
 
-int fault_map_sigbus(struct fault_map *m, uint64_t off, uint64_t len)
+int fault_map_sigbus(struct fault_map *m, uint64_t off, uint64_t len, int eof)
 {
 	uint8_t *where = m->addr + (off - m->offset);
-	uint64_t from;
 	void *p;
 
 	/* the page's own address as the (beyond end of file) offset: the
@@ -306,47 +393,50 @@ int fault_map_sigbus(struct fault_map *m, uint64_t off, uint64_t len)
 	if (p == MAP_FAILED)
 		return -errno;
 	sys_madvise(where, len, MADV_DONTFORK);
-	from = atomic_load(&m->sigbus_from);
-	while (off < from &&
-	       !atomic_compare_exchange_weak(&m->sigbus_from, &from, off))
-		;
+	fault_map_note(m, off, len, FAULT_STATE_SIGBUS, 1);
+	if (eof) {
+		uint64_t from = atomic_load(&m->sigbus_from);
+		while (off < from && !atomic_compare_exchange_weak(
+					     &m->sigbus_from, &from, off))
+			;
+	}
 	return 0;
 }
 
-/* The device-state bitmap of m: one bit per page, after the zero bits. */
-static _Atomic uint64_t *dev_bits(struct fault_map *m)
+int fault_map_starts(struct fault_map *m, uint64_t off)
 {
-	return m->zero + (m->len / FAULT_PAGE + 63) / 64;
+	return bit_test(bits_s(m), map_page(m, off));
 }
 
-void fault_map_note(struct fault_map *m, uint64_t off, uint64_t len, int state)
+int fault_map_state(struct fault_map *m, uint64_t off)
+{
+	uint64_t p = map_page(m, off);
+
+	return (bit_test(bits_z(m), p) << 1) | bit_test(bits_d(m), p);
+}
+
+void fault_map_note(struct fault_map *m, uint64_t off, uint64_t len, int state,
+		    int vma)
 {
 	uint64_t p = map_page(m, off), n = len / FAULT_PAGE;
 
-	switch (state) {
-	case FAULT_STATE_DEVICE:
-		bits_clear(m->zero, p, n);
-		bits_set(dev_bits(m), p, n);
-		break;
-	case FAULT_STATE_ZERO:
-		bits_clear(dev_bits(m), p, n);
-		bits_set(m->zero, p, n);
-		break;
-	default:
-		bits_clear(m->zero, p, n);
-		bits_clear(dev_bits(m), p, n);
-		break;
-	}
-}
-
-int fault_map_is_device(struct fault_map *m, uint64_t off)
-{
-	return bit_test(dev_bits(m), map_page(m, off));
-}
-
-int fault_map_is_zero(struct fault_map *m, uint64_t off)
-{
-	return bit_test(m->zero, map_page(m, off));
+	if (state & FAULT_STATE_ZERO)
+		bits_set(bits_z(m), p, n);
+	else
+		bits_clear(bits_z(m), p, n);
+	if (state & FAULT_STATE_DEVICE)
+		bits_set(bits_d(m), p, n);
+	else
+		bits_clear(bits_d(m), p, n);
+	if (!vma)
+		return;
+	/* one kernel mapping now covers the range: it starts at p, and
+	 * whatever follows it starts another */
+	int64_t delta = -bits_clear(bits_s(m), p + 1, n - 1);
+	delta += bits_set(bits_s(m), p, 1);
+	if (p + n < map_pages(m))
+		delta += bits_set(bits_s(m), p + n, 1);
+	map_pieces_add(m, delta);
 }
 
 /* Move [off, off+len) of m (file offsets, whole pages, inside m) back to
@@ -367,11 +457,16 @@ static int map_zap(struct fault_map *m, uint64_t off, uint64_t len)
 		sys_munmap(p, len);
 		return ret;
 	}
-	fault_map_note(m, off, len, FAULT_STATE_NEUTRAL);
+	fault_map_note(m, off, len, FAULT_STATE_NEUTRAL, 1);
 	if (off <= atomic_load(&m->sigbus_from) &&
 	    off + len >= m->offset + m->len)
 		atomic_store(&m->sigbus_from, UINT64_MAX);
 	return 0;
+}
+
+int fault_map_zap(struct fault_map *m, uint64_t off, uint64_t len)
+{
+	return map_zap(m, off, len);
 }
 
 /* [*off, *off+*len) clipped to m, whole pages; 0 if nothing is left. */
@@ -410,16 +505,6 @@ int fault_zap(struct inode *ip, uint64_t off, uint64_t len)
 	return 0;
 }
 
-int fault_zap_map(struct fault_map *m)
-{
-	int ret = map_zap(m, m->offset, m->len);
-
-	if (!ret)
-		atomic_fetch_sub(&m->fc->pieces,
-				 atomic_exchange(&m->pieces, 0));
-	return ret;
-}
-
 int fault_file_changed(struct inode *ip, struct fault_map *skip, uint64_t off,
 		       uint64_t len)
 {
@@ -440,15 +525,15 @@ int fault_file_changed(struct inode *ip, struct fault_map *skip, uint64_t off,
 				continue;
 			clen = from - coff;
 		}
-		/* zero pages (and sigbus pages of failed allocations) */
+		/* zero pages and sigbus pages of failed faults (Z set) */
 		uint64_t p = map_page(m, coff), n = clen / FAULT_PAGE;
 		for (uint64_t i = 0; i < n;) {
-			if (!bit_test(m->zero, p + i)) {
+			if (!bit_test(bits_z(m), p + i)) {
 				i++;
 				continue;
 			}
 			uint64_t j = i;
-			while (j < n && bit_test(m->zero, p + j))
+			while (j < n && bit_test(bits_z(m), p + j))
 				j++;
 			ret = map_zap(m, coff + i * FAULT_PAGE,
 				      (j - i) * FAULT_PAGE);

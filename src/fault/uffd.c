@@ -33,6 +33,9 @@
 #ifndef UFFD_FEATURE_PAGEFAULT_FLAG_WP
 #define UFFD_FEATURE_PAGEFAULT_FLAG_WP (1 << 0)
 #endif
+#ifndef UFFD_FEATURE_THREAD_ID
+#define UFFD_FEATURE_THREAD_ID (1 << 8)
+#endif
 
 /* A userfaultfd that also sees kernel-mode faults, or -errno. */
 static int uffd_create(void)
@@ -55,7 +58,7 @@ static int uffd_create(void)
 	return fd < 0 ? err : fd;
 }
 
-int uffd_open(int quiet, int *wp)
+int uffd_open(int quiet, int *wp, int *tids)
 {
 	struct uffdio_api api = {.api = UFFD_API};
 	uint64_t want;
@@ -85,7 +88,8 @@ int uffd_open(int quiet, int *wp)
 		goto close_fd;
 	}
 	want = api.features &
-	       (UFFD_FEATURE_EVENT_REMAP | UFFD_FEATURE_PAGEFAULT_FLAG_WP);
+	       (UFFD_FEATURE_EVENT_REMAP | UFFD_FEATURE_PAGEFAULT_FLAG_WP |
+		UFFD_FEATURE_THREAD_ID);
 	close(fd);
 	if (!(want & UFFD_FEATURE_EVENT_REMAP)) {
 		/* zaps move registered memory into place with mremap() */
@@ -103,6 +107,7 @@ int uffd_open(int quiet, int *wp)
 		goto close_fd;
 	}
 	*wp = !!(want & UFFD_FEATURE_PAGEFAULT_FLAG_WP);
+	*tids = !!(want & UFFD_FEATURE_THREAD_ID);
 	return fd;
 
 close_fd:
