@@ -18,7 +18,7 @@ BUILD ?= build
 OPT ?= -O2
 
 # Debian packages the build needs; scripts/install-deps.sh installs them.
-DEPS_OK := $(shell pkg-config --exists libpmem2 fuse3 2>/dev/null && \
+DEPS_OK := $(shell pkg-config --exists libpmem2 fuse3 liburing 2>/dev/null && \
 	command -v sqlite3 git rsync >/dev/null && echo yes)
 ifneq ($(DEPS_OK),yes)
 $(info udax: installing build dependencies (scripts/install-deps.sh))
@@ -95,6 +95,8 @@ examples: $(EXAMPLES)
 $(BUILD)/examples/%: examples/%.c $(BUILD)/libudax.a include/udax.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -o $@ $< $(BUILD)/libudax.a $(LIBS)
+# t_pin pins device pages through io_uring fixed buffers.
+$(BUILD)/tests/t_pin: LIBS += $(shell pkg-config --libs liburing 2>/dev/null || echo -luring)
 # t_plog runs the example built in its own build directory.
 $(BUILD)/tests/t_plog: $(BUILD)/examples/plog
 

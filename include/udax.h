@@ -204,6 +204,15 @@ ssize_t udax_file_extents(struct udax_file *f, off_t off, off_t len,
  *  - truncate and punch hole remove the mappings of the range before its
  *    blocks are freed; pread/pwrite and the mapping see each other at
  *    once (one copy of the data);
+ *  - the kernel may pin mapped pages for I/O that outlives the call
+ *    that started it (io_uring fixed buffers, O_DIRECT and AIO in
+ *    flight, vmsplice). Blocks that were ever mapped are detached from
+ *    the device before another file reuses them, so such late I/O never
+ *    reaches another file: on a memory file, an ordinary file and a file
+ *    on a DAX mount (a hole is punched; the pinned pages live on,
+ *    belonging to no file). On devdax, which cannot punch, those blocks
+ *    stay out of use until udax_close (the next allocation may fail with
+ *    -ENOSPC instead);
  *  - fork(): the child does not inherit udax mappings (MADV_DONTFORK);
  *    an access there raises SIGSEGV, never reaching anonymous memory.
  *    The child must not use the parent's udax file systems.

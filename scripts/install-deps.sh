@@ -10,6 +10,9 @@ missing=""
 # python3 parses the --json outputs and groff checks the man pages in
 # tests/cli_output.sh (its script(1) is in bsdutils, always installed).
 PKGS="$PKGS python3 groff-base"
+# liburing-dev: tests/t_pin.c pins device pages the way io_uring fixed
+# buffers do.
+PKGS="$PKGS liburing-dev"
 for p in $PKGS; do
 	dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"
 done

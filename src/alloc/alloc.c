@@ -42,6 +42,7 @@ int alloc_init(struct udax_fs *fs)
 	memset(a, 0, sizeof(*a));
 	a->nblocks = nb;
 	a->data_start = fs->sb.data_start;
+	a->dev = fs->dev;
 	a->bits = sys_calloc((nb + 63) / 64, sizeof(uint64_t));
 	a->ngroups =
 		(uint32_t)((nb + ALLOC_GROUP_BLOCKS - 1) / ALLOC_GROUP_BLOCKS);
@@ -230,7 +231,8 @@ int alloc_take(struct alloc *a, uint64_t goal, uint64_t want, int align,
 	return -ENOSPC; /* reservation accounting is off: a bug */
 }
 
-void alloc_put(struct alloc *a, uint64_t start, uint64_t len)
+/* Blocks back into the in-memory bitmap. */
+static void alloc_put_blocks(struct alloc *a, uint64_t start, uint64_t len)
 {
 	while (len) {
 		struct alloc_group *grp =
@@ -245,6 +247,31 @@ void alloc_put(struct alloc *a, uint64_t start, uint64_t len)
 		atomic_fetch_add(&a->avail, (int64_t)n);
 		start += n;
 		len -= n;
+	}
+}
+
+void alloc_put(struct alloc *a, uint64_t start, uint64_t len)
+{
+	uint64_t end = start + len;
+
+	if (!a->dev || !dev_detach(a->dev, start << UDAX_BLOCK_SHIFT,
+				   len << UDAX_BLOCK_SHIFT)) {
+		alloc_put_blocks(a, start, len);
+		return;
+	}
+	/* the device could not detach them: a pin may still reach the
+	 * blocks that were mapped, so only the others are free again */
+	while (start < end) {
+		uint64_t b = start;
+		int mapped = dev_was_mapped(a->dev, b << UDAX_BLOCK_SHIFT);
+		while (b < end &&
+		       dev_was_mapped(a->dev, b << UDAX_BLOCK_SHIFT) == mapped)
+			b++;
+		if (mapped)
+			atomic_fetch_add(&a->quarantined, b - start);
+		else
+			alloc_put_blocks(a, start, b - start);
+		start = b;
 	}
 }
 

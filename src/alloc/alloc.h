@@ -42,6 +42,11 @@ struct alloc {
 	uint32_t ngroups;
 	_Atomic int64_t avail;	/* free blocks not reserved */
 	_Atomic uint32_t rotor; /* spreads threads over groups */
+	struct dev *dev;	/* detaches freed blocks (dev_detach) */
+	/* Freed blocks kept out of use until close: they were mapped into
+	 * a program and the device cannot detach them (device.h, "Pins
+	 * udax never hears of"). Only goes up. */
+	_Atomic uint64_t quarantined;
 };
 
 /* Build the allocator from the on-media bitmap. Returns 0, -ENOMEM or
@@ -63,7 +68,9 @@ int alloc_reserve_fs(struct udax_fs *fs, uint64_t n, int meta);
 int alloc_take(struct alloc *a, uint64_t goal, uint64_t want, int align,
 	       uint64_t *start, uint64_t *len);
 
-/* Give blocks back to the allocator (not reserved any more). */
+/* Give blocks back to the allocator (not reserved any more). Blocks that
+ * were mapped into a program are detached from the device first, or
+ * quarantined where it cannot. */
 void alloc_put(struct alloc *a, uint64_t start, uint64_t len);
 
 /* Free blocks not reserved (for statfs). */

@@ -439,12 +439,97 @@ free_dev:
 	return ret;
 }
 
+/* ---- pages mapped into programs (see device.h) ---- */
+
+/* The mapped bitmap, made at the first call (NULL: no memory). */
+static _Atomic uint64_t *mapped_bits(struct dev *dev)
+{
+	_Atomic uint64_t *bits = atomic_load(&dev->mapped), *none = NULL;
+
+	if (bits)
+		return bits;
+	bits = sys_calloc((dev->size / 4096 + 63) / 64, sizeof(*bits));
+	if (bits &&
+	    !atomic_compare_exchange_strong(&dev->mapped, &none, bits)) {
+		free((void *)bits); /* another thread made it first */
+		bits = none;
+	}
+	return bits;
+}
+
+int dev_note_mapped(struct dev *dev, uint64_t off, uint64_t len)
+{
+	_Atomic uint64_t *bits = mapped_bits(dev);
+
+	if (!bits)
+		return -ENOMEM;
+	for (uint64_t p = off / 4096; p < (off + len + 4095) / 4096; p++)
+		atomic_fetch_or(&bits[p / 64], 1ull << (p % 64));
+	return 0;
+}
+
+int dev_was_mapped(struct dev *dev, uint64_t off)
+{
+	_Atomic uint64_t *bits = atomic_load(&dev->mapped);
+	uint64_t p = off / 4096;
+
+	return bits && (atomic_load(&bits[p / 64]) >> (p % 64)) & 1;
+}
+
+/* Punch [off, off+len) out of the backing; clear its mapped bits. */
+static int detach_range(struct dev *dev, uint64_t off, uint64_t len)
+{
+	_Atomic uint64_t *bits = atomic_load(&dev->mapped);
+
+	/* the crash device keeps its own image of every line: its pages
+	 * are never pinned by the kernel in the tests that use it */
+	if (dev->kind != DEV_CRASH) {
+		if (dev->no_detach)
+			return -EOPNOTSUPP;
+		if (sys_fallocate(dev->fd,
+				  FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+				  (off_t)off, (off_t)len)) {
+			int err = -errno;
+			if (err == -EOPNOTSUPP || err == -ENODEV)
+				dev->no_detach = 1; /* devdax: never will */
+			return err;
+		}
+	}
+	for (uint64_t p = off / 4096; p < (off + len) / 4096; p++)
+		atomic_fetch_and(&bits[p / 64], ~(1ull << (p % 64)));
+	return 0;
+}
+
+int dev_detach(struct dev *dev, uint64_t off, uint64_t len)
+{
+	uint64_t end = off + len;
+
+	if (!atomic_load(&dev->mapped))
+		return 0;
+	/* one punch per run of mapped pages */
+	while (off < end) {
+		if (!dev_was_mapped(dev, off)) {
+			off += 4096;
+			continue;
+		}
+		uint64_t run = off;
+		while (run < end && dev_was_mapped(dev, run))
+			run += 4096;
+		int ret = detach_range(dev, off, run - off);
+		if (ret)
+			return ret;
+		off = run;
+	}
+	return 0;
+}
+
 void dev_close(struct dev **devp)
 {
 	struct dev *dev = *devp;
 
 	if (!dev)
 		return;
+	free((void *)atomic_load(&dev->mapped));
 	/* an opener's lock (udax_open, fsck) goes now, even if the mapping
 	 * cannot be removed (it holds the file, and so the flock, open) */
 	if (dev->fd >= 0)

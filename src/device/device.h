@@ -63,6 +63,13 @@ struct dev {
 	/* The first failed flush (a negative errno; page devices: msync), or
 	 * 0. Sticky: what reached the media since is unknown. */
 	_Atomic int error;
+	/* A bit per 4 KiB page: mapped into a program since it was last
+	 * detached (dev_note_mapped sets, dev_detach clears). Made at the
+	 * first mapping, freed by dev_close. */
+	_Atomic(_Atomic uint64_t *) mapped;
+	/* 1: the backing cannot detach pages (dev_detach fails): set when a
+	 * punch was refused, or by tests */
+	int no_detach;
 };
 
 /* Open a device named as in udax.h ("memfd:NAME:SIZE", a path). If
@@ -113,6 +120,33 @@ static inline int dev_cpu_flush(const struct dev *dev)
  * flush. */
 void dev_memcpy_flush(struct dev *dev, void *dst, const void *src, size_t len);
 void dev_memzero_flush(struct dev *dev, void *dst, size_t len);
+
+/*
+ * Pins udax never hears of. A page of the device mapped into a program
+ * can be pinned by the kernel for I/O that outlives any udax call
+ * (io_uring fixed buffers, O_DIRECT and AIO in flight, vmsplice), and
+ * user space cannot read a page's pin count. So the device remembers
+ * which pages were ever mapped (dev_note_mapped, from the fault layer),
+ * and before such a page is handed to another file (dev_detach, from the
+ * allocator when blocks become free) its memory is detached from the
+ * device: a hole is punched in the backing file (a memory file, an
+ * ordinary file, a file on a DAX mount, where the kernel's own punch
+ * waits for DAX pins). A pinned page is then no longer the device's, and
+ * the kernel's late writes through the pin land where no file can see
+ * them. Where the backing cannot detach (devdax), dev_detach fails and
+ * the allocator quarantines the mapped blocks until the file system is
+ * closed.
+ */
+/* Record that [off, off+len) of the device (bytes) is mapped into a
+ * program. Returns 0 or -ENOMEM (then nothing may be mapped). */
+int dev_note_mapped(struct dev *dev, uint64_t off, uint64_t len);
+/* [off, off+len) becomes free: detach the pages of it that were mapped.
+ * Returns 0 (none was, or all are detached), or a negative errno: the
+ * backing cannot detach them, and dev_was_mapped() tells which pages the
+ * caller must not reuse. */
+int dev_detach(struct dev *dev, uint64_t off, uint64_t len);
+/* Was the page at off mapped since its last detach? */
+int dev_was_mapped(struct dev *dev, uint64_t off);
 
 /* Parse "123", "4K", "64M", "2G" into bytes. Returns 0 or -EINVAL. */
 int dev_parse_size(const char *s, uint64_t *bytes);

@@ -106,6 +106,10 @@ static int map_device(struct fault_map *m, uint64_t off, uint64_t len,
 		     j += FAULT_PAGE)
 			;
 		uint8_t *where = m->addr + (off + i - m->offset);
+		/* the kernel may pin these pages from now on: the device
+		 * detaches them before the blocks serve another file */
+		if (dev_note_mapped(dev, dev_off + i, j - i))
+			return -ENOMEM;
 		if (sys_mmap(where, j - i, m->prot, mflags, dev->fd,
 			     (off_t)(dev_off + i)) == MAP_FAILED)
 			return -errno;

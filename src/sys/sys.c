@@ -19,6 +19,7 @@ static struct sys_entry {
 	[SYS_ALIGNED_ALLOC] = {.name = "aligned_alloc"},
 	[SYS_OPEN] = {.name = "open"},
 	[SYS_FTRUNCATE] = {.name = "ftruncate"},
+	[SYS_FALLOCATE] = {.name = "fallocate"},
 	[SYS_FSTAT] = {.name = "fstat"},
 	[SYS_FSTATFS] = {.name = "fstatfs"},
 	[SYS_FLOCK] = {.name = "flock"},

@@ -53,6 +53,7 @@ enum sys_kind {
 	SYS_ALIGNED_ALLOC,
 	SYS_OPEN,
 	SYS_FTRUNCATE,
+	SYS_FALLOCATE,
 	SYS_FSTAT,
 	SYS_FSTATFS,
 	SYS_FLOCK,
@@ -142,6 +143,12 @@ static inline int sys_ftruncate(int fd, off_t len)
 {
 	SYS_FAIL(SYS_FTRUNCATE, -1);
 	return ftruncate(fd, len);
+}
+
+static inline int sys_fallocate(int fd, int mode, off_t off, off_t len)
+{
+	SYS_FAIL(SYS_FALLOCATE, -1);
+	return fallocate(fd, mode, off, len);
 }
 
 static inline int sys_fstat(int fd, struct stat *st)
