@@ -72,6 +72,20 @@ static int fill_device(struct udax_fs *fs)
 	return n == -ENOSPC ? 0 : -1;
 }
 
+/* Free /x's blocks while pins may reach them, with the device full, and
+ * write /y over them (the only free blocks): /y durable, or NULL. */
+static struct udax_file *reuse_blocks(struct udax_fs *fs, struct udax_file *x)
+{
+	struct udax_file *y;
+
+	if (fill_device(fs) || udax_ftruncate(x, 0) || udax_sync(fs))
+		return NULL;
+	y = mkfile(fs, "/y", MIB, 'y');
+	if (y && udax_fsync(y))
+		udax_file_close(&y);
+	return y;
+}
+
 /* How many bytes of the file are c. */
 static size_t count_byte(struct udax_file *f, size_t n, int c)
 {
@@ -123,13 +137,7 @@ static int fixed_buffer(int detach)
 	CHECK_EQ(map_x(fs, &x, &p), 0);
 	struct iovec iov = {.iov_base = p, .iov_len = MIB};
 	CHECK_EQ(io_uring_register_buffers(&ring, &iov, 1), 0);
-	CHECK_EQ(fill_device(fs), 0);
-	CHECK_EQ(udax_ftruncate(x, 0), 0);
-	CHECK_EQ(udax_sync(fs), 0);
-	/* /y over the freed blocks (the only free ones) */
-	y = mkfile(fs, "/y", MIB, 'y');
-	CHECK(y != NULL);
-	CHECK_EQ(udax_fsync(y), 0);
+	CHECK((y = reuse_blocks(fs, x)) != NULL);
 	uint64_t quarantined = atomic_load(&fs->alloc.quarantined);
 	/* the kernel writes 'A's through its pin */
 	sfd = mkstemp(src);
@@ -198,12 +206,7 @@ static int vmsplice_pages(void)
 	fcntl(pp[0], F_SETPIPE_SZ, (int)n);
 	struct iovec iov = {.iov_base = p, .iov_len = n};
 	CHECK_EQ(vmsplice(pp[1], &iov, 1, 0), (ssize_t)n);
-	CHECK_EQ(fill_device(fs), 0);
-	CHECK_EQ(udax_ftruncate(x, 0), 0);
-	CHECK_EQ(udax_sync(fs), 0);
-	y = mkfile(fs, "/y", MIB, 'y');
-	CHECK(y != NULL);
-	CHECK_EQ(udax_fsync(y), 0);
+	CHECK((y = reuse_blocks(fs, x)) != NULL);
 	/* the pipe gives what /x held when it was spliced, never /y */
 	size_t got = 0;
 	while (got < n) {
