@@ -62,7 +62,8 @@ int api_zero_tail(struct inode *ip, uint64_t size)
 
 	if (!part)
 		return 0;
-	return iomap_zero_range(ip, size, UDAX_BLOCK_SIZE - part);
+	return iomap_zero_range(ip, size, UDAX_BLOCK_SIZE - part,
+				&udax_iomap_ops);
 }
 
 struct punch_count {
@@ -449,7 +450,8 @@ ssize_t udax_pread(struct udax_file *f, void *buf, size_t count, off_t off)
 	} else {
 		if (count > size - (uint64_t)off)
 			count = size - (uint64_t)off;
-		ret = iomap_read(f->ip, buf, count, (uint64_t)off);
+		ret = iomap_read(f->ip, buf, count, (uint64_t)off,
+				 &udax_iomap_ops);
 	}
 	pthread_rwlock_unlock(&f->ip->lock);
 	return ret;
@@ -519,7 +521,7 @@ static ssize_t file_write_locked(struct udax_file *f, const void *buf,
 	ret = file_kill_privs(f);
 	if (ret)
 		return ret;
-	n = iomap_write(f->ip, buf, count, (uint64_t)off);
+	n = iomap_write(f->ip, buf, count, (uint64_t)off, &udax_iomap_ops);
 	if (n > 0 && f->ip->maps) {
 		/* zero pages and pages past the old end of file in mappings
 		 * now hide data: back to neutral, the next access maps it */
@@ -705,9 +707,9 @@ off_t udax_lseek(struct udax_file *f, off_t off, int whence)
 			ret = -ENXIO;
 			goto out;
 		}
-		ret = f->is_dir ?
-			      -EINVAL :
-			      iomap_seek(f->ip, (uint64_t)off, whence, size);
+		ret = f->is_dir ? -EINVAL :
+				  iomap_seek(f->ip, (uint64_t)off, whence, size,
+					     &udax_iomap_ops);
 		if (ret >= 0)
 			f->pos = (uint64_t)ret;
 		goto out;
@@ -813,7 +815,8 @@ int udax_fallocate(struct udax_file *f, int mode, off_t off, off_t len)
 		if (ret || (mode & FALLOC_FL_PUNCH_HOLE))
 			goto unlock;
 	} else {
-		ret = iomap_allocate(f->ip, (uint64_t)off, (uint64_t)len);
+		ret = iomap_allocate(f->ip, (uint64_t)off, (uint64_t)len,
+				     &udax_iomap_ops);
 		/* pages a failed mapped store left raising SIGBUS retry */
 		if (!ret && f->ip->maps)
 			ret = fault_file_changed(f->ip, NULL, (uint64_t)off,

@@ -41,7 +41,7 @@ ssize_t symlink_read(struct udax_fs *fs, uint64_t ino, char *buf, size_t size)
 	if (err)
 		return err;
 	pthread_rwlock_rdlock(&ip->lock);
-	ret = iomap_read(ip, buf, n, 0);
+	ret = iomap_read(ip, buf, n, 0, &udax_iomap_ops);
 	pthread_rwlock_unlock(&ip->lock);
 	iput(ip);
 	return ret;
