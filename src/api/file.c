@@ -261,11 +261,17 @@ int udax_file_open(struct udax_fs *fs, const char *path, int flags, mode_t mode,
 	*filep = NULL;
 	if (acc == O_ACCMODE)
 		return -EINVAL;
+	/* a create changes a directory: the namespace lock exclusive, so
+	 * that the lookup and the new entry are one step; a plain open
+	 * only looks names up and shares it */
 	if (flags & O_CREAT)
 		pthread_rwlock_wrlock(&fs->ns_lock);
 	else
 		pthread_rwlock_rdlock(&fs->ns_lock);
 	if (flags & O_CREAT) {
+		/* the parent: the last name may not exist yet, and must not
+		 * be followed before O_EXCL is judged (O_EXCL never follows
+		 * a symlink) */
 		ret = namei(fs, path, NAMEI_PARENT, &nd);
 		if (ret)
 			goto unlock;
@@ -298,6 +304,8 @@ int udax_file_open(struct udax_fs *fs, const char *path, int flags, mode_t mode,
 			if (ret)
 				goto unlock;
 		}
+		/* missing: create it now, still under the lock, so no
+		 * other create of the same name can come between */
 		if (!nd.ino) {
 			if (fs->read_only) {
 				ret = -EROFS;
@@ -314,16 +322,22 @@ int udax_file_open(struct udax_fs *fs, const char *path, int flags, mode_t mode,
 			created = 1;
 		}
 	} else {
+		/* an existing object: follow a last symlink unless
+		 * O_NOFOLLOW (which then fails below with ELOOP) */
 		ret = namei(fs, path, (flags & O_NOFOLLOW) ? 0 : NAMEI_FOLLOW,
 			    &nd);
 		if (ret)
 			goto unlock;
 	}
+	/* an entry naming a free inode is damage, not a race: the
+	 * namespace lock is held */
 	di = inode_r(fs, NULL, nd.ino, &err);
 	if (!di) {
 		ret = err == -ESTALE ? UDAX_ECORRUPT : err;
 		goto unlock;
 	}
+	/* then the type checks, in Linux's order, so that each error is
+	 * the one open(2) gives */
 	if (S_ISLNK(di->mode) && (flags & O_CREAT)) {
 		/* as Linux's may_create_in_sticky: a symlink of someone else
 		 * in a sticky world-writable directory is refused first */
@@ -352,6 +366,8 @@ int udax_file_open(struct udax_fs *fs, const char *path, int flags, mode_t mode,
 		ret = -ENXIO; /* devices, fifos: not served by udax */
 		goto unlock;
 	}
+	/* permissions: a file this call created is opened whatever its
+	 * mode says (open(O_CREAT, 0444) for writing works, as POSIX) */
 	if (!created) {
 		int mask = (acc != O_WRONLY ? R_OK : 0) |
 			   (acc != O_RDONLY ? W_OK : 0) |
@@ -364,6 +380,8 @@ int udax_file_open(struct udax_fs *fs, const char *path, int flags, mode_t mode,
 		ret = -EROFS;
 		goto unlock;
 	}
+	/* the in-memory inode, referenced for the life of the handle: an
+	 * unlink while open leaves the file alive until the last close */
 	ret = iget(fs, nd.ino, &ip);
 	if (ret)
 		goto unlock;
@@ -377,6 +395,8 @@ int udax_file_open(struct udax_fs *fs, const char *path, int flags, mode_t mode,
 	f->flags = flags & (O_ACCMODE | O_APPEND);
 	f->is_dir = S_ISDIR(di->mode);
 	pthread_mutex_init(&f->pos_lock, NULL);
+	/* O_TRUNC: with the inode's lock exclusive, as a truncate; still
+	 * under the namespace lock, so no one opens the name between */
 	if ((flags & O_TRUNC) && !created && di->size) {
 		pthread_rwlock_wrlock(&ip->lock);
 		/* mappings (of other handles) first: no page may point at
@@ -388,6 +408,7 @@ int udax_file_open(struct udax_fs *fs, const char *path, int flags, mode_t mode,
 		if (ret)
 			goto free_file;
 	}
+	/* counted so that udax_close can refuse while handles are open */
 	atomic_fetch_add(&fs->open_handles, 1);
 	pthread_rwlock_unlock(&fs->ns_lock);
 	*filep = f;
