@@ -13,6 +13,7 @@
  * and may keep it, drop it or rewrite its value; a node left empty is
  * dropped, and a changed node is rebuilt packed and resealed.
  */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -136,18 +137,27 @@ static void node_unclaim(struct walk *w, uint64_t blk)
 	bit_clear(fc->used, blk);
 }
 
-static int walk_node(struct walk *w, uint64_t blk, int level, uint64_t lo,
-		     uint64_t hi, int depth)
+/*
+ * Read node `blk` into the scratch of its level, if it may be a node of
+ * this tree at all: inside the data area and the device, not met twice in
+ * this walk, not claimed by anything before it (pass 1) or kept by pass 1
+ * (later walks), with a sound header. A checksum mismatch that one flipped
+ * bit explains is repaired; any other is left in *crc_bad, for the rebuild
+ * to reseal. Returns W_KEEP (*home: the node in the work image), W_DROP,
+ * or -ENOMEM.
+ */
+static int node_read(struct walk *w, uint64_t blk, int level, int depth,
+		     uint8_t **home_out, int *crc_bad)
 {
 	struct fsck *fc = w->fc;
 	int check = w->phase == WALK_CHECK;
-	struct wscratch *sc = &fc->scratch[depth];
-	struct udax_node *n = (struct udax_node *)sc->node;
-	uint8_t *nb = (uint8_t *)sc->node;
+	struct udax_node *n = (struct udax_node *)fc->scratch[depth].node;
+	uint8_t *nb = (uint8_t *)n;
 	const char *why = NULL;
-	int dirty = 0, crc_bad = 0, dropped = 0;
 	uint8_t *home;
 
+	/* where the pointer leads, before reading anything there: a block
+	 * met twice would make the walk loop or claim a block twice */
 	if (blk < fc->sb.data_start || blk >= fc->nblocks - 1)
 		why = "it lies outside the data area";
 	else if (!(home = blk_ptr(fc, blk)))
@@ -167,12 +177,16 @@ static int walk_node(struct walk *w, uint64_t blk, int level, uint64_t lo,
 		return W_DROP;
 	}
 	if (seen_push(fc, blk))
-		return W_KEEP; /* out of memory: the run stops, change nothing */
+		return -ENOMEM;
+	/* a copy: the checks below may flip a bit back or drop items
+	 * before anything is written home */
 	memcpy(nb, home, UDAX_BLOCK_SIZE);
 
+	/* one flipped bit is repaired only if the header it gives is sound:
+	 * a lucky match on a node of another tree must not be taken */
 	if (check && udax_block_crc(nb, UDAX_BLOCK_SIZE, 4) != n->crc) {
 		long f = crc_find_flip(nb, UDAX_BLOCK_SIZE, 4, n->crc);
-		crc_bad = 1;
+		*crc_bad = 1;
 		if (f >= 0) {
 			flip_bit(nb, f);
 			if (!node_hdr_why(w, n, blk, level)) {
@@ -184,12 +198,14 @@ static int walk_node(struct walk *w, uint64_t blk, int level, uint64_t lo,
 						(unsigned)(f % 8)))
 					img_write(fc, home, nb,
 						  UDAX_BLOCK_SIZE);
-				crc_bad = 0;
+				*crc_bad = 0;
 			} else {
 				flip_bit(nb, f);
 			}
 		}
 	}
+	/* a bad header means the block is not this node: drop the subtree
+	 * rather than trust any item in it */
 	why = node_hdr_why(w, n, blk, level);
 	if (why) {
 		if (check)
@@ -198,11 +214,25 @@ static int walk_node(struct walk *w, uint64_t blk, int level, uint64_t lo,
 				    (unsigned long long)w->ino, why);
 		return W_DROP;
 	}
+	*home_out = home;
+	return W_KEEP;
+}
 
-	/* the item table */
-	int ni = n->nitems;
-	struct item_sel sel[NODE_ITEMS_MAX];
-	int ordered = 1;
+/*
+ * Judge the item table of node n: an item whose value lies outside the
+ * node, a child pointer not 8 bytes long, a key outside the range the
+ * parent gives: dropped; keys out of order: the fewest items dropped that
+ * leave them increasing (keep_increasing). Fills sel[0..n->nitems).
+ * Returns 1 if an item was dropped (the node must be rebuilt), else 0.
+ */
+static int items_select(struct walk *w, uint64_t blk, const struct udax_node *n,
+			uint64_t lo, uint64_t hi, struct item_sel *sel)
+{
+	struct fsck *fc = w->fc;
+	int check = w->phase == WALK_CHECK;
+	int ni = n->nitems, dirty = 0, ordered = 1;
+	const char *why;
+
 	for (int i = 0; i < ni; i++) {
 		const struct udax_node_item *x = &n->items[i];
 		struct item_sel *s = &sel[i];
@@ -231,6 +261,8 @@ static int walk_node(struct walk *w, uint64_t blk, int level, uint64_t lo,
 			dirty = 1;
 			continue;
 		}
+		/* only against the previous item kept: one bad key must not
+		 * make its neighbours look out of order */
 		for (int j = i - 1; j >= 0; j--)
 			if (sel[j].keep) {
 				if (sel[j].key >= s->key)
@@ -238,6 +270,8 @@ static int walk_node(struct walk *w, uint64_t blk, int level, uint64_t lo,
 				break;
 			}
 	}
+	/* lookups binary-search the keys: any disorder hides items, so it
+	 * is repaired, losing as few items as possible */
 	if (!ordered) {
 		uint16_t dp[NODE_ITEMS_MAX];
 		int16_t from[NODE_ITEMS_MAX];
@@ -257,52 +291,75 @@ static int walk_node(struct walk *w, uint64_t blk, int level, uint64_t lo,
 				dirty = 1;
 			}
 	}
-	/* values must not overlap; they should be packed */
-	{
-		struct item_sel *byoff[NODE_ITEMS_MAX];
-		int nk = 0;
-		size_t total = 0;
-		for (int i = 0; i < ni; i++)
-			if (sel[i].keep)
-				byoff[nk++] = &sel[i];
-		qsort(byoff, (size_t)nk, sizeof(byoff[0]), sel_by_off);
-		for (int k = 1; k < nk; k++) {
-			struct item_sel *a = byoff[k - 1], *b = byoff[k];
-			if ((size_t)a->off + a->len > b->off) {
-				struct item_sel *loser =
-					a->idx > b->idx ? a : b;
-				if (check)
-					fix_problem(
-						fc, PR_1_NODE_ITEM,
-						kind_name(w->kind),
-						(unsigned long long)blk,
-						(unsigned long long)w->ino,
-						(unsigned)loser->idx,
-						"its value overlaps another");
-				loser->keep = 0;
-				dirty = 1;
-				if (loser == b) {
-					byoff[k] = a; /* keep comparing a */
-				}
-			}
-		}
-		for (int i = 0; i < ni; i++)
-			if (sel[i].keep)
-				total += sel[i].len;
-		if (!dirty && total != (size_t)UDAX_BLOCK_SIZE - n->val_start) {
+	return dirty;
+}
+
+/*
+ * The values of the items kept must not overlap (the later item of two
+ * that do is dropped: a write to one would change the other) and should
+ * be packed against the end of the node, as the library's inserts
+ * assume. Returns dirty, set if the node must be rebuilt.
+ */
+static int values_check(struct walk *w, uint64_t blk, const struct udax_node *n,
+			struct item_sel *sel, int dirty)
+{
+	struct fsck *fc = w->fc;
+	int check = w->phase == WALK_CHECK;
+	int ni = n->nitems, nk = 0;
+	struct item_sel *byoff[NODE_ITEMS_MAX];
+	size_t total = 0;
+
+	for (int i = 0; i < ni; i++)
+		if (sel[i].keep)
+			byoff[nk++] = &sel[i];
+	qsort(byoff, (size_t)nk, sizeof(byoff[0]), sel_by_off);
+	for (int k = 1; k < nk; k++) {
+		struct item_sel *a = byoff[k - 1], *b = byoff[k];
+		if ((size_t)a->off + a->len > b->off) {
+			struct item_sel *loser = a->idx > b->idx ? a : b;
 			if (check)
-				fix_problem(fc, PR_1_NODE_PACK,
+				fix_problem(fc, PR_1_NODE_ITEM,
 					    kind_name(w->kind),
 					    (unsigned long long)blk,
-					    (unsigned long long)w->ino);
+					    (unsigned long long)w->ino,
+					    (unsigned)loser->idx,
+					    "its value overlaps another");
+			loser->keep = 0;
 			dirty = 1;
+			if (loser == b) {
+				byoff[k] = a; /* keep comparing a */
+			}
 		}
 	}
+	/* a node rebuilt anyway comes out packed: report only the others */
+	for (int i = 0; i < ni; i++)
+		if (sel[i].keep)
+			total += sel[i].len;
+	if (!dirty && total != (size_t)UDAX_BLOCK_SIZE - n->val_start) {
+		if (check)
+			fix_problem(fc, PR_1_NODE_PACK, kind_name(w->kind),
+				    (unsigned long long)blk,
+				    (unsigned long long)w->ino);
+		dirty = 1;
+	}
+	return dirty;
+}
 
-	/* children, or leaf items */
+/*
+ * Walk what the items kept point at: each child, with the key range its
+ * separator and the next kept one give it, or each leaf item, judged by
+ * the walk's callback. What is dropped is unmarked in sel (*dropped); a
+ * value rewritten is staged in the level's scratch (*dirty).
+ */
+static void items_walk(struct walk *w, uint64_t blk, const struct udax_node *n,
+		       struct item_sel *sel, uint64_t lo, uint64_t hi,
+		       int depth, int *dirty, int *dropped)
+{
+	const uint8_t *nb = (const uint8_t *)n;
+	uint8_t *vals = (uint8_t *)w->fc->scratch[depth].vals;
+	int ni = n->nitems, first = 1;
 	size_t vcur = 0;
-	uint8_t *vals = (uint8_t *)sc->vals;
-	int first = 1;
+
 	for (int i = 0; i < ni; i++) {
 		struct item_sel *s = &sel[i];
 		if (!s->keep)
@@ -315,12 +372,14 @@ static int walk_node(struct walk *w, uint64_t blk, int level, uint64_t lo,
 					chi = sel[j].key;
 					break;
 				}
+			/* the first child kept also covers the keys below
+			 * its separator, down to the parent's bound */
 			int r = walk_node(w, child, n->level - 1,
 					  first ? lo : s->key, chi, depth + 1);
 			/* the recursion reused deeper scratch only */
 			if (r == W_DROP) {
 				s->keep = 0;
-				dropped = 1;
+				*dropped = 1;
 			}
 		} else {
 			size_t olen = 0;
@@ -328,62 +387,112 @@ static int walk_node(struct walk *w, uint64_t blk, int level, uint64_t lo,
 					vals + vcur, &olen);
 			if (r == W_DROP) {
 				s->keep = 0;
-				dropped = 1;
+				*dropped = 1;
 			} else if (r == W_REWRITE && olen <= s->len) {
+				/* never longer: the rebuilt node must fit */
 				s->rewritten = 1;
 				s->noff = (uint16_t)vcur;
 				s->nlen = (uint16_t)olen;
 				vcur += olen;
-				dirty = 1;
+				*dirty = 1;
 			}
 		}
 		if (s->keep)
 			first = 0;
 	}
+}
+
+/*
+ * Rebuild node n from the items kept, values packed from the end of the
+ * block (rewritten ones from the scratch), and reseal it in place. Pass 1
+ * reports a checksum mismatch that nothing else changed, and marks a leaf
+ * that had one as suspect: pass 1 trusts its extents less.
+ */
+static void node_rebuild(struct walk *w, uint64_t blk, uint8_t *home, int depth,
+			 const struct item_sel *sel, int crc_bad, int changed)
+{
+	struct fsck *fc = w->fc;
+	struct wscratch *sc = &fc->scratch[depth];
+	const uint8_t *nb = (const uint8_t *)sc->node;
+	const struct udax_node *n = (const struct udax_node *)sc->node;
+	const uint8_t *vals = (const uint8_t *)sc->vals;
+	struct udax_node *b = (struct udax_node *)sc->build;
+	uint8_t *bb = (uint8_t *)sc->build;
+	int check = w->phase == WALK_CHECK;
+
+	memset(bb, 0, UDAX_BLOCK_SIZE);
+	memcpy(bb, nb, UDAX_NODE_HDR);
+	b->nitems = 0;
+	b->val_start = UDAX_BLOCK_SIZE;
+	for (int i = 0; i < n->nitems; i++) {
+		const struct item_sel *s = &sel[i];
+		const uint8_t *v = s->rewritten ? vals + s->noff : nb + s->off;
+		uint16_t len = s->rewritten ? s->nlen : s->len;
+		if (!s->keep)
+			continue;
+		b->val_start = (uint16_t)(b->val_start - len);
+		memcpy(bb + b->val_start, v, len);
+		b->items[b->nitems] = (struct udax_node_item){
+			.key = s->key, .off = b->val_start, .len = len};
+		b->nitems++;
+	}
+	if (check && crc_bad && !changed)
+		fix_problem(fc, PR_1_NODE_CSUM, kind_name(w->kind),
+			    (unsigned long long)blk,
+			    (unsigned long long)w->ino);
+	if (check && crc_bad && n->level == 0) {
+		bit_set(fc->suspect, blk);
+		w->suspect = 1;
+	}
+	img_block_seal(bb);
+	if (!w->readonly)
+		img_write(fc, home, bb, UDAX_BLOCK_SIZE);
+}
+
+/*
+ * Walk the subtree at `blk` (level `level`, -1 for a root of any level;
+ * keys in [lo, hi); `depth` below the root picks the scratch). Returns
+ * W_KEEP, or W_DROP if the parent must drop its pointer to it.
+ */
+static int walk_node(struct walk *w, uint64_t blk, int level, uint64_t lo,
+		     uint64_t hi, int depth)
+{
+	struct fsck *fc = w->fc;
+	int check = w->phase == WALK_CHECK;
+	const struct udax_node *n =
+		(const struct udax_node *)fc->scratch[depth].node;
+	struct item_sel sel[NODE_ITEMS_MAX];
+	int dirty, crc_bad = 0, dropped = 0, r;
+	uint8_t *home = NULL;
+
+	/* is the block this node at all? if not, its subtree goes too */
+	r = node_read(w, blk, level, depth, &home, &crc_bad);
+	if (r < 0)
+		return W_KEEP; /* out of memory: the run stops, change nothing */
+	if (r == W_DROP)
+		return W_DROP;
+	/* which items can be trusted, then what they point at */
+	dirty = items_select(w, blk, n, lo, hi, sel);
+	dirty = values_check(w, blk, n, sel, dirty);
+	items_walk(w, blk, n, sel, lo, hi, depth, &dirty, &dropped);
 
 	int kept = 0;
-	for (int i = 0; i < ni; i++)
+	for (int i = 0; i < n->nitems; i++)
 		kept += sel[i].keep;
-	/* an emptied directory keeps its root leaf with no items */
-	int empty_dir_root = ni == 0 && w->kind == UDAX_TREE_DIR &&
+	/* a node left empty goes: the library never leaves one, except
+	 * that an emptied directory keeps its root leaf with no items */
+	int empty_dir_root = n->nitems == 0 && w->kind == UDAX_TREE_DIR &&
 			     depth == 0 && n->level == 0;
 	if (!kept && !empty_dir_root) {
 		if (!check)
 			node_unclaim(w, blk);
 		return W_DROP;
 	}
-	if (dirty || dropped || crc_bad) {
-		struct udax_node *b = (struct udax_node *)sc->build;
-		uint8_t *bb = (uint8_t *)sc->build;
-		memset(bb, 0, UDAX_BLOCK_SIZE);
-		memcpy(bb, nb, UDAX_NODE_HDR);
-		b->nitems = 0;
-		b->val_start = UDAX_BLOCK_SIZE;
-		for (int i = 0; i < ni; i++) {
-			struct item_sel *s = &sel[i];
-			const uint8_t *v =
-				s->rewritten ? vals + s->noff : nb + s->off;
-			uint16_t len = s->rewritten ? s->nlen : s->len;
-			if (!s->keep)
-				continue;
-			b->val_start = (uint16_t)(b->val_start - len);
-			memcpy(bb + b->val_start, v, len);
-			b->items[b->nitems] = (struct udax_node_item){
-				.key = s->key, .off = b->val_start, .len = len};
-			b->nitems++;
-		}
-		if (check && crc_bad && !dirty && !dropped)
-			fix_problem(fc, PR_1_NODE_CSUM, kind_name(w->kind),
-				    (unsigned long long)blk,
-				    (unsigned long long)w->ino);
-		if (check && crc_bad && n->level == 0) {
-			bit_set(fc->suspect, blk);
-			w->suspect = 1;
-		}
-		img_block_seal(bb);
-		if (!w->readonly)
-			img_write(fc, home, bb, UDAX_BLOCK_SIZE);
-	}
+	if (dirty || dropped || crc_bad)
+		node_rebuild(w, blk, home, depth, sel, crc_bad,
+			     dirty || dropped);
+	/* pass 1 claims the nodes it keeps; a walk that releases (a tree
+	 * being dropped) gives them back */
 	if (check) {
 		bit_set(fc->used, blk);
 		bit_set(fc->nodes_ok, blk);
