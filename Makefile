@@ -34,7 +34,7 @@ LIBS := $(shell pkg-config --libs libpmem2 2>/dev/null || echo -lpmem2) -pthread
 FUSE_CFLAGS := $(shell pkg-config --cflags fuse3 2>/dev/null)
 FUSE_LIBS := $(shell pkg-config --libs fuse3 2>/dev/null || echo -lfuse3)
 
-LIB_SRCS := $(sort $(wildcard src/sys/*.c src/device/*.c src/format/*.c src/journal/*.c \
+LIB_SRCS := $(sort $(wildcard src/*.c src/sys/*.c src/device/*.c src/format/*.c src/journal/*.c \
 	src/alloc/*.c src/btree/*.c src/iomap/*.c src/inode/*.c src/fault/*.c \
 	src/api/*.c \
 	src/fsck/*.c))
@@ -183,10 +183,10 @@ install: all
 	install -m 644 $(MAN8) $(DESTDIR)$(PREFIX)/share/man/man8/
 
 format:
-	clang-format -i $(wildcard include/*.h src/*.h src/*/*.[ch] tests/*.[ch] tests/fuzz/*.c bench/*.c examples/*.c)
+	clang-format -i $(wildcard include/*.h src/*.[ch] src/*/*.[ch] tests/*.[ch] tests/fuzz/*.c bench/*.c examples/*.c)
 
 format-check:
-	clang-format --dry-run --Werror $(wildcard include/*.h src/*.h src/*/*.[ch] tests/*.[ch] tests/fuzz/*.c bench/*.c examples/*.c)
+	clang-format --dry-run --Werror $(wildcard include/*.h src/*.[ch] src/*/*.[ch] tests/*.[ch] tests/fuzz/*.c bench/*.c examples/*.c)
 
 clean:
 	rm -rf build build-san build-tsan build-me build-me-san

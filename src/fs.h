@@ -71,6 +71,9 @@ static inline uint8_t *fs_block(struct udax_fs *fs, uint64_t blkno)
 	return fs->dev->base + (blkno << UDAX_BLOCK_SHIFT);
 }
 
+/* The two calls every layer makes, defined beside this header (fs.c) so
+ * that no layer calls up into api/ for them. */
+
 /* Report a damaged structure (once per call site context) and return
  * UDAX_ECORRUPT, so that callers can write `return fs_corrupt(...)`. */
 int fs_corrupt(struct udax_fs *fs, const char *fmt, ...)

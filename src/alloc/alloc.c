@@ -33,6 +33,23 @@ static void bbmap_pos(struct udax_fs *fs, uint64_t blk, uint64_t *bmblk,
 	*bit = (uint32_t)(blk % UDAX_BITMAP_BITS);
 }
 
+static void alloc_space_put(struct udax_fs *fs, uint64_t start, uint64_t len)
+{
+	alloc_put(&fs->alloc, start, len);
+}
+
+static void alloc_space_unreserve(struct udax_fs *fs, uint64_t n)
+{
+	alloc_unreserve(&fs->alloc, n);
+}
+
+/* What the journal, below this layer, calls back into it for. */
+static const struct journal_space_ops alloc_space_ops = {
+	.put = alloc_space_put,
+	.mark = alloc_bitmap_set,
+	.unreserve = alloc_space_unreserve,
+};
+
 int alloc_init(struct udax_fs *fs)
 {
 	struct alloc *a = &fs->alloc;
@@ -89,6 +106,7 @@ int alloc_init(struct udax_fs *fs)
 		avail += (int64_t)grp->free;
 	}
 	atomic_store(&a->avail, avail);
+	journal_space_set(&fs->journal, &alloc_space_ops);
 	return 0;
 }
 

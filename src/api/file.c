@@ -62,7 +62,8 @@ int api_zero_tail(struct inode *ip, uint64_t size)
 
 	if (!part)
 		return 0;
-	return iomap_zero_range(ip, size, UDAX_BLOCK_SIZE - part);
+	return iomap_zero_range(ip, size, UDAX_BLOCK_SIZE - part,
+				&udax_iomap_ops);
 }
 
 struct punch_count {
@@ -260,11 +261,17 @@ int udax_file_open(struct udax_fs *fs, const char *path, int flags, mode_t mode,
 	*filep = NULL;
 	if (acc == O_ACCMODE)
 		return -EINVAL;
+	/* a create changes a directory: the namespace lock exclusive, so
+	 * that the lookup and the new entry are one step; a plain open
+	 * only looks names up and shares it */
 	if (flags & O_CREAT)
 		pthread_rwlock_wrlock(&fs->ns_lock);
 	else
 		pthread_rwlock_rdlock(&fs->ns_lock);
 	if (flags & O_CREAT) {
+		/* the parent: the last name may not exist yet, and must not
+		 * be followed before O_EXCL is judged (O_EXCL never follows
+		 * a symlink) */
 		ret = namei(fs, path, NAMEI_PARENT, &nd);
 		if (ret)
 			goto unlock;
@@ -297,6 +304,8 @@ int udax_file_open(struct udax_fs *fs, const char *path, int flags, mode_t mode,
 			if (ret)
 				goto unlock;
 		}
+		/* missing: create it now, still under the lock, so no
+		 * other create of the same name can come between */
 		if (!nd.ino) {
 			if (fs->read_only) {
 				ret = -EROFS;
@@ -313,16 +322,22 @@ int udax_file_open(struct udax_fs *fs, const char *path, int flags, mode_t mode,
 			created = 1;
 		}
 	} else {
+		/* an existing object: follow a last symlink unless
+		 * O_NOFOLLOW (which then fails below with ELOOP) */
 		ret = namei(fs, path, (flags & O_NOFOLLOW) ? 0 : NAMEI_FOLLOW,
 			    &nd);
 		if (ret)
 			goto unlock;
 	}
+	/* an entry naming a free inode is damage, not a race: the
+	 * namespace lock is held */
 	di = inode_r(fs, NULL, nd.ino, &err);
 	if (!di) {
 		ret = err == -ESTALE ? UDAX_ECORRUPT : err;
 		goto unlock;
 	}
+	/* then the type checks, in Linux's order, so that each error is
+	 * the one open(2) gives */
 	if (S_ISLNK(di->mode) && (flags & O_CREAT)) {
 		/* as Linux's may_create_in_sticky: a symlink of someone else
 		 * in a sticky world-writable directory is refused first */
@@ -351,6 +366,8 @@ int udax_file_open(struct udax_fs *fs, const char *path, int flags, mode_t mode,
 		ret = -ENXIO; /* devices, fifos: not served by udax */
 		goto unlock;
 	}
+	/* permissions: a file this call created is opened whatever its
+	 * mode says (open(O_CREAT, 0444) for writing works, as POSIX) */
 	if (!created) {
 		int mask = (acc != O_WRONLY ? R_OK : 0) |
 			   (acc != O_RDONLY ? W_OK : 0) |
@@ -363,6 +380,8 @@ int udax_file_open(struct udax_fs *fs, const char *path, int flags, mode_t mode,
 		ret = -EROFS;
 		goto unlock;
 	}
+	/* the in-memory inode, referenced for the life of the handle: an
+	 * unlink while open leaves the file alive until the last close */
 	ret = iget(fs, nd.ino, &ip);
 	if (ret)
 		goto unlock;
@@ -376,6 +395,8 @@ int udax_file_open(struct udax_fs *fs, const char *path, int flags, mode_t mode,
 	f->flags = flags & (O_ACCMODE | O_APPEND);
 	f->is_dir = S_ISDIR(di->mode);
 	pthread_mutex_init(&f->pos_lock, NULL);
+	/* O_TRUNC: with the inode's lock exclusive, as a truncate; still
+	 * under the namespace lock, so no one opens the name between */
 	if ((flags & O_TRUNC) && !created && di->size) {
 		pthread_rwlock_wrlock(&ip->lock);
 		/* mappings (of other handles) first: no page may point at
@@ -387,6 +408,7 @@ int udax_file_open(struct udax_fs *fs, const char *path, int flags, mode_t mode,
 		if (ret)
 			goto free_file;
 	}
+	/* counted so that udax_close can refuse while handles are open */
 	atomic_fetch_add(&fs->open_handles, 1);
 	pthread_rwlock_unlock(&fs->ns_lock);
 	*filep = f;
@@ -449,7 +471,8 @@ ssize_t udax_pread(struct udax_file *f, void *buf, size_t count, off_t off)
 	} else {
 		if (count > size - (uint64_t)off)
 			count = size - (uint64_t)off;
-		ret = iomap_read(f->ip, buf, count, (uint64_t)off);
+		ret = iomap_read(f->ip, buf, count, (uint64_t)off,
+				 &udax_iomap_ops);
 	}
 	pthread_rwlock_unlock(&f->ip->lock);
 	return ret;
@@ -519,7 +542,7 @@ static ssize_t file_write_locked(struct udax_file *f, const void *buf,
 	ret = file_kill_privs(f);
 	if (ret)
 		return ret;
-	n = iomap_write(f->ip, buf, count, (uint64_t)off);
+	n = iomap_write(f->ip, buf, count, (uint64_t)off, &udax_iomap_ops);
 	if (n > 0 && f->ip->maps) {
 		/* zero pages and pages past the old end of file in mappings
 		 * now hide data: back to neutral, the next access maps it */
@@ -705,9 +728,9 @@ off_t udax_lseek(struct udax_file *f, off_t off, int whence)
 			ret = -ENXIO;
 			goto out;
 		}
-		ret = f->is_dir ?
-			      -EINVAL :
-			      iomap_seek(f->ip, (uint64_t)off, whence, size);
+		ret = f->is_dir ? -EINVAL :
+				  iomap_seek(f->ip, (uint64_t)off, whence, size,
+					     &udax_iomap_ops);
 		if (ret >= 0)
 			f->pos = (uint64_t)ret;
 		goto out;
@@ -813,7 +836,8 @@ int udax_fallocate(struct udax_file *f, int mode, off_t off, off_t len)
 		if (ret || (mode & FALLOC_FL_PUNCH_HOLE))
 			goto unlock;
 	} else {
-		ret = iomap_allocate(f->ip, (uint64_t)off, (uint64_t)len);
+		ret = iomap_allocate(f->ip, (uint64_t)off, (uint64_t)len,
+				     &udax_iomap_ops);
 		/* pages a failed mapped store left raising SIGBUS retry */
 		if (!ret && f->ip->maps)
 			ret = fault_file_changed(f->ip, NULL, (uint64_t)off,

@@ -3,12 +3,10 @@
  * fs.c - create, open and close a file system; statfs, sync, errors.
  */
 #include <errno.h>
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
 #include <sys/random.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "api.h"
@@ -18,27 +16,6 @@
 
 #define MKFS_MIN_BYTES (4ull << 20)
 #define MKFS_DEFAULT_FILE_BYTES (64ull << 20)
-
-int fs_corrupt(struct udax_fs *fs, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (fs && fs->quiet)
-		return UDAX_ECORRUPT;
-	fprintf(stderr, "udax: %s: ", fs && fs->dev ? fs->dev->name : "?");
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	return UDAX_ECORRUPT;
-}
-
-int64_t fs_now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
 
 const char *udax_strerror(int err)
 {

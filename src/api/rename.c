@@ -86,11 +86,16 @@ int udax_rename(struct udax_fs *fs, const char *from, const char *to,
 	struct tx *tx;
 	int ret, err = 0;
 
+	/* bad flags fail before any lookup, as renameat2(2) does */
 	if (flags & ~(RENAME_NOREPLACE | RENAME_EXCHANGE))
 		return -EINVAL;
 	if ((flags & RENAME_NOREPLACE) && (flags & RENAME_EXCHANGE))
 		return -EINVAL;
+	/* the namespace lock, exclusive from the lookups to the commit: the
+	 * checks below cannot go stale, and no second rename can make a
+	 * loop between them (what lock_rename orders in Linux) */
 	pthread_rwlock_wrlock(&fs->ns_lock);
+	/* both parents and last names: either name may not exist yet */
 	ret = namei(fs, from, NAMEI_PARENT, &snd);
 	if (ret)
 		goto unlock;
@@ -127,6 +132,7 @@ int udax_rename(struct udax_fs *fs, const char *from, const char *to,
 		ret = -EEXIST;
 		goto unlock;
 	}
+	/* the types of both ends decide which of the checks below apply */
 	src = inode_r(fs, NULL, snd.ino, &err);
 	if (!src) {
 		ret = err;
@@ -179,9 +185,12 @@ int udax_rename(struct udax_fs *fs, const char *from, const char *to,
 			goto unlock;
 		}
 	}
+	/* both entries change: both parents must be writable and searchable
+	 * by the caller */
 	ret = parent_writable_pair(fs, snd.dir, dnd.dir, &sdir, &ddir);
 	if (ret)
 		goto unlock;
+	/* in a sticky directory only the owners may move or replace */
 	ret = perm_sticky(sdir, src);
 	if (!ret && dst)
 		ret = perm_sticky(ddir, dst);
@@ -192,15 +201,20 @@ int udax_rename(struct udax_fs *fs, const char *from, const char *to,
 		ret = perm_check(dst, W_OK);
 	if (ret)
 		goto unlock;
+	/* a directory is replaced only if empty: its entries would be lost */
 	if (!(flags & RENAME_EXCHANGE) && ddir_is && dst->entries) {
 		ret = -ENOTEMPTY;
 		goto unlock;
 	}
+	/* a directory moving in adds a link (its "..") to the new parent */
 	if (sdir_is && !ddir_is && snd.dir != dnd.dir &&
 	    ddir->nlink >= UDAX_LINK_MAX) {
 		ret = -EMLINK;
 		goto unlock;
 	}
+	/* the replaced inode may lose its last link: a reference keeps it
+	 * (an orphan then) until our iput, which frees it outside the
+	 * transaction, or until its last close */
 	if (dst && !(flags & RENAME_EXCHANGE)) {
 		ret = iget(fs, dnd.ino, &victim);
 		if (ret)
@@ -220,8 +234,11 @@ int udax_rename(struct udax_fs *fs, const char *from, const char *to,
 	}
 	inode_lock_two(moved, other);
 
+	/* one transaction: after a crash the rename happened wholly or not
+	 * at all, and no moment exists without the target name */
 	tx = tx_begin(fs);
 	if (flags & RENAME_EXCHANGE) {
+		/* each entry now names the other inode; nothing is freed */
 		ret = dir_retarget(tx, snd.dir, snd.name, snd.len, dnd.ino,
 				   dnd.type);
 		if (!ret)
@@ -247,6 +264,9 @@ int udax_rename(struct udax_fs *fs, const char *from, const char *to,
 		if (!ret)
 			ret = touch_ctime(tx, dnd.ino);
 	} else if (dst) {
+		/* replace: the target name already has an entry; it is
+		 * pointed at the moved inode, and the victim loses the link
+		 * that entry held */
 		ret = dir_retarget(tx, dnd.dir, dnd.name, dnd.len, snd.ino,
 				   snd.type);
 		if (!ret)
@@ -266,6 +286,8 @@ int udax_rename(struct udax_fs *fs, const char *from, const char *to,
 			}
 		}
 	} else {
+		/* a plain move: a new entry, the old one removed; a moved
+		 * directory's ".." and its parents' link counts follow */
 		ret = dir_add(tx, dnd.dir, dnd.name, dnd.len, snd.ino,
 			      snd.type);
 		if (!ret)
@@ -273,9 +295,12 @@ int udax_rename(struct udax_fs *fs, const char *from, const char *to,
 		if (!ret && sdir_is)
 			ret = move_dir(tx, snd.ino, snd.dir, dnd.dir, 1);
 	}
+	/* rename changes the moved inode's ctime, as ext4 and XFS do:
+	 * backup tools look at ctime to find what changed */
 	if (!ret)
 		ret = touch_ctime(tx, snd.ino);
 	ret = ret ? (tx_abort(tx), ret) : tx_commit(tx);
+	/* release in reverse order; an orphaned victim is freed by iput */
 	inode_unlock_two(moved, other);
 	if (other && other != victim)
 		iput(other);

@@ -12,7 +12,7 @@
  *   pass 4  link counts, unattached inodes, orphans
  *   pass 5  block and inode bitmaps, state block, orphan list
  *
- * Every problem found goes through one table (fsck.c, fsck_problems[]):
+ * Every problem found goes through one table (problem.c, fsck_problems[]):
  * a code, a message, what fixing it does, a severity. With FSCK_NO
  * nothing is written; the check then runs on a private copy-on-write map
  * of the image, so that its report is the one FSCK_YES would give.

@@ -115,6 +115,11 @@ int inode_truncate(struct udax_fs *fs, uint64_t ino, uint64_t size, int flags);
 #define INODE_FREE_NOW_BLOCKS 64
 int inode_free_now(struct tx *tx, uint64_t ino);
 
+/* The file system's extent-map ops for the iomap iterator and data paths
+ * (iomap_ops.c): begin/end over a file's extent tree and inode. */
+struct iomap_ops;
+extern const struct iomap_ops udax_iomap_ops;
+
 /* Commit a new size for a file whose data up to it is written and
  * flushed (fenced before the commit): `exact` sets it, else only a larger
  * size is taken. Clears size_pending and the pending mtime. Caller holds

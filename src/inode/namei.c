@@ -41,7 +41,7 @@ ssize_t symlink_read(struct udax_fs *fs, uint64_t ino, char *buf, size_t size)
 	if (err)
 		return err;
 	pthread_rwlock_rdlock(&ip->lock);
-	ret = iomap_read(ip, buf, n, 0);
+	ret = iomap_read(ip, buf, n, 0, &udax_iomap_ops);
 	pthread_rwlock_unlock(&ip->lock);
 	iput(ip);
 	return ret;
@@ -67,17 +67,24 @@ int namei(struct udax_fs *fs, const char *path, int flags, struct namei *nd)
 		return -ENOENT;
 	if (plen >= PATH_MAX)
 		return -ENAMETOOLONG;
+	/* a private copy: symlink expansion rewrites the path in place */
 	buf = pathbuf;
 	memcpy(buf, path, plen + 1);
 	p = buf;
 
+	/* one component a turn: cur is the directory reached so far, p the
+	 * rest of the path (relative paths start at the root too: udax has
+	 * no current directory) */
 	for (;;) {
 		const struct udax_inode *di;
 		uint64_t ino = 0;
 		unsigned char type = 0;
 
+		/* "a//b" is "a/b" */
 		while (*p == '/')
 			p++;
+		/* a directory that an entry names but that is free is damage,
+		 * not a name that vanished: the namespace lock is held */
 		di = inode_r(fs, NULL, cur, &err);
 		if (!di) {
 			ret = err == -ESTALE ? UDAX_ECORRUPT : err;
@@ -94,6 +101,8 @@ int namei(struct udax_fs *fs, const char *path, int flags, struct namei *nd)
 			ret = S_ISDIR(di->mode) ? 0 : -ENOTDIR;
 			goto out;
 		}
+		/* cut the component; q skips the slashes after it, so that
+		 * "last" and "trailing" see "a/b/" as last name "b/" */
 		char *comp = p;
 		while (*p && *p != '/')
 			p++;
@@ -108,6 +117,7 @@ int namei(struct udax_fs *fs, const char *path, int flags, struct namei *nd)
 			ret = -ENOTDIR;
 			goto out;
 		}
+		/* searching a directory needs execute permission on it */
 		ret = perm_check(di, X_OK);
 		if (ret)
 			goto out;
@@ -124,6 +134,8 @@ int namei(struct udax_fs *fs, const char *path, int flags, struct namei *nd)
 			}
 			goto out;
 		}
+		/* "." and ".." are not stored as entries: they come from the
+		 * inode (the root's parent is itself) */
 		if (clen == 1 && comp[0] == '.') {
 			ino = cur, type = DT_DIR;
 		} else if (clen == 2 && comp[0] == '.' && comp[1] == '.') {
@@ -156,6 +168,8 @@ int namei(struct udax_fs *fs, const char *path, int flags, struct namei *nd)
 			ret = -ENOENT;
 			goto out;
 		}
+		/* a symlink in the middle is always followed; the last one
+		 * only with NAMEI_FOLLOW or when "name/" asks for a directory */
 		if (type == DT_LNK &&
 		    (!last || (flags & NAMEI_FOLLOW) || trailing)) {
 			ssize_t tl;
@@ -168,6 +182,9 @@ int namei(struct udax_fs *fs, const char *path, int flags, struct namei *nd)
 				ret = (int)tl;
 				goto out;
 			}
+			/* the expanded path may outgrow the stack buffer:
+			 * move to one heap buffer sized for the worst case
+			 * (every link at PATH_MAX), taken once */
 			size_t rest = strlen(p);
 			if ((size_t)tl + rest + 1 > cap) {
 				if (!big) {
@@ -188,11 +205,14 @@ int namei(struct udax_fs *fs, const char *path, int flags, struct namei *nd)
 			memmove(dst + tl, p, rest + 1);
 			memcpy(dst, tbuf, (size_t)tl);
 			buf = dst;
+			/* a relative target resolves from the link's own
+			 * directory, which cur still is */
 			if (buf[0] == '/')
 				cur = UDAX_ROOT_INO;
 			p = buf;
 			continue;
 		}
+		/* the object itself is wanted: "name/" must be a directory */
 		if (last) {
 			nd->dir = cur;
 			nd->ino = ino;
@@ -204,6 +224,7 @@ int namei(struct udax_fs *fs, const char *path, int flags, struct namei *nd)
 			ret = trailing && type != DT_DIR ? -ENOTDIR : 0;
 			goto out;
 		}
+		/* descend; the loop checks that it is a directory */
 		cur = ino;
 		p = q;
 	}

@@ -1,22 +1,16 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * extent.c - a file's extent tree and the file system's iomap begin/end.
+ * extent.c - a file's extent tree: look up, insert, remove extents.
  *
- * begin() looks the extent up and, for writes and fallocate, reserves and
- * takes blocks for a hole (at most EXT_STEP_BLOCKS per step, 2 MiB-aligned
- * when large); the blocks stay unknown to the media until end() commits
- * the new extent in one transaction, after the data written into them is
- * durable. What the caller did not use is given back. So no stale data is
- * ever reachable, and a failure part-way leaks nothing.
+ * The file system's iomap begin/end, which read and change the inode
+ * that owns the tree, are in the layer above (inode/iomap_ops.c).
  */
 #include <errno.h>
 #include <string.h>
 
 #include "btree/btree.h"
-#include "inode/inode.h"
+#include "fs.h"
 #include "iomap.h"
-
-#define EXT_STEP_BLOCKS 16384u /* 64 MiB */
 
 static int ext_check(struct btree *bt, uint64_t key,
 		     const struct udax_extent_val *v, size_t vlen)
@@ -36,8 +30,8 @@ static int ext_check(struct btree *bt, uint64_t key,
 }
 
 /* Find the extent with the greatest key <= fblk (or >= with ge). */
-static int ext_find(struct btree *bt, uint64_t fblk, enum bt_mode mode,
-		    uint64_t *key, struct udax_extent_val *v)
+int ext_find(struct btree *bt, uint64_t fblk, enum bt_mode mode, uint64_t *key,
+	     struct udax_extent_val *v)
 {
 	size_t vlen = sizeof(*v);
 	int ret = bt_find(bt, fblk, mode, key, v, &vlen);
@@ -117,8 +111,7 @@ int ext_insert(struct btree *bt, uint64_t fblk, uint64_t dev, uint64_t len,
 }
 
 /* Unmap without freeing: the blocks stay with the caller. */
-static int ext_release_keep(struct btree *bt, uint64_t dev, uint64_t len,
-			    void *arg)
+int ext_release_keep(struct btree *bt, uint64_t dev, uint64_t len, void *arg)
 {
 	(void)bt, (void)dev, (void)len, (void)arg;
 	return 0;
@@ -183,174 +176,3 @@ int ext_remove(struct btree *bt, uint64_t fblk, uint64_t len,
 	}
 	return 0;
 }
-
-/* ---- iomap begin/end ---- */
-
-static int udax_iomap_begin(struct inode *ip, uint64_t pos, uint64_t len,
-			    unsigned flags, struct iomap *iomap)
-{
-	struct udax_fs *fs = ip->fs;
-	const struct udax_inode *di;
-	struct btree bt;
-	struct ext_map m;
-	uint64_t fblk = pos >> UDAX_BLOCK_SHIFT;
-	uint64_t end = pos + len;
-	int ret;
-
-	di = inode_r(fs, NULL, ip->ino, &ret);
-	if (!di)
-		return ret;
-	bt_init(&bt, fs, NULL, di->root, ip->ino, UDAX_TREE_EXTENT);
-	ret = ext_map(&bt, fblk, &m);
-	if (ret)
-		return ret;
-	uint64_t mend = (m.fblk + m.len) > (UINT64_MAX >> UDAX_BLOCK_SHIFT) ?
-				UINT64_MAX :
-				(m.fblk + m.len) << UDAX_BLOCK_SHIFT;
-	iomap->offset = pos;
-	iomap->length = (mend < end ? mend : end) - pos;
-	iomap->flags = 0;
-	if (!m.hole) {
-		iomap->type = (m.flags & UDAX_EXT_UNWRITTEN) ? IOMAP_UNWRITTEN :
-							       IOMAP_MAPPED;
-		iomap->addr = (m.dev << UDAX_BLOCK_SHIFT) +
-			      (pos & (UDAX_BLOCK_SIZE - 1));
-		return 0;
-	}
-	iomap->type = IOMAP_HOLE;
-	iomap->addr = IOMAP_NULL_ADDR;
-	if (!(flags & (IOMAP_WRITE | IOMAP_ALLOC)))
-		return 0;
-
-	/* Allocate for the hole: reserve first, so ENOSPC comes before any
-	 * data is copied, then take one extent. */
-	uint64_t last = (pos + iomap->length - 1) >> UDAX_BLOCK_SHIFT;
-	uint64_t want = last - fblk + 1, got_start, got_len, avail;
-	if (want > EXT_STEP_BLOCKS)
-		want = EXT_STEP_BLOCKS;
-	if (alloc_reserve_fs(fs, want, 0)) {
-		avail = alloc_available(&fs->alloc);
-		want = avail < want ? avail : want;
-		if (!want || alloc_reserve(&fs->alloc, want, 0))
-			return -ENOSPC;
-	}
-	/* goal: right after the previous extent's blocks */
-	uint64_t goal = 0, pkey;
-	struct udax_extent_val pv;
-	if (fblk && !ext_find(&bt, fblk - 1, BT_LE, &pkey, &pv))
-		goal = pv.dev_blk + pv.len;
-	ret = alloc_take(&fs->alloc, goal, want,
-			 want >= UDAX_HUGE_BLOCKS &&
-				 (fblk % UDAX_HUGE_BLOCKS) == 0,
-			 &got_start, &got_len);
-	if (ret) {
-		alloc_unreserve(&fs->alloc, want);
-		return ret;
-	}
-	if (got_len < want)
-		alloc_unreserve(&fs->alloc, want - got_len);
-	iomap->new_blk = got_start;
-	iomap->new_len = got_len;
-	if ((fblk + got_len) << UDAX_BLOCK_SHIFT < pos + iomap->length)
-		iomap->length = ((fblk + got_len) << UDAX_BLOCK_SHIFT) - pos;
-	iomap->type = (flags & IOMAP_ALLOC) ? IOMAP_UNWRITTEN : IOMAP_MAPPED;
-	iomap->flags = IOMAP_F_NEW | IOMAP_F_DIRTY;
-	iomap->addr =
-		(got_start << UDAX_BLOCK_SHIFT) + (pos & (UDAX_BLOCK_SIZE - 1));
-	return 0;
-}
-
-/* Commit what a write or fallocate step did to the extent map. */
-static int udax_iomap_end(struct inode *ip, uint64_t pos, uint64_t len,
-			  uint64_t done, unsigned flags, struct iomap *iomap)
-{
-	struct udax_fs *fs = ip->fs;
-	uint64_t fblk = pos >> UDAX_BLOCK_SHIFT;
-	uint64_t used =
-		done ? ((pos + done - 1) >> UDAX_BLOCK_SHIFT) - fblk + 1 : 0;
-	int converting = (flags & IOMAP_WRITE) &&
-			 iomap->type == IOMAP_UNWRITTEN &&
-			 !(iomap->flags & IOMAP_F_NEW);
-	int ret;
-	(void)len;
-
-	if (!(flags & (IOMAP_WRITE | IOMAP_ALLOC)))
-		return 0;
-	if (iomap->flags & IOMAP_F_NEW) {
-		if (used < iomap->new_len)
-			alloc_put(&fs->alloc, iomap->new_blk + used,
-				  iomap->new_len - used);
-		if (!used)
-			return 0;
-	}
-	const struct udax_inode *rdi = inode_r(fs, NULL, ip->ino, &ret);
-	if (!rdi)
-		goto put_new;
-	int grows = (flags & IOMAP_WRITE) && pos + done > rdi->size;
-	if (!(iomap->flags & IOMAP_F_NEW) && !converting) {
-		/* an overwrite of mapped blocks: the size it reaches is
-		 * committed by the next step or at the end of the write */
-		if (grows && pos + done > ip->size_pending)
-			ip->size_pending = pos + done;
-		if (flags & IOMAP_WRITE)
-			ip->mtime_pending = fs_now_ns();
-		return 0;
-	}
-
-	struct tx *tx = tx_begin(fs);
-	struct udax_inode *di = inode_w(tx, ip->ino);
-	struct btree bt;
-	if (!di) {
-		ret = tx->failed;
-		tx_abort(tx);
-		goto put_new;
-	}
-	bt_init(&bt, fs, tx, di->root, ip->ino, UDAX_TREE_EXTENT);
-	ret = 0;
-	if (iomap->flags & IOMAP_F_NEW) {
-		/* from here on the transaction owns the blocks */
-		ret = tx_use_blocks(tx, iomap->new_blk, used);
-		if (!ret)
-			ret = ext_insert(
-				&bt, fblk, iomap->new_blk, used,
-				(flags & IOMAP_ALLOC) ? UDAX_EXT_UNWRITTEN : 0);
-	} else if (converting) {
-		uint64_t dev = iomap->addr >> UDAX_BLOCK_SHIFT;
-		ret = ext_remove(&bt, fblk, used, ext_release_keep, NULL, NULL);
-		if (!ret)
-			ret = ext_insert(&bt, fblk, dev, used, 0);
-	}
-	if (!ret) {
-		di = inode_w(tx, ip->ino);
-		ret = di ? 0 : tx->failed;
-	}
-	if (ret) {
-		tx_abort(tx); /* gives back the blocks */
-		return ret;
-	}
-	di->root = bt.root;
-	di->blocks += (uint64_t)bt.nodes_delta;
-	if (iomap->flags & IOMAP_F_NEW)
-		di->blocks += used;
-	if (grows)
-		di->size = pos + done;
-	if (ip->size_pending > di->size)
-		di->size = ip->size_pending;
-	ip->size_pending = 0;
-	if (flags & IOMAP_WRITE) {
-		di->mtime_ns = di->ctime_ns = fs_now_ns();
-		ip->mtime_pending = 0;
-	}
-	tx->data_flushed = 1;
-	return tx_commit(tx);
-
-put_new:
-	if (iomap->flags & IOMAP_F_NEW)
-		alloc_put(&fs->alloc, iomap->new_blk, used);
-	return ret;
-}
-
-const struct iomap_ops udax_iomap_ops = {
-	.begin = udax_iomap_begin,
-	.end = udax_iomap_end,
-};

@@ -14,14 +14,15 @@ static inline uint8_t *dev_addr(struct inode *ip, uint64_t addr)
 	return ip->fs->dev->base + addr;
 }
 
-ssize_t iomap_read(struct inode *ip, void *buf, uint64_t len, uint64_t off)
+ssize_t iomap_read(struct inode *ip, void *buf, uint64_t len, uint64_t off,
+		   const struct iomap_ops *ops)
 {
 	struct iomap_iter it = {
 		.ip = ip, .pos = off, .len = len, .flags = IOMAP_REPORT};
 	uint8_t *dst = buf;
 	int ret;
 
-	while ((ret = iomap_iter(&it, &udax_iomap_ops)) > 0) {
+	while ((ret = iomap_iter(&it, ops)) > 0) {
 		uint8_t *d = dst + (it.pos - off);
 		if (it.iomap.type == IOMAP_MAPPED ||
 		    it.iomap.type == IOMAP_SHARED)
@@ -49,15 +50,15 @@ static void zero_edges(struct inode *ip, uint64_t addr, uint64_t len)
 }
 
 ssize_t iomap_write(struct inode *ip, const void *buf, uint64_t len,
-		    uint64_t off)
+		    uint64_t off, const struct iomap_ops *ops)
 {
 	struct iomap_iter it = {
 		.ip = ip, .pos = off, .len = len, .flags = IOMAP_WRITE};
 	struct dev *dev = ip->fs->dev;
 	const uint8_t *src = buf;
-	int ret, err_size;
+	int ret;
 
-	while ((ret = iomap_iter(&it, &udax_iomap_ops)) > 0) {
+	while ((ret = iomap_iter(&it, ops)) > 0) {
 		const struct iomap *m = &it.iomap;
 		if ((m->flags & IOMAP_F_NEW) || m->type == IOMAP_UNWRITTEN)
 			zero_edges(ip, m->addr, m->length);
@@ -65,33 +66,20 @@ ssize_t iomap_write(struct inode *ip, const void *buf, uint64_t len,
 				    src + (it.pos - off), m->length);
 		it.processed = (int64_t)m->length;
 	}
-	if (ip->size_pending) {
-		int err = inode_set_size(ip, ip->size_pending, 0);
-		if (err && !ret)
-			ret = err;
-	}
-	ip->size_pending = 0;
-	if (ret < 0 && it.done) {
-		/* a commit failed: bytes past the size on media are not in the
-		 * file (an overwrite step's size is committed by the next
-		 * step, or above), so they were not written */
-		const struct udax_inode *di =
-			inode_r(ip->fs, NULL, ip->ino, &err_size);
-		uint64_t size = di ? di->size : off;
-		if (off + it.done > size)
-			it.done = size > off ? size - off : 0;
-	}
+	if (ops->write_end)
+		ret = ops->write_end(ip, off, &it.done, ret);
 	return it.done ? (ssize_t)it.done : ret;
 }
 
-int iomap_zero_range(struct inode *ip, uint64_t off, uint64_t len)
+int iomap_zero_range(struct inode *ip, uint64_t off, uint64_t len,
+		     const struct iomap_ops *ops)
 {
 	struct iomap_iter it = {
 		.ip = ip, .pos = off, .len = len, .flags = IOMAP_ZERO};
 	struct dev *dev = ip->fs->dev;
 	int ret;
 
-	while ((ret = iomap_iter(&it, &udax_iomap_ops)) > 0) {
+	while ((ret = iomap_iter(&it, ops)) > 0) {
 		if (it.iomap.type == IOMAP_MAPPED)
 			dev->ops->memzero_nt(dev, dev_addr(ip, it.iomap.addr),
 					     it.iomap.length);
@@ -100,18 +88,20 @@ int iomap_zero_range(struct inode *ip, uint64_t off, uint64_t len)
 	return ret;
 }
 
-int iomap_allocate(struct inode *ip, uint64_t off, uint64_t len)
+int iomap_allocate(struct inode *ip, uint64_t off, uint64_t len,
+		   const struct iomap_ops *ops)
 {
 	struct iomap_iter it = {
 		.ip = ip, .pos = off, .len = len, .flags = IOMAP_ALLOC};
 	int ret;
 
-	while ((ret = iomap_iter(&it, &udax_iomap_ops)) > 0)
+	while ((ret = iomap_iter(&it, ops)) > 0)
 		it.processed = (int64_t)it.iomap.length;
 	return ret;
 }
 
-int64_t iomap_seek(struct inode *ip, uint64_t off, int whence, uint64_t size)
+int64_t iomap_seek(struct inode *ip, uint64_t off, int whence, uint64_t size,
+		   const struct iomap_ops *ops)
 {
 	struct iomap_iter it = {
 		.ip = ip, .pos = off, .len = size - off, .flags = IOMAP_REPORT};
@@ -119,7 +109,7 @@ int64_t iomap_seek(struct inode *ip, uint64_t off, int whence, uint64_t size)
 
 	if (off >= size)
 		return -ENXIO;
-	while ((ret = iomap_iter(&it, &udax_iomap_ops)) > 0) {
+	while ((ret = iomap_iter(&it, ops)) > 0) {
 		int data = it.iomap.type != IOMAP_HOLE;
 		if (whence == SEEK_DATA && data)
 			return (int64_t)it.pos;

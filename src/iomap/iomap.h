@@ -25,7 +25,10 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "btree/btree.h"
+
 struct inode;
+struct udax_extent_val;
 
 enum iomap_type {
 	IOMAP_HOLE,	 /* no blocks: reads as zeros */
@@ -74,6 +77,12 @@ struct iomap_ops {
 	/* `done` bytes of [pos, pos+len) were processed (may be 0). */
 	int (*end)(struct inode *ip, uint64_t pos, uint64_t len, uint64_t done,
 		   unsigned flags, struct iomap *iomap);
+	/* After the loop of iomap_write() (NULL: nothing to do): commit
+	 * what the steps left pending and, if ret < 0, cut *done back to
+	 * what the file holds. Returns ret, or the error of that commit if
+	 * ret is not one already. */
+	int (*write_end)(struct inode *ip, uint64_t off, uint64_t *done,
+			 int ret);
 };
 
 /* Advance the iteration: end the previous extent, begin the next.
@@ -81,17 +90,20 @@ struct iomap_ops {
  * negative errno. */
 int iomap_iter(struct iomap_iter *it, const struct iomap_ops *ops);
 
-/* The file system's extent-map ops (extent.c). */
-extern const struct iomap_ops udax_iomap_ops;
-
-/* Data paths (io.c). Caller holds ip->lock as the iterator requires. */
-ssize_t iomap_read(struct inode *ip, void *buf, uint64_t len, uint64_t off);
+/* Data paths (io.c), each a loop over the extent map of the file system
+ * that passes its ops (udax_iomap_ops, inode/iomap_ops.c). Caller holds
+ * ip->lock as the iterator requires. */
+ssize_t iomap_read(struct inode *ip, void *buf, uint64_t len, uint64_t off,
+		   const struct iomap_ops *ops);
 ssize_t iomap_write(struct inode *ip, const void *buf, uint64_t len,
-		    uint64_t off);
-int iomap_zero_range(struct inode *ip, uint64_t off, uint64_t len);
-int iomap_allocate(struct inode *ip, uint64_t off, uint64_t len);
+		    uint64_t off, const struct iomap_ops *ops);
+int iomap_zero_range(struct inode *ip, uint64_t off, uint64_t len,
+		     const struct iomap_ops *ops);
+int iomap_allocate(struct inode *ip, uint64_t off, uint64_t len,
+		   const struct iomap_ops *ops);
 /* SEEK_DATA/SEEK_HOLE from off; returns the offset or -ENXIO. */
-int64_t iomap_seek(struct inode *ip, uint64_t off, int whence, uint64_t size);
+int64_t iomap_seek(struct inode *ip, uint64_t off, int whence, uint64_t size,
+		   const struct iomap_ops *ops);
 
 /* ---- the extent tree of a file (extent.c) ---- */
 
@@ -105,6 +117,10 @@ struct ext_map {
 	int hole;
 };
 int ext_map(struct btree *bt, uint64_t fblk, struct ext_map *m);
+/* The extent with the greatest key <= fblk (BT_LE), or as mode says.
+ * Returns 0, -ENOENT, or UDAX_ECORRUPT for a damaged extent. */
+int ext_find(struct btree *bt, uint64_t fblk, enum bt_mode mode, uint64_t *key,
+	     struct udax_extent_val *v);
 int ext_insert(struct btree *bt, uint64_t fblk, uint64_t dev, uint64_t len,
 	       uint32_t flags);
 /* Remove the mappings of [fblk, fblk+len); each device range unmapped is
@@ -116,5 +132,7 @@ int ext_remove(struct btree *bt, uint64_t fblk, uint64_t len,
 	       void *arg, uint64_t *next_fblk);
 /* The release function that frees the blocks in bt's transaction. */
 int ext_release_free(struct btree *bt, uint64_t dev, uint64_t len, void *arg);
+/* The release function that keeps them (the caller maps them again). */
+int ext_release_keep(struct btree *bt, uint64_t dev, uint64_t len, void *arg);
 
 #endif /* UDAX_IOMAP_H */

@@ -86,6 +86,11 @@ int journal_init(struct udax_fs *fs)
 	return 0;
 }
 
+void journal_space_set(struct journal *j, const struct journal_space_ops *ops)
+{
+	j->space = ops;
+}
+
 void journal_fini(struct udax_fs *fs)
 {
 	struct journal *j = &fs->journal;
@@ -309,7 +314,7 @@ int journal_checkpoint_locked(struct udax_fs *fs)
 			return journal_shut_down(j, dev_error(fs->dev));
 	}
 	for (size_t i = 0; i < j->ndfree; i++)
-		alloc_put(&fs->alloc, j->dfree[i].start, j->dfree[i].len);
+		j->space->put(fs, j->dfree[i].start, j->dfree[i].len);
 	j->ndfree = 0;
 	atomic_store(&j->dfree_blocks, 0);
 	j->checkpoints++;
@@ -457,7 +462,7 @@ static int tx_range_add(struct tx_range **arr, size_t *n, size_t *cap,
 
 int tx_free_blocks(struct tx *tx, uint64_t start, uint64_t len)
 {
-	int ret = alloc_bitmap_set(tx, start, len, 0);
+	int ret = tx->fs->journal.space->mark(tx, start, len, 0);
 	if (!ret)
 		ret = tx_range_add(&tx->frees, &tx->nfrees, &tx->capfrees,
 				   start, len);
@@ -468,12 +473,14 @@ int tx_free_blocks(struct tx *tx, uint64_t start, uint64_t len)
 
 int tx_use_blocks(struct tx *tx, uint64_t start, uint64_t len)
 {
+	const struct journal_space_ops *space = tx->fs->journal.space;
 	int ret = tx_range_add(&tx->allocs, &tx->nallocs, &tx->capallocs, start,
 			       len);
+
 	if (ret)
-		alloc_put(&tx->fs->alloc, start, len); /* not recorded */
+		space->put(tx->fs, start, len); /* not recorded */
 	else
-		ret = alloc_bitmap_set(tx, start, len, 1);
+		ret = space->mark(tx, start, len, 1);
 	if (ret && !tx->failed)
 		tx->failed = ret;
 	return ret;
@@ -619,7 +626,7 @@ static void journal_defer_free(struct udax_fs *fs, uint64_t start, uint64_t len)
 			/* no memory to remember it: checkpoint now instead
 			 * (shut down: it stays in use until the next open) */
 			if (!journal_checkpoint_locked(fs))
-				alloc_put(&fs->alloc, start, len);
+				j->space->put(fs, start, len);
 			return;
 		}
 		j->dfree = a;
@@ -643,7 +650,7 @@ static void tx_release(struct tx *tx, int committed)
 		}
 	}
 	if (tx->meta_reserved)
-		alloc_unreserve(&tx->fs->alloc, tx->meta_reserved);
+		tx->fs->journal.space->unreserve(tx->fs, tx->meta_reserved);
 	tx->nblocks = 0;
 	tx->fs->journal.locked = 0;
 	pthread_mutex_unlock(&tx->fs->journal.lock);
@@ -716,8 +723,8 @@ int tx_commit(struct tx *tx)
 void tx_abort(struct tx *tx)
 {
 	for (size_t i = 0; i < tx->nallocs; i++)
-		alloc_put(&tx->fs->alloc, tx->allocs[i].start,
-			  tx->allocs[i].len);
+		tx->fs->journal.space->put(tx->fs, tx->allocs[i].start,
+					   tx->allocs[i].len);
 	tx_release(tx, 0);
 }
 

@@ -61,6 +61,24 @@ struct tx {
 };
 
 /*
+ * The allocator's side of a transaction. The journal sits below the
+ * allocator (docs/DESIGN.md) and does not call it by name: alloc_init()
+ * registers these with journal_space_set(). Mount replays the journal
+ * before the allocator exists; no transaction can free, allocate or
+ * reserve blocks until then, so they are not called before it.
+ */
+struct journal_space_ops {
+	/* Blocks back to free space, in memory only: a checkpoint releasing
+	 * frees held back, or an abort returning what it had taken. */
+	void (*put)(struct udax_fs *fs, uint64_t start, uint64_t len);
+	/* Mark blocks used (1) or free (0) in the on-media block bitmap,
+	 * in tx. Returns 0 or a negative errno. */
+	int (*mark)(struct tx *tx, uint64_t start, uint64_t len, int used);
+	/* Give back blocks reserved for tree nodes and not used. */
+	void (*unreserve)(struct udax_fs *fs, uint64_t n);
+};
+
+/*
  * The journal of a mounted file system. `lock` is held by the one open
  * transaction; `tx` is reused by every transaction.
  */
@@ -90,11 +108,15 @@ struct journal {
 	 * the failed transaction until it is closed, and the next open
 	 * replays whatever of the log reached the media. Guarded by lock. */
 	int error;
-	uint64_t commits, checkpoints; /* statistics */
+	uint64_t commits, checkpoints;	       /* statistics */
+	const struct journal_space_ops *space; /* the allocator's, set once */
 };
 
 int journal_init(struct udax_fs *fs);
 void journal_fini(struct udax_fs *fs);
+
+/* Register the allocator's side of transactions (after journal_init). */
+void journal_space_set(struct journal *j, const struct journal_space_ops *ops);
 
 /* Replay the committed transactions left in the journal (idempotent),
  * then checkpoint. Returns 1 if something was replayed, 0 if not,
