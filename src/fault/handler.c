@@ -468,19 +468,17 @@ static int evict_keeps(struct fault *fc, struct fault_map *v, uint64_t off,
 
 /* Evict what may go of v: each run of pages not kept that holds more
  * than one kernel mapping, or a page that is not neutral, becomes one
- * neutral range. Takes v->ip->lock exclusively (waiting for it only when
- * it is the faulting inode's: another inode's holder may be a thread
- * waiting for this very fault). */
+ * neutral range. Takes v->ip->lock exclusively if it is free, else skips
+ * v: its holder may be a thread waiting for this very fault (a copy under
+ * the lock from a buffer in a mapping whose prefaulted pages an eviction
+ * took away), even when v is the faulting mapping. */
 static void evict_map(struct fault *fc, struct fault_map *v,
-		      struct inode *faulting, const struct fault_recent *recent,
-		      struct pagemap *pm)
+		      const struct fault_recent *recent, struct pagemap *pm)
 {
 	uint64_t end = v->offset + v->len, a = v->offset;
 	int64_t before = atomic_load(&v->pieces);
 
-	if (v->ip == faulting)
-		pthread_rwlock_wrlock(&v->ip->lock);
-	else if (pthread_rwlock_trywrlock(&v->ip->lock))
+	if (pthread_rwlock_trywrlock(&v->ip->lock))
 		return;
 	pm->valid = 0;
 	while (a < end) {
@@ -515,7 +513,7 @@ static int by_last_fault(const void *a, const void *b)
 
 /* Evict pieces down to 3/4 of the budget, or (all) everything that may
  * go. Only the worker calls it: a zap waits for the reader. */
-static void fault_evict(struct fault *fc, struct inode *faulting, int all)
+static void fault_evict(struct fault *fc, int all)
 {
 	int64_t target = all ? 0 : fc->piece_budget * 3 / 4;
 	struct fault_recent recent[FAULT_RECENT_THREADS];
@@ -540,7 +538,7 @@ static void fault_evict(struct fault *fc, struct inode *faulting, int all)
 	pm.fd = sys_open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC, 0);
 	for (size_t i = 0; i < n; i++) {
 		if (atomic_load(&fc->pieces) > target)
-			evict_map(fc, v[i], faulting, recent, &pm);
+			evict_map(fc, v[i], recent, &pm);
 		fault_map_put(v[i]);
 	}
 	if (pm.fd >= 0)
@@ -579,7 +577,7 @@ int fault_resolve(struct fault *fc, struct fault_map *m, uint64_t addr,
 	if (atomic_load(&fc->pieces) > evict_above) {
 		if (!may_wait)
 			return -EWOULDBLOCK; /* the worker evicts */
-		fault_evict(fc, ip, 0);
+		fault_evict(fc, 0);
 	}
 	/* tries: 0 as usual; 1 after evicting all that may go (the kernel
 	 * is out of mappings, vm.max_map_count); 2 this page alone */
@@ -605,7 +603,7 @@ int fault_resolve(struct fault *fc, struct fault_map *m, uint64_t addr,
 		if (ret == -ENOMEM && tries < 2) {
 			pthread_rwlock_unlock(&ip->lock);
 			if (!tries)
-				fault_evict(fc, ip, 1);
+				fault_evict(fc, 1);
 			continue;
 		}
 		if (ret) {
