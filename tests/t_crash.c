@@ -2,6 +2,9 @@
 /*
  * t_crash.c - crash-state enumeration on the crash-emulating device.
  *
+ * Every run starts from the same aged file system (age.h: garbage in the
+ * free space, every block handed out was used before), made once and
+ * copied into a new crash device per run; then the common setup.
  * For every operation of crash_ops.h and every fence it makes, the
  * operation is run again with the device frozen at that fence; the crash
  * images keep every subset of the pending cache lines (all subsets up to
@@ -14,10 +17,11 @@
  * Environment: UDAX_CRASH_EXHAUSTIVE, UDAX_CRASH_SAMPLES, UDAX_CRASH_SEED,
  * UDAX_CRASH_OPS (comma-separated names), UDAX_CRASH_DENSITY (n times as
  * many crash points in long operations, which skip some) tune the run
- * (make crash-long).
+ * (make crash-long); UDAX_AGE=0 starts from a fresh device instead.
  */
 #include <unistd.h>
 
+#include "age.h"
 #include "api/api.h"
 #include "crash_ops.h"
 #include "fsck/fsck.h"
@@ -42,6 +46,9 @@ static uint64_t rng_next(uint64_t *s)
 	return z ^ (z >> 31);
 }
 
+/* The aged file system every run starts from (age.h), made once. */
+static uint8_t *aged;
+
 struct run {
 	struct udax_fs *fs;
 	struct dev *dev;
@@ -58,8 +65,9 @@ static int crash_run(const struct crash_op *op, uint64_t fence, struct run *r)
 	ret = dev_crash_new(&r->dev, CRASH_DEV_SIZE);
 	if (ret)
 		return ret;
+	dev_crash_load(r->dev, aged);
 	struct udax_open_opts oo = {.quiet = 1};
-	ret = udax_open_device(&r->fs, r->dev, 1, &oo);
+	ret = udax_open_device(&r->fs, r->dev, 0, &oo);
 	if (ret)
 		return ret;
 	ret = crash_setup(r->fs);
@@ -354,6 +362,12 @@ static int crash_all(void)
 		 (int)getpid());
 	printf("# crash: seed %llu (UDAX_CRASH_SEED replays)\n",
 	       (unsigned long long)crash_seed);
+	int ret = age_image(CRASH_DEV_SIZE, &aged);
+	if (ret) {
+		fprintf(stderr, "  aging the device failed: %s\n",
+			udax_strerror(ret));
+		return T_FAIL;
+	}
 	for (size_t i = 0; i < sizeof(crash_ops) / sizeof(crash_ops[0]); i++) {
 		if (only && !strstr(only, crash_ops[i].name))
 			continue;
@@ -368,6 +382,7 @@ static int crash_all(void)
 		failed |= f;
 	}
 	unlink(img_path);
+	free(aged);
 	printf("# crash: total %llu crash points, %llu images\n",
 	       (unsigned long long)points_checked,
 	       (unsigned long long)images_checked);
