@@ -226,6 +226,40 @@ static int recovered_digest(const uint8_t *img, uint32_t *h)
 	return ret;
 }
 
+/* Recover `img`, commit a new file, and lose power with every store kept
+ * (a copy of the memory): the second recovery must find the file. A log
+ * replayed but not retired would make the new commits, whose numbers do
+ * not follow the old log's, invisible to it. */
+static int crash_after_recovery(const uint8_t *img, uint8_t *img2,
+				const char *op, uint64_t k)
+{
+	struct udax_open_opts oo = {.quiet = 1};
+	struct udax_fs *fs;
+	struct dev *dev;
+	struct stat st;
+	int ret = dev_memory_from_image(&dev, img, CRASH_DEV_SIZE);
+
+	if (ret || udax_open_device(&fs, dev, 0, &oo))
+		return 0; /* an image that does not open is judged elsewhere */
+	ret = put_file(fs, "/after-recovery", 100, 9);
+	if (!ret)
+		memcpy(img2, udax_fs_device(fs)->base, CRASH_DEV_SIZE);
+	udax_close(&fs);
+	if (!ret && !dev_memory_from_image(&dev, img2, CRASH_DEV_SIZE) &&
+	    !udax_open_device(&fs, dev, 0, &oo)) {
+		ret = udax_stat(fs, "/after-recovery", &st);
+		udax_close(&fs);
+	} else if (!ret) {
+		ret = -EIO;
+	}
+	if (ret)
+		fprintf(stderr,
+			"  crash id %s:%llu:after-recovery: a file committed "
+			"after recovery is lost in the next crash (%d)\n",
+			op, (unsigned long long)k, ret);
+	return ret != 0;
+}
+
 /* Crash the recovery of `img` at each of its fences (keeping none, all,
  * and a few random subsets of the pending lines): recovering again from
  * there must give the same file system as one uninterrupted recovery. */
@@ -240,6 +274,7 @@ static int crash_recovery(const uint8_t *img, const char *op, uint64_t k)
 		free(img2);
 		return 0; /* an image that does not open is judged elsewhere */
 	}
+	failed = crash_after_recovery(img, img2, op, k);
 	for (uint64_t j = 1; !failed; j++) {
 		struct udax_fs *fs;
 		struct dev *dev;
