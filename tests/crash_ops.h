@@ -532,13 +532,10 @@ static int op_map_extend(struct udax_fs *fs)
 	return ret;
 }
 
-/* A checkpoint, two short metadata-only commits (the first is the new
- * log's first transaction), a checkpoint, then a longer metadata-only
- * commit over the retired log. No data fence comes before it, so only
- * the checkpoint's own fence keeps the old first header dead: without
- * it a torn commit that kept the old first transaction's lines would
- * replay it, and the chmod would revert. */
-static int op_log_reuse_meta(struct udax_fs *fs)
+/* A checkpoint, two short metadata-only commits (chmods of /d/f, the
+ * first and second transactions of the new log), and a checkpoint: the
+ * retired log then holds two valid transactions at its start. */
+static int log_two_chmods_retired(struct udax_fs *fs)
 {
 	int ret = udax_sync(fs);
 	ret = ret ? ret : udax_chmod(fs, "/d/f", 0600);
@@ -548,13 +545,32 @@ static int op_log_reuse_meta(struct udax_fs *fs)
 	ret = ret ? ret : udax_sync(fs);
 	if (!ret)
 		STEP();
+	return ret;
+}
+
+/* Then a longer metadata-only commit over the retired log. No data fence
+ * comes before it, so only the checkpoint's own fence keeps the old
+ * first header dead: without it a torn commit that kept the old first
+ * transaction's lines would replay it, and the chmod would revert. */
+static int op_log_reuse_meta(struct udax_fs *fs)
+{
+	int ret = log_two_chmods_retired(fs);
 	return ret ? ret : udax_mkdir(fs, "/d/e/sub", 0700);
 }
 
+/* Then a third chmod of the same size as the first: it ends exactly where
+ * the old second transaction begins, still valid there. Replay must stop
+ * at it: its number does not follow. */
+static int op_log_reuse_stale(struct udax_fs *fs)
+{
+	int ret = log_two_chmods_retired(fs);
+	return ret ? ret : udax_chmod(fs, "/d/f", 0604);
+}
+
 /* Overwrite in place (one cache line: never torn) and fdatasync, then
- * overwrite again and fsync: once each call returns its data must
- * survive any crash. Digested without mtimes (fdatasync need not persist
- * them; crash_op.mtime_lags). */
+ * overwrite again and fsync, then once more with fdatasync: once each
+ * call returns its data must survive any crash. Digested without mtimes
+ * (fdatasync need not persist them; crash_op.mtime_lags). */
 static int w_overwrite_sync(struct udax_file *f)
 {
 	char b[64];
@@ -569,6 +585,20 @@ static int w_overwrite_sync(struct udax_file *f)
 		ret = -EIO;
 	if (!ret)
 		ret = udax_fsync(f);
+	if (!ret)
+		STEP();
+	/* 100 bytes from the middle of one line to the middle of the third,
+	 * of which only the last 22 change: fdatasync must make that third
+	 * line durable (a write-back that starts at an unaligned address and
+	 * steps by lines would miss it) */
+	char c[100];
+	if (!ret && udax_pread(f, c, 78, 3 * 4096 + 50) != 78)
+		ret = -EIO;
+	memset(c + 78, 'Q', 22);
+	if (!ret && udax_pwrite(f, c, sizeof(c), 3 * 4096 + 50) != sizeof(c))
+		ret = -EIO;
+	if (!ret)
+		ret = udax_fdatasync(f);
 	if (!ret)
 		STEP();
 	return ret;
@@ -624,6 +654,7 @@ static const struct crash_op crash_ops[] = {
 	{"hole-write-edges", op_hole_write_edges, 0, 0, 0},
 	{"map-extend", op_map_extend, 0, 1, 1},
 	{"log-reuse-meta", op_log_reuse_meta, 0, 0, 0},
+	{"log-reuse-stale", op_log_reuse_stale, 0, 0, 0},
 	{"overwrite-sync", op_overwrite_sync, 0, 1, 0},
 };
 
