@@ -9,12 +9,15 @@
  * operation is run again with the device frozen at that fence; the crash
  * images keep every subset of the pending cache lines (all subsets up to
  * CRASH_EXHAUSTIVE lines, else CRASH_SAMPLES random ones plus none and
- * all). Each image is opened (the journal replays) and its digest must
- * be the state before the operation, after it, or after one of its steps;
- * after use and close, fsck must find the image clean.
+ * all, and the first-m / all-but-the-first-m subsets). Each image is
+ * checked by fsck, opened (the journal replays), and its digest must be
+ * the state before the operation, after it, or after one of its steps
+ * (only after it past its last fence); after use and close, fsck must
+ * find the image clean again.
  * A failure prints an id: op, fence, subset.
  *
- * Environment: UDAX_CRASH_EXHAUSTIVE, UDAX_CRASH_SAMPLES, UDAX_CRASH_SEED,
+ * Environment: UDAX_CRASH_EXHAUSTIVE, UDAX_CRASH_SAMPLES,
+ * UDAX_CRASH_STRUCTURED (largest m of the first-m subsets), UDAX_CRASH_SEED,
  * UDAX_CRASH_OPS (comma-separated names), UDAX_CRASH_DENSITY (n times as
  * many crash points in long operations, which skip some) tune the run
  * (make crash-long); UDAX_AGE=0 starts from a fresh device instead.
@@ -34,7 +37,8 @@
 
 static unsigned crash_exhaustive = 6;
 static unsigned crash_samples = 24;
-static int crash_recover_too = 1; /* UDAX_CRASH_RECOVERY=0 skips it */
+static unsigned crash_structured = 64; /* m of the first-m subsets, at most */
+static int crash_recover_too = 1;      /* UDAX_CRASH_RECOVERY=0 skips it */
 static uint64_t crash_seed;
 static uint64_t images_checked, points_checked;
 
@@ -384,7 +388,8 @@ static int crash_one_op(const struct crash_op *op)
 			/* and the structured subsets random ones rarely hit
 			 * (pending lines are in address order, the log first):
 			 * all but the first m lines, and only the first m */
-			for (size_t m = 1; m < n && m <= 64 && !failed; m++) {
+			for (size_t m = 1;
+			     m < n && m <= crash_structured && !failed; m++) {
 				for (int only = 0; only < 2 && !failed;
 				     only++) {
 					for (size_t i = 0; i < n; i++)
@@ -427,6 +432,8 @@ static int crash_all(void)
 		crash_exhaustive = (unsigned)atoi(e);
 	if ((e = getenv("UDAX_CRASH_SAMPLES")))
 		crash_samples = (unsigned)atoi(e);
+	if ((e = getenv("UDAX_CRASH_STRUCTURED")))
+		crash_structured = (unsigned)atoi(e);
 	if (crash_exhaustive > 20)
 		crash_exhaustive = 20;
 	if ((e = getenv("UDAX_CRASH_RECOVERY")))
