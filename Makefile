@@ -9,6 +9,8 @@
 #   make install    PREFIX=/usr/local DESTDIR=
 #   make format     clang-format the tree; make format-check verifies it
 #   make difftest-long   the differential tester, many more operations
+#   make mutants    small bugs put into the code one at a time
+#                   (tests/mutants/): each must be caught
 
 PREFIX ?= /usr/local
 DESTDIR ?=
@@ -166,6 +168,13 @@ soak: $(BUILD)/tests/t_fault
 scale-long: $(BUILD)/tests/t_scale
 	UDAX_SCALE_EXTENTS=1000000 UDAX_SCALE_NAMES=1000000 $(BUILD)/tests/t_scale
 
+# mutants: each mutant of tests/mutants/*.mut (a small change the code
+# must never contain) built in a scratch copy of the tree and run against
+# the tests it names; prints a table, fails if any is not caught.
+# MUTANTS="name ..." runs only those.
+mutants:
+	sh tests/mutants/run.sh $(MUTANTS)
+
 difftest-long: $(BUILD)/tests/difftest
 	$(BUILD)/tests/difftest --ops 5000000
 
@@ -192,4 +201,4 @@ clean:
 	rm -rf build build-san build-tsan build-me build-me-san
 
 .PHONY: kill-long crash-long scale-long demo fuzz fuzz-build all check bench install format format-check clean tests difftest-long
-.PHONY: examples plog-kill-long soak
+.PHONY: examples plog-kill-long soak mutants

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <linux/falloc.h>
 #include <linux/fs.h>
+#include <sys/mman.h>
 #include <stdint.h>
 #include <udax.h>
 
@@ -20,6 +21,9 @@
 #include "format/format.h"
 
 /* ---- digest: every name, type, mode, size, nlink, mtime, contents ---- */
+
+/* 0: leave mtimes out of the digest (what fdatasync need not persist). */
+static int digest_mtime = 1;
 
 static uint32_t digest_add(uint32_t h, const void *p, size_t n)
 {
@@ -53,6 +57,8 @@ static int digest_tree(struct udax_fs *fs, const char *path, uint32_t *h)
 		uint64_t attrs[5] = {st.st_mode, (uint64_t)st.st_size,
 				     st.st_nlink, (uint64_t)st.st_mtim.tv_sec,
 				     (uint64_t)st.st_mtim.tv_nsec};
+		if (!digest_mtime)
+			attrs[3] = attrs[4] = 0;
 		eh = digest_add(eh, attrs, sizeof(attrs));
 		if (S_ISDIR(st.st_mode)) {
 			uint32_t sub = 0;
@@ -149,6 +155,38 @@ static int put_file(struct udax_fs *fs, const char *path, size_t size, int seed)
 	return ret;
 }
 
+/* Do bytes [off, off+len) of f read as `c`? A check inside an operation:
+ * its live result must be right before its crash images are compared
+ * with it. Returns 0 or -EIO. */
+static int expect_bytes(struct udax_file *f, off_t off, size_t len, char c)
+{
+	char b[4096];
+	while (len) {
+		size_t n = len < sizeof(b) ? len : sizeof(b);
+		if (udax_pread(f, b, n, off) != (ssize_t)n)
+			return -EIO;
+		for (size_t i = 0; i < n; i++)
+			if (b[i] != c)
+				return -EIO;
+		off += (off_t)n;
+		len -= n;
+	}
+	return 0;
+}
+
+/* put_file() as two steps: create, then write. */
+static int put_file_steps(struct udax_fs *fs, const char *path, size_t size,
+			  int seed)
+{
+	int ret = put_file(fs, path, 0, seed);
+	if (!ret)
+		STEP();
+	ret = ret ? ret : put_file(fs, path, size, seed);
+	if (!ret)
+		STEP();
+	return ret;
+}
+
 static int with_file(struct udax_fs *fs, const char *path,
 		     int (*fn)(struct udax_file *f))
 {
@@ -196,6 +234,25 @@ static int w_big(struct udax_file *f)
 	static char b[1 << 20];
 	memset(b, 'B', sizeof(b));
 	return udax_pwrite(f, b, sizeof(b), 0) == sizeof(b) ? 0 : -EIO;
+}
+static int w_append_2(struct udax_file *f)
+{
+	char b[8192];
+	memset(b, 'R', sizeof(b));
+	return udax_pwrite(f, b, sizeof(b), 4096) == sizeof(b) ? 0 : -EIO;
+}
+static int w_hole_edges(struct udax_file *f)
+{
+	char b[3000];
+	memset(b, 'E', sizeof(b));
+	if (udax_pwrite(f, b, sizeof(b), (1 << 20) + 1000) != sizeof(b))
+		return -EIO;
+	return expect_bytes(f, 1 << 20, 1000, 0);
+}
+static int t_grow_8k(struct udax_file *f)
+{
+	int ret = udax_ftruncate(f, 8192);
+	return ret ? ret : expect_bytes(f, 1000, 8192 - 1000, 0);
 }
 static int t_shrink(struct udax_file *f)
 {
@@ -403,45 +460,202 @@ static int op_sync_reuse(struct udax_fs *fs)
 	return ret ? ret : udax_rename(fs, "/d/f", "/d/e/f2", 0);
 }
 
+/* ---- operations for the states a fresh device never reaches ---- */
+
+/* Free, then reallocate within one checkpoint interval, data and a tree
+ * node. B gets a block (and its extent tree's root node after it), A the
+ * next block and its root node, A is unlinked, and B grows by two
+ * blocks: their goal is right after B's blocks, so A's freed block and
+ * node are the first candidates. They must not be taken before the next
+ * checkpoint: the log still holds the transaction that wrote A's node,
+ * and a replay would write it over B's data. */
+static int op_reuse_freed(struct udax_fs *fs)
+{
+	int ret = put_file_steps(fs, "/reuse-b", 4096, 11);
+	ret = ret ? ret : put_file_steps(fs, "/reuse-a", 4096, 12);
+	ret = ret ? ret : udax_unlink(fs, "/reuse-a");
+	if (!ret)
+		STEP();
+	return ret ? ret : with_file(fs, "/reuse-b", w_append_2);
+}
+
+/* Shrink, then grow: the old bytes past the new end in the last block
+ * must read as zeros after the grow, also after a crash right after its
+ * size commit. */
+static int op_shrink_grow(struct udax_fs *fs)
+{
+	int ret = with_file(fs, "/d/f", t_shrink);
+	if (!ret)
+		STEP();
+	return ret ? ret : with_file(fs, "/d/f", t_grow_8k);
+}
+
+/* A write into a hole, not block-aligned: the new block's head, inside
+ * the file, must read as zeros (the block held garbage on an aged
+ * device), and its zeroing must be durable with the mapping. */
+static int op_hole_write_edges(struct udax_fs *fs)
+{
+	return with_file(fs, "/small", w_hole_edges);
+}
+
+/* Extend the file, then store through a synchronous mapping into the new
+ * page: the fault allocates a used block, which must read as zeros but
+ * for the store, and be committed before the store can land. The store's
+ * mtime is not made durable by udax_persist (crash_op.mtime_lags).
+ * Skipped (-EPERM from udax_mmap) where userfaultfd is not permitted. */
+static int op_map_extend(struct udax_fs *fs)
+{
+	struct udax_file *f;
+	uint8_t *p;
+	void *a;
+	int ret = udax_file_open(fs, "/d/f", O_RDWR, 0, &f);
+
+	if (ret)
+		return ret;
+	ret = udax_ftruncate(f, 3 * 4096 + 100);
+	if (!ret)
+		STEP();
+	if (!ret)
+		ret = udax_mmap(f, 0, 4 * 4096, PROT_READ | PROT_WRITE,
+				UDAX_MAP_SHARED | UDAX_MAP_SYNC, &a);
+	if (!ret) {
+		p = a;
+		memset(p + 2 * 4096 + 64, 'M', 64); /* a new page, one line */
+		udax_persist(p + 2 * 4096 + 64, 64);
+		STEP();
+		ret = udax_munmap(a, 4 * 4096);
+		ret = ret ? ret : expect_bytes(f, 2 * 4096, 64, 0);
+		ret = ret ? ret :
+			    expect_bytes(f, 2 * 4096 + 128, 4096 - 128, 0);
+	}
+	udax_file_close(&f);
+	return ret;
+}
+
+/* A checkpoint, two short metadata-only commits (chmods of /d/f, the
+ * first and second transactions of the new log), and a checkpoint: the
+ * retired log then holds two valid transactions at its start. */
+static int log_two_chmods_retired(struct udax_fs *fs)
+{
+	int ret = udax_sync(fs);
+	ret = ret ? ret : udax_chmod(fs, "/d/f", 0600);
+	if (!ret)
+		STEP();
+	ret = ret ? ret : udax_chmod(fs, "/d/f", 0640);
+	ret = ret ? ret : udax_sync(fs);
+	if (!ret)
+		STEP();
+	return ret;
+}
+
+/* Then a longer metadata-only commit over the retired log. No data fence
+ * comes before it, so only the checkpoint's own fence keeps the old
+ * first header dead: without it a torn commit that kept the old first
+ * transaction's lines would replay it, and the chmod would revert. */
+static int op_log_reuse_meta(struct udax_fs *fs)
+{
+	int ret = log_two_chmods_retired(fs);
+	return ret ? ret : udax_mkdir(fs, "/d/e/sub", 0700);
+}
+
+/* Then a third chmod of the same size as the first: it ends exactly where
+ * the old second transaction begins, still valid there. Replay must stop
+ * at it: its number does not follow. */
+static int op_log_reuse_stale(struct udax_fs *fs)
+{
+	int ret = log_two_chmods_retired(fs);
+	return ret ? ret : udax_chmod(fs, "/d/f", 0604);
+}
+
+/* Overwrite in place (one cache line: never torn) and fdatasync, then
+ * overwrite again and fsync, then once more with fdatasync: once each
+ * call returns its data must survive any crash. Digested without mtimes
+ * (fdatasync need not persist them; crash_op.mtime_lags). */
+static int w_overwrite_sync(struct udax_file *f)
+{
+	char b[64];
+	memset(b, 'O', sizeof(b));
+	if (udax_pwrite(f, b, sizeof(b), 8192) != sizeof(b))
+		return -EIO;
+	int ret = udax_fdatasync(f);
+	if (!ret)
+		STEP();
+	memset(b, 'P', sizeof(b));
+	if (!ret && udax_pwrite(f, b, sizeof(b), 4096 + 128) != sizeof(b))
+		ret = -EIO;
+	if (!ret)
+		ret = udax_fsync(f);
+	if (!ret)
+		STEP();
+	/* 100 bytes from the middle of one line to the middle of the third,
+	 * of which only the last 22 change: fdatasync must make that third
+	 * line durable (a write-back that starts at an unaligned address and
+	 * steps by lines would miss it) */
+	char c[100];
+	if (!ret && udax_pread(f, c, 78, 3 * 4096 + 50) != 78)
+		ret = -EIO;
+	memset(c + 78, 'Q', 22);
+	if (!ret && udax_pwrite(f, c, sizeof(c), 3 * 4096 + 50) != sizeof(c))
+		ret = -EIO;
+	if (!ret)
+		ret = udax_fdatasync(f);
+	if (!ret)
+		STEP();
+	return ret;
+}
+static int op_overwrite_sync(struct udax_fs *fs)
+{
+	return with_file(fs, "/big", w_overwrite_sync);
+}
+
 struct crash_op {
 	const char *name;
 	int (*fn)(struct udax_fs *fs);
 	unsigned stride; /* check every stride-th crash point (0 = all) */
+	int mtime_lags;	 /* digests leave mtimes out (fdatasync) */
+	int mapped;	 /* uses udax_mmap: skipped without userfaultfd */
 };
 
 static const struct crash_op crash_ops[] = {
-	{"create", op_create, 0},
-	{"create-data", op_create_data, 0},
-	{"append", op_append, 0},
-	{"hole-write", op_hole_write, 0},
-	{"big-write", op_big_write, 0},
-	{"trunc-shrink", op_trunc_shrink, 0},
-	{"trunc-grow", op_trunc_grow, 0},
-	{"trunc-zero", op_trunc_zero, 0},
-	{"punch", op_punch, 0},
-	{"zero-range", op_zero_range, 0},
-	{"fallocate", op_fallocate, 0},
-	{"fallocate-keep", op_fallocate_keep, 0},
-	{"write-unwritten", op_write_unwritten, 0},
-	{"rename", op_rename, 0},
-	{"rename-replace", op_rename_replace, 0},
-	{"rename-noreplace", op_rename_noreplace, 0},
-	{"rename-exchange", op_rename_exchange, 0},
-	{"rename-dir", op_rename_dir, 0},
-	{"rename-dir-over", op_rename_dir_over, 0},
-	{"link", op_link, 0},
-	{"unlink", op_unlink, 0},
-	{"unlink-hard", op_unlink_hard, 0},
-	{"unlink-last", op_unlink_last, 0},
-	{"mkdir", op_mkdir, 0},
-	{"rmdir", op_rmdir, 0},
-	{"symlink", op_symlink, 0},
-	{"symlink-long", op_symlink_long, 0},
-	{"chmod", op_chmod, 0},
-	{"utimens", op_utimens, 0},
-	{"sync-checkpoint", op_sync, 0},
-	{"sync-reuse", op_sync_reuse, 0},
-	{"create-many", op_create_many, 97},
+	{"create", op_create, 0, 0, 0},
+	{"create-data", op_create_data, 0, 0, 0},
+	{"append", op_append, 0, 0, 0},
+	{"hole-write", op_hole_write, 0, 0, 0},
+	{"big-write", op_big_write, 0, 0, 0},
+	{"trunc-shrink", op_trunc_shrink, 0, 0, 0},
+	{"trunc-grow", op_trunc_grow, 0, 0, 0},
+	{"trunc-zero", op_trunc_zero, 0, 0, 0},
+	{"punch", op_punch, 0, 0, 0},
+	{"zero-range", op_zero_range, 0, 0, 0},
+	{"fallocate", op_fallocate, 0, 0, 0},
+	{"fallocate-keep", op_fallocate_keep, 0, 0, 0},
+	{"write-unwritten", op_write_unwritten, 0, 0, 0},
+	{"rename", op_rename, 0, 0, 0},
+	{"rename-replace", op_rename_replace, 0, 0, 0},
+	{"rename-noreplace", op_rename_noreplace, 0, 0, 0},
+	{"rename-exchange", op_rename_exchange, 0, 0, 0},
+	{"rename-dir", op_rename_dir, 0, 0, 0},
+	{"rename-dir-over", op_rename_dir_over, 0, 0, 0},
+	{"link", op_link, 0, 0, 0},
+	{"unlink", op_unlink, 0, 0, 0},
+	{"unlink-hard", op_unlink_hard, 0, 0, 0},
+	{"unlink-last", op_unlink_last, 0, 0, 0},
+	{"mkdir", op_mkdir, 0, 0, 0},
+	{"rmdir", op_rmdir, 0, 0, 0},
+	{"symlink", op_symlink, 0, 0, 0},
+	{"symlink-long", op_symlink_long, 0, 0, 0},
+	{"chmod", op_chmod, 0, 0, 0},
+	{"utimens", op_utimens, 0, 0, 0},
+	{"sync-checkpoint", op_sync, 0, 0, 0},
+	{"sync-reuse", op_sync_reuse, 0, 0, 0},
+	{"create-many", op_create_many, 97, 0, 0},
+	{"reuse-freed", op_reuse_freed, 0, 0, 0},
+	{"shrink-grow", op_shrink_grow, 0, 0, 0},
+	{"hole-write-edges", op_hole_write_edges, 0, 0, 0},
+	{"map-extend", op_map_extend, 0, 1, 1},
+	{"log-reuse-meta", op_log_reuse_meta, 0, 0, 0},
+	{"log-reuse-stale", op_log_reuse_stale, 0, 0, 0},
+	{"overwrite-sync", op_overwrite_sync, 0, 1, 0},
 };
 
 #endif /* UDAX_CRASH_OPS_H */

@@ -5,7 +5,10 @@
 # that are one test (difftest, the CLI round trip, the mount session
 # tests/t_mount.sh) count as one.
 # Variables: UDAX_DIFFTEST_OPS (default 200000 in the first build, 50000
-# in later ones, which are the sanitizer builds), UDAX_FUZZ_RUNS.
+# in later ones, which are the sanitizer builds), UDAX_FUZZ_RUNS; the
+# later builds also check fewer crash images per crash point
+# (UDAX_CRASH_SAMPLES 8, UDAX_CRASH_STRUCTURED 16; t_crash's defaults, 24
+# and 64, in the first).
 pass=0
 fail=0
 skip=0
@@ -29,7 +32,13 @@ for b in "$@"; do
 	echo "== $tag"
 	for t in "$b"/tests/t_*; do
 		[ -x "$t" ] || continue
-		"$t" >"$log" 2>&1
+		if [ $first = 1 ]; then
+			"$t" >"$log" 2>&1
+		else
+			UDAX_CRASH_SAMPLES=${UDAX_CRASH_SAMPLES:-8} \
+				UDAX_CRASH_STRUCTURED=${UDAX_CRASH_STRUCTURED:-16} \
+				"$t" >"$log" 2>&1
+		fi
 		rc=$?
 		cat "$log"
 		n=0

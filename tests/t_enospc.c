@@ -3,7 +3,8 @@
  * t_enospc.c - running out of space: concurrent writers fill the device;
  * every write returns what it wrote or ENOSPC, what was written reads
  * back, nothing stale is readable, and once the files are gone the free
- * space is exactly what it was (no leaked blocks).
+ * space is exactly what it was (no leaked blocks), and a delete's space
+ * is usable at once, before any sync.
  */
 #include <fcntl.h>
 #include <linux/falloc.h>
@@ -158,8 +159,41 @@ static int enospc_no_stale(void)
 	return T_PASS;
 }
 
+/* Blocks freed by a delete are held back until the next checkpoint (the
+ * log may still describe them), but they count as free: a write that
+ * needs them checkpoints and gets them, it never fails with ENOSPC. */
+static int enospc_reuse_deleted(void)
+{
+	struct udax_fs *fs;
+	struct udax_file *f;
+	static char big[1 << 20];
+	ssize_t filled = 0, n;
+
+	CHECK_EQ(udax_open_memory(&fs, 16 << 20), 0);
+	memset(big, 0x33, sizeof(big));
+	CHECK_EQ(udax_file_open(fs, "/a", O_CREAT | O_RDWR, 0600, &f), 0);
+	while ((n = udax_pwrite(f, big, sizeof(big), filled)) > 0)
+		filled += n;
+	CHECK_EQ(n, -ENOSPC);
+	CHECK_EQ(udax_file_close(&f), 0);
+	CHECK_EQ(udax_unlink(fs, "/a"), 0);
+	/* no sync: the same amount again */
+	CHECK_EQ(udax_file_open(fs, "/b", O_CREAT | O_RDWR, 0600, &f), 0);
+	for (ssize_t done = 0; done < filled; done += n) {
+		size_t want = (size_t)(filled - done) < sizeof(big) ?
+				      (size_t)(filled - done) :
+				      sizeof(big);
+		n = udax_pwrite(f, big, want, done);
+		CHECK_EQ(n, want);
+	}
+	CHECK_EQ(udax_file_close(&f), 0);
+	CHECK_EQ(udax_close(&fs), 0);
+	return T_PASS;
+}
+
 static const struct test_case tests[] = {
 	{"concurrent-writers", enospc_concurrent},
 	{"no-stale-data", enospc_no_stale},
+	{"reuse-deleted", enospc_reuse_deleted},
 };
 TEST_MAIN("enospc", tests)

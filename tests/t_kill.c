@@ -5,7 +5,9 @@
  * with fsync before it is acknowledged through a pipe) and is killed with
  * SIGKILL at a random instant. Then the image must open (replaying the
  * journal), pass fsck, and hold every acknowledged file with its
- * acknowledged contents. UDAX_KILL_ROUNDS sets the number of kills
+ * acknowledged contents. The image starts aged (age.h): garbage in its
+ * free space, a past of created and deleted files. UDAX_KILL_ROUNDS sets
+ * the number of kills
  * (make kill-long); UDAX_KILL_SEED replays a run.
  */
 #include <fcntl.h>
@@ -15,6 +17,7 @@
 #include <udax.h>
 #include <unistd.h>
 
+#include "age.h"
 #include "fsck/fsck.h"
 #include "test.h"
 
@@ -171,6 +174,12 @@ static int kill_random(void)
 	printf("# kill: seed %u (UDAX_KILL_SEED replays)\n", seed);
 	unlink(img);
 	CHECK_EQ(udax_mkfs(img, &(struct udax_mkfs_opts){.size = 64 << 20}), 0);
+	/* an aged device: garbage in the free space, every block the child
+	 * gets was used before (age.h) */
+	struct udax_fs *afs;
+	CHECK_EQ(udax_open(&afs, img, &(struct udax_open_opts){.quiet = 1}), 0);
+	CHECK_EQ(age_fs(afs), 0);
+	CHECK_EQ(udax_close(&afs), 0);
 	memset(last, 0, sizeof(last));
 	srandom(seed);
 	for (unsigned r = 0; r < rounds; r++) {

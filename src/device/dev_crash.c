@@ -4,8 +4,11 @@
  *
  * It keeps two copies of the device: the working memory every store goes
  * to (dev->base) and the durable image, what a power loss would certainly
- * leave. A flush marks cache lines; a drain (fence) copies the marked
- * lines into the durable image. At the crash point chosen with
+ * leave. Its ops are the memory device's own primitives (persist_cl.c),
+ * run with a recorder: each line they write back or stream is marked, and
+ * each fence they issue copies the marked lines into the durable image.
+ * So a write-back or fence missing from the real primitives is missing
+ * here too, and the crash tests see it. At the crash point chosen with
  * dev_crash_freeze_at() the device records the durable image and every
  * pending line (flushed but not fenced, or stored and never flushed) with
  * the contents it had then; dev_crash_image() builds the image for any
@@ -30,6 +33,8 @@
 #define CL 64u
 
 struct crash {
+	struct cl_recorder rec; /* first: the primitives report here */
+	struct dev *dev;
 	pthread_mutex_t lock; /* guards everything below */
 	uint8_t *durable;     /* size bytes: what surely survives */
 	uint8_t *marked;      /* one byte per line: flushed since the drain */
@@ -44,19 +49,16 @@ struct crash {
 	size_t npend;
 };
 
-static void crash_mark(struct dev *dev, const void *addr, size_t len)
+/* A line written back or streamed by a primitive: pending until the next
+ * fence. */
+static void crash_record_line(struct cl_recorder *rec, const void *addr)
 {
-	struct crash *c = dev->priv;
-	uint64_t first, last;
+	struct crash *c = (struct crash *)rec;
+	struct dev *dev = c->dev;
+	uint64_t l = (uint64_t)((const uint8_t *)addr - dev->base) / CL;
 
-	if (!len)
-		return;
-	first = (uint64_t)((const uint8_t *)addr - dev->base) / CL;
-	last = (uint64_t)((const uint8_t *)addr - dev->base + len - 1) / CL;
 	pthread_mutex_lock(&c->lock);
-	for (uint64_t l = first; l <= last; l++) {
-		if (c->marked[l])
-			continue;
+	if (!c->marked[l]) {
 		if (c->nflushed == c->capflushed) {
 			size_t ncap = c->capflushed ? c->capflushed * 2 : 1024;
 			uint64_t *n =
@@ -104,14 +106,12 @@ static void crash_capture(struct dev *dev)
 	c->frozen = 1;
 }
 
-static void crash_flush(struct dev *dev, const void *addr, size_t len)
+/* A fence issued by the primitive: the lines marked so far are durable.
+ * At the crash point, first record what was pending. */
+static void crash_record_fence(struct cl_recorder *rec)
 {
-	crash_mark(dev, addr, len);
-}
-
-static void crash_drain(struct dev *dev)
-{
-	struct crash *c = dev->priv;
+	struct crash *c = (struct crash *)rec;
+	struct dev *dev = c->dev;
 
 	pthread_mutex_lock(&c->lock);
 	c->fences++;
@@ -124,6 +124,32 @@ static void crash_drain(struct dev *dev)
 	}
 	c->nflushed = 0;
 	pthread_mutex_unlock(&c->lock);
+}
+
+static struct cl_recorder *crash_rec(struct dev *dev)
+{
+	return &((struct crash *)dev->priv)->rec;
+}
+
+static void crash_flush(struct dev *dev, const void *addr, size_t len)
+{
+	cl_flush_rec(crash_rec(dev), addr, len);
+}
+
+static void crash_drain(struct dev *dev)
+{
+	cl_drain_rec(crash_rec(dev));
+}
+
+static void crash_memcpy_nt(struct dev *dev, void *dst, const void *src,
+			    size_t len)
+{
+	cl_memcpy_nt_rec(crash_rec(dev), dst, src, len);
+}
+
+static void crash_memzero_nt(struct dev *dev, void *dst, size_t len)
+{
+	cl_memzero_nt_rec(crash_rec(dev), dst, len);
 }
 
 static void crash_close(struct dev *dev)
@@ -145,8 +171,8 @@ static void crash_close(struct dev *dev)
 static const struct dev_ops crash_ops = {
 	.flush = crash_flush,
 	.drain = crash_drain,
-	.memcpy_nt = dev_memcpy_flush,
-	.memzero_nt = dev_memzero_flush,
+	.memcpy_nt = crash_memcpy_nt,
+	.memzero_nt = crash_memzero_nt,
 	.close = crash_close,
 };
 
@@ -181,6 +207,9 @@ int dev_crash_new(struct dev **devp, uint64_t size)
 	if (!c->durable || !c->marked)
 		goto free_all;
 	pthread_mutex_init(&c->lock, NULL);
+	c->rec.line = crash_record_line;
+	c->rec.fence = crash_record_fence;
+	c->dev = dev;
 	dev->size = size;
 	dev->ops = &crash_ops;
 	dev->kind = DEV_CRASH;

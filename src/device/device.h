@@ -158,10 +158,26 @@ void cl_drain(void);
 void cl_memcpy_nt(void *dst, const void *src, size_t len);
 void cl_memzero_nt(void *dst, size_t len);
 
+/* What the primitives did, told from inside them: `line` for each 64-byte
+ * line written back or streamed (its aligned address), `fence` for each
+ * fence. The crash device records through one (dev_crash.c). */
+struct cl_recorder {
+	void (*line)(struct cl_recorder *rec, const void *line);
+	void (*fence)(struct cl_recorder *rec);
+};
+
+/* The same primitives, telling `rec` (NULL: nobody) what they do. */
+void cl_flush_rec(struct cl_recorder *rec, const void *addr, size_t len);
+void cl_drain_rec(struct cl_recorder *rec);
+void cl_memcpy_nt_rec(struct cl_recorder *rec, void *dst, const void *src,
+		      size_t len);
+void cl_memzero_nt_rec(struct cl_recorder *rec, void *dst, size_t len);
+
 /* ---- crash-emulating device (dev_crash.c) ----
- * A memory device whose persistence ops record every flushed and fenced
- * cache line. The "durable image" holds what would survive a power loss
- * with certainty; lines written and flushed but not yet fenced, and lines
+ * A memory device whose persistence ops are the real cache-line
+ * primitives of memory devices (cl_*_rec), recording every line they
+ * write back or stream and every fence they issue. The "durable image"
+ * holds what would survive a power loss with certainty; lines written and flushed but not yet fenced, and lines
  * stored but never flushed, are "pending": a crash may keep any subset.
  * Stores made directly into dev->base are detected at each flush by
  * comparing with the durable image, so no store can escape the record.

@@ -7,6 +7,13 @@
  * functions short of an environment variable. A memory device must run the
  * same cache-line path persistent memory would, so these few primitives
  * pick clwb, clflushopt or clflush once from the CPU, as libpmem2 does.
+ *
+ * Each primitive takes an optional recorder (struct cl_recorder), told
+ * from inside the primitive of every line it wrote back or streamed and
+ * of every fence it issued. The crash-emulating device runs these very
+ * functions with a recorder, so a write-back or fence missing here is
+ * missing from what the crash tests see (on x86 no user-space test could
+ * tell otherwise: the memory holds the stores either way).
  */
 #include <emmintrin.h>
 #include <pthread.h>
@@ -36,7 +43,53 @@ static void cl_detect(void)
 		cl_insn = CL_CLFLUSH;
 }
 
-void cl_flush(const void *addr, size_t len)
+/* Write back the line at p (aligned); a recorder sees exactly the lines
+ * this wrote back. */
+static inline void cl_writeback_line(struct cl_recorder *rec, uintptr_t p)
+{
+	switch (cl_insn) {
+	case CL_CLWB:
+		__asm__ volatile(".byte 0x66, 0x0f, 0xae, 0x30" /* clwb */
+				 ::"a"(p)
+				 : "memory");
+		break;
+	case CL_CLFLUSHOPT:
+		__asm__ volatile(".byte 0x66, 0x0f, 0xae, 0x38" /* clflushopt */
+				 ::"a"(p)
+				 : "memory");
+		break;
+	default:
+		_mm_clflush((const void *)p);
+		break;
+	}
+	if (rec)
+		rec->line(rec, (const void *)p);
+}
+
+/* Stream one 64-byte line from s to d (aligned): on its way to memory,
+ * durable at the next fence, as a written-back line is. */
+static inline void cl_stream_line(struct cl_recorder *rec, uint8_t *d,
+				  const uint8_t *s)
+{
+	__m128i a, b, c, e;
+
+	if (s) {
+		a = _mm_loadu_si128((const __m128i *)(const void *)(s + 0));
+		b = _mm_loadu_si128((const __m128i *)(const void *)(s + 16));
+		c = _mm_loadu_si128((const __m128i *)(const void *)(s + 32));
+		e = _mm_loadu_si128((const __m128i *)(const void *)(s + 48));
+	} else {
+		a = b = c = e = _mm_setzero_si128();
+	}
+	_mm_stream_si128((__m128i *)(void *)(d + 0), a);
+	_mm_stream_si128((__m128i *)(void *)(d + 16), b);
+	_mm_stream_si128((__m128i *)(void *)(d + 32), c);
+	_mm_stream_si128((__m128i *)(void *)(d + 48), e);
+	if (rec)
+		rec->line(rec, d);
+}
+
+void cl_flush_rec(struct cl_recorder *rec, const void *addr, size_t len)
 {
 	uintptr_t p = (uintptr_t)addr & ~(uintptr_t)(CL - 1);
 	uintptr_t end = (uintptr_t)addr + len;
@@ -44,98 +97,84 @@ void cl_flush(const void *addr, size_t len)
 	if (!len)
 		return;
 	pthread_once(&cl_once, cl_detect);
-	switch (cl_insn) {
-	case CL_CLWB:
-		for (; p < end; p += CL)
-			__asm__ volatile(
-				".byte 0x66, 0x0f, 0xae, 0x30" /* clwb */
-				::"a"(p)
-				: "memory");
-		break;
-	case CL_CLFLUSHOPT:
-		for (; p < end; p += CL)
-			__asm__ volatile(
-				".byte 0x66, 0x0f, 0xae, 0x38" /* clflushopt */
-				::"a"(p)
-				: "memory");
-		break;
-	default:
-		for (; p < end; p += CL)
-			_mm_clflush((const void *)p);
-		break;
-	}
+	for (; p < end; p += CL)
+		cl_writeback_line(rec, p);
 }
 
-void cl_drain(void)
+void cl_drain_rec(struct cl_recorder *rec)
 {
+	/* the fence orders every write-back and streaming store before it */
 	_mm_sfence();
+	if (rec)
+		rec->fence(rec);
 }
 
-/* Non-temporal copy: streaming stores for the aligned middle, ordinary
- * stores plus flushes for the unaligned edges. Durable after cl_drain. */
-void cl_memcpy_nt(void *dst, const void *src, size_t len)
+/* Copy (src) or zero (src NULL) with streaming stores for the aligned
+ * middle, ordinary stores plus write-backs for the unaligned edges and
+ * for short ranges. Durable after cl_drain. */
+static void cl_store_nt(struct cl_recorder *rec, void *dst, const void *src,
+			size_t len)
 {
 	uint8_t *d = dst;
 	const uint8_t *s = src;
 	size_t head = (CL - ((uintptr_t)d & (CL - 1))) & (CL - 1);
 
 	if (len < 256) {
-		memcpy(d, s, len);
-		cl_flush(d, len);
+		if (s)
+			memcpy(d, s, len);
+		else
+			memset(d, 0, len);
+		cl_flush_rec(rec, d, len);
 		return;
 	}
 	if (head) {
-		memcpy(d, s, head);
-		cl_flush(d, head);
+		if (s)
+			memcpy(d, s, head);
+		else
+			memset(d, 0, head);
+		cl_flush_rec(rec, d, head);
 		d += head;
-		s += head;
+		s = s ? s + head : NULL;
 		len -= head;
 	}
-	while (len >= CL) {
-		__m128i a, b, c, e;
-		a = _mm_loadu_si128((const __m128i *)(const void *)(s + 0));
-		b = _mm_loadu_si128((const __m128i *)(const void *)(s + 16));
-		c = _mm_loadu_si128((const __m128i *)(const void *)(s + 32));
-		e = _mm_loadu_si128((const __m128i *)(const void *)(s + 48));
-		_mm_stream_si128((__m128i *)(void *)(d + 0), a);
-		_mm_stream_si128((__m128i *)(void *)(d + 16), b);
-		_mm_stream_si128((__m128i *)(void *)(d + 32), c);
-		_mm_stream_si128((__m128i *)(void *)(d + 48), e);
-		d += CL;
-		s += CL;
-		len -= CL;
-	}
+	for (; len >= CL; d += CL, len -= CL, s = s ? s + CL : NULL)
+		cl_stream_line(rec, d, s);
 	if (len) {
-		memcpy(d, s, len);
-		cl_flush(d, len);
+		if (s)
+			memcpy(d, s, len);
+		else
+			memset(d, 0, len);
+		cl_flush_rec(rec, d, len);
 	}
+}
+
+void cl_memcpy_nt_rec(struct cl_recorder *rec, void *dst, const void *src,
+		      size_t len)
+{
+	cl_store_nt(rec, dst, src, len);
+}
+
+void cl_memzero_nt_rec(struct cl_recorder *rec, void *dst, size_t len)
+{
+	cl_store_nt(rec, dst, NULL, len);
+}
+
+void cl_flush(const void *addr, size_t len)
+{
+	cl_flush_rec(NULL, addr, len);
+}
+
+void cl_drain(void)
+{
+	cl_drain_rec(NULL);
+}
+
+void cl_memcpy_nt(void *dst, const void *src, size_t len)
+{
+	cl_store_nt(NULL, dst, src, len);
 }
 
 void cl_memzero_nt(void *dst, size_t len)
 {
-	uint8_t *d = dst;
-	size_t head = (CL - ((uintptr_t)d & (CL - 1))) & (CL - 1);
-	__m128i z = _mm_setzero_si128();
-
-	if (len < 256) {
-		memset(d, 0, len);
-		cl_flush(d, len);
-		return;
-	}
-	if (head) {
-		memset(d, 0, head);
-		cl_flush(d, head);
-		d += head;
-		len -= head;
-	}
-	for (; len >= CL; d += CL, len -= CL) {
-		_mm_stream_si128((__m128i *)(void *)(d + 0), z);
-		_mm_stream_si128((__m128i *)(void *)(d + 16), z);
-		_mm_stream_si128((__m128i *)(void *)(d + 32), z);
-		_mm_stream_si128((__m128i *)(void *)(d + 48), z);
-	}
-	if (len) {
-		memset(d, 0, len);
-		cl_flush(d, len);
-	}
+	cl_store_nt(NULL, dst, NULL, len);
 }
