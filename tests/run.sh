@@ -8,7 +8,10 @@
 # in later ones, which are the sanitizer builds), UDAX_FUZZ_RUNS; the
 # later builds also check fewer crash images per crash point
 # (UDAX_CRASH_SAMPLES 8, UDAX_CRASH_STRUCTURED 16; t_crash's defaults, 24
-# and 64, in the first).
+# and 64, in the first), sample at most 16 failure cases per call kind in
+# t_inject (UDAX_INJECT_MAX; all in the first) and soak 5,000 operations
+# in t_fault (UDAX_SOAK_OPS; 20,000 in the first), so that make check
+# stays under 15 minutes. Each program's time is printed after it.
 pass=0
 fail=0
 skip=0
@@ -32,15 +35,19 @@ for b in "$@"; do
 	echo "== $tag"
 	for t in "$b"/tests/t_*; do
 		[ -x "$t" ] || continue
+		t0=$(date +%s)
 		if [ $first = 1 ]; then
 			"$t" >"$log" 2>&1
 		else
 			UDAX_CRASH_SAMPLES=${UDAX_CRASH_SAMPLES:-8} \
 				UDAX_CRASH_STRUCTURED=${UDAX_CRASH_STRUCTURED:-16} \
+				UDAX_INJECT_MAX=${UDAX_INJECT_MAX:-16} \
+				UDAX_SOAK_OPS=${UDAX_SOAK_OPS:-5000} \
 				"$t" >"$log" 2>&1
 		fi
 		rc=$?
 		cat "$log"
+		echo "# $(basename "$t"): $(($(date +%s) - t0)) s"
 		n=0
 		while read -r res name _; do
 			case "$res" in
