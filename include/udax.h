@@ -110,6 +110,11 @@ int udax_open_memory(struct udax_fs **fs, uint64_t size);
  * is 0, or a negative errno if the device failed to make changes durable
  * (as close(2) may report EIO: the next open replays what reached it). */
 int udax_close(struct udax_fs **fs);
+/* udax_close, but while files are open or mapped or pins are held
+ * (udax_pin), wait for the last of them to go, up to timeout_ms
+ * milliseconds (negative: no limit). Returns as udax_close, -EBUSY if
+ * the time ran out (nothing is closed then). */
+int udax_close_wait(struct udax_fs **fs, int timeout_ms);
 
 /* Make everything done so far durable. Returns 0 or a negative errno
  * (-EIO and the like: the device failed to; the file system then takes no
@@ -268,6 +273,58 @@ void udax_persist(const void *addr, size_t len);
 void udax_flush(const void *addr, size_t len);
 /* Wait until everything flushed so far is durable (a fence). */
 void udax_drain(void);
+
+/*
+ * Pins: mapped memory handed to I/O that udax cannot see (io_uring fixed
+ * buffers, O_DIRECT or AIO in flight, RDMA registrations, a DMA engine).
+ *
+ * A pin references the file range under [addr, addr+len) of one udax
+ * mapping. While it is held, nothing changes that range's layout: a
+ * truncate, punch hole, zero range or O_TRUNC that reaches it (a layout
+ * break) first removes the range from every mapping and then waits until
+ * the pins on the range are released, so the blocks the I/O reaches stay
+ * the file's and are never handed to another file. Faults go on meanwhile
+ * (the pinned I/O may need them to finish); new pins on the range wait
+ * for the break. A pin outlives udax_munmap of its memory (its blocks
+ * stay referenced until udax_unpin) and keeps the file alive (an unlinked
+ * file is freed at the last of close, unmap and unpin).
+ *
+ * A break waits for a pin only so long:
+ *  - a short-term pin (flags 0), for the time of one I/O: UDAX_PIN_WAIT_MS
+ *    from the environment, or 10 seconds;
+ *  - a long-term pin (UDAX_PIN_LONGTERM) is a lease: the break calls its
+ *    recall callback (in the breaking thread, with no udax lock held; it
+ *    may call udax_unpin, or hand the job to another thread), then waits
+ *    deadline_ms milliseconds.
+ * A break that reaches a pin's deadline fails with -EBUSY and changes
+ * nothing (udax_ftruncate, udax_fallocate, udax_file_open with O_TRUNC).
+ *
+ * Devices differ in what happens to memory the kernel still holds after
+ * the file freed it (pins udax never hears of): see udax_mmap. udax_pin is
+ * what makes such I/O safe on every device, and the only way to be told
+ * (by a recall) before the file's layout changes under it.
+ */
+struct udax_pin;
+#define UDAX_PIN_LONGTERM 0x1 /* a lease: recall callback and deadline */
+struct udax_pin_opts {
+	/* Called once per break that reaches the pin: release it (udax_unpin)
+	 * within deadline_ms. arg is passed back. */
+	void (*recall)(struct udax_pin *pin, void *arg);
+	void *arg;
+	unsigned deadline_ms;
+};
+/* Pin [addr, addr+len) of one udax mapping (addr page-aligned, len > 0,
+ * rounded up to pages). flags: 0 or UDAX_PIN_LONGTERM; opts: NULL for a
+ * short-term pin, required with UDAX_PIN_LONGTERM (with a recall). Waits
+ * while a layout break is in progress on the range. Returns 0 and *pin,
+ * -EINVAL (addr not page-aligned, len 0, bad flags, a long-term pin
+ * without opts or recall, opts on a short-term pin), -EFAULT (the range
+ * is not inside one udax mapping), -ENOMEM. */
+int udax_pin(const void *addr, size_t len, unsigned flags,
+	     const struct udax_pin_opts *opts, struct udax_pin **pin);
+/* Release a pin and clear *pin. Returns 0, or -EINVAL if *pin is NULL
+ * (a second unpin of the same variable). */
+int udax_unpin(struct udax_pin **pin);
 
 /* ---- namespace ---- */
 

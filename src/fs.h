@@ -54,6 +54,22 @@ struct udax_fs {
 	 * used: [gen_next, gen_end). Guarded by the journal lock. */
 	uint64_t gen_next, gen_end;
 	_Atomic int64_t open_handles; /* files and dirs open */
+	/* udax_pin()s held (fault layer, layout.c), and what breaks did. */
+	_Atomic int64_t pins;
+	struct layout_stats {
+		_Atomic uint64_t breaks; /* layout breaks made */
+		_Atomic uint64_t waits;	 /* of them, waited for pins */
+		_Atomic uint64_t recalls; /* long-term pins recalled */
+		_Atomic uint64_t expired; /* failed at a pin's deadline */
+	} layout;
+	/* udax_close_wait: idle_lock guards idle_cond, which is signalled
+	 * when a handle, mapping or pin goes while idle_waiters is not 0;
+	 * releasing counts the releases in progress (fs_release_begin/end),
+	 * which the waiter lets finish before it frees the file system. */
+	pthread_mutex_t idle_lock;
+	pthread_cond_t idle_cond; /* CLOCK_MONOTONIC */
+	_Atomic int idle_waiters;
+	_Atomic int releasing;
 	/* Tree nodes whose crc was verified in this mount (1 bit each). */
 	_Atomic uint64_t *bt_verified;
 	/* Inodes whose crc was verified in this mount (1 bit each). */
@@ -81,5 +97,21 @@ int fs_corrupt(struct udax_fs *fs, const char *fmt, ...)
 
 /* Current time, ns since the Epoch. */
 int64_t fs_now_ns(void);
+
+/* Timed waits: a condition variable on CLOCK_MONOTONIC, that clock in ns,
+ * and a wait until deadline_ns on it (INT64_MAX: no limit). The wait
+ * returns 0, or ETIMEDOUT once the deadline has passed. */
+void fs_cond_init(pthread_cond_t *c);
+int64_t fs_mono_ns(void);
+int fs_cond_wait_until(pthread_cond_t *c, pthread_mutex_t *m,
+		       int64_t deadline_ns);
+
+/* Around the release of a handle, a mapping or a pin: the end wakes
+ * udax_close_wait, and is the release's last access to fs. */
+static inline void fs_release_begin(struct udax_fs *fs)
+{
+	atomic_fetch_add(&fs->releasing, 1);
+}
+void fs_release_end(struct udax_fs *fs);
 
 #endif /* UDAX_FS_H */

@@ -161,10 +161,6 @@ int api_punch_range(struct inode *ip, uint64_t off, uint64_t len, int zero)
 		      !(do_head && hblk == tblk);
 	int ret;
 
-	/* every block touched is freed or replaced: mapped pages first */
-	ret = fault_zap(ip, off, len);
-	if (ret)
-		return ret;
 	if (first > last)
 		first = last = hblk + 1; /* inside one block */
 	for (int pass = 0;; pass++) {
@@ -246,6 +242,33 @@ static int file_create(struct udax_fs *fs, struct namei *nd, mode_t mode,
 		return ret;
 	}
 	return tx_commit(tx);
+}
+
+static uint64_t file_size(struct udax_file *f, int *err)
+{
+	const struct udax_inode *di = inode_r(f->fs, NULL, f->ip->ino, err);
+	return di ? di->size : 0;
+}
+
+/* O_TRUNC of an open: mappings and pins (of other handles) first, no
+ * page may point at a freed block. */
+static int file_truncate_open(struct udax_file *f)
+{
+	uint64_t size;
+	int ret, err = 0;
+
+	pthread_rwlock_wrlock(&f->ip->lock);
+	ret = layout_break(f->ip, 0, UINT64_MAX);
+	if (ret)
+		goto unlock;
+	size = file_size(f, &err);
+	ret = err ? err :
+	      size ? inode_truncate(f->fs, f->ip->ino, 0, TRUNC_SET_SIZE) :
+		     0;
+	layout_break_end(f->ip);
+unlock:
+	pthread_rwlock_unlock(&f->ip->lock);
+	return ret;
 }
 
 int udax_file_open(struct udax_fs *fs, const char *path, int flags, mode_t mode,
@@ -395,28 +418,21 @@ int udax_file_open(struct udax_fs *fs, const char *path, int flags, mode_t mode,
 	f->flags = flags & (O_ACCMODE | O_APPEND);
 	f->is_dir = S_ISDIR(di->mode);
 	pthread_mutex_init(&f->pos_lock, NULL);
-	/* O_TRUNC: with the inode's lock exclusive, as a truncate; still
-	 * under the namespace lock, so no one opens the name between */
-	if ((flags & O_TRUNC) && !created && di->size) {
-		pthread_rwlock_wrlock(&ip->lock);
-		/* mappings (of other handles) first: no page may point at
-		 * a freed block */
-		ret = fault_zap(ip, 0, UINT64_MAX);
-		if (!ret)
-			ret = inode_truncate(fs, ip->ino, 0, TRUNC_SET_SIZE);
-		pthread_rwlock_unlock(&ip->lock);
-		if (ret)
-			goto free_file;
-	}
 	/* counted so that udax_close can refuse while handles are open */
 	atomic_fetch_add(&fs->open_handles, 1);
 	pthread_rwlock_unlock(&fs->ns_lock);
+	/* O_TRUNC: as a truncate, after the name is resolved (as Linux, the
+	 * namespace is not held: the layout break may wait for pins) */
+	if ((flags & O_TRUNC) && !created && di->size) {
+		ret = file_truncate_open(f);
+		if (ret) {
+			udax_file_close(&f);
+			return ret;
+		}
+	}
 	*filep = f;
 	return 0;
 
-free_file:
-	pthread_mutex_destroy(&f->pos_lock);
-	free(f);
 put_inode:
 	iput(ip);
 unlock:
@@ -430,18 +446,15 @@ int udax_file_close(struct udax_file **filep)
 
 	if (!f)
 		return -EBADF;
-	atomic_fetch_sub(&f->fs->open_handles, 1);
+	struct udax_fs *fs = f->fs;
+	*filep = NULL;
+	fs_release_begin(fs);
 	iput(f->ip);
 	pthread_mutex_destroy(&f->pos_lock);
 	free(f);
-	*filep = NULL;
+	atomic_fetch_sub(&fs->open_handles, 1);
+	fs_release_end(fs);
 	return 0;
-}
-
-static uint64_t file_size(struct udax_file *f, int *err)
-{
-	const struct udax_inode *di = inode_r(f->fs, NULL, f->ip->ino, err);
-	return di ? di->size : 0;
 }
 
 ssize_t udax_pread(struct udax_file *f, void *buf, size_t count, off_t off)
@@ -757,7 +770,7 @@ out:
 int udax_ftruncate(struct udax_file *f, off_t length)
 {
 	uint64_t size;
-	int ret, err = 0;
+	int ret, err = 0, broke = 0;
 
 	if (!f)
 		return -EBADF;
@@ -767,6 +780,20 @@ int udax_ftruncate(struct udax_file *f, off_t length)
 		return -EFBIG;
 	pthread_rwlock_wrlock(&f->ip->lock);
 	size = file_size(f, &err);
+	if (!err && (uint64_t)length < size) {
+		/* mapped pages and pins past the new end go before their
+		 * blocks; the page holding the new end keeps its block (and
+		 * a private mapping its own copy of it, as on Linux). The
+		 * break may drop the lock while it waits: the size is read
+		 * again after it. */
+		err = layout_break(f->ip,
+				   ((uint64_t)length + FAULT_PAGE - 1) &
+					   ~(uint64_t)(FAULT_PAGE - 1),
+				   UINT64_MAX);
+		broke = !err;
+		if (broke)
+			size = file_size(f, &err);
+	}
 	if (!err)
 		err = file_kill_privs(f);
 	if (err) {
@@ -779,22 +806,16 @@ int udax_ftruncate(struct udax_file *f, off_t length)
 			ret = fault_file_changed(f->ip, NULL, size,
 						 (uint64_t)length - size);
 	} else {
-		/* mapped pages past the new end go before their blocks; the
-		 * page holding the new end keeps its block (and a private
-		 * mapping its own copy of it, as on Linux) */
-		ret = fault_zap(f->ip,
-				((uint64_t)length + FAULT_PAGE - 1) &
-					~(uint64_t)(FAULT_PAGE - 1),
-				UINT64_MAX);
-		if (!ret)
-			ret = inode_truncate(f->fs, f->ip->ino,
-					     (uint64_t)length, TRUNC_SET_SIZE);
+		ret = inode_truncate(f->fs, f->ip->ino, (uint64_t)length,
+				     TRUNC_SET_SIZE);
 		/* as Linux: the rest of the last block reads as zeros, also
 		 * through a mapping (a crash before this is covered: growing
 		 * a file zeroes that tail first, see api_zero_tail) */
 		if (!ret)
 			ret = api_zero_tail(f->ip, (uint64_t)length);
 	}
+	if (broke)
+		layout_break_end(f->ip);
 	pthread_rwlock_unlock(&f->ip->lock);
 	return ret;
 }
@@ -804,7 +825,7 @@ int udax_fallocate(struct udax_file *f, int mode, off_t off, off_t len)
 	const int known = FALLOC_FL_KEEP_SIZE | FALLOC_FL_PUNCH_HOLE |
 			  FALLOC_FL_ZERO_RANGE;
 	uint64_t size, end;
-	int ret, err = 0;
+	int ret, err = 0, broke = 0;
 
 	if (!f)
 		return -EBADF;
@@ -825,12 +846,21 @@ int udax_fallocate(struct udax_file *f, int mode, off_t off, off_t len)
 	end = (uint64_t)off + (uint64_t)len;
 
 	pthread_rwlock_wrlock(&f->ip->lock);
+	if (mode & (FALLOC_FL_PUNCH_HOLE | FALLOC_FL_ZERO_RANGE)) {
+		/* every block touched is freed or replaced: mappings and
+		 * pins of the range first (the break may drop the lock while
+		 * it waits, so the size is read after it) */
+		ret = layout_break(f->ip, (uint64_t)off, (uint64_t)len);
+		if (ret)
+			goto unlock;
+		broke = 1;
+	}
 	size = file_size(f, &err);
 	if (err) {
 		ret = err;
 		goto unlock;
 	}
-	if (mode & (FALLOC_FL_PUNCH_HOLE | FALLOC_FL_ZERO_RANGE)) {
+	if (broke) {
 		ret = api_punch_range(f->ip, (uint64_t)off, (uint64_t)len,
 				      !!(mode & FALLOC_FL_ZERO_RANGE));
 		if (ret || (mode & FALLOC_FL_PUNCH_HOLE))
@@ -851,6 +881,8 @@ int udax_fallocate(struct udax_file *f, int mode, off_t off, off_t len)
 			ret = fault_file_changed(f->ip, NULL, size, end - size);
 	}
 unlock:
+	if (broke)
+		layout_break_end(f->ip);
 	pthread_rwlock_unlock(&f->ip->lock);
 	return ret;
 }

@@ -3,6 +3,7 @@
  * fs.c - create, open and close a file system; statfs, sync, errors.
  */
 #include <errno.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
@@ -267,6 +268,8 @@ static void fs_free(struct udax_fs *fs)
 {
 	fault_fs_fini(fs);
 	pthread_mutex_destroy(&fs->fault_lock);
+	pthread_mutex_destroy(&fs->idle_lock);
+	pthread_cond_destroy(&fs->idle_cond);
 	if (fs->icache.table)
 		icache_fini(fs);
 	free(fs->ino_bits);
@@ -295,6 +298,8 @@ static int fs_open_dev(struct udax_fs **fsp, struct dev *dev,
 	}
 	pthread_rwlock_init(&fs->ns_lock, NULL);
 	pthread_mutex_init(&fs->fault_lock, NULL);
+	pthread_mutex_init(&fs->idle_lock, NULL);
+	fs_cond_init(&fs->idle_cond);
 	fs->dev = dev;
 	fs->read_only = opts && opts->read_only;
 	fs->quiet = opts && opts->quiet;
@@ -452,6 +457,42 @@ struct dev *udax_fs_device(struct udax_fs *fs)
 	return fs->dev;
 }
 
+/* Files or directories open, mappings or pins: udax_close waits or
+ * refuses. */
+static int fs_in_use(struct udax_fs *fs)
+{
+	return atomic_load(&fs->open_handles) > 0 || fault_fs_maps(fs) > 0 ||
+	       atomic_load(&fs->pins) > 0;
+}
+
+int udax_close_wait(struct udax_fs **fsp, int timeout_ms)
+{
+	struct udax_fs *fs = *fsp;
+	int64_t deadline = timeout_ms < 0 ? INT64_MAX :
+			   fs_mono_ns() + (int64_t)timeout_ms * 1000000;
+	int busy;
+
+	if (!fs)
+		return -EINVAL;
+	/* the waiter counted first, then the check: a release whose count
+	 * went down after the check sees the waiter and signals under
+	 * idle_lock, so no wakeup is lost (fs_release_end) */
+	pthread_mutex_lock(&fs->idle_lock);
+	atomic_fetch_add(&fs->idle_waiters, 1);
+	while ((busy = fs_in_use(fs)) &&
+	       fs_cond_wait_until(&fs->idle_cond, &fs->idle_lock, deadline) !=
+		       ETIMEDOUT)
+		;
+	atomic_fetch_sub(&fs->idle_waiters, 1);
+	pthread_mutex_unlock(&fs->idle_lock);
+	if (busy && fs_in_use(fs))
+		return -EBUSY;
+	/* the last releases are a few instructions from their end */
+	while (atomic_load(&fs->releasing))
+		sched_yield();
+	return udax_close(fsp);
+}
+
 int udax_close(struct udax_fs **fsp)
 {
 	struct udax_fs *fs = *fsp;
@@ -459,7 +500,7 @@ int udax_close(struct udax_fs **fsp)
 
 	if (!fs)
 		return -EINVAL;
-	if (atomic_load(&fs->open_handles) > 0 || fault_fs_maps(fs) > 0)
+	if (fs_in_use(fs))
 		return -EBUSY;
 	if (!fs->read_only) {
 		ret = journal_flush(fs);

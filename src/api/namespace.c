@@ -801,9 +801,12 @@ int udax_dir_close(struct udax_dir **dp)
 
 	if (!d)
 		return -EBADF;
-	atomic_fetch_sub(&d->fs->open_handles, 1);
+	struct udax_fs *fs = d->fs;
+	*dp = NULL;
+	fs_release_begin(fs);
 	iput(d->ip);
 	free(d);
-	*dp = NULL;
+	atomic_fetch_sub(&fs->open_handles, 1);
+	fs_release_end(fs);
 	return 0;
 }

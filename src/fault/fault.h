@@ -52,6 +52,8 @@
 struct udax_fs;
 struct inode;
 struct iomap;
+struct udax_pin;
+struct udax_pin_opts;
 
 #define FAULT_PAGE 4096u
 /* Fault-around: a fault maps (and a store into a hole allocates) the
@@ -292,6 +294,26 @@ int fault_map_zap(struct fault_map *m, uint64_t off, uint64_t len);
  * is not the reader thread. Returns 0 or -ENOMEM. */
 int fault_file_changed(struct inode *ip, struct fault_map *skip, uint64_t off,
 		       uint64_t len);
+
+/* ---- references and the layout break (layout.c) ---- */
+
+/* Pin the file range [off, off+len) of ip (rounded out to pages): what
+ * udax_pin and udax_sendfile hold while I/O may reach its blocks. Waits
+ * while a break covers the range. Returns 0 and *pin, or -ENOMEM. The
+ * pin is released with udax_unpin. */
+int pin_range(struct inode *ip, uint64_t off, uint64_t len, unsigned flags,
+	      const struct udax_pin_opts *opts, struct udax_pin **pin);
+/* The layout break (the sequence is written at the top of layout.c):
+ * before blocks of [off, off+len) of ip (len UINT64_MAX: to the end) are
+ * freed or moved. Caller holds ip->lock exclusively and not the journal
+ * lock; it may be dropped and taken again while the break waits for
+ * pins, so the caller reads the file's state after it. Returns 0 with no
+ * mapping and no pin on the range and new pins held off: the caller
+ * frees or remaps, then calls layout_break_end. Or -EBUSY (a pin's
+ * deadline passed) or -ENOMEM, with the break already ended and nothing
+ * freed; ip->lock is held in every case. */
+int layout_break(struct inode *ip, uint64_t off, uint64_t len);
+void layout_break_end(struct inode *ip);
 
 /* Before a data path takes an inode lock: fault in the pages of buf that
  * lie in udax mappings (for writing if `write`), so that copying to or

@@ -347,6 +347,7 @@ int fault_map_delete(void *addr, size_t len)
 	if (!m)
 		return -EINVAL;
 	fc = m->fc;
+	fs_release_begin(fc->fs);
 	/* off the handler's list first, so that no eviction picks it once
 	 * the busy count has dropped; then faults and evictions that found
 	 * it finish */
@@ -371,6 +372,7 @@ int fault_map_delete(void *addr, size_t len)
 	pthread_mutex_unlock(&fc->lock);
 	free((void *)m->bits);
 	free(m);
+	fs_release_end(fc->fs);
 	return 0;
 }
 

@@ -79,6 +79,8 @@ int iget(struct udax_fs *fs, uint64_t ino, struct inode **ipp)
 	ip->ino = ino;
 	ip->refs = 1;
 	pthread_rwlock_init(&ip->lock, NULL);
+	pthread_mutex_init(&ip->pin_lock, NULL);
+	fs_cond_init(&ip->pin_cond);
 	ip->next = c->table[icache_slot(c, ino)];
 	c->table[icache_slot(c, ino)] = ip;
 	pthread_mutex_unlock(&c->lock);
@@ -167,6 +169,8 @@ void iput(struct inode *ip)
 		}
 	}
 	pthread_rwlock_destroy(&ip->lock);
+	pthread_mutex_destroy(&ip->pin_lock);
+	pthread_cond_destroy(&ip->pin_cond);
 	free(ip);
 }
 

@@ -27,6 +27,11 @@
  *   maps             the file's udax mappings (fault layer, fault.h):
  *                    read with lock held, changed with it exclusive. A
  *                    mapping holds a reference on the inode.
+ *   pins .. brk_seq  references on the layout and the breaks waiting for
+ *                    them (fault layer, layout.c): guarded by pin_lock, a
+ *                    leaf taken after lock; pin_cond signals a pin
+ *                    released or a break over. A pin holds a reference on
+ *                    the inode.
  */
 #ifndef UDAX_INODE_H
 #define UDAX_INODE_H
@@ -38,6 +43,7 @@
 #include "fs.h"
 
 struct fault_map;
+struct udax_pin;
 
 struct inode {
 	struct udax_fs *fs;
@@ -49,6 +55,12 @@ struct inode {
 					* without the inode lock */
 	uint64_t size_pending;	/* a write's new size not yet committed */
 	struct fault_map *maps; /* udax mappings of the file */
+	pthread_mutex_t pin_lock;
+	pthread_cond_t pin_cond; /* CLOCK_MONOTONIC */
+	struct udax_pin *pins;	 /* udax_pin()s of the file */
+	int breaks;		 /* layout breaks in progress */
+	uint64_t brk_lo, brk_hi; /* the file range they cover (pages) */
+	uint64_t brk_seq;	 /* breaks started, as a generation */
 };
 
 int icache_init(struct udax_fs *fs);
