@@ -122,7 +122,8 @@ fuzz: $(FUZZ_TARGETS)
 # multi-threaded tests under ThreadSanitizer. (Not t_mmap: the order that
 # userfaultfd gives between a faulting thread and the handler is invisible
 # to TSan, which then reports every mapped access as a race.)
-TSAN_TESTS := build-tsan/tests/t_api build-tsan/tests/t_enospc
+TSAN_TESTS := build-tsan/tests/t_api build-tsan/tests/t_enospc \
+	build-tsan/tests/t_layout
 check:
 	@$(MAKE) --no-print-directory tests >/dev/null
 	@$(MAKE) --no-print-directory fuzz-build >/dev/null

@@ -57,8 +57,8 @@ struct udax_fs {
 	/* udax_pin()s held (fault layer, layout.c), and what breaks did. */
 	_Atomic int64_t pins;
 	struct layout_stats {
-		_Atomic uint64_t breaks; /* layout breaks made */
-		_Atomic uint64_t waits;	 /* of them, waited for pins */
+		_Atomic uint64_t breaks;  /* layout breaks made */
+		_Atomic uint64_t waits;	  /* of them, waited for pins */
 		_Atomic uint64_t recalls; /* long-term pins recalled */
 		_Atomic uint64_t expired; /* failed at a pin's deadline */
 	} layout;

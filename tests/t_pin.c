@@ -14,17 +14,36 @@
  *   quarantine       the same on a device that cannot detach pages (as
  *                    devdax): the blocks stay out of use until close, the
  *                    next allocation fails with ENOSPC, nothing leaks
+ *   io-uring-leased  the scenario with a udax_pin lease on the buffer, on
+ *                    both kinds of device: the truncate recalls it, the
+ *                    program unregisters the buffer and unpins, and only
+ *                    then are the blocks freed
+ *   read-into-pin    a thread pins mapped memory and blocks in read(2)
+ *                    into it; a truncate of the range waits for the pin
+ *                    while the read's faults go through, then finishes
+ *   bad-input        udax_pin and udax_unpin refuse what they should; a
+ *                    pin outlives the unmapping of its memory
+ *   stress           threads pin mapped ranges and read(2) from pipes
+ *                    into them, store and load, while another truncates,
+ *                    punches, zeroes and extends the same files on a full
+ *                    device with freed blocks poisoned: no poison or
+ *                    foreign byte is ever seen (UDAX_PIN_SEED replays)
  *
  * Needs userfaultfd; io_uring cases skip where io_uring is disabled.
  */
 #include <fcntl.h>
 #include <liburing.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <time.h>
 #include <sys/mman.h>
 #include <sys/uio.h>
 #include <udax.h>
 #include <unistd.h>
 
 #include "fs.h"
+#include "fsck/fsck.h"
 #include "test.h"
 #include "util.h"
 
@@ -230,9 +249,506 @@ static int vmsplice_pages(void)
 	return T_PASS;
 }
 
+/* ---- with udax_pin ---- */
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+struct lease {
+	struct io_uring *ring;
+	struct udax_pin *pin;
+	int recalls;
+};
+
+/* What a program does when its lease is recalled: stop the I/O (here:
+ * unregister the fixed buffer) and unpin. */
+static void recall_buffer(struct udax_pin *pin, void *arg)
+{
+	struct lease *l = arg;
+
+	(void)pin;
+	l->recalls++;
+	io_uring_unregister_buffers(l->ring);
+	udax_unpin(&l->pin);
+}
+
+static int leased_buffer(int detach)
+{
+	struct udax_fs *fs;
+	struct udax_file *x, *y;
+	struct io_uring ring;
+	struct lease l = {.ring = &ring};
+	struct udax_pin_opts o = {
+		.recall = recall_buffer, .arg = &l, .deadline_ms = 60 * 1000};
+	char *p;
+	int ret;
+
+	NEED_MAPPING();
+	ret = io_uring_queue_init(4, &ring, 0);
+	if (ret == -ENOSYS || ret == -EPERM)
+		SKIP("io_uring not available here (%s)", strerror(-ret));
+	CHECK_EQ(ret, 0);
+	CHECK_EQ(udax_open_memory(&fs, IMAGE), 0);
+	fs->dev->no_detach = !detach;
+	CHECK_EQ(map_x(fs, &x, &p), 0);
+	struct iovec iov = {.iov_base = p, .iov_len = MIB};
+	CHECK_EQ(io_uring_register_buffers(&ring, &iov, 1), 0);
+	CHECK_EQ(udax_pin(p, MIB, UDAX_PIN_LONGTERM, &o, &l.pin), 0);
+	CHECK((y = reuse_blocks(fs, x)) != NULL);
+	/* the truncate was told, and went on once the lease was given up */
+	CHECK_EQ(l.recalls, 1);
+	CHECK(l.pin == NULL);
+	CHECK_EQ(atomic_load(&fs->layout.recalls), 1);
+	CHECK_EQ(atomic_load(&fs->layout.expired), 0);
+	/* the buffer is gone: a late fixed read cannot be made */
+	struct io_uring_sqe *sqe = io_uring_get_sqe(&ring);
+	io_uring_prep_read_fixed(sqe, 0, p, MIB, 0, 0);
+	CHECK_EQ(io_uring_submit(&ring), 1);
+	struct io_uring_cqe *cqe;
+	CHECK_EQ(io_uring_wait_cqe(&ring, &cqe), 0);
+	CHECK(cqe->res < 0);
+	io_uring_cqe_seen(&ring, cqe);
+	struct stat st;
+	CHECK_EQ(udax_fstat(y, &st), 0);
+	printf("# leased %s: /y holds %lld bytes, all 'y': %s\n",
+	       detach ? "detach" : "quarantine", (long long)st.st_size,
+	       count_byte(y, (size_t)st.st_size, 'y') == (size_t)st.st_size ?
+		       "yes" :
+		       "no");
+	CHECK_EQ(count_byte(y, (size_t)st.st_size, 'y'), (size_t)st.st_size);
+	if (detach)
+		CHECK_EQ(st.st_size, MIB);
+	io_uring_queue_exit(&ring);
+	CHECK_EQ(udax_munmap(p, MIB), 0);
+	CHECK_EQ(udax_file_close(&x), 0);
+	CHECK_EQ(udax_file_close(&y), 0);
+	CHECK_EQ(udax_close(&fs), 0);
+	return T_PASS;
+}
+
+static int io_uring_leased(void)
+{
+	int r = leased_buffer(1);
+	return r != T_PASS ? r : leased_buffer(0);
+}
+
+struct reader {
+	char *p;
+	int fd;
+	struct udax_pin *pin;
+	_Atomic int pinned, unpinned;
+	ssize_t got;
+};
+
+/* Pin 64 KiB of the mapping and read(2) into it from a pipe. */
+static void *read_into_pin(void *arg)
+{
+	struct reader *r = arg;
+
+	if (udax_pin(r->p, 64 * 1024, 0, NULL, &r->pin))
+		return NULL;
+	atomic_store(&r->pinned, 1);
+	r->got = 0;
+	while (r->got < 64 * 1024) {
+		ssize_t n = read(r->fd, r->p + r->got, 64 * 1024 - r->got);
+		if (n <= 0)
+			break;
+		r->got += n;
+	}
+	atomic_store(&r->unpinned, 1);
+	udax_unpin(&r->pin);
+	return NULL;
+}
+
+struct truncer {
+	struct udax_file *f;
+	int ret;
+	_Atomic int done;
+};
+
+static void *truncate_thread(void *arg)
+{
+	struct truncer *t = arg;
+	t->ret = udax_ftruncate(t->f, 0);
+	atomic_store(&t->done, 1);
+	return NULL;
+}
+
+static int read_into_pin_case(void)
+{
+	struct udax_fs *fs;
+	struct udax_file *x;
+	struct reader r = {0};
+	struct truncer t = {0};
+	pthread_t rt, tt;
+	static char pbuf[64 * 1024];
+	char *p;
+	int pp[2];
+
+	NEED_MAPPING();
+	CHECK_EQ(udax_open_memory(&fs, IMAGE), 0);
+	CHECK_EQ(map_x(fs, &x, &p), 0);
+	CHECK_EQ(pipe(pp), 0);
+	r.p = p;
+	r.fd = pp[0];
+	CHECK_EQ(pthread_create(&rt, NULL, read_into_pin, &r), 0);
+	for (int64_t t0 = now_ms(); !atomic_load(&r.pinned);) {
+		CHECK(now_ms() - t0 < 300 * 1000);
+		usleep(1000);
+	}
+	t.f = x;
+	CHECK_EQ(pthread_create(&tt, NULL, truncate_thread, &t), 0);
+	/* the break zapped the range and waits for the pin */
+	for (int64_t t0 = now_ms(); !atomic_load(&fs->layout.waits);) {
+		CHECK(now_ms() - t0 < 300 * 1000);
+		usleep(1000);
+	}
+	CHECK_EQ(atomic_load(&t.done), 0);
+	/* the read's faults go through during the wait, and the pin goes */
+	memset(pbuf, 'P', sizeof(pbuf));
+	CHECK_EQ(write(pp[1], pbuf, sizeof(pbuf)), (ssize_t)sizeof(pbuf));
+	pthread_join(rt, NULL);
+	pthread_join(tt, NULL);
+	CHECK_EQ(r.got, 64 * 1024);
+	CHECK_EQ(t.ret, 0);
+	CHECK_EQ(atomic_load(&r.unpinned), 1);
+	CHECK_EQ(atomic_load(&fs->layout.expired), 0);
+	struct stat st;
+	CHECK_EQ(udax_fstat(x, &st), 0);
+	CHECK_EQ(st.st_size, 0);
+	close(pp[0]);
+	close(pp[1]);
+	CHECK_EQ(udax_munmap(p, MIB), 0);
+	CHECK_EQ(udax_file_close(&x), 0);
+	CHECK_EQ(udax_close(&fs), 0);
+	return T_PASS;
+}
+
+static void recall_none(struct udax_pin *pin, void *arg)
+{
+	(void)pin;
+	(void)arg;
+}
+
+static int bad_input(void)
+{
+	struct udax_fs *fs;
+	struct udax_file *x;
+	struct udax_pin *pin = NULL;
+	struct udax_pin_opts o = {.recall = recall_none, .deadline_ms = 10};
+	struct udax_pin_opts norecall = {.deadline_ms = 10};
+	static char notmapped[8192] __attribute__((aligned(4096)));
+	char *p;
+
+	NEED_MAPPING();
+	CHECK_EQ(udax_open_memory(&fs, IMAGE), 0);
+	CHECK_EQ(map_x(fs, &x, &p), 0);
+	CHECK_EQ(udax_pin(p + 1, 4096, 0, NULL, &pin), -EINVAL);
+	CHECK_EQ(udax_pin(p, 0, 0, NULL, &pin), -EINVAL);
+	CHECK_EQ(udax_pin(p, 4096, 0x100, NULL, &pin), -EINVAL);
+	CHECK_EQ(udax_pin(p, 4096, UDAX_PIN_LONGTERM, NULL, &pin), -EINVAL);
+	CHECK_EQ(udax_pin(p, 4096, UDAX_PIN_LONGTERM, &norecall, &pin),
+		 -EINVAL);
+	CHECK_EQ(udax_pin(p, 4096, 0, &o, &pin), -EINVAL);
+	CHECK_EQ(udax_pin(p, 4096, 0, NULL, NULL), -EINVAL);
+	CHECK_EQ(udax_pin(notmapped, 4096, 0, NULL, &pin), -EFAULT);
+	CHECK_EQ(udax_pin(p + MIB - 4096, 8192, 0, NULL, &pin), -EFAULT);
+	CHECK_EQ(udax_pin((void *)(uintptr_t)-4096, 8192, 0, NULL, &pin),
+		 -EINVAL);
+	CHECK(pin == NULL);
+	CHECK_EQ(udax_unpin(NULL), -EINVAL);
+	CHECK_EQ(udax_unpin(&pin), -EINVAL);
+	/* nothing was pinned by all that */
+	CHECK_EQ(atomic_load(&fs->pins), 0);
+	/* a pin outlives the mapping it was made through */
+	CHECK_EQ(udax_pin(p + 4096, 4096, UDAX_PIN_LONGTERM, &o, &pin), 0);
+	CHECK_EQ(udax_munmap(p, MIB), 0);
+	CHECK_EQ(udax_ftruncate(x, 0), -EBUSY);
+	CHECK_EQ(udax_ftruncate(x, 8192), 0); /* past it */
+	CHECK_EQ(udax_file_close(&x), 0);
+	CHECK_EQ(udax_close(&fs), -EBUSY);
+	CHECK_EQ(udax_unpin(&pin), 0);
+	CHECK_EQ(udax_unpin(&pin), -EINVAL);
+	CHECK_EQ(udax_close(&fs), 0);
+	return T_PASS;
+}
+
+/* ---- stress ---- */
+
+#define SFILES 3
+#define SMAX (512 * 1024)
+
+struct sworld {
+	struct udax_fs *fs;
+	struct udax_file *f[SFILES];
+	char *map[SFILES];
+	int pipe[SFILES][2];
+	_Atomic int stop, failed;
+	_Atomic uint64_t pins, reads, stores, loads, ops;
+	unsigned seed;
+};
+
+static int stag(int i)
+{
+	return 'K' + i;
+}
+
+static off_t sfsize(struct udax_file *f)
+{
+	struct stat st;
+	return udax_fstat(f, &st) ? -1 : st.st_size;
+}
+
+/* Bytes [off, off+n) of m are 0 or c. */
+static int bytes_clean(const char *m, size_t n, int c, const char *who)
+{
+	for (size_t j = 0; j < n; j++)
+		if (m[j] && m[j] != c) {
+			fprintf(stderr,
+				"# %s: byte %zu is 0x%02x, not 0x%02x\n", who,
+				j, (unsigned char)m[j], c);
+			return 0;
+		}
+	return 1;
+}
+
+/* Feed pipe i with its file's tag. */
+static void *feeder(void *arg)
+{
+	struct sworld *w = ((void **)arg)[0];
+	int i = (int)(intptr_t)((void **)arg)[1];
+	char buf[4096];
+
+	memset(buf, stag(i), sizeof(buf));
+	while (!atomic_load(&w->stop))
+		if (write(w->pipe[i][1], buf, sizeof(buf)) < 0)
+			break;
+	return NULL;
+}
+
+static void *spinner(void *arg)
+{
+	struct sworld *w = ((void **)arg)[0];
+	int i = (int)(intptr_t)((void **)arg)[1];
+	unsigned s = w->seed + (unsigned)i;
+	static __thread char buf[64 * 1024];
+	char *m = w->map[i];
+
+	memset(buf, stag(i), sizeof(buf));
+	while (!atomic_load(&w->stop) && !atomic_load(&w->failed)) {
+		off_t size = sfsize(w->f[i]) & ~(off_t)4095;
+		if (size > SMAX)
+			size = SMAX; /* the mapping's end */
+		if (size < 8192) {
+			udax_pwrite(w->f[i], buf, 32 * 1024, 0);
+			continue;
+		}
+		off_t off =
+			(off_t)(rand_r(&s) % (unsigned)(size / 4096)) * 4096;
+		size_t len = (size_t)(1 + rand_r(&s) % 16) * 4096;
+		if ((off_t)len > size - off)
+			len = (size_t)(size - off);
+		struct udax_pin *pin;
+		int ret = udax_pin(m + off, len, 0, NULL, &pin);
+		if (ret) {
+			fprintf(stderr, "# udax_pin: %s\n", strerror(-ret));
+			atomic_store(&w->failed, 1);
+			break;
+		}
+		atomic_fetch_add(&w->pins, 1);
+		/* inside the file still, and allocated (a store into a hole
+		 * of a full device would raise SIGBUS): the pin's to use */
+		if (off + (off_t)len <= sfsize(w->f[i]) &&
+		    udax_pwrite(w->f[i], buf, len, off) == (ssize_t)len) {
+			switch (rand_r(&s) % 3) {
+			case 0: /* the kernel writes into the pinned pages */
+				for (size_t got = 0; got < len;) {
+					ssize_t n =
+						read(w->pipe[i][0],
+						     m + off + got, len - got);
+					if (n <= 0) {
+						fprintf(stderr,
+							"# read into a pin: "
+							"%zd\n",
+							n);
+						atomic_store(&w->failed, 1);
+						break;
+					}
+					got += (size_t)n;
+				}
+				atomic_fetch_add(&w->reads, 1);
+				break;
+			case 1:
+				memset(m + off, stag(i), len);
+				atomic_fetch_add(&w->stores, 1);
+				break;
+			default:
+				atomic_fetch_add(&w->loads, 1);
+				break;
+			}
+			if (!bytes_clean(m + off, len, stag(i), "pinned range"))
+				atomic_store(&w->failed, 1);
+		}
+		udax_unpin(&pin);
+	}
+	return NULL;
+}
+
+static void *sbreaker(void *arg)
+{
+	struct sworld *w = arg;
+	unsigned s = w->seed ^ 0x9e3779b9u;
+	static __thread char buf[64 * 1024];
+
+	while (!atomic_load(&w->stop) && !atomic_load(&w->failed)) {
+		int ret = 0, i = (int)(rand_r(&s) % SFILES);
+		off_t size = sfsize(w->f[i]);
+		off_t a = (off_t)(rand_r(&s) % SMAX);
+		off_t n = (off_t)(1 + rand_r(&s) % (128 * 1024));
+		switch (rand_r(&s) % 4) {
+		case 0:
+			ret = udax_ftruncate(w->f[i], a);
+			break;
+		case 1:
+			ret = udax_fallocate(w->f[i],
+					     FALLOC_FL_PUNCH_HOLE |
+						     FALLOC_FL_KEEP_SIZE,
+					     a, n);
+			break;
+		case 2:
+			ret = udax_fallocate(w->f[i],
+					     FALLOC_FL_ZERO_RANGE |
+						     FALLOC_FL_KEEP_SIZE,
+					     a, n);
+			break;
+		default:
+			memset(buf, stag(i), sizeof(buf));
+			if (size < SMAX) {
+				ssize_t r = udax_pwrite(
+					w->f[i], buf,
+					(size_t)(n < 64 * 1024 ? n : 64 * 1024),
+					size);
+				ret = r < 0 ? (int)r : 0;
+			}
+			break;
+		}
+		if (ret && ret != -ENOSPC) {
+			fprintf(stderr, "# breaker: %s\n", strerror(-ret));
+			atomic_store(&w->failed, 1);
+		}
+		atomic_fetch_add(&w->ops, 1);
+		/* the file no pinner works on, through a pread */
+		static __thread char rb[SMAX];
+		ssize_t r = udax_pread(w->f[SFILES - 1], rb, SMAX, 0);
+		if (r < 0 || !bytes_clean(rb, (size_t)r, stag(SFILES - 1),
+					  "unpinned file"))
+			atomic_store(&w->failed, 1);
+	}
+	return NULL;
+}
+
+static int stress(void)
+{
+	static struct sworld w;
+	const char *e = getenv("UDAX_PIN_SEED");
+	pthread_t pt[2], ft[2], bt;
+	void *args[2][2];
+	static char fb[64 * 1024];
+	struct udax_info info;
+	struct udax_file *fill;
+
+	NEED_MAPPING();
+	memset(&w, 0, sizeof(w));
+	w.seed = e ? (unsigned)strtoul(e, NULL, 10) : (unsigned)time(NULL);
+	printf("# stress: seed %u (UDAX_PIN_SEED replays)\n", w.seed);
+	signal(SIGPIPE, SIG_IGN);
+	setenv("UDAX_POISON_FREED", "1", 1);
+	CHECK_EQ(udax_open_memory(&w.fs, IMAGE), 0);
+	unsetenv("UDAX_POISON_FREED");
+	CHECK(w.fs->alloc.poison);
+	for (int i = 0; i < SFILES; i++) {
+		char path[16];
+		void *m;
+		snprintf(path, sizeof(path), "/s%d", i);
+		CHECK((w.f[i] = mkfile(w.fs, path, 64 * 1024, stag(i))) !=
+		      NULL);
+		CHECK_EQ(udax_mmap(w.f[i], 0, SMAX, PROT_READ | PROT_WRITE,
+				   UDAX_MAP_SHARED, &m),
+			 0);
+		w.map[i] = m;
+		CHECK_EQ(pipe(w.pipe[i]), 0);
+	}
+	/* a full device: freed blocks are soon another file's */
+	CHECK_EQ(udax_file_open(w.fs, "/fill", O_CREAT | O_RDWR, 0644, &fill),
+		 0);
+	for (off_t o = 0;; o += sizeof(fb)) {
+		CHECK_EQ(udax_info(w.fs, &info), 0);
+		if (info.free_blocks * 4096 < 2 * MIB)
+			break;
+		CHECK_EQ(udax_pwrite(fill, fb, sizeof(fb), o),
+			 (ssize_t)sizeof(fb));
+	}
+	CHECK_EQ(udax_file_close(&fill), 0);
+	for (int i = 0; i < 2; i++) {
+		args[i][0] = &w;
+		args[i][1] = (void *)(intptr_t)i;
+		pthread_create(&ft[i], NULL, feeder, args[i]);
+		pthread_create(&pt[i], NULL, spinner, args[i]);
+	}
+	pthread_create(&bt, NULL, sbreaker, &w);
+	int64_t t0 = now_ms();
+	while (!atomic_load(&w.failed) &&
+	       (now_ms() - t0 < 2000 || atomic_load(&w.pins) < 2000 ||
+		atomic_load(&w.ops) < 1000 || atomic_load(&w.reads) < 100))
+		usleep(10 * 1000);
+	atomic_store(&w.stop, 1);
+	pthread_join(bt, NULL);
+	for (int i = 0; i < 2; i++) {
+		/* a pinner blocked in read gets the feeder's last bytes; a
+		 * feeder blocked in write is unblocked by the close */
+		pthread_join(pt[i], NULL);
+		close(w.pipe[i][0]);
+		pthread_join(ft[i], NULL);
+	}
+	printf("# stress: %llu pins (%llu reads into them, %llu stores, %llu "
+	       "loads), %llu truncates/punches/zeroes/extends, %llu breaks, "
+	       "%llu waited for pins, %llu blocks quarantined\n",
+	       (unsigned long long)w.pins, (unsigned long long)w.reads,
+	       (unsigned long long)w.stores, (unsigned long long)w.loads,
+	       (unsigned long long)w.ops,
+	       (unsigned long long)w.fs->layout.breaks,
+	       (unsigned long long)w.fs->layout.waits,
+	       (unsigned long long)w.fs->alloc.quarantined);
+	CHECK_EQ(atomic_load(&w.failed), 0);
+	CHECK(w.fs->layout.waits > 0);
+	CHECK_EQ(w.fs->layout.expired, 0);
+	for (int i = 0; i < SFILES; i++) {
+		static char rb[SMAX];
+		ssize_t r = udax_pread(w.f[i], rb, SMAX, 0);
+		CHECK(r >= 0);
+		CHECK(bytes_clean(rb, (size_t)r, stag(i), "file at the end"));
+		CHECK_EQ(udax_munmap(w.map[i], SMAX), 0);
+		CHECK_EQ(udax_file_close(&w.f[i]), 0);
+		close(w.pipe[i][1]);
+		if (i == 2)
+			close(w.pipe[i][0]);
+	}
+	CHECK_EQ(atomic_load(&w.fs->pins), 0);
+	CHECK_EQ(udax_close(&w.fs), 0);
+	return T_PASS;
+}
+
 static const struct test_case tests[] = {
 	{"io-uring-fixed", io_uring_fixed},
 	{"vmsplice", vmsplice_pages},
 	{"quarantine", quarantine},
+	{"io-uring-leased", io_uring_leased},
+	{"read-into-pin", read_into_pin_case},
+	{"bad-input", bad_input},
+	{"stress", stress},
 };
 TEST_MAIN("pin", tests)

@@ -60,6 +60,8 @@ int alloc_init(struct udax_fs *fs)
 	a->nblocks = nb;
 	a->data_start = fs->sb.data_start;
 	a->dev = fs->dev;
+	a->poison = getenv("UDAX_POISON_FREED") && !fs->read_only &&
+		    fs->dev->kind != DEV_CRASH;
 	a->bits = sys_calloc((nb + 63) / 64, sizeof(uint64_t));
 	a->ngroups =
 		(uint32_t)((nb + ALLOC_GROUP_BLOCKS - 1) / ALLOC_GROUP_BLOCKS);
@@ -274,6 +276,9 @@ void alloc_put(struct alloc *a, uint64_t start, uint64_t len)
 
 	if (!a->dev || !dev_detach(a->dev, start << UDAX_BLOCK_SHIFT,
 				   len << UDAX_BLOCK_SHIFT)) {
+		if (a->poison)
+			memset(a->dev->base + (start << UDAX_BLOCK_SHIFT),
+			       ALLOC_POISON, len << UDAX_BLOCK_SHIFT);
 		alloc_put_blocks(a, start, len);
 		return;
 	}

@@ -47,7 +47,12 @@ struct alloc {
 	 * a program and the device cannot detach them (device.h, "Pins
 	 * udax never hears of"). Only goes up. */
 	_Atomic uint64_t quarantined;
+	/* Tests: fill freed blocks with ALLOC_POISON (UDAX_POISON_FREED set
+	 * at open, memory and file devices), so that a byte of a freed block
+	 * that reaches a file or a reader shows. */
+	int poison;
 };
+#define ALLOC_POISON 0xa5
 
 /* Build the allocator from the on-media bitmap. Returns 0, -ENOMEM or
  * UDAX_ECORRUPT (a bitmap block is damaged; the message says which). */

@@ -262,7 +262,7 @@ static int file_truncate_open(struct udax_file *f)
 	if (ret)
 		goto unlock;
 	size = file_size(f, &err);
-	ret = err ? err :
+	ret = err  ? err :
 	      size ? inode_truncate(f->fs, f->ip->ino, 0, TRUNC_SET_SIZE) :
 		     0;
 	layout_break_end(f->ip);

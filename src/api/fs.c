@@ -468,8 +468,9 @@ static int fs_in_use(struct udax_fs *fs)
 int udax_close_wait(struct udax_fs **fsp, int timeout_ms)
 {
 	struct udax_fs *fs = *fsp;
-	int64_t deadline = timeout_ms < 0 ? INT64_MAX :
-			   fs_mono_ns() + (int64_t)timeout_ms * 1000000;
+	int64_t deadline = timeout_ms < 0 ?
+				   INT64_MAX :
+				   fs_mono_ns() + (int64_t)timeout_ms * 1000000;
 	int busy;
 
 	if (!fs)

@@ -60,9 +60,9 @@
  * Fields after creation are guarded by ip->pin_lock.
  */
 struct udax_pin {
-	struct inode *ip;  /* a reference is held */
-	uint64_t lo, hi;   /* file range, whole pages */
-	unsigned flags;	   /* UDAX_PIN_* */
+	struct inode *ip; /* a reference is held */
+	uint64_t lo, hi;  /* file range, whole pages */
+	unsigned flags;	  /* UDAX_PIN_* */
 	struct udax_pin_opts opts;
 	uint64_t seen_seq; /* the last break (ip->brk_seq) that found it */
 	int64_t deadline;  /* that break's deadline for it (monotonic ns) */
@@ -71,19 +71,14 @@ struct udax_pin {
 	struct udax_pin *prev, *next; /* ip->pins */
 };
 
-/* How long a break waits for a short-term pin: UDAX_PIN_WAIT_MS, or 10 s. */
+/* How long a break waits for a short-term pin: UDAX_PIN_WAIT_MS, or 10 s.
+ * Read at each break that finds pins (they are rare), so tests set it. */
 static int64_t short_wait_ns(void)
 {
-	static _Atomic int64_t ns;
-	int64_t v = atomic_load_explicit(&ns, memory_order_relaxed);
+	const char *e = getenv("UDAX_PIN_WAIT_MS");
+	long ms = e ? strtol(e, NULL, 10) : 0;
 
-	if (!v) {
-		const char *e = getenv("UDAX_PIN_WAIT_MS");
-		long ms = e ? strtol(e, NULL, 10) : 0;
-		v = (ms > 0 ? ms : 10000) * (int64_t)1000000;
-		atomic_store(&ns, v);
-	}
-	return v;
+	return (ms > 0 ? ms : 10000) * (int64_t)1000000;
 }
 
 static int overlaps(uint64_t lo, uint64_t hi, uint64_t a, uint64_t b)
