@@ -335,6 +335,37 @@ static int range_clean(struct world *w, int i, off_t off, size_t n)
 	return 1;
 }
 
+/* Clamp the n extents of e to [off, off+len), merging neighbours that
+ * are contiguous on the device. Returns how many are left. */
+static ssize_t clamp_extents(struct udax_extent *e, ssize_t n, off_t off,
+			     size_t len)
+{
+	uint64_t lo = (uint64_t)off, hi = lo + len;
+	ssize_t k = 0;
+
+	for (ssize_t j = 0; j < n; j++) {
+		uint64_t a = e[j].offset > lo ? e[j].offset : lo;
+		uint64_t b = e[j].offset + e[j].length < hi ?
+				     e[j].offset + e[j].length :
+				     hi;
+		if (a >= b)
+			continue;
+		struct udax_extent c = {.offset = a,
+					.length = b - a,
+					.dev_offset = e[j].dev_offset +
+						      (a - e[j].offset),
+					.flags = e[j].flags};
+		if (k && e[k - 1].offset + e[k - 1].length == c.offset &&
+		    e[k - 1].dev_offset + e[k - 1].length == c.dev_offset &&
+		    e[k - 1].flags == c.flags) {
+			e[k - 1].length += c.length;
+			continue;
+		}
+		e[k++] = c;
+	}
+	return k;
+}
+
 /* Pin a range of file i inside its size, fill it through udax, then store
  * the tag straight into its blocks (the device's memory), read it back,
  * unpin. */
@@ -388,10 +419,13 @@ static void *pinner(void *arg)
 			}
 			if (!range_clean(w, i, off, len))
 				atomic_store(&w->failed, 1);
-			/* while pinned, the range kept its blocks */
+			/* while pinned, the range kept its blocks (extents
+			 * may merge with new neighbours: compared clamped) */
 			struct udax_extent now[16];
 			ssize_t m = udax_file_extents(w->f[i], off, (off_t)len,
 						      now, 16);
+			n = clamp_extents(ext, n, off, len);
+			m = clamp_extents(now, m, off, len);
 			if (m != n ||
 			    (n > 0 &&
 			     memcmp(now, ext, (size_t)n * sizeof(*ext)))) {
