@@ -860,13 +860,19 @@ static int handle_open(const char *dir, const char *file)
 	if (fd < 0) {
 		fprintf(stderr, "posix_users: open_by_handle_at: %s\n",
 			strerror(errno));
-		return 1;
+	} else {
+		n = read(fd, line, sizeof(line) - 1);
+		line[n > 0 ? n : 0] = '\0';
+		line[strcspn(line, "\n")] = '\0';
+		printf("%s\n", line);
+		close(fd);
 	}
-	n = read(fd, line, sizeof(line) - 1);
-	line[n > 0 ? n : 0] = '\0';
-	line[strcspn(line, "\n")] = '\0';
-	printf("%s\n", line);
-	return 0;
+	if (mfd >= 0)
+		close(mfd);
+	if (f)
+		fclose(f);
+	free(fh);
+	return fd < 0;
 }
 
 int main(int argc, char **argv)
