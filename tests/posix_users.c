@@ -15,13 +15,29 @@
  * targets, contents). Steps of nobody run in a child process that has
  * dropped every group and both ids. Prints every step that differs and
  * a closing line; exits 0 if none differs, 1 otherwise, 2 on misuse.
+ *
+ * What a kernel file system does and a path-based FUSE daemon did not
+ * (issue 14's items) has steps of its own: direct writes seen by the
+ * next reader (1), fstat of an open file or directory whose name is gone
+ * (2), exec of a mode 0711 binary (3), a relative path below a directory
+ * the caller cannot search (4), a relative path of PATH_MAX-1 bytes (5),
+ * a chmod and a link count seen at once through another hard link (6),
+ * and file handles (name_to_handle_at, open_by_handle_at).
+ *
+ * Two more uses, for a file handle kept across a remount:
+ *   posix_users --handle-save PATH FILE   write PATH's handle to FILE
+ *   posix_users --handle-open DIR FILE    open it on the file system of
+ *                                         DIR and print the first line
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <linux/aio_abi.h>
 #include <linux/fs.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <signal.h>
+#include <stdint.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -57,6 +73,16 @@ enum op {
 	OP_FTRUNC_RO,  /* open(a, O_RDONLY), ftruncate(0) */
 	OP_WRITE_RO,   /* open(a, O_RDONLY), write */
 	OP_OPENDIR,    /* open(a, O_RDONLY|O_DIRECTORY) */
+	OP_DIO,	       /* async O_DIRECT writes of a while others read it
+			* through the cache; then read: "stale" bytes? */
+	OP_FSTAT_GONE, /* open a, x: 0 unlink, 1 rename b over it, 2 rmdir;
+			* fstat the fd: "nlink mode" */
+	OP_COPY_SELF,  /* copy this program to a, mode x */
+	OP_EXEC,       /* run a --true: "exit status" */
+	OP_CREATE_IN,  /* chdir(a) before dropping ids, create b there */
+	OP_LONGPATH,   /* under a new dir a: calls on relative paths of
+			* PATH_MAX-1 bytes */
+	OP_HANDLE,     /* name_to_handle_at(a), open_by_handle_at */
 };
 
 struct step {
@@ -183,6 +209,50 @@ static const struct step steps[] = {
 	{N, OP_STAT, "w/sg/f", NULL, 0, 0},
 	{N, OP_MKDIR, "w/sg/d", NULL, 0755, 0},
 	{N, OP_STAT, "w/sg/d", NULL, 0, 0},
+	/* 6: a hard link is the same inode: a chmod and the link count
+	 * show through the other name at once */
+	{R, OP_CREATE, "w/pub/h1", NULL, 0644, 0},
+	{R, OP_LINK, "w/pub/h1", "w/pub/h2", 0, 0},
+	{R, OP_STAT, "w/pub/h2", NULL, 0, 0},
+	{R, OP_CHMOD, "w/pub/h1", NULL, 0604, 0},
+	{N, OP_STAT, "w/pub/h2", NULL, 0, 0},
+	{R, OP_LINK, "w/pub/h2", "w/pub/h3", 0, 0},
+	{N, OP_STAT, "w/pub/h1", NULL, 0, 0},
+	{R, OP_UNLINK, "w/pub/h3", NULL, 0, 0},
+	{N, OP_STAT, "w/pub/h2", NULL, 0, 0},
+	/* 2: an open file or directory whose name is gone: nlink 0 */
+	{N, OP_CREATE, "w/pub/g1", NULL, 0644, 0},
+	{N, OP_FSTAT_GONE, "w/pub/g1", NULL, 0, 0},
+	{N, OP_CREATE, "w/pub/g2", NULL, 0644, 0},
+	{N, OP_CREATE, "w/pub/g3", NULL, 0600, 0},
+	{N, OP_FSTAT_GONE, "w/pub/g2", "w/pub/g3", 1, 0},
+	{N, OP_MKDIR, "w/pub/gd", NULL, 0755, 0},
+	{N, OP_FSTAT_GONE, "w/pub/gd", NULL, 2, 0},
+	/* 3: exec needs execute permission, not read */
+	{R, OP_MKDIR, "w/bin", NULL, 0755, 0},
+	{R, OP_COPY_SELF, "w/bin/x711", NULL, 0711, 0},
+	{N, OP_EXEC, "w/bin/x711", NULL, 0, 0},
+	{R, OP_EXEC, "w/bin/x711", NULL, 0, 0},
+	{R, OP_CHMOD, "w/bin/x711", NULL, 0644, 0},
+	{N, OP_EXEC, "w/bin/x711", NULL, 0, 0},
+	{R, OP_EXEC, "w/bin/x711", NULL, 0, 0},
+	/* 4: a relative path below a directory the caller cannot search */
+	{R, OP_MKDIR, "w/locked", NULL, 0700, 0},
+	{R, OP_MKDIR, "w/locked/open", NULL, 0777, 0},
+	{R, OP_CHMOD, "w/locked/open", NULL, 0777, 0},
+	{N, OP_CREATE_IN, "w/locked/open", "x", 0, 0},
+	{N, OP_STAT, "w/locked/open/x", NULL, 0, 0},
+	{R, OP_STAT, "w/locked/open/x", NULL, 0, 0},
+	/* 5: a relative path of PATH_MAX-1 bytes */
+	{R, OP_LONGPATH, "w/long", NULL, 0, 0},
+	{N, OP_LONGPATH, "w/pub/long", NULL, 0, 0},
+	/* 1: after a direct write returns, no reader sees older bytes */
+	{N, OP_DIO, "w/pub/dio", NULL, 0, 0},
+	{R, OP_DIO, "w/dio", NULL, 0, 0},
+	/* file handles (root: CAP_DAC_READ_SEARCH; nobody may not) */
+	{R, OP_HANDLE, "w/pub/h1", NULL, 0, 0},
+	{R, OP_HANDLE, "w/pub", NULL, 0, 0},
+	{N, OP_HANDLE, "w/pub/h1", NULL, 0, 0},
 	{N, OP_UNLINK, "w/pub", NULL, 0, 0},
 	{N, OP_RMDIR, "w/pub/n3", NULL, 0, 0},
 	{N, OP_RMDIR, "w/ro", NULL, 0, 0},
@@ -253,6 +323,299 @@ static int with_fd(const struct step *s, int flags, char *out)
 		break;
 	}
 	close(fd);
+	return ret;
+}
+
+#define DIO_SIZE (640 * 1024) /* the file: forty 16 KiB direct writes */
+#define DIO_CHUNK (16 * 1024)
+#define DIO_ROUNDS 12
+#define DIO_READERS 3
+
+/* Read the file through the page cache, a page at a time from the end
+ * (against the writes' order), opening it again each pass, until
+ * killed. */
+static void dio_reader(const char *path)
+{
+	char page[4096];
+
+	for (;;) {
+		int fd = open(path, O_RDONLY);
+		if (fd < 0)
+			_exit(1);
+		for (off_t off = DIO_SIZE - 4096; off >= 0; off -= 4096)
+			if (pread(fd, page, sizeof(page), off) < 0)
+				_exit(1);
+		close(fd);
+	}
+}
+
+/* One round: the file holds `old` (and readers keep it cached); write
+ * `new` over all of it with asynchronous direct I/O, wait for it, and
+ * count the bytes a fresh buffered open still reads as something else.
+ * Returns the count or -errno. */
+static long dio_round(const char *path, char old, char new)
+{
+	static char cur[DIO_SIZE];
+	struct iocb cbs[DIO_SIZE / DIO_CHUNK], *cbp[DIO_SIZE / DIO_CHUNK];
+	struct io_event ev[DIO_SIZE / DIO_CHUNK];
+	pid_t readers[DIO_READERS];
+	aio_context_t ctx = 0;
+	long stale = 0, done = 0;
+	int fd, nr = DIO_SIZE / DIO_CHUNK;
+	char *buf;
+
+	memset(cur, old, sizeof(cur));
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	if (fd < 0 || write(fd, cur, DIO_SIZE) != DIO_SIZE)
+		return -errno;
+	close(fd);
+	for (int i = 0; i < DIO_READERS; i++) {
+		readers[i] = fork();
+		if (readers[i] == 0)
+			dio_reader(path);
+	}
+	if (posix_memalign((void **)&buf, 4096, DIO_SIZE))
+		return -ENOMEM;
+	memset(buf, new, DIO_SIZE);
+	fd = open(path, O_WRONLY | O_DIRECT);
+	if (fd < 0 || syscall(SYS_io_setup, nr, &ctx)) {
+		stale = -errno;
+		goto stop;
+	}
+	for (int i = 0; i < nr; i++) {
+		cbs[i] = (struct iocb){
+			.aio_fildes = (uint32_t)fd,
+			.aio_lio_opcode = IOCB_CMD_PWRITE,
+			.aio_buf = (uint64_t)(uintptr_t)(buf + i * DIO_CHUNK),
+			.aio_nbytes = DIO_CHUNK,
+			.aio_offset = (int64_t)i * DIO_CHUNK,
+		};
+		cbp[i] = &cbs[i];
+	}
+	if (syscall(SYS_io_submit, ctx, nr, cbp) != nr) {
+		stale = -errno;
+		goto stop;
+	}
+	while (done < nr) {
+		long got = syscall(SYS_io_getevents, ctx, 1, nr - done,
+				   ev + done, NULL);
+		if (got < 0) {
+			stale = -errno;
+			goto stop;
+		}
+		for (long i = done; i < done + got; i++)
+			if (ev[i].res != DIO_CHUNK)
+				stale = ev[i].res < 0 ? ev[i].res : -EIO;
+		done += got;
+	}
+stop:
+	if (ctx)
+		syscall(SYS_io_destroy, ctx);
+	if (fd >= 0)
+		close(fd);
+	free(buf);
+	/* the readers are still at it while the file is read back */
+	fd = stale ? -1 : open(path, O_RDONLY);
+	if (fd >= 0 && pread(fd, cur, DIO_SIZE, 0) == DIO_SIZE)
+		for (size_t i = 0; i < DIO_SIZE; i++)
+			stale += cur[i] != new;
+	if (fd >= 0)
+		close(fd);
+	for (int i = 0; i < DIO_READERS; i++) {
+		kill(readers[i], SIGKILL);
+		waitpid(readers[i], NULL, 0);
+	}
+	return stale;
+}
+
+static int dio_check(const char *path, char *out)
+{
+	long stale = 0;
+
+	for (int r = 0; r < DIO_ROUNDS; r++) {
+		long n = dio_round(path, (char)('a' + r), (char)('A' + r));
+		if (n < 0)
+			return (int)n;
+		stale += n;
+	}
+	snprintf(out, RESULT_LEN, "ok %s", stale ? "stale bytes read" : "");
+	return 0;
+}
+
+/* Open a, remove its name (x: 0 unlink, 1 rename b over it, 2 rmdir)
+ * and fstat the descriptor. */
+static int fstat_gone(const struct step *s, char *out)
+{
+	struct stat st;
+	int fd = open(s->a, O_RDONLY), ret;
+
+	if (fd < 0)
+		return -errno;
+	ret = s->x == 0 ? unlink(s->a) :
+	      s->x == 1 ? rename(s->b, s->a) :
+			  rmdir(s->a);
+	if (!ret)
+		ret = fstat(fd, &st);
+	if (!ret)
+		snprintf(out, RESULT_LEN, "ok nlink %lu mode %o",
+			 (unsigned long)st.st_nlink, st.st_mode);
+	ret = ret ? -errno : 0;
+	close(fd);
+	return ret;
+}
+
+static int copy_self(const char *to, mode_t mode)
+{
+	char buf[65536];
+	int in = open("/proc/self/exe", O_RDONLY), out = -1, ret = 0;
+	ssize_t n;
+
+	if (in >= 0)
+		out = open(to, O_WRONLY | O_CREAT | O_EXCL, 0700);
+	while (out >= 0 && (n = read(in, buf, sizeof(buf))) > 0)
+		if (write(out, buf, (size_t)n) != n)
+			break;
+	if (in < 0 || out < 0 || fchmod(out, mode))
+		ret = -errno;
+	if (out >= 0 && close(out))
+		ret = -errno;
+	if (in >= 0)
+		close(in);
+	return ret;
+}
+
+/* Run a, which is this program ("--true" makes it exit 0); an exec
+ * error comes back through a close-on-exec pipe. */
+static int exec_file(const char *path, char *out)
+{
+	int pipefd[2], status, err = 0;
+	pid_t pid;
+
+	if (pipe2(pipefd, O_CLOEXEC))
+		return -errno;
+	pid = fork();
+	if (pid == 0) {
+		execl(path, path, "--true", (char *)NULL);
+		err = errno;
+		if (write(pipefd[1], &err, sizeof(err)) < 0)
+			_exit(126);
+		_exit(127);
+	}
+	close(pipefd[1]);
+	if (read(pipefd[0], &err, sizeof(err)) != sizeof(err))
+		err = 0;
+	close(pipefd[0]);
+	if (pid < 0 || waitpid(pid, &status, 0) < 0)
+		return -errno;
+	if (err)
+		return -err;
+	snprintf(out, RESULT_LEN, "ok exit %d",
+		 WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+	return 0;
+}
+
+#define LONG_COMP 200 /* bytes of each directory name on the long path */
+
+/* Build directories under a new `base` until a relative path from here
+ * of PATH_MAX-1 bytes fits (each made from inside its parent, so no
+ * single call passes more), then make and remove things by that path:
+ * the kernel limits only what one call passes. */
+static int longpath_check(const char *base, char *out)
+{
+	char path[PATH_MAX], other[PATH_MAX], comp[LONG_COMP + 1];
+	int here = open(".", O_RDONLY | O_DIRECTORY), fd, ret = 0;
+	const char *what = "mkdir";
+	size_t len = strlen(base), last;
+
+	memset(comp, 'd', LONG_COMP);
+	comp[LONG_COMP] = '\0';
+	snprintf(path, sizeof(path), "%s", base);
+	if (here < 0 || mkdir(base, 0755) || chdir(base))
+		return -errno;
+	/* the last name takes what is left: between 10 and 210 bytes */
+	while (len + 1 + LONG_COMP + 1 + 10 <= PATH_MAX - 1) {
+		if (mkdir(comp, 0755) || chdir(comp)) {
+			ret = -errno;
+			break;
+		}
+		len += (size_t)snprintf(path + len, sizeof(path) - len, "/%s",
+					comp);
+	}
+	if (fchdir(here) && !ret)
+		ret = -errno;
+	close(here);
+	if (ret)
+		return ret;
+	last = PATH_MAX - 1 - len - 1;
+	path[len++] = '/';
+	memset(path + len, 'f', last);
+	path[len + last] = '\0';
+	memcpy(other, path, sizeof(path));
+	other[len + last - 1] = 'g';
+#define LONG_STEP(name, call)                                                  \
+	do {                                                                   \
+		what = name;                                                   \
+		if ((call) < 0)                                                \
+			goto fail;                                             \
+	} while (0)
+	LONG_STEP("open", fd = open(path, O_CREAT | O_EXCL | O_WRONLY, 0644));
+	close(fd);
+	LONG_STEP("chmod", chmod(path, 0600));
+	LONG_STEP("chown", chown(path, (uid_t)-1, (gid_t)-1));
+	LONG_STEP("truncate", truncate(path, 3));
+	LONG_STEP("link", link(path, other));
+	LONG_STEP("unlink", unlink(other));
+	LONG_STEP("rename", rename(path, other));
+	LONG_STEP("symlink", symlink("target", path));
+	LONG_STEP("unlink", unlink(path));
+	LONG_STEP("unlink", unlink(other));
+	LONG_STEP("mkdir", mkdir(path, 0755));
+	LONG_STEP("rmdir", rmdir(path));
+#undef LONG_STEP
+	snprintf(out, RESULT_LEN, "ok %zu bytes", strlen(path));
+	return 0;
+fail:
+	snprintf(out, RESULT_LEN, "%s %s", what, errname(errno));
+	return 0;
+}
+
+/* A file handle of path, in a buffer the caller frees. */
+static struct file_handle *handle_of(const char *path)
+{
+	struct file_handle *fh = malloc(sizeof(*fh) + MAX_HANDLE_SZ);
+	int mount_id;
+
+	if (!fh)
+		return NULL;
+	fh->handle_bytes = MAX_HANDLE_SZ;
+	if (name_to_handle_at(AT_FDCWD, path, fh, &mount_id, 0)) {
+		free(fh);
+		return NULL;
+	}
+	return fh;
+}
+
+/* name_to_handle_at(a), then open_by_handle_at: the same inode? */
+static int handle_check(const char *path, char *out)
+{
+	struct file_handle *fh = handle_of(path);
+	struct stat a, b;
+	int mfd, fd, ret = 0;
+
+	if (!fh)
+		return -errno;
+	mfd = open(".", O_RDONLY | O_DIRECTORY);
+	fd = mfd < 0 ? -1 : open_by_handle_at(mfd, fh, O_RDONLY);
+	if (fd < 0 || fstat(fd, &b) || stat(path, &a))
+		ret = -errno;
+	else
+		snprintf(out, RESULT_LEN, "ok %s",
+			 a.st_ino == b.st_ino ? "same inode" : "another inode");
+	if (fd >= 0)
+		close(fd);
+	if (mfd >= 0)
+		close(mfd);
+	free(fh);
 	return ret;
 }
 
@@ -357,6 +720,40 @@ static void step_run(const struct step *s, char *out)
 		if (ret >= 0)
 			ret = close(ret);
 		break;
+	case OP_DIO:
+		ret = dio_check(s->a, out);
+		break;
+	case OP_FSTAT_GONE:
+		ret = fstat_gone(s, out);
+		break;
+	case OP_COPY_SELF:
+		ret = copy_self(s->a, (mode_t)s->x);
+		break;
+	case OP_EXEC:
+		ret = exec_file(s->a, out);
+		break;
+	case OP_CREATE_IN: {
+		/* the working directory is s->a already (chdir before the
+		 * ids dropped, see step_run_nobody): as root, go there */
+		int here = open(".", O_RDONLY | O_DIRECTORY);
+		if (here >= 0 && s->who == R && chdir(s->a))
+			ret = -errno;
+		if (!ret) {
+			ret = open(s->b, O_CREAT | O_EXCL | O_WRONLY, 0644);
+			ret = ret >= 0 ? close(ret) : -errno;
+		}
+		if (here >= 0 && s->who == R && fchdir(here) && !ret)
+			ret = -errno;
+		if (here >= 0)
+			close(here);
+		break;
+	}
+	case OP_LONGPATH:
+		ret = longpath_check(s->a, out);
+		break;
+	case OP_HANDLE:
+		ret = handle_check(s->a, out);
+		break;
 	}
 	if (ret < 0)
 		snprintf(out, RESULT_LEN, "%s",
@@ -379,6 +776,9 @@ static void step_run_nobody(const struct step *s, char *out)
 	if (pid == 0) {
 		char res[RESULT_LEN];
 		close(pipefd[0]);
+		/* a working directory below one nobody cannot search */
+		if (s->op == OP_CREATE_IN && chdir(s->a))
+			_exit(1);
 		if (setgroups(0, NULL) || setresgid(65534, 65534, 65534) ||
 		    setresuid(65534, 65534, 65534))
 			_exit(1);
@@ -415,19 +815,77 @@ static int sequence_run(const char *dir, char (*results)[RESULT_LEN])
 }
 
 static const char *op_names[] = {
-	"mkdir",      "create", "open",	    "write",	 "read",
-	"unlink",     "rmdir",	"rename",   "link",	 "symlink",
-	"readlink",   "stat",	"lstat",    "chmod",	 "fchmod",
-	"chown",      "lchown", "fchown",   "utime-now", "utime-set",
-	"utime-mnow", "access", "truncate", "ftrunc-ro", "write-ro",
-	"opendir",
+	"mkdir",      "create",	  "open",	"write",     "read",
+	"unlink",     "rmdir",	  "rename",	"link",	     "symlink",
+	"readlink",   "stat",	  "lstat",	"chmod",     "fchmod",
+	"chown",      "lchown",	  "fchown",	"utime-now", "utime-set",
+	"utime-mnow", "access",	  "truncate",	"ftrunc-ro", "write-ro",
+	"opendir",    "dio",	  "fstat-gone", "copy-self", "exec",
+	"create-in",  "longpath", "handle",
 };
+
+/* --handle-save PATH FILE: PATH's file handle into FILE. */
+static int handle_save(const char *path, const char *file)
+{
+	struct file_handle *fh = handle_of(path);
+	FILE *f;
+	int ret = 1;
+
+	if (!fh) {
+		fprintf(stderr, "posix_users: %s: %s\n", path, strerror(errno));
+		return 1;
+	}
+	f = fopen(file, "wb");
+	if (f && fwrite(fh, sizeof(*fh) + fh->handle_bytes, 1, f) == 1)
+		ret = 0;
+	if (f && fclose(f))
+		ret = 1;
+	free(fh);
+	return ret;
+}
+
+/* --handle-open DIR FILE: open the handle in FILE on DIR's file system
+ * and print the file's first line. */
+static int handle_open(const char *dir, const char *file)
+{
+	struct file_handle *fh = malloc(sizeof(*fh) + MAX_HANDLE_SZ);
+	FILE *f = fopen(file, "rb");
+	char line[256] = "";
+	int mfd = open(dir, O_RDONLY | O_DIRECTORY), fd = -1;
+	ssize_t n;
+
+	if (fh && f && mfd >= 0 &&
+	    fread(fh, 1, sizeof(*fh) + MAX_HANDLE_SZ, f) >= sizeof(*fh))
+		fd = open_by_handle_at(mfd, fh, O_RDONLY);
+	if (fd < 0) {
+		fprintf(stderr, "posix_users: open_by_handle_at: %s\n",
+			strerror(errno));
+	} else {
+		n = read(fd, line, sizeof(line) - 1);
+		line[n > 0 ? n : 0] = '\0';
+		line[strcspn(line, "\n")] = '\0';
+		printf("%s\n", line);
+		close(fd);
+	}
+	if (mfd >= 0)
+		close(mfd);
+	if (f)
+		fclose(f);
+	free(fh);
+	return fd < 0;
+}
 
 int main(int argc, char **argv)
 {
 	static char a[NSTEPS][RESULT_LEN], b[NSTEPS][RESULT_LEN];
 	int differ = 0, errors = 0;
 
+	if (argc == 2 && !strcmp(argv[1], "--true"))
+		return 0; /* OP_EXEC runs a copy of this program */
+	if (argc == 4 && !strcmp(argv[1], "--handle-save"))
+		return handle_save(argv[2], argv[3]);
+	if (argc == 4 && !strcmp(argv[1], "--handle-open"))
+		return handle_open(argv[2], argv[3]);
 	if (argc != 3 || geteuid() != 0) {
 		fprintf(stderr, "usage (as root): posix_users DIR_A DIR_B\n");
 		return 2;

@@ -3,8 +3,9 @@
 #
 # t_mount.sh - `udax mount` end to end: a scripted session of ordinary
 # tools on a mounted image, a second user, the multi-user conformance
-# check (tests/posix_users.c) against tmpfs, a clean SIGTERM, kill -9 of
-# the daemon in the middle of a workload, and fsck after each.
+# check (tests/posix_users.c, which also covers issue 14's items 1-6)
+# against tmpfs, a file handle across a remount, a clean SIGTERM, kill -9
+# of the daemon in the middle of a workload, and fsck after each.
 #
 # Run from the repository root, as root:  sh tests/t_mount.sh
 # The tool is $UDAX (default build/udax); posix_users is looked for next
@@ -290,9 +291,15 @@ check_fail "umount of a folder that is no udax mount" "not a udax mount" \
 
 check "udax mount detaches (no -f)" "$UDAX" mount "$img" "$mnt"
 check_out "the data is there after remounting" "mine" cat "$m/pub/nob"
+check "name_to_handle_at of a file" \
+	"$POSIX_USERS" --handle-save "$m/pub/nob" "$work/handle"
 check "umount of a detached daemon" "$UDAX" umount "$mnt"
 check "the image can be opened right after umount" "$UDAX" ls "$img:/"
 if mount_fg "$work/daemon2.log"; then
+	# node ids are inode numbers with generations: a handle outlives
+	# the mount that made it, as on a kernel file system (NFS exports)
+	check_out "open_by_handle_at after a remount" "mine" \
+		"$POSIX_USERS" --handle-open "$m" "$work/handle"
 	exec 3<"$m/db.sqlite"
 	check "SIGTERM with a file open" kill -TERM "$daemon"
 	wait "$daemon"

@@ -34,6 +34,19 @@ struct udax_dir {
 	uint64_t pos; /* cookie of the next entry */
 };
 
+/* A held inode, for a server that walks paths itself and names files by
+ * inode number, as the kernel does (ino.h, ino.c). Lifecycle:
+ * udax_ino_get, udax_ino_lookup, udax_ino_mkdir and the other calls
+ * that return one take an inode reference (iget) and count the hold in
+ * fs->open_handles, so that udax_close refuses while inodes are held;
+ * udax_ino_put drops both, and the last reference on an unlinked inode
+ * frees it (an orphan until then). Both fields are fixed for the hold's
+ * life; a hold is used by any number of threads. */
+struct udax_ino {
+	struct udax_fs *fs;
+	struct inode *ip;
+};
+
 /* Current mtime of an inode, counting a pending one in the cache. */
 void api_stat_inode(struct udax_fs *fs, const struct udax_inode *di,
 		    struct stat *st);
@@ -46,6 +59,43 @@ int api_zero_tail(struct inode *ip, uint64_t size);
  * all in one transaction unless the range needs more than the journal
  * holds. Caller holds ip->lock exclusively. */
 int api_punch_range(struct inode *ip, uint64_t off, uint64_t len, int zero);
+
+/* Create a regular file named nd->name in nd->dir (NAMEI_PARENT result,
+ * name absent) with the caller's credentials: file.c's open and
+ * ino.c's create. ns_lock held exclusively. Returns 0 and *ino, or
+ * -ENOENT (a removed directory), -EACCES, -ENOSPC, UDAX_ECORRUPT. */
+int file_create(struct udax_fs *fs, struct namei *nd, mode_t mode,
+		uint64_t *ino);
+
+/* The namespace changes on a resolved name (a struct namei from namei()
+ * with NAMEI_PARENT, or from namei_child()): the path calls of udax.h
+ * and the calls by inode of ino.h share them. ns_lock held exclusively.
+ * Each returns as its udax.h call; new_ino (may be NULL) gets the inode
+ * a call made. */
+int ns_mkdir(struct udax_fs *fs, const struct namei *nd, mode_t mode,
+	     uint64_t *new_ino);
+/* unlink (want_dir 0) or rmdir (1) */
+int ns_remove(struct udax_fs *fs, const struct namei *nd, int want_dir);
+/* a new name dnd for inode `ino` of DT_* `type` */
+int ns_link(struct udax_fs *fs, uint64_t ino, unsigned char type,
+	    const struct namei *dnd);
+/* target checked by ns_symlink_target_check first (before any lookup) */
+int ns_symlink_target_check(const char *target);
+int ns_symlink(struct udax_fs *fs, const struct namei *nd, const char *target,
+	       uint64_t *new_ino);
+/* flags checked by ns_rename_flags_check first (before any lookup) */
+int ns_rename_flags_check(unsigned int flags);
+int ns_rename(struct udax_fs *fs, const struct namei *snd,
+	      const struct namei *dnd, unsigned int flags);
+
+/* The entry of directory dp at cookie *pos (as udax_dir_read: "." and
+ * ".." first), then *pos moves past it. With st, the entry's attributes;
+ * with held, a reference on the entry's inode (iget), taken under the
+ * same hold of ns_lock as the entry was read, so that the inode cannot
+ * be freed and its number reused in between. Takes ns_lock shared.
+ * Returns 1, 0 at the end, or a negative errno. */
+int dir_read_at(struct inode *dp, uint64_t *pos, struct udax_dirent *ent,
+		struct stat *st, struct inode **held);
 
 /* namespace.c helpers shared with rename.c. ns_lock held exclusively. */
 int parent_writable(struct udax_fs *fs, uint64_t dir,

@@ -211,10 +211,8 @@ int api_punch_range(struct inode *ip, uint64_t off, uint64_t len, int zero)
 	}
 }
 
-/* Create a regular file named nd->name in nd->dir. ns_lock held
- * exclusively. */
-static int file_create(struct udax_fs *fs, struct namei *nd, mode_t mode,
-		       uint64_t *ino)
+int file_create(struct udax_fs *fs, struct namei *nd, mode_t mode,
+		uint64_t *ino)
 {
 	const struct cred *c = cred_current();
 	const struct udax_inode *dir;

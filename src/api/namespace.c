@@ -43,34 +43,45 @@ int parent_writable(struct udax_fs *fs, uint64_t dir,
 	return perm_check(di, W_OK | X_OK);
 }
 
-int udax_mkdir(struct udax_fs *fs, const char *path, mode_t mode)
+/* Resolve `path` (namei flags) and run `op` on the result, all under the
+ * namespace lock held exclusively: the path calls below are this plus
+ * the core they share with the calls by inode (ino.c). */
+static int ns_change_path(struct udax_fs *fs, const char *path, int flags,
+			  int (*op)(struct udax_fs *fs, const struct namei *nd,
+				    void *arg),
+			  void *arg)
+{
+	struct namei nd;
+	int ret;
+
+	pthread_rwlock_wrlock(&fs->ns_lock);
+	ret = namei(fs, path, flags, &nd);
+	if (!ret)
+		ret = op(fs, &nd, arg);
+	pthread_rwlock_unlock(&fs->ns_lock);
+	return ret;
+}
+
+int ns_mkdir(struct udax_fs *fs, const struct namei *nd, mode_t mode,
+	     uint64_t *new_ino)
 {
 	const struct cred *c = cred_current();
 	const struct udax_inode *dir;
 	struct udax_inode *w;
-	struct namei nd;
 	struct tx *tx;
 	uint64_t ino;
 	gid_t gid = c->gid;
 	int ret;
 
-	pthread_rwlock_wrlock(&fs->ns_lock);
-	ret = namei(fs, path, NAMEI_PARENT, &nd);
-	if (!ret && nd.toolong)
-		ret = -ENAMETOOLONG;
+	if (nd->toolong)
+		return -ENAMETOOLONG;
+	if (nd->ino || is_dot(nd))
+		return -EEXIST;
+	ret = parent_writable(fs, nd->dir, &dir);
 	if (ret)
-		goto unlock;
-	if (nd.ino || is_dot(&nd)) {
-		ret = -EEXIST;
-		goto unlock;
-	}
-	ret = parent_writable(fs, nd.dir, &dir);
-	if (ret)
-		goto unlock;
-	if (dir->nlink >= UDAX_LINK_MAX) {
-		ret = -EMLINK;
-		goto unlock;
-	}
+		return ret;
+	if (dir->nlink >= UDAX_LINK_MAX)
+		return -EMLINK;
 	/* as Linux: set-ID bits do not come from the mode argument; a
 	 * set-group-ID parent passes its bit on */
 	mode = (mode & 01777 & ~c->umask) | S_IFDIR;
@@ -84,19 +95,29 @@ int udax_mkdir(struct udax_fs *fs, const char *path, mode_t mode)
 		w = inode_w(tx, ino);
 		if (w) {
 			w->nlink = 2;
-			w->parent = nd.dir;
+			w->parent = nd->dir;
 		}
-		ret = dir_add(tx, nd.dir, nd.name, nd.len, ino, DT_DIR);
+		ret = dir_add(tx, nd->dir, nd->name, nd->len, ino, DT_DIR);
 	}
 	if (!ret) {
-		w = inode_w(tx, nd.dir);
+		w = inode_w(tx, nd->dir);
 		if (w)
 			w->nlink++;
 	}
 	ret = ret ? (tx_abort(tx), ret) : tx_commit(tx);
-unlock:
-	pthread_rwlock_unlock(&fs->ns_lock);
+	if (!ret && new_ino)
+		*new_ino = ino;
 	return ret;
+}
+
+static int mkdir_op(struct udax_fs *fs, const struct namei *nd, void *arg)
+{
+	return ns_mkdir(fs, nd, *(mode_t *)arg, NULL);
+}
+
+int udax_mkdir(struct udax_fs *fs, const char *path, mode_t mode)
+{
+	return ns_change_path(fs, path, NAMEI_PARENT, mkdir_op, &mode);
 }
 
 /* Drop one link of `ino` in tx; at zero it goes on the orphan list and is
@@ -122,87 +143,63 @@ int inode_drop_link(struct tx *tx, struct inode *ip, int is_dir)
 	return orphan_add(tx, ip->ino);
 }
 
-static int remove_common(struct udax_fs *fs, const char *path, int want_dir)
+int ns_remove(struct udax_fs *fs, const struct namei *nd, int want_dir)
 {
 	const struct udax_inode *dir, *victim;
 	struct inode *ip = NULL;
-	struct namei nd;
 	struct tx *tx;
 	int ret, err;
 
-	pthread_rwlock_wrlock(&fs->ns_lock);
-	ret = namei(fs, path, NAMEI_PARENT, &nd);
-	if (!ret && nd.toolong)
-		ret = -ENAMETOOLONG;
+	if (nd->toolong)
+		return -ENAMETOOLONG;
+	if (nd->ino && nd->trailing && nd->type != DT_DIR)
+		return -ENOTDIR; /* "file/" or "symlink/" */
+	if (want_dir && nd->len == 1 && nd->name[0] == '.' && !nd->is_root)
+		return -EINVAL;
+	if (want_dir && is_dot(nd) && !nd->is_root)
+		return -ENOTEMPTY;
+	if (nd->ino == UDAX_ROOT_INO)
+		return want_dir ? -EBUSY : -EISDIR;
+	if (!nd->ino)
+		return -ENOENT;
+	if (!want_dir && nd->type == DT_DIR)
+		return -EISDIR;
+	if (want_dir && nd->type != DT_DIR)
+		return -ENOTDIR;
+	ret = parent_writable(fs, nd->dir, &dir);
 	if (ret)
-		goto unlock;
-	if (nd.ino && nd.trailing && nd.type != DT_DIR) {
-		ret = -ENOTDIR; /* "file/" or "symlink/" */
-		goto unlock;
-	}
-	if (want_dir && nd.len == 1 && nd.name[0] == '.' && !nd.is_root) {
-		ret = -EINVAL;
-		goto unlock;
-	}
-	if (want_dir && is_dot(&nd) && !nd.is_root) {
-		ret = -ENOTEMPTY;
-		goto unlock;
-	}
-	if (nd.ino == UDAX_ROOT_INO) {
-		ret = want_dir ? -EBUSY : -EISDIR;
-		goto unlock;
-	}
-	if (!nd.ino) {
-		ret = -ENOENT;
-		goto unlock;
-	}
-	if (!want_dir && nd.type == DT_DIR) {
-		ret = -EISDIR;
-		goto unlock;
-	}
-	if (want_dir && nd.type != DT_DIR) {
-		ret = -ENOTDIR;
-		goto unlock;
-	}
-	if (nd.ino == UDAX_ROOT_INO) {
-		ret = -EBUSY;
-		goto unlock;
-	}
-	ret = parent_writable(fs, nd.dir, &dir);
-	if (ret)
-		goto unlock;
-	victim = inode_r(fs, NULL, nd.ino, &err);
-	if (!victim) {
-		ret = err;
-		goto unlock;
-	}
+		return ret;
+	victim = inode_r(fs, NULL, nd->ino, &err);
+	if (!victim)
+		return err;
 	ret = perm_sticky(dir, victim);
 	if (ret)
-		goto unlock;
-	if (want_dir && victim->entries) {
-		ret = -ENOTEMPTY;
-		goto unlock;
-	}
-	ret = iget(fs, nd.ino, &ip);
+		return ret;
+	if (want_dir && victim->entries)
+		return -ENOTEMPTY;
+	ret = iget(fs, nd->ino, &ip);
 	if (ret)
-		goto unlock;
+		return ret;
 	pthread_rwlock_wrlock(
 		&ip->lock); /* its data readers read nlink's line */
 	tx = tx_begin(fs);
-	ret = dir_remove(tx, nd.dir, nd.name, nd.len);
+	ret = dir_remove(tx, nd->dir, nd->name, nd->len);
 	if (!ret)
 		ret = inode_drop_link(tx, ip, want_dir);
 	if (!ret && want_dir) {
-		struct udax_inode *w = inode_w(tx, nd.dir);
+		struct udax_inode *w = inode_w(tx, nd->dir);
 		if (w)
 			w->nlink--;
 	}
 	ret = ret ? (tx_abort(tx), ret) : tx_commit(tx);
 	pthread_rwlock_unlock(&ip->lock);
 	iput(ip); /* frees the inode if this was its last user */
-unlock:
-	pthread_rwlock_unlock(&fs->ns_lock);
 	return ret;
+}
+
+static int remove_op(struct udax_fs *fs, const struct namei *nd, void *arg)
+{
+	return ns_remove(fs, nd, *(int *)arg);
 }
 
 int parent_writable_pair(struct udax_fs *fs, uint64_t a, uint64_t b,
@@ -215,67 +212,50 @@ int parent_writable_pair(struct udax_fs *fs, uint64_t a, uint64_t b,
 
 int udax_rmdir(struct udax_fs *fs, const char *path)
 {
-	return remove_common(fs, path, 1);
+	int want_dir = 1;
+	return ns_change_path(fs, path, NAMEI_PARENT, remove_op, &want_dir);
 }
 
 int udax_unlink(struct udax_fs *fs, const char *path)
 {
-	return remove_common(fs, path, 0);
+	int want_dir = 0;
+	return ns_change_path(fs, path, NAMEI_PARENT, remove_op, &want_dir);
 }
 
-int udax_link(struct udax_fs *fs, const char *from, const char *to)
+int ns_link(struct udax_fs *fs, uint64_t ino, unsigned char type,
+	    const struct namei *dnd)
 {
 	const struct udax_inode *dir, *src;
-	struct namei snd, dnd;
+	struct inode *sip;
 	struct tx *tx;
 	int ret, err;
 
-	pthread_rwlock_wrlock(&fs->ns_lock);
-	ret = namei(fs, from, 0, &snd);
+	if (dnd->toolong)
+		return -ENAMETOOLONG;
+	if (dnd->ino || is_dot(dnd))
+		return -EEXIST;
+	if (dnd->trailing)
+		return -ENOENT;
+	if (type == DT_DIR)
+		return -EPERM;
+	ret = parent_writable(fs, dnd->dir, &dir);
 	if (ret)
-		goto unlock;
-	ret = namei(fs, to, NAMEI_PARENT, &dnd);
-	if (!ret && dnd.toolong)
-		ret = -ENAMETOOLONG;
+		return ret;
+	src = inode_r(fs, NULL, ino, &err);
+	if (!src)
+		return err;
+	if (src->nlink == 0)
+		return -ENOENT;
+	if (src->nlink >= UDAX_LINK_MAX)
+		return -EMLINK;
+	ret = iget(fs, ino, &sip);
 	if (ret)
-		goto unlock;
-	if (dnd.ino || is_dot(&dnd)) {
-		ret = -EEXIST;
-		goto unlock;
-	}
-	if (dnd.trailing) {
-		ret = -ENOENT;
-		goto unlock;
-	}
-	if (snd.type == DT_DIR) {
-		ret = -EPERM;
-		goto unlock;
-	}
-	ret = parent_writable(fs, dnd.dir, &dir);
-	if (ret)
-		goto unlock;
-	src = inode_r(fs, NULL, snd.ino, &err);
-	if (!src) {
-		ret = err;
-		goto unlock;
-	}
-	if (src->nlink == 0) {
-		ret = -ENOENT;
-		goto unlock;
-	}
-	if (src->nlink >= UDAX_LINK_MAX) {
-		ret = -EMLINK;
-		goto unlock;
-	}
-	struct inode *sip;
-	ret = iget(fs, snd.ino, &sip);
-	if (ret)
-		goto unlock;
+		return ret;
 	pthread_rwlock_wrlock(&sip->lock);
 	tx = tx_begin(fs);
-	ret = dir_add(tx, dnd.dir, dnd.name, dnd.len, snd.ino, snd.type);
+	ret = dir_add(tx, dnd->dir, dnd->name, dnd->len, ino, type);
 	if (!ret) {
-		struct udax_inode *w = inode_w(tx, snd.ino);
+		struct udax_inode *w = inode_w(tx, ino);
 		if (w) {
 			w->nlink++;
 			w->ctime_ns = fs_now_ns();
@@ -284,7 +264,20 @@ int udax_link(struct udax_fs *fs, const char *from, const char *to)
 	ret = ret ? (tx_abort(tx), ret) : tx_commit(tx);
 	pthread_rwlock_unlock(&sip->lock);
 	iput(sip);
-unlock:
+	return ret;
+}
+
+int udax_link(struct udax_fs *fs, const char *from, const char *to)
+{
+	struct namei snd, dnd;
+	int ret;
+
+	pthread_rwlock_wrlock(&fs->ns_lock);
+	ret = namei(fs, from, 0, &snd);
+	if (!ret)
+		ret = namei(fs, to, NAMEI_PARENT, &dnd);
+	if (!ret)
+		ret = ns_link(fs, snd.ino, snd.type, &dnd);
 	pthread_rwlock_unlock(&fs->ns_lock);
 	return ret;
 }
@@ -326,40 +319,39 @@ static int symlink_store(struct tx *tx, uint64_t ino, const char *target,
 	return 0;
 }
 
-int udax_symlink(struct udax_fs *fs, const char *target, const char *path)
+/* Is a symlink target acceptable? Judged before any lookup, as
+ * symlink(2) does. Returns 0, -EFAULT, -ENOENT or -ENAMETOOLONG. */
+int ns_symlink_target_check(const char *target)
 {
-	const struct cred *c = cred_current();
-	const struct udax_inode *dir;
-	struct namei nd;
-	struct tx *tx;
-	uint64_t ino;
 	size_t len;
-	int ret;
 
-	if (!target || !path)
+	if (!target)
 		return -EFAULT;
 	len = strlen(target);
 	if (!len)
 		return -ENOENT;
-	if (len >= PATH_MAX)
+	return len >= PATH_MAX ? -ENAMETOOLONG : 0;
+}
+
+int ns_symlink(struct udax_fs *fs, const struct namei *nd, const char *target,
+	       uint64_t *new_ino)
+{
+	const struct cred *c = cred_current();
+	const struct udax_inode *dir;
+	struct tx *tx;
+	uint64_t ino;
+	size_t len = strlen(target);
+	int ret;
+
+	if (nd->toolong)
 		return -ENAMETOOLONG;
-	pthread_rwlock_wrlock(&fs->ns_lock);
-	ret = namei(fs, path, NAMEI_PARENT, &nd);
-	if (!ret && nd.toolong)
-		ret = -ENAMETOOLONG;
+	if (nd->ino || is_dot(nd))
+		return -EEXIST;
+	if (nd->trailing)
+		return -ENOENT; /* "name/" would have to be a directory */
+	ret = parent_writable(fs, nd->dir, &dir);
 	if (ret)
-		goto unlock;
-	if (nd.ino || is_dot(&nd)) {
-		ret = -EEXIST;
-		goto unlock;
-	}
-	if (nd.trailing) {
-		ret = -ENOENT; /* "name/" would have to be a directory */
-		goto unlock;
-	}
-	ret = parent_writable(fs, nd.dir, &dir);
-	if (ret)
-		goto unlock;
+		return ret;
 	tx = tx_begin(fs);
 	ret = inode_alloc(tx, S_IFLNK | 0777, c->uid,
 			  (dir->mode & S_ISGID) ? dir->gid : c->gid, &ino);
@@ -374,11 +366,28 @@ int udax_symlink(struct udax_fs *fs, const char *target, const char *path)
 			ret = symlink_store(tx, ino, target, len);
 	}
 	if (!ret)
-		ret = dir_add(tx, nd.dir, nd.name, nd.len, ino, DT_LNK);
+		ret = dir_add(tx, nd->dir, nd->name, nd->len, ino, DT_LNK);
 	ret = ret ? (tx_abort(tx), ret) : tx_commit(tx);
-unlock:
-	pthread_rwlock_unlock(&fs->ns_lock);
+	if (!ret && new_ino)
+		*new_ino = ino;
 	return ret;
+}
+
+static int symlink_op(struct udax_fs *fs, const struct namei *nd, void *arg)
+{
+	return ns_symlink(fs, nd, arg, NULL);
+}
+
+int udax_symlink(struct udax_fs *fs, const char *target, const char *path)
+{
+	int ret = ns_symlink_target_check(target);
+
+	if (!ret && !path)
+		ret = -EFAULT;
+	if (ret)
+		return ret;
+	return ns_change_path(fs, path, NAMEI_PARENT, symlink_op,
+			      (void *)target);
 }
 
 ssize_t udax_readlink(struct udax_fs *fs, const char *path, char *buf,
@@ -449,12 +458,12 @@ int udax_access(struct udax_fs *fs, const char *path, int mode)
 }
 
 /* What an attribute change acts on: a path (following a symlink in its
- * last name if `follow`) or, when `file` is set, an open file's inode
- * (which may have no name left). */
+ * last name if `follow`) or, when `ip` is set, a held inode (an open
+ * file's or a node's, which may have no name left). */
 struct setattr_target {
 	const char *path;
 	int follow;
-	struct udax_file *file;
+	struct inode *ip;
 };
 
 /* Find the inode of an attribute change, lock it (data readers hold its
@@ -470,8 +479,8 @@ static int setattr_begin(struct udax_fs *fs, const struct setattr_target *tgt,
 	int ret = 0, err;
 
 	pthread_rwlock_wrlock(&fs->ns_lock);
-	if (tgt->file) {
-		*ino = tgt->file->ip->ino;
+	if (tgt->ip) {
+		*ino = tgt->ip->ino;
 	} else {
 		ret = namei(fs, tgt->path, tgt->follow ? NAMEI_FOLLOW : 0, &nd);
 		*ino = nd.ino;
@@ -542,7 +551,8 @@ int udax_fchmod(struct udax_file *f, mode_t mode)
 {
 	if (!f)
 		return -EBADF;
-	return chmod_common(f->fs, &(struct setattr_target){NULL, 0, f}, mode);
+	return chmod_common(f->fs, &(struct setattr_target){NULL, 0, f->ip},
+			    mode);
 }
 
 static int chown_common(struct udax_fs *fs, const struct setattr_target *tgt,
@@ -602,8 +612,8 @@ int udax_fchown(struct udax_file *f, uid_t uid, gid_t gid)
 {
 	if (!f)
 		return -EBADF;
-	return chown_common(f->fs, &(struct setattr_target){NULL, 0, f}, uid,
-			    gid);
+	return chown_common(f->fs, &(struct setattr_target){NULL, 0, f->ip},
+			    uid, gid);
 }
 
 static int64_t ts_to_ns(const struct timespec *ts)
@@ -678,7 +688,28 @@ int udax_futimens(struct udax_file *f, const struct timespec times[2])
 {
 	if (!f)
 		return -EBADF;
-	return utimens_common(f->fs, &(struct setattr_target){NULL, 0, f},
+	return utimens_common(f->fs, &(struct setattr_target){NULL, 0, f->ip},
+			      times);
+}
+
+/* The attribute changes of a held inode (ino.h): as those of an open
+ * file. */
+
+int udax_ino_chmod(struct udax_ino *h, mode_t mode)
+{
+	return chmod_common(h->fs, &(struct setattr_target){NULL, 0, h->ip},
+			    mode);
+}
+
+int udax_ino_chown(struct udax_ino *h, uid_t uid, gid_t gid)
+{
+	return chown_common(h->fs, &(struct setattr_target){NULL, 0, h->ip},
+			    uid, gid);
+}
+
+int udax_ino_utimens(struct udax_ino *h, const struct timespec times[2])
+{
+	return utimens_common(h->fs, &(struct setattr_target){NULL, 0, h->ip},
 			      times);
 }
 
@@ -726,20 +757,15 @@ unlock:
 	return ret;
 }
 
-/* The next entry and, if st is set, its attributes, read under the same
- * hold of the namespace lock (so they belong together). */
-static int dir_read_common(struct udax_dir *d, struct udax_dirent *ent,
-			   struct stat *st)
+int dir_read_at(struct inode *dp, uint64_t *pos, struct udax_dirent *ent,
+		struct stat *st, struct inode **held)
 {
-	struct udax_fs *fs;
+	struct udax_fs *fs = dp->fs;
 	const struct udax_inode *di;
 	int ret, err;
 
-	if (!d)
-		return -EBADF;
-	fs = d->fs;
 	pthread_rwlock_rdlock(&fs->ns_lock);
-	di = inode_r(fs, NULL, d->ip->ino, &err);
+	di = inode_r(fs, NULL, dp->ino, &err);
 	if (!di) {
 		ret = err;
 		goto unlock;
@@ -748,21 +774,15 @@ static int dir_read_common(struct udax_dir *d, struct udax_dirent *ent,
 		ret = 0; /* removed while open: empty */
 		goto unlock;
 	}
-	if (d->pos < 2) {
-		ent->ino = d->pos == 0 ? d->ip->ino : di->parent;
+	if (*pos < 2) {
+		ent->ino = *pos == 0 ? dp->ino : di->parent;
 		ent->type = DT_DIR;
-		strcpy(ent->name, d->pos == 0 ? "." : "..");
-		d->pos++;
-		ent->off = d->pos;
+		strcpy(ent->name, *pos == 0 ? "." : "..");
+		ent->off = *pos + 1;
 		ret = 1;
 	} else {
-		uint64_t next;
-		ret = dir_next(fs, d->ip->ino, d->pos, &ent->ino, &ent->type,
-			       ent->name, &next);
-		if (ret == 1) {
-			d->pos = next;
-			ent->off = next;
-		}
+		ret = dir_next(fs, dp->ino, *pos, &ent->ino, &ent->type,
+			       ent->name, &ent->off);
 	}
 	if (ret == 1 && st) {
 		const struct udax_inode *ei = inode_r(fs, NULL, ent->ino, &err);
@@ -771,6 +791,15 @@ static int dir_read_common(struct udax_dir *d, struct udax_dirent *ent,
 		else
 			ret = err;
 	}
+	/* the reference is taken before the namespace lock drops: the
+	 * entry's inode cannot be freed (and its number reused) between */
+	if (ret == 1 && held) {
+		err = iget(fs, ent->ino, held);
+		if (err)
+			ret = err;
+	}
+	if (ret == 1)
+		*pos = ent->off;
 unlock:
 	pthread_rwlock_unlock(&fs->ns_lock);
 	return ret;
@@ -778,13 +807,13 @@ unlock:
 
 int udax_dir_read(struct udax_dir *d, struct udax_dirent *ent)
 {
-	return dir_read_common(d, ent, NULL);
+	return d ? dir_read_at(d->ip, &d->pos, ent, NULL, NULL) : -EBADF;
 }
 
 int udax_dir_read_stat(struct udax_dir *d, struct udax_dirent *ent,
 		       struct stat *st)
 {
-	return dir_read_common(d, ent, st);
+	return d ? dir_read_at(d->ip, &d->pos, ent, st, NULL) : -EBADF;
 }
 
 int udax_dir_seek(struct udax_dir *d, uint64_t off)

@@ -77,72 +77,65 @@ static int touch_ctime(struct tx *tx, uint64_t ino)
 	return 0;
 }
 
-int udax_rename(struct udax_fs *fs, const char *from, const char *to,
-		unsigned int flags)
+int ns_rename_flags_check(unsigned int flags)
 {
-	const struct udax_inode *sdir, *ddir, *src, *dst = NULL;
-	struct inode *victim = NULL, *moved = NULL, *other = NULL;
-	struct namei snd, dnd;
-	struct tx *tx;
-	int ret, err = 0;
-
-	/* bad flags fail before any lookup, as renameat2(2) does */
 	if (flags & ~(RENAME_NOREPLACE | RENAME_EXCHANGE))
 		return -EINVAL;
 	if ((flags & RENAME_NOREPLACE) && (flags & RENAME_EXCHANGE))
 		return -EINVAL;
-	/* the namespace lock, exclusive from the lookups to the commit: the
-	 * checks below cannot go stale, and no second rename can make a
-	 * loop between them (what lock_rename orders in Linux) */
-	pthread_rwlock_wrlock(&fs->ns_lock);
-	/* both parents and last names: either name may not exist yet */
-	ret = namei(fs, from, NAMEI_PARENT, &snd);
-	if (ret)
-		goto unlock;
-	ret = namei(fs, to, NAMEI_PARENT, &dnd);
-	if (ret)
-		goto unlock;
+	return 0;
+}
+
+int ns_rename(struct udax_fs *fs, const struct namei *snd_,
+	      const struct namei *dnd_, unsigned int flags)
+{
+	const struct udax_inode *sdir, *ddir, *src, *dst = NULL;
+	struct inode *victim = NULL, *moved = NULL, *other = NULL;
+	struct namei snd = *snd_, dnd = *dnd_;
+	struct tx *tx;
+	int ret, err = 0;
+
 	/* checked in Linux's order: names first, then existence, then where
 	 * the directories sit, then types */
 	if (snd.is_root || is_dot_name(&snd)) {
 		ret = -EBUSY;
-		goto unlock;
+		goto out;
 	}
 	if (dnd.is_root || is_dot_name(&dnd)) {
 		ret = (flags & RENAME_NOREPLACE) ? -EEXIST : -EBUSY;
-		goto unlock;
+		goto out;
 	}
 	if (snd.toolong) {
 		ret = -ENAMETOOLONG;
-		goto unlock;
+		goto out;
 	}
 	if (!snd.ino) {
 		ret = -ENOENT;
-		goto unlock;
+		goto out;
 	}
 	if (dnd.toolong) {
 		ret = -ENAMETOOLONG;
-		goto unlock;
+		goto out;
 	}
 	if ((flags & RENAME_EXCHANGE) && !dnd.ino) {
 		ret = -ENOENT;
-		goto unlock;
+		goto out;
 	}
 	if ((flags & RENAME_NOREPLACE) && dnd.ino) {
 		ret = -EEXIST;
-		goto unlock;
+		goto out;
 	}
 	/* the types of both ends decide which of the checks below apply */
 	src = inode_r(fs, NULL, snd.ino, &err);
 	if (!src) {
 		ret = err;
-		goto unlock;
+		goto out;
 	}
 	if (dnd.ino) {
 		dst = inode_r(fs, NULL, dnd.ino, &err);
 		if (!dst) {
 			ret = err;
-			goto unlock;
+			goto out;
 		}
 	}
 	int sdir_is = S_ISDIR(src->mode), ddir_is = dst && S_ISDIR(dst->mode);
@@ -151,45 +144,45 @@ int udax_rename(struct udax_fs *fs, const char *from, const char *to,
 	    (!sdir_is && dnd.trailing && !(flags & RENAME_EXCHANGE)) ||
 	    ((flags & RENAME_EXCHANGE) && dst && !ddir_is && dnd.trailing)) {
 		ret = -ENOTDIR;
-		goto unlock;
+		goto out;
 	}
 	if (snd.ino == dnd.ino) {
 		ret = 0; /* same inode: nothing to do, as POSIX says */
-		goto unlock;
+		goto out;
 	}
 	/* a directory may not move below itself */
 	if (sdir_is && is_below(fs, dnd.dir, snd.ino, &err)) {
 		ret = -EINVAL;
-		goto unlock;
+		goto out;
 	}
 	if (err) {
 		ret = err;
-		goto unlock;
+		goto out;
 	}
 	/* nor replace one of its own ancestors */
 	if (ddir_is && is_below(fs, snd.dir, dnd.ino, &err)) {
 		ret = (flags & RENAME_EXCHANGE) ? -EINVAL : -ENOTEMPTY;
-		goto unlock;
+		goto out;
 	}
 	if (err) {
 		ret = err;
-		goto unlock;
+		goto out;
 	}
 	if (!(flags & RENAME_EXCHANGE) && dst) {
 		if (sdir_is && !ddir_is) {
 			ret = -ENOTDIR;
-			goto unlock;
+			goto out;
 		}
 		if (!sdir_is && ddir_is) {
 			ret = -EISDIR;
-			goto unlock;
+			goto out;
 		}
 	}
 	/* both entries change: both parents must be writable and searchable
 	 * by the caller */
 	ret = parent_writable_pair(fs, snd.dir, dnd.dir, &sdir, &ddir);
 	if (ret)
-		goto unlock;
+		goto out;
 	/* in a sticky directory only the owners may move or replace */
 	ret = perm_sticky(sdir, src);
 	if (!ret && dst)
@@ -200,17 +193,17 @@ int udax_rename(struct udax_fs *fs, const char *from, const char *to,
 	if (!ret && ddir_is && (flags & RENAME_EXCHANGE) && snd.dir != dnd.dir)
 		ret = perm_check(dst, W_OK);
 	if (ret)
-		goto unlock;
+		goto out;
 	/* a directory is replaced only if empty: its entries would be lost */
 	if (!(flags & RENAME_EXCHANGE) && ddir_is && dst->entries) {
 		ret = -ENOTEMPTY;
-		goto unlock;
+		goto out;
 	}
 	/* a directory moving in adds a link (its "..") to the new parent */
 	if (sdir_is && !ddir_is && snd.dir != dnd.dir &&
 	    ddir->nlink >= UDAX_LINK_MAX) {
 		ret = -EMLINK;
-		goto unlock;
+		goto out;
 	}
 	/* the replaced inode may lose its last link: a reference keeps it
 	 * (an orphan then) until our iput, which frees it outside the
@@ -218,7 +211,7 @@ int udax_rename(struct udax_fs *fs, const char *from, const char *to,
 	if (dst && !(flags & RENAME_EXCHANGE)) {
 		ret = iget(fs, dnd.ino, &victim);
 		if (ret)
-			goto unlock;
+			goto out;
 	}
 	/* the inodes whose on-media fields change (ctime, nlink, parent)
 	 * are locked against their data readers, in ascending order */
@@ -309,7 +302,30 @@ put_moved:
 put_victim:
 	if (victim)
 		iput(victim);
-unlock:
+out:
+	return ret;
+}
+
+int udax_rename(struct udax_fs *fs, const char *from, const char *to,
+		unsigned int flags)
+{
+	struct namei snd, dnd;
+	int ret;
+
+	/* bad flags fail before any lookup, as renameat2(2) does */
+	ret = ns_rename_flags_check(flags);
+	if (ret)
+		return ret;
+	/* the namespace lock, exclusive from the lookups to the commit: the
+	 * checks cannot go stale, and no second rename can make a loop
+	 * between them (what lock_rename orders in Linux) */
+	pthread_rwlock_wrlock(&fs->ns_lock);
+	/* both parents and last names: either name may not exist yet */
+	ret = namei(fs, from, NAMEI_PARENT, &snd);
+	if (!ret)
+		ret = namei(fs, to, NAMEI_PARENT, &dnd);
+	if (!ret)
+		ret = ns_rename(fs, &snd, &dnd, flags);
 	pthread_rwlock_unlock(&fs->ns_lock);
 	return ret;
 }

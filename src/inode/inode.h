@@ -219,6 +219,17 @@ struct namei {
  * UDAX_ECORRUPT. */
 int namei(struct udax_fs *fs, const char *path, int flags, struct namei *nd);
 
+/* Resolve one name in directory `dir`, as namei() resolves the last
+ * component of a path: search permission on dir, "." and "..", a name
+ * longer than NAME_MAX (with NAMEI_PARENT: nd->toolong, as namei). For
+ * callers that walk paths themselves (the kernel, through udax mount:
+ * node.c); symlinks are theirs to follow (NAMEI_FOLLOW is ignored).
+ * Caller holds fs->ns_lock. Returns 0, -ENOENT (without NAMEI_PARENT),
+ * -ENOTDIR, -EACCES, -ENAMETOOLONG, -EINVAL (a '/' in name), or
+ * UDAX_ECORRUPT. */
+int namei_child(struct udax_fs *fs, uint64_t dir, const char *name, int flags,
+		struct namei *nd);
+
 /* Read a symlink's target into buf (size bytes). Returns length. */
 ssize_t symlink_read(struct udax_fs *fs, uint64_t ino, char *buf, size_t size);
 

@@ -232,3 +232,58 @@ out:
 	free(big);
 	return ret;
 }
+
+int namei_child(struct udax_fs *fs, uint64_t dir, const char *name, int flags,
+		struct namei *nd)
+{
+	const struct udax_inode *di;
+	size_t len = name ? strlen(name) : 0;
+	uint64_t ino = 0;
+	unsigned char type = 0;
+	int ret, err;
+
+	memset(nd, 0, sizeof(*nd));
+	if (!name)
+		return -EFAULT;
+	/* one component: the caller walked the path itself */
+	if (!len)
+		return -ENOENT;
+	if (memchr(name, '/', len))
+		return -EINVAL;
+	/* a held directory is in use: free is damage, as in namei() */
+	di = inode_r(fs, NULL, dir, &err);
+	if (!di)
+		return err == -ESTALE ? UDAX_ECORRUPT : err;
+	if (!S_ISDIR(di->mode))
+		return -ENOTDIR;
+	/* the same judgements, in the same order, as namei()'s last name */
+	ret = perm_check(di, X_OK);
+	if (ret)
+		return ret;
+	if (len > UDAX_NAME_MAX) {
+		if (!(flags & NAMEI_PARENT))
+			return -ENAMETOOLONG;
+		nd->dir = dir;
+		nd->toolong = 1;
+		return 0;
+	}
+	if (len == 1 && name[0] == '.') {
+		ino = dir, type = DT_DIR;
+	} else if (len == 2 && name[0] == '.' && name[1] == '.') {
+		ino = di->parent ? di->parent : dir, type = DT_DIR;
+	} else {
+		ret = dir_lookup(fs, NULL, dir, name, len, &ino, &type);
+		if (ret && ret != -ENOENT)
+			return ret;
+		if (ret)
+			ino = 0;
+	}
+	if (!ino && !(flags & NAMEI_PARENT))
+		return -ENOENT;
+	nd->dir = dir;
+	nd->ino = ino;
+	nd->type = type;
+	memcpy(nd->name, name, len + 1);
+	nd->len = len;
+	return 0;
+}

@@ -7,7 +7,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <fuse.h>
+#include <fuse_lowlevel.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -65,7 +65,7 @@ int mount_serve(const struct mount_opts *o)
 	char image[PATH_MAX], opts[3 * PATH_MAX];
 	struct fuse_args args = FUSE_ARGS_INIT(0, NULL);
 	struct fuse_loop_config *loop;
-	struct fuse *fuse;
+	struct fuse_session *se;
 	int ret, loop_ret;
 
 	/* the daemon works from "/": keep the absolute name (for mount's
@@ -85,28 +85,33 @@ int mount_serve(const struct mount_opts *o)
 	ret = udax_open(&m.fs, image, &oo);
 	if (ret)
 		return ret;
-	pthread_mutex_init(&m.lock, NULL);
-	m.handles.next = m.handles.prev = &m.handles;
-
+	/* the kernel holds the root from the mount on */
+	ret = mount_nodes_init(&m);
+	if (ret) {
+		fprintf(stderr, "udax mount: %s: %s\n", o->image,
+			udax_strerror(ret));
+		goto close_fs;
+	}
 	if (fuse_opt_add_arg(&args, "udax") || fuse_opt_add_arg(&args, "-o") ||
 	    fuse_opt_add_arg(&args, opts) ||
 	    (o->debug && fuse_opt_add_arg(&args, "-d"))) {
 		ret = -ENOMEM;
-		goto close_fs;
+		goto free_nodes;
 	}
-	fuse = fuse_new(&args, &mount_ops, sizeof(mount_ops), &m);
-	if (!fuse) {
+	se = fuse_session_new(&args, &mount_ops, sizeof(mount_ops), &m);
+	if (!se) {
 		fprintf(stderr, "udax mount: bad mount options (%s)\n", opts);
 		ret = -EINVAL;
-		goto close_fs;
+		goto free_nodes;
 	}
-	if (fuse_mount(fuse, o->dir)) {
+	m.se = se;
+	if (fuse_session_mount(se, o->dir)) {
 		fprintf(stderr, "udax mount: cannot mount %s on %s\n", o->image,
 			o->dir);
 		ret = -EPERM;
-		goto destroy_fuse;
+		goto destroy_session;
 	}
-	if (fuse_set_signal_handlers(fuse_get_session(fuse))) {
+	if (fuse_set_signal_handlers(se)) {
 		ret = -EIO;
 		goto unmount;
 	}
@@ -122,29 +127,29 @@ int mount_serve(const struct mount_opts *o)
 		goto remove_handlers;
 	}
 	fuse_loop_cfg_set_max_threads(loop, MOUNT_THREADS);
-	loop_ret = fuse_loop_mt(fuse, loop);
+	loop_ret = fuse_session_loop_mt(se, loop);
 	fuse_loop_cfg_destroy(loop);
 	ret = loop_ret < 0 ? loop_ret : 0;
 
 remove_handlers:
-	fuse_remove_signal_handlers(fuse_get_session(fuse));
+	fuse_remove_signal_handlers(se);
 unmount:
-	fuse_unmount(fuse);
-destroy_fuse:
-	fuse_destroy(fuse);
-close_fs:
+	fuse_session_unmount(se);
+destroy_session:
+	fuse_session_destroy(se);
+free_nodes:
 	fuse_opt_free_args(&args);
-	/* files still open when the session ended were never released */
-	mount_close_handles(&m);
-	{
-		int err = udax_close(&m.fs);
-		if (err) {
-			fprintf(stderr, "udax mount: %s: closing: %s\n",
-				o->image, udax_strerror(err));
-			ret = ret ? ret : err;
-		}
+	/* nodes the kernel never forgot: a file unlinked while a process
+	 * still had it open is freed here */
+	mount_nodes_fini(&m);
+close_fs : {
+	int err = udax_close(&m.fs);
+	if (err) {
+		fprintf(stderr, "udax mount: %s: closing: %s\n", o->image,
+			udax_strerror(err));
+		ret = ret ? ret : err;
 	}
-	pthread_mutex_destroy(&m.lock);
+}
 	return ret;
 }
 
