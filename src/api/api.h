@@ -57,6 +57,26 @@ int parent_writable_pair(struct udax_fs *fs, uint64_t a, uint64_t b,
  * the same transaction if small and unused, else it becomes an orphan. */
 int inode_drop_link(struct tx *tx, struct inode *ip, int is_dir);
 
+/* What an attribute change acts on: a path (following a symlink in its
+ * last name if `follow`) or, when `file` is set, an open file's inode
+ * (which may have no name left). */
+struct setattr_target {
+	const char *path;
+	int follow;
+	struct udax_file *file;
+};
+
+/* Find the inode of an attribute change, lock it (data readers hold its
+ * lock while they read the on-media inode) and open a transaction. On
+ * success ns_lock (exclusive: path walks read the modes this changes),
+ * the inode lock and the journal lock are held, in that order, and *ino
+ * names the inode; setattr_end commits (ret 0) or aborts, releases them
+ * and returns ret or the commit's error. */
+int setattr_begin(struct udax_fs *fs, const struct setattr_target *tgt,
+		  uint64_t *ino, const struct udax_inode **di,
+		  struct inode **ipp, struct tx **txp);
+int setattr_end(struct udax_fs *fs, struct inode *ip, struct tx *tx, int ret);
+
 /* For tests and tools: open a file system on an already open device
  * (e.g. the crash-emulating one), after mkfs if do_mkfs. The device is
  * owned by the file system from then on (closed on failure too). */

@@ -71,6 +71,8 @@ static int mkfs_layout(struct udax_super *sb, uint64_t nblocks,
 	sb->inode_count = ninodes;
 	sb->data_start = sb->itable_start + sb->itable_blocks;
 	sb->root_ino = UDAX_ROOT_INO;
+	sb->feat_ro_compat =
+		UDAX_FEAT_RO_COMPAT_XATTR | UDAX_FEAT_RO_COMPAT_SPECIAL;
 	if (sb->data_start + 64 > nblocks)
 		return -ENOSPC;
 	return 0;

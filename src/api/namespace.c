@@ -12,6 +12,7 @@
 #include <linux/fs.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include "api.h"
@@ -289,6 +290,25 @@ unlock:
 	return ret;
 }
 
+/* The parent of a new non-directory name (symlink, mknod), as
+ * NAMEI_PARENT finds it: the name must not exist nor end in '/', and the
+ * parent must be writable. ns_lock held exclusively. */
+static int new_name_lookup(struct udax_fs *fs, const char *path,
+			   struct namei *nd, const struct udax_inode **dir)
+{
+	int ret = namei(fs, path, NAMEI_PARENT, nd);
+
+	if (!ret && nd->toolong)
+		ret = -ENAMETOOLONG;
+	if (ret)
+		return ret;
+	if (nd->ino || is_dot(nd))
+		return -EEXIST;
+	if (nd->trailing)
+		return -ENOENT; /* "name/" would have to be a directory */
+	return parent_writable(fs, nd->dir, dir);
+}
+
 /* Store a long symlink target in one data block, in tx. */
 static int symlink_store(struct tx *tx, uint64_t ino, const char *target,
 			 size_t len)
@@ -344,20 +364,7 @@ int udax_symlink(struct udax_fs *fs, const char *target, const char *path)
 	if (len >= PATH_MAX)
 		return -ENAMETOOLONG;
 	pthread_rwlock_wrlock(&fs->ns_lock);
-	ret = namei(fs, path, NAMEI_PARENT, &nd);
-	if (!ret && nd.toolong)
-		ret = -ENAMETOOLONG;
-	if (ret)
-		goto unlock;
-	if (nd.ino || is_dot(&nd)) {
-		ret = -EEXIST;
-		goto unlock;
-	}
-	if (nd.trailing) {
-		ret = -ENOENT; /* "name/" would have to be a directory */
-		goto unlock;
-	}
-	ret = parent_writable(fs, nd.dir, &dir);
+	ret = new_name_lookup(fs, path, &nd, &dir);
 	if (ret)
 		goto unlock;
 	tx = tx_begin(fs);
@@ -375,6 +382,85 @@ int udax_symlink(struct udax_fs *fs, const char *target, const char *path)
 	}
 	if (!ret)
 		ret = dir_add(tx, nd.dir, nd.name, nd.len, ino, DT_LNK);
+	ret = ret ? (tx_abort(tx), ret) : tx_commit(tx);
+unlock:
+	pthread_rwlock_unlock(&fs->ns_lock);
+	return ret;
+}
+
+/* mknod(2)'s check of the type alone, made before the path is looked
+ * at: 0, -EPERM (a directory) or -EINVAL. */
+static int mknod_type_check(mode_t mode)
+{
+	switch (mode & S_IFMT) {
+	case 0:
+	case S_IFREG:
+	case S_IFCHR:
+	case S_IFBLK:
+	case S_IFIFO:
+	case S_IFSOCK:
+		return 0;
+	case S_IFDIR:
+		return -EPERM;
+	default:
+		return -EINVAL;
+	}
+}
+
+int udax_mknod(struct udax_fs *fs, const char *path, mode_t mode, dev_t dev)
+{
+	const struct cred *c = cred_current();
+	const struct udax_inode *dir;
+	struct udax_rdev rd = {major(dev), minor(dev)};
+	int is_dev = S_ISCHR(mode) || S_ISBLK(mode);
+	struct namei nd;
+	struct tx *tx;
+	uint64_t ino;
+	gid_t gid = c->gid;
+	int ret;
+
+	if (!path)
+		return -EFAULT;
+	ret = mknod_type_check(mode);
+	if (ret)
+		return ret;
+	if (!(mode & S_IFMT))
+		mode |= S_IFREG;
+	if (is_dev && (major(dev) > UDAX_RDEV_MAJOR_MAX ||
+		       minor(dev) > UDAX_RDEV_MINOR_MAX))
+		return -EINVAL; /* not a dev_t the kernel can hold */
+	pthread_rwlock_wrlock(&fs->ns_lock);
+	ret = new_name_lookup(fs, path, &nd, &dir);
+	if (ret)
+		goto unlock;
+	/* as Linux's vfs_mknod: device nodes need privilege (uid 0 here),
+	 * except a character device 0:0, an overlayfs whiteout */
+	if (is_dev && c->uid != 0 && !(S_ISCHR(mode) && dev == 0)) {
+		ret = -EPERM;
+		goto unlock;
+	}
+	/* an image made before special files existed holds regular files
+	 * only, as a kernel file system without ->mknod for them */
+	if (!S_ISREG(mode) &&
+	    !(fs->sb.feat_ro_compat & UDAX_FEAT_RO_COMPAT_SPECIAL)) {
+		ret = -EPERM;
+		goto unlock;
+	}
+	if (dir->mode & S_ISGID)
+		gid = dir->gid;
+	mode = (mode & S_IFMT) | (mode & 07777 & ~c->umask);
+	tx = tx_begin(fs);
+	ret = inode_alloc(tx, mode, c->uid, gid, &ino);
+	if (!ret && is_dev) {
+		struct udax_inode *w = inode_w(tx, ino);
+		if (w)
+			memcpy(w->inline_data, &rd, sizeof(rd));
+		else
+			ret = tx->failed;
+	}
+	if (!ret)
+		ret = dir_add(tx, nd.dir, nd.name, nd.len, ino,
+			      mode_to_dtype(mode));
 	ret = ret ? (tx_abort(tx), ret) : tx_commit(tx);
 unlock:
 	pthread_rwlock_unlock(&fs->ns_lock);
@@ -448,23 +534,9 @@ int udax_access(struct udax_fs *fs, const char *path, int mode)
 	return ret;
 }
 
-/* What an attribute change acts on: a path (following a symlink in its
- * last name if `follow`) or, when `file` is set, an open file's inode
- * (which may have no name left). */
-struct setattr_target {
-	const char *path;
-	int follow;
-	struct udax_file *file;
-};
-
-/* Find the inode of an attribute change, lock it (data readers hold its
- * lock while they read the on-media inode) and open a transaction. On
- * success ns_lock (exclusive: path walks read the modes this changes),
- * the inode lock and the journal lock are held, in that order, and *ino
- * names the inode; setattr_end releases them. */
-static int setattr_begin(struct udax_fs *fs, const struct setattr_target *tgt,
-			 uint64_t *ino, const struct udax_inode **di,
-			 struct inode **ipp, struct tx **txp)
+int setattr_begin(struct udax_fs *fs, const struct setattr_target *tgt,
+		  uint64_t *ino, const struct udax_inode **di,
+		  struct inode **ipp, struct tx **txp)
 {
 	struct namei nd;
 	int ret = 0, err;
@@ -496,8 +568,7 @@ static int setattr_begin(struct udax_fs *fs, const struct setattr_target *tgt,
 	return 0;
 }
 
-static int setattr_end(struct udax_fs *fs, struct inode *ip, struct tx *tx,
-		       int ret)
+int setattr_end(struct udax_fs *fs, struct inode *ip, struct tx *tx, int ret)
 {
 	ret = ret ? (tx_abort(tx), ret) : tx_commit(tx);
 	pthread_rwlock_unlock(&ip->lock);
