@@ -110,10 +110,10 @@ static const char *entry_why(struct walk *w, const struct xwalk *x,
 	struct xattr_ent o;
 
 	if (!name_known(e->name, e->h.name_len))
-		return "a name in no known namespace";
+		return "an entry whose name is in no known namespace";
 	if ((udax_dir_hash(fc->sb.hash_seed, e->name, e->h.name_len) << 8) !=
 	    key)
-		return "a name that does not hash to its bucket";
+		return "an entry whose name does not hash to its bucket";
 	for (size_t off = 0; off < kept_len; off += o.size) {
 		xattr_entry_parse(kept, kept_len, off, &o);
 		if (o.h.name_len == e->h.name_len &&
@@ -122,14 +122,15 @@ static const char *entry_why(struct walk *w, const struct xwalk *x,
 		if (e->h.nchunks && o.h.nchunks &&
 		    e->h.first < o.h.first + o.h.nchunks &&
 		    o.h.first < e->h.first + e->h.nchunks)
-			return "chunks shared with another entry";
+			return "an entry whose chunks another entry uses";
 	}
 	for (unsigned c = 0; c < e->h.nchunks; c++) {
 		size_t want = e->h.value_len - (size_t)c * UDAX_XATTR_CHUNK;
 		if (want > UDAX_XATTR_CHUNK)
 			want = UDAX_XATTR_CHUNK;
 		if (chunk_len(x, key | (e->h.first + c)) != want)
-			return "a value chunk missing or of a wrong size";
+			return "an entry whose value chunks are missing or of "
+			       "a wrong size";
 	}
 	return NULL;
 }
