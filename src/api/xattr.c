@@ -71,36 +71,44 @@ static int xattr_ns_of(const char *name, size_t *nlen)
 	return -EOPNOTSUPP;
 }
 
-/* May the caller read (write = 0) or change (1) attribute `ns` of di?
- * Linux's xattr_permission() and the ACL calls' own checks. */
-static int xattr_may(const struct udax_inode *di, int ns, int write)
+static int has_prefix(const char *name, const char *prefix)
 {
-	const struct cred *c = cred_current();
+	return !strncmp(name, prefix, strlen(prefix));
+}
 
-	switch (ns) {
-	case NS_TRUSTED:
-		if (c->uid != 0)
-			return write ? -EPERM : -ENODATA;
-		return 0;
-	case NS_SECURITY:
-		return write && c->uid != 0 ? -EPERM : 0;
-	case NS_ACL_ACCESS:
-	case NS_ACL_DEFAULT:
-		if (S_ISLNK(di->mode))
-			return -EOPNOTSUPP;
-		if (write && !perm_owner(di))
-			return -EPERM;
-		if (write && ns == NS_ACL_DEFAULT && !S_ISDIR(di->mode))
-			return -EACCES;
-		return 0;
-	default: /* user */
+/* May the caller read (write = 0) or change (1) attribute `name` of di?
+ * Linux's xattr_permission(), which looks at the prefix only, before the
+ * name is resolved to a namespace: so "user." on a symlink is EPERM, not
+ * EINVAL, and a name in no namespace still needs file permission. */
+static int xattr_may(const struct udax_inode *di, const char *name, int write)
+{
+	if (has_prefix(name, "security.") || has_prefix(name, "system."))
+		return 0; /* the security module's and the ACLs' decision */
+	if (has_prefix(name, "trusted."))
+		return cred_current()->uid == 0 ? 0 : write ? -EPERM : -ENODATA;
+	if (has_prefix(name, "user.")) {
 		if (!S_ISREG(di->mode) && !S_ISDIR(di->mode))
 			return write ? -EPERM : -ENODATA;
 		if (write && S_ISDIR(di->mode) && (di->mode & S_ISVTX) &&
 		    !perm_owner(di))
 			return -EPERM;
-		return perm_check(di, write ? W_OK : R_OK);
 	}
+	return perm_check(di, write ? W_OK : R_OK);
+}
+
+/* After xattr_may and the name's resolution to namespace `ns`: the ACL
+ * calls' own checks. */
+static int xattr_may_ns(const struct udax_inode *di, int ns, int write)
+{
+	if (ns != NS_ACL_ACCESS && ns != NS_ACL_DEFAULT)
+		return 0;
+	if (S_ISLNK(di->mode))
+		return -EOPNOTSUPP;
+	if (write && !perm_owner(di))
+		return -EPERM;
+	if (write && ns == NS_ACL_DEFAULT && !S_ISDIR(di->mode))
+		return -EACCES;
+	return 0;
 }
 
 /* The header of a POSIX ACL value: a little-endian u32 version 2, then
@@ -151,11 +159,18 @@ static int xattr_change(struct udax_fs *fs, const struct setattr_target *tgt,
 	ret = setattr_begin(fs, tgt, &ino, &di, &ip, &tx);
 	if (ret)
 		return ret;
-	if (ns < 0)
-		return setattr_end(fs, ip, tx, ns);
-	if (!has_xattr(fs))
-		return setattr_end(fs, ip, tx, -EOPNOTSUPP);
-	ret = xattr_may(di, ns, 1);
+	/* in Linux's order: permission by prefix, the security module
+	 * (its capability module lets only uid 0 write security.*), then
+	 * the name's namespace, then the ACL calls' checks */
+	ret = xattr_may(di, name, 1);
+	if (!ret && has_prefix(name, "security.") && cred_current()->uid != 0)
+		ret = -EPERM;
+	if (!ret && !has_xattr(fs))
+		ret = -EOPNOTSUPP;
+	if (!ret && ns < 0)
+		ret = ns;
+	if (!ret)
+		ret = xattr_may_ns(di, ns, 1);
 	if (!ret && !(flags & XATTR_SET_REMOVE) &&
 	    (ns == NS_ACL_ACCESS || ns == NS_ACL_DEFAULT))
 		ret = acl_check(value, size);
@@ -221,11 +236,13 @@ static ssize_t xattr_read(struct udax_fs *fs, const struct setattr_target *tgt,
 	ret = xattr_read_begin(fs, tgt, &di, &ip);
 	if (ret)
 		return ret;
-	if (ns < 0)
-		return xattr_read_end(fs, ip, ns);
-	if (!has_xattr(fs))
-		return xattr_read_end(fs, ip, -EOPNOTSUPP);
-	ret = xattr_may(di, ns, 0);
+	ret = xattr_may(di, name, 0);
+	if (!ret && !has_xattr(fs))
+		ret = -EOPNOTSUPP;
+	if (!ret && ns < 0)
+		ret = ns;
+	if (!ret)
+		ret = xattr_may_ns(di, ns, 0);
 	if (size > UDAX_XATTR_SIZE_MAX)
 		size = UDAX_XATTR_SIZE_MAX; /* as the kernel clamps it */
 	if (!ret)
