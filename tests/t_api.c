@@ -12,7 +12,9 @@
 #include <sys/sysmacros.h>
 #include <sys/xattr.h>
 #include <udax.h>
+#include <unistd.h>
 
+#include "format/format.h"
 #include "test.h"
 #include "util.h"
 
@@ -251,6 +253,8 @@ OP(x_list_missing, (int)udax_listxattr(fs, "/nope", NULL, 0))
 OP(x_list_probe, (int)udax_listxattr(fs, "/file", NULL, 0))
 OP(x_list_small, (int)udax_listxattr(fs, "/file", (char[4]){0}, 4))
 OP(x_fnull, udax_fsetxattr(NULL, "user.x", "2", 1, 0))
+/* Linux decides by the prefix before it parses the name */
+OP(x_user_empty_symlink, udax_lsetxattr(fs, "/link", "user.", "2", 1, 0))
 
 OP(f_falloc_zero, fdrw_ops(2))
 OP(f_trunc_neg, fdrw_ops(3))
@@ -356,6 +360,7 @@ static const struct errno_case errno_cases[] = {
 	{"listxattr size probe", x_list_probe, 18},
 	{"listxattr short buffer", x_list_small, -ERANGE},
 	{"fsetxattr NULL file", x_fnull, -EBADF},
+	{"user. on a symlink", x_user_empty_symlink, -EPERM},
 };
 
 static int api_errnos(void)
@@ -782,6 +787,9 @@ static int api_xattr_limits(void)
 		 0);
 	/* a sticky directory's user.* only by its owner */
 	CHECK_EQ(udax_setxattr(fs, "/sticky", "user.x", "1", 1, 0), -EPERM);
+	/* a name in no namespace still needs permission first */
+	CHECK_EQ(udax_setxattr(fs, "/file", "foo.x", "1", 1, 0), -EACCES);
+	CHECK_EQ(udax_setxattr(fs, "/file", "security.", "1", 1, 0), -EPERM);
 	CHECK_EQ(udax_setxattr(fs, "/sticky/alice", "user.x", "1", 1, 0), 0);
 	CHECK_EQ(udax_cred_set(NULL), 0);
 	/* names: 65536 bytes with their NULs at most */
@@ -813,6 +821,49 @@ static int api_xattr_limits(void)
 	return T_PASS;
 }
 
+/* An image made before the XATTR and SPECIAL features keeps opening
+ * and answers as a kernel file system without them. */
+static int api_features_off(void)
+{
+	char path[64];
+	struct udax_fs *f2;
+	struct stat st;
+	int fd;
+
+	snprintf(path, sizeof(path), "/dev/shm/udax-t_api-%d.img",
+		 (int)getpid());
+	CHECK_EQ(udax_mkfs(path, &(struct udax_mkfs_opts){.size = 8 << 20}), 0);
+	fd = open(path, O_RDWR);
+	CHECK(fd >= 0);
+	for (int copy = 0; copy < 2; copy++) {
+		struct udax_super sb;
+		off_t at = copy ? (off_t)(8 << 20) - UDAX_BLOCK_SIZE : 0;
+		CHECK_EQ(pread(fd, &sb, sizeof(sb), at), (ssize_t)sizeof(sb));
+		CHECK_EQ(sb.feat_ro_compat,
+			 UDAX_FEAT_RO_COMPAT_XATTR |
+				 UDAX_FEAT_RO_COMPAT_SPECIAL);
+		sb.feat_ro_compat = 0;
+		sb.crc = udax_block_crc(&sb, sizeof(sb),
+					offsetof(struct udax_super, crc));
+		CHECK_EQ(pwrite(fd, &sb, sizeof(sb), at), (ssize_t)sizeof(sb));
+	}
+	close(fd);
+	CHECK_EQ(udax_open(&f2, path, NULL), 0);
+	CHECK_EQ(udax_mkdir(f2, "/d", 0755), 0);
+	CHECK_EQ(udax_mknod(f2, "/d/p", S_IFIFO | 0644, 0), -EPERM);
+	CHECK_EQ(udax_mknod(f2, "/d/c", S_IFCHR | 0644, makedev(1, 3)), -EPERM);
+	CHECK_EQ(udax_mknod(f2, "/d/r", S_IFREG | 0644, 0), 0);
+	CHECK_EQ(udax_lstat(f2, "/d/r", &st), 0);
+	CHECK_EQ(st.st_mode, S_IFREG | 0644);
+	CHECK_EQ(udax_setxattr(f2, "/d", "user.a", "1", 1, 0), -EOPNOTSUPP);
+	CHECK_EQ(udax_getxattr(f2, "/d", "user.a", NULL, 0), -EOPNOTSUPP);
+	CHECK_EQ(udax_removexattr(f2, "/d", "user.a"), -EOPNOTSUPP);
+	CHECK_EQ(udax_listxattr(f2, "/d", NULL, 0), 0);
+	CHECK_EQ(udax_close(&f2), 0);
+	unlink(path);
+	return T_PASS;
+}
+
 static const struct test_case tests[] = {
 	{"errnos", api_errnos},
 	{"permissions", api_permissions},
@@ -822,6 +873,7 @@ static const struct test_case tests[] = {
 	{"mknod", api_mknod},
 	{"xattr", api_xattr},
 	{"xattr-limits", api_xattr_limits},
+	{"features-off", api_features_off},
 	{"threads", api_threads},
 };
 TEST_MAIN("api", tests)
