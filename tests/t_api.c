@@ -797,7 +797,7 @@ static int api_xattr_limits(void)
 	memcpy(name, "user.", 5);
 	name[255] = 0;
 	for (i = 0; i < 300; i++) {
-		snprintf(name + 5, 5, "%04d", i);
+		snprintf(name + 5, 5, "%04u", (unsigned)i % 10000u);
 		name[9] = 'n';
 		int r = udax_setxattr(fs, "/empty", name, "", 0, 0);
 		if (r) {
