@@ -14,6 +14,7 @@
 #include <udax.h>
 #include <unistd.h>
 
+#include "api/api.h"
 #include "format/format.h"
 #include "test.h"
 #include "util.h"
@@ -821,33 +822,48 @@ static int api_xattr_limits(void)
 	return T_PASS;
 }
 
+/* Set the read-only-compatible features of an image file of `size`
+ * bytes, in both superblocks. Returns 0 or -1. */
+static int set_ro_compat(const char *path, off_t size, uint64_t bits)
+{
+	int fd = open(path, O_RDWR), bad = fd < 0;
+
+	for (int copy = 0; !bad && copy < 2; copy++) {
+		struct udax_super sb;
+		off_t at = copy ? size - UDAX_BLOCK_SIZE : 0;
+		bad = pread(fd, &sb, sizeof(sb), at) != (ssize_t)sizeof(sb);
+		sb.feat_ro_compat = bits;
+		sb.crc = udax_block_crc(&sb, sizeof(sb),
+					offsetof(struct udax_super, crc));
+		bad = bad ||
+		      pwrite(fd, &sb, sizeof(sb), at) != (ssize_t)sizeof(sb);
+	}
+	if (fd >= 0)
+		close(fd);
+	return bad ? -1 : 0;
+}
+
 /* An image made before the XATTR and SPECIAL features keeps opening
- * and answers as a kernel file system without them. */
+ * and answers as a kernel file system without them; one with a feature
+ * this library does not know opens read-only only. */
 static int api_features_off(void)
 {
+	struct udax_open_opts ro = {.read_only = 1, .quiet = 1};
+	struct udax_open_opts quiet = {.quiet = 1};
 	char path[64];
 	struct udax_fs *f2;
 	struct stat st;
-	int fd;
 
 	snprintf(path, sizeof(path), "/dev/shm/udax-t_api-%d.img",
 		 (int)getpid());
 	CHECK_EQ(udax_mkfs(path, &(struct udax_mkfs_opts){.size = 8 << 20}), 0);
-	fd = open(path, O_RDWR);
-	CHECK(fd >= 0);
-	for (int copy = 0; copy < 2; copy++) {
-		struct udax_super sb;
-		off_t at = copy ? (off_t)(8 << 20) - UDAX_BLOCK_SIZE : 0;
-		CHECK_EQ(pread(fd, &sb, sizeof(sb), at), (ssize_t)sizeof(sb));
-		CHECK_EQ(sb.feat_ro_compat,
-			 UDAX_FEAT_RO_COMPAT_XATTR |
-				 UDAX_FEAT_RO_COMPAT_SPECIAL);
-		sb.feat_ro_compat = 0;
-		sb.crc = udax_block_crc(&sb, sizeof(sb),
-					offsetof(struct udax_super, crc));
-		CHECK_EQ(pwrite(fd, &sb, sizeof(sb), at), (ssize_t)sizeof(sb));
-	}
-	close(fd);
+	CHECK_EQ(udax_open(&f2, path, NULL), 0);
+	struct udax_super sb0 =
+		*(const struct udax_super *)udax_fs_device(f2)->base;
+	CHECK_EQ(udax_close(&f2), 0);
+	CHECK_EQ(sb0.feat_ro_compat,
+		 UDAX_FEAT_RO_COMPAT_XATTR | UDAX_FEAT_RO_COMPAT_SPECIAL);
+	CHECK_EQ(set_ro_compat(path, 8 << 20, 0), 0);
 	CHECK_EQ(udax_open(&f2, path, NULL), 0);
 	CHECK_EQ(udax_mkdir(f2, "/d", 0755), 0);
 	CHECK_EQ(udax_mknod(f2, "/d/p", S_IFIFO | 0644, 0), -EPERM);
@@ -859,6 +875,13 @@ static int api_features_off(void)
 	CHECK_EQ(udax_getxattr(f2, "/d", "user.a", NULL, 0), -EOPNOTSUPP);
 	CHECK_EQ(udax_removexattr(f2, "/d", "user.a"), -EOPNOTSUPP);
 	CHECK_EQ(udax_listxattr(f2, "/d", NULL, 0), 0);
+	CHECK_EQ(udax_close(&f2), 0);
+	/* a bit from the future: read-only opening only */
+	CHECK_EQ(set_ro_compat(path, 8 << 20, UDAX_FEAT_RO_COMPAT_XATTR | 0x8),
+		 0);
+	CHECK_EQ(udax_open(&f2, path, &quiet), -EROFS);
+	CHECK_EQ(udax_open(&f2, path, &ro), 0);
+	CHECK_EQ(udax_lstat(f2, "/d/r", &st), 0);
 	CHECK_EQ(udax_close(&f2), 0);
 	unlink(path);
 	return T_PASS;

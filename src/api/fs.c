@@ -287,6 +287,7 @@ static int fs_open_dev(struct udax_fs **fsp, struct dev *dev,
 {
 	struct udax_fs *fs;
 	const struct udax_state *st;
+	uint64_t unknown_ro;
 	int ret, err;
 
 	*fsp = NULL;
@@ -309,13 +310,17 @@ static int fs_open_dev(struct udax_fs **fsp, struct dev *dev,
 	if (ret)
 		goto free_fs;
 	memcpy(&fs->sb, dev->base, sizeof(fs->sb));
-	if ((fs->sb.feat_ro_compat & ~(uint64_t)UDAX_FEAT_RO_COMPAT_KNOWN) &&
-	    !fs->read_only) {
+	/* a writer that ignored these features would break their
+	 * invariants (FORMAT.md, 13) */
+	unknown_ro =
+		fs->sb.feat_ro_compat & ~(uint64_t)UDAX_FEAT_RO_COMPAT_KNOWN;
+	if (unknown_ro && !fs->read_only) {
 		if (!fs->quiet)
 			fprintf(stderr,
-				"udax: %s: features this library can "
-				"only read; open it read-only\n",
-				dev->name);
+				"udax: %s: features this library can only "
+				"read (read-only-compatible bits 0x%llx); "
+				"open it read-only\n",
+				dev->name, (unsigned long long)unknown_ro);
 		ret = -EROFS;
 		goto free_fs;
 	}
