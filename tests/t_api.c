@@ -887,6 +887,43 @@ static int api_features_off(void)
 	return T_PASS;
 }
 
+/* Replacing large values in a file system with the smallest journal
+ * (256 KiB): each replace is one transaction that must fit. */
+static int api_xattr_small_journal(void)
+{
+	static char a[65536], b[65536], got[65536];
+	struct udax_fs *f2;
+	char path[64], name[16];
+
+	memset(a, 'a', sizeof(a));
+	memset(b, 'b', sizeof(b));
+	snprintf(path, sizeof(path), "/dev/shm/udax-t_api-j%d.img",
+		 (int)getpid());
+	CHECK_EQ(udax_mkfs(path,
+			   &(struct udax_mkfs_opts){.size = 16 << 20,
+						    .journal_size = 256 << 10}),
+		 0);
+	CHECK_EQ(udax_open(&f2, path, NULL), 0);
+	CHECK_EQ(udax_mkdir(f2, "/d", 0755), 0);
+	for (int i = 0; i < 4; i++) {
+		snprintf(name, sizeof(name), "user.v%d", i);
+		CHECK_EQ(udax_setxattr(f2, "/d", name, a, sizeof(a), 0), 0);
+	}
+	for (int i = 0; i < 4; i++) {
+		snprintf(name, sizeof(name), "user.v%d", i);
+		CHECK_EQ(udax_setxattr(f2, "/d", name, b, sizeof(b) - i * 5000,
+				       XATTR_REPLACE),
+			 0);
+		CHECK_EQ(udax_getxattr(f2, "/d", name, got, sizeof(got)),
+			 (ssize_t)sizeof(b) - i * 5000);
+		CHECK(!memcmp(got, b, sizeof(b) - (size_t)i * 5000));
+	}
+	CHECK_EQ(udax_rmdir(f2, "/d"), 0);
+	CHECK_EQ(udax_close(&f2), 0);
+	unlink(path);
+	return T_PASS;
+}
+
 static const struct test_case tests[] = {
 	{"errnos", api_errnos},
 	{"permissions", api_permissions},
@@ -897,6 +934,7 @@ static const struct test_case tests[] = {
 	{"xattr", api_xattr},
 	{"xattr-limits", api_xattr_limits},
 	{"features-off", api_features_off},
+	{"xattr-small-journal", api_xattr_small_journal},
 	{"threads", api_threads},
 };
 TEST_MAIN("api", tests)
