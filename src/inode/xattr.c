@@ -263,7 +263,7 @@ int xattr_set(struct tx *tx, uint64_t ino, const char *name, size_t nlen,
 	const struct udax_inode *di;
 	struct btree bt;
 	uint64_t key = xattr_key(fs, name, nlen);
-	size_t nlen_b, esize;
+	size_t nb_len, esize;
 	ssize_t len;
 	int ret, found;
 
@@ -295,14 +295,14 @@ int xattr_set(struct tx *tx, uint64_t ino, const char *name, size_t nlen,
 			return -ENOSPC;
 	}
 	/* the new bucket: every other entry as it was, then this one */
-	nlen_b = 0;
+	nb_len = 0;
 	for (size_t off = 0; off < (size_t)len;) {
 		struct xattr_ent o;
 		if (xattr_entry_parse(old, (size_t)len, off, &o))
 			return UDAX_ECORRUPT; /* bucket_find checked it */
 		if (!found || off != e.off) {
-			memcpy(nb + nlen_b, old + off, o.size);
-			nlen_b += o.size;
+			memcpy(nb + nb_len, old + off, o.size);
+			nb_len += o.size;
 		}
 		off += o.size;
 	}
@@ -321,14 +321,14 @@ int xattr_set(struct tx *tx, uint64_t ino, const char *name, size_t nlen,
 				return -ENOSPC; /* names alike, all large */
 		}
 		esize = XHDR + pad8(nlen) + (h.nchunks ? 0 : pad8(size));
-		if (nlen_b + esize > BT_VAL_MAX)
+		if (nb_len + esize > BT_VAL_MAX)
 			return -ENOSPC; /* too many names with one hash */
-		memset(nb + nlen_b, 0, esize);
-		memcpy(nb + nlen_b, &h, XHDR);
-		memcpy(nb + nlen_b + XHDR, name, nlen);
+		memset(nb + nb_len, 0, esize);
+		memcpy(nb + nb_len, &h, XHDR);
+		memcpy(nb + nb_len + XHDR, name, nlen);
 		if (!h.nchunks && size)
-			memcpy(nb + nlen_b + XHDR + pad8(nlen), value, size);
-		nlen_b += esize;
+			memcpy(nb + nb_len + XHDR + pad8(nlen), value, size);
+		nb_len += esize;
 	}
 	/* the old value's chunks: those the new value takes over in place
 	 * stay (rewritten below), the others go */
@@ -354,12 +354,12 @@ int xattr_set(struct tx *tx, uint64_t ino, const char *name, size_t nlen,
 		if (ret)
 			return ret;
 	}
-	if (!nlen_b)
+	if (!nb_len)
 		ret = len ? bt_delete(&bt, key) : 0;
 	else if (len)
-		ret = bt_replace(&bt, key, nb, nlen_b);
+		ret = bt_replace(&bt, key, nb, nb_len);
 	else
-		ret = bt_insert(&bt, key, nb, nlen_b);
+		ret = bt_insert(&bt, key, nb, nb_len);
 	if (ret)
 		return ret;
 	w = inode_w(tx, ino);
