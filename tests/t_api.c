@@ -893,7 +893,7 @@ static int api_xattr_small_journal(void)
 {
 	static char a[65536], b[65536], got[65536];
 	struct udax_fs *f2;
-	char path[64], name[16];
+	char path[64], name[32];
 
 	memset(a, 'a', sizeof(a));
 	memset(b, 'b', sizeof(b));
