@@ -353,6 +353,77 @@ int udax_utimens(struct udax_fs *fs, const char *path,
 int udax_access(struct udax_fs *fs, const char *path, int mode);
 int udax_statfs(struct udax_fs *fs, struct statvfs *st);
 
+/* ---- special files and extended attributes ---- */
+
+/*
+ * Special files (images made with the SPECIAL feature: every image udax
+ * 0.1 and later makes). udax_mknod() is mknod(2): mode's type is
+ * S_IFIFO, S_IFSOCK, S_IFCHR, S_IFBLK, or S_IFREG or 0 (a regular file);
+ * dev is the device number of S_IFCHR and S_IFBLK (major < 4096, minor
+ * < 2^20, Linux's dev_t) and ignored otherwise. The permission bits are
+ * masked by the caller's umask. Device nodes need uid 0 (a character
+ * device 0:0, a whiteout, does not). udax_stat() gives the type and
+ * st_rdev. udax_file_open() of a FIFO, socket or device node fails
+ * with -ENXIO (after the permission check), as opening one with no
+ * reader, listener or driver behind it does: the library serves no
+ * pipes, sockets or devices; `udax mount` makes them work, the kernel
+ * serving them. Returns 0, or -EEXIST, -ENOENT, -ENOTDIR, -EACCES,
+ * -ENAMETOOLONG, -ELOOP, -ENOSPC, -EROFS, -EINVAL (another type, a dev
+ * out of range), -EPERM (S_IFDIR; a device node without privilege; a
+ * special file on an image without the feature).
+ */
+int udax_mknod(struct udax_fs *fs, const char *path, mode_t mode, dev_t dev);
+
+/*
+ * Extended attributes (images with the XATTR feature), with Linux's
+ * semantics: names are full names ("user.x"), at most 255 bytes
+ * (-ERANGE for longer or empty ones); values at most 65536 bytes
+ * (-E2BIG). Namespaces: user.* (regular files and directories only:
+ * -EPERM to set on others, -ENODATA to get; read or write permission of
+ * the file; -EACCES), trusted.* (uid 0 only: others get -EPERM to set,
+ * -ENODATA to get and do not see the names listed), security.* (uid 0
+ * sets, anyone reads), system.posix_acl_access and
+ * system.posix_acl_default (stored as opaque values once their header
+ * parses, -EINVAL otherwise; the owner or uid 0 sets them, -EPERM; a
+ * default ACL only on a directory, -EACCES; none on a symlink,
+ * -EOPNOTSUPP; udax does not apply them to permission checks: with
+ * `udax mount -o posix_acl` the kernel does). Other names and images
+ * without the feature: -EOPNOTSUPP. Per file, the names with their NULs
+ * take at most 65536 bytes and the values at most 1 MiB (-ENOSPC).
+ * Every change is one transaction. The l-variants act on a symlink
+ * itself, the f-variants on an open file (also one with no name left).
+ */
+/* flags: 0, XATTR_CREATE (-EEXIST if present), XATTR_REPLACE (-ENODATA
+ * if absent), from <sys/xattr.h>; other bits -EINVAL. Returns 0 or a
+ * negative errno, including -EROFS and those of path lookup. */
+int udax_setxattr(struct udax_fs *fs, const char *path, const char *name,
+		  const void *value, size_t size, int flags);
+int udax_lsetxattr(struct udax_fs *fs, const char *path, const char *name,
+		   const void *value, size_t size, int flags);
+int udax_fsetxattr(struct udax_file *f, const char *name, const void *value,
+		   size_t size, int flags);
+/* Copies the value into value (size bytes); size 0 returns the value's
+ * length only. Returns the length, -ENODATA (absent), -ERANGE (size too
+ * small), or as udax_setxattr. */
+ssize_t udax_getxattr(struct udax_fs *fs, const char *path, const char *name,
+		      void *value, size_t size);
+ssize_t udax_lgetxattr(struct udax_fs *fs, const char *path, const char *name,
+		       void *value, size_t size);
+ssize_t udax_fgetxattr(struct udax_file *f, const char *name, void *value,
+		       size_t size);
+/* The names, each NUL-terminated, one after the other, in no particular
+ * order; size 0 returns the length needed. Returns the length, -ERANGE
+ * (size too small), or a path lookup's errno. */
+ssize_t udax_listxattr(struct udax_fs *fs, const char *path, char *list,
+		       size_t size);
+ssize_t udax_llistxattr(struct udax_fs *fs, const char *path, char *list,
+			size_t size);
+ssize_t udax_flistxattr(struct udax_file *f, char *list, size_t size);
+/* Returns 0, -ENODATA (absent), or as udax_setxattr. */
+int udax_removexattr(struct udax_fs *fs, const char *path, const char *name);
+int udax_lremovexattr(struct udax_fs *fs, const char *path, const char *name);
+int udax_fremovexattr(struct udax_file *f, const char *name);
+
 /* ---- directories ---- */
 
 struct udax_dirent {

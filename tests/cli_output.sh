@@ -152,7 +152,7 @@ json_check "info --json: geometry, usage from the bitmaps, state" "
 d['state'] == 'clean' and d['block_count'] == 4096 and d['inode_count']
 == d['inodes_used'] + d['inodes_free'] and d['inodes_used'] == 1
 and d['blocks_used'] == d['data_start'] + 1 and d['damage'] is None
-and d['features'] == {'compat': [], 'incompat': [], 'ro_compat': []}
+and d['features'] == {'compat': [], 'incompat': [], 'ro_compat': ['xattr', 'special_files']}
 and d['open_by'] == {'writer': None, 'readers': []}
 and d['backup_superblock'] == 4095 and d['journal']['start'] == 2"
 

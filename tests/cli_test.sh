@@ -109,6 +109,37 @@ expect 0 "stat of a file" "$UDAX" stat "$img:/tree/small.txt"
 grep -q 'Size: 12 ' "$work/stdout" && grep -q 'regular file' "$work/stdout"
 result $? "stat shows size and type"
 
+# ---- special files: FIFOs and (as root) device nodes ----
+
+spec="$work/spec"
+mkdir -p "$spec/d" || exit 1
+mkfifo -m 0640 "$spec/fifo" "$spec/d/fifo2" || exit 1
+if [ "$(id -u)" = 0 ]; then
+	mknod -m 0600 "$spec/chr" c 4000 5 && mknod -m 0660 "$spec/d/blk" b 4001 70000 ||
+		exit 1
+fi
+special_listing() {
+	(cd "$1" && find . ! -type d -printf '%y %m %p\n' &&
+		find . \( -type c -o -type b \) -exec stat -c '%t:%T %n' {} +) |
+		LC_ALL=C sort
+}
+expect 0 "cp -r of FIFOs and devices into the image" \
+	"$UDAX" cp -r "$spec" "$img:/spec"
+expect 0 "ls -l of special files" "$UDAX" ls -l "$img:/spec"
+if grep -q '^prw-r----- .* fifo$' "$work/stdout" &&
+	{ [ "$(id -u)" != 0 ] || grep -q '^crw------- .* 4000, 5 .* chr$' "$work/stdout"; }; then
+	result 0 "ls -l shows FIFOs and device numbers"
+else
+	cp "$work/stdout" "$work/err"
+	result 1 "ls -l shows FIFOs and device numbers"
+fi
+expect 0 "cp -r of special files out of the image" \
+	"$UDAX" cp -r "$img:/spec" "$work/spec-out"
+special_listing "$spec" >"$work/spec.a"
+special_listing "$work/spec-out" >"$work/spec.b"
+diff "$work/spec.a" "$work/spec.b" >"$work/err" 2>&1
+result $? "special files survive the round trip (types, modes, numbers)"
+
 # ---- within one image ----
 
 expect 0 "cp -r image to image" "$UDAX" cp -r "$img:/tree" "$img:/tree2"

@@ -14,13 +14,15 @@
 #include <linux/falloc.h>
 #include <linux/fs.h>
 #include <sys/mman.h>
+#include <sys/xattr.h>
 #include <stdint.h>
 #include <udax.h>
 
 #include "device/device.h"
 #include "format/format.h"
 
-/* ---- digest: every name, type, mode, size, nlink, mtime, contents ---- */
+/* ---- digest: every name, type, mode, size, nlink, mtime, contents,
+ * device number and xattr ---- */
 
 /* 0: leave mtimes out of the digest (what fdatasync need not persist). */
 static int digest_mtime = 1;
@@ -28,6 +30,27 @@ static int digest_mtime = 1;
 static uint32_t digest_add(uint32_t h, const void *p, size_t n)
 {
 	return udax_crc32c(h, p, n);
+}
+
+/* The xattrs of a name (not following a symlink), order-free. */
+static int digest_xattrs(struct udax_fs *fs, const char *path, uint32_t *h)
+{
+	static char list[65536], val[65536];
+	ssize_t n = udax_llistxattr(fs, path, list, sizeof(list));
+	uint32_t acc = 0;
+
+	if (n < 0)
+		return (int)n;
+	for (ssize_t i = 0; i < n; i += (ssize_t)strlen(list + i) + 1) {
+		ssize_t v =
+			udax_lgetxattr(fs, path, list + i, val, sizeof(val));
+		if (v < 0)
+			return (int)v;
+		uint32_t eh = digest_add(0, list + i, strlen(list + i));
+		acc ^= digest_add(eh, val, (size_t)v);
+	}
+	*h = digest_add(*h, &acc, sizeof(acc));
+	return 0;
 }
 
 static int digest_tree(struct udax_fs *fs, const char *path, uint32_t *h)
@@ -60,6 +83,9 @@ static int digest_tree(struct udax_fs *fs, const char *path, uint32_t *h)
 		if (!digest_mtime)
 			attrs[3] = attrs[4] = 0;
 		eh = digest_add(eh, attrs, sizeof(attrs));
+		ret = digest_xattrs(fs, child, &eh);
+		if (ret)
+			break;
 		if (S_ISDIR(st.st_mode)) {
 			uint32_t sub = 0;
 			ret = digest_tree(fs, child, &sub);
@@ -74,6 +100,9 @@ static int digest_tree(struct udax_fs *fs, const char *path, uint32_t *h)
 				break;
 			}
 			eh = digest_add(eh, t, (size_t)n);
+		} else if (!S_ISREG(st.st_mode)) {
+			uint64_t rdev = st.st_rdev; /* no contents */
+			eh = digest_add(eh, &rdev, sizeof(rdev));
 		} else {
 			struct udax_file *f;
 			static char buf[1 << 16];
@@ -110,7 +139,7 @@ static int digest_fs(struct udax_fs *fs, uint32_t *h)
 		return ret;
 	ret = digest_tree(fs, "/", h);
 	*h = digest_add(*h, &st.st_nlink, sizeof(st.st_nlink));
-	return ret;
+	return ret ? ret : digest_xattrs(fs, "/", h);
 }
 
 /* ---- intermediate states ----
@@ -608,6 +637,73 @@ static int op_overwrite_sync(struct udax_fs *fs)
 	return with_file(fs, "/big", w_overwrite_sync);
 }
 
+/* ---- special files and extended attributes ---- */
+
+/* A FIFO, a device and a socket, and an xattr on the device. */
+static int op_mknod(struct udax_fs *fs)
+{
+	int ret = udax_mknod(fs, "/d/fifo", S_IFIFO | 0644, 0);
+	if (!ret)
+		STEP();
+	ret = ret ? ret :
+		    udax_mknod(fs, "/d/e/dev", S_IFBLK | 0600,
+			       (dev_t)8 << 8 | 3);
+	if (!ret)
+		STEP();
+	ret = ret ? ret : udax_mknod(fs, "/sock", S_IFSOCK | 0755, 0);
+	if (!ret)
+		STEP();
+	return ret ? ret :
+		     udax_lsetxattr(fs, "/d/e/dev", "trusted.t", "abc", 3, 0);
+}
+
+/* An xattr's life: set small, set large (chunk items), replace the
+ * large value by another and by a small one, remove: each step one
+ * transaction that a crash shows whole or not at all. */
+static int op_xattr(struct udax_fs *fs)
+{
+	static char v1[65536], v2[40000];
+	int ret;
+
+	memset(v1, 0x5a, sizeof(v1));
+	memset(v2, 0xa5, sizeof(v2));
+	ret = udax_setxattr(fs, "/d/f", "user.small", "0123456789", 10, 0);
+	if (!ret)
+		STEP();
+	ret = ret ? ret :
+		    udax_setxattr(fs, "/d/f", "user.big", v1, sizeof(v1),
+				  XATTR_CREATE);
+	if (!ret)
+		STEP();
+	ret = ret ? ret :
+		    udax_setxattr(fs, "/d/f", "user.big", v2, sizeof(v2),
+				  XATTR_REPLACE);
+	if (!ret)
+		STEP();
+	ret = ret ? ret :
+		    udax_setxattr(fs, "/d/f", "user.big", "x", 1,
+				  XATTR_REPLACE);
+	if (!ret)
+		STEP();
+	return ret ? ret : udax_removexattr(fs, "/d/f", "user.small");
+}
+
+/* A file whose xattrs are freed with it. */
+static int op_xattr_unlink(struct udax_fs *fs)
+{
+	static char v[30000];
+	int ret;
+
+	memset(v, 0x3c, sizeof(v));
+	ret = udax_setxattr(fs, "/big", "user.v", v, sizeof(v), 0);
+	if (!ret)
+		STEP();
+	ret = ret ? ret : udax_setxattr(fs, "/big", "security.s", "s", 1, 0);
+	if (!ret)
+		STEP();
+	return ret ? ret : udax_unlink(fs, "/big");
+}
+
 struct crash_op {
 	const char *name;
 	int (*fn)(struct udax_fs *fs);
@@ -656,6 +752,9 @@ static const struct crash_op crash_ops[] = {
 	{"log-reuse-meta", op_log_reuse_meta, 0, 0, 0},
 	{"log-reuse-stale", op_log_reuse_stale, 0, 0, 0},
 	{"overwrite-sync", op_overwrite_sync, 0, 1, 0},
+	{"mknod", op_mknod, 0, 0, 0},
+	{"xattr", op_xattr, 0, 0, 0},
+	{"xattr-unlink", op_xattr_unlink, 0, 0, 0},
 };
 
 #endif /* UDAX_CRASH_OPS_H */

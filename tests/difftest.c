@@ -71,6 +71,18 @@
  * userfaultfd (udax_mmap fails with EPERM) the mapping operations are
  * left out, with a note.
  *
+ * Special files and extended attributes: "mknod" makes FIFOs, sockets,
+ * character and block devices (with majors no driver has, so that the
+ * kernel's open of one fails with ENXIO, as udax's does), regular files,
+ * and asks for directories and unknown types; st_rdev is compared for
+ * devices. "setxattr", "getxattr", "listxattr" and "removexattr" (and
+ * their l-variants) use names of every namespace and some the kernel
+ * refuses, values from empty to 65537 bytes, every flag; a full
+ * comparison compares every name's xattrs (names as sets, values byte
+ * for byte). Open of a FIFO: the kernel side opens with O_NONBLOCK (the
+ * flag is dropped again on other files) and a FIFO it opens counts as
+ * ENXIO, which is what udax documents (it serves no pipes).
+ *
  * Exclusions, each because Linux leaves the behaviour unspecified or tmpfs
  * differs from udax for a legitimate reason:
  *  - st_blocks, st_blksize, st_dev, st_rdev, inode numbers (only the
@@ -163,9 +175,11 @@
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <sys/syscall.h>
+#include <sys/sysmacros.h>
 #include <sys/types.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
+#include <sys/xattr.h>
 #include <signal.h>
 #include <time.h>
 #include <unistd.h>
@@ -1136,6 +1150,11 @@ static void cmp_stat(const char *what, const struct stat *k,
 		fail("%s: owner kernel %u:%u, udax %u:%u", what,
 		     (unsigned)k->st_uid, (unsigned)k->st_gid,
 		     (unsigned)u->st_uid, (unsigned)u->st_gid);
+	if ((S_ISCHR(k->st_mode) || S_ISBLK(k->st_mode)) &&
+	    k->st_rdev != u->st_rdev)
+		fail("%s: st_rdev kernel %u:%u, udax %u:%u", what,
+		     major(k->st_rdev), minor(k->st_rdev), major(u->st_rdev),
+		     minor(u->st_rdev));
 	/* directory sizes excluded: tmpfs counts 20 bytes per entry */
 	if (!S_ISDIR(k->st_mode) && k->st_size != u->st_size)
 		fail("%s: st_size kernel %lld, udax %lld", what,
@@ -1409,10 +1428,14 @@ static int udent_cmp(const void *a, const void *b)
 
 static unsigned char mode_dt(mode_t m)
 {
-	return S_ISREG(m) ? DT_REG :
-	       S_ISDIR(m) ? DT_DIR :
-	       S_ISLNK(m) ? DT_LNK :
-			    DT_UNKNOWN;
+	return S_ISREG(m)  ? DT_REG :
+	       S_ISDIR(m)  ? DT_DIR :
+	       S_ISLNK(m)  ? DT_LNK :
+	       S_ISFIFO(m) ? DT_FIFO :
+	       S_ISSOCK(m) ? DT_SOCK :
+	       S_ISCHR(m)  ? DT_CHR :
+	       S_ISBLK(m)  ? DT_BLK :
+			     DT_UNKNOWN;
 }
 
 /*
@@ -1496,6 +1519,54 @@ static int cmp_listing(const char *path, struct kent *ke,
 	return kn;
 }
 
+/* ---- extended attributes ---- */
+
+/* The names of a list, sorted, NUL-separated in place: count them. */
+static int names_sort(char *list, ssize_t len, char **names, int max)
+{
+	int n = 0;
+
+	for (ssize_t i = 0; i < len && n < max; i += strlen(list + i) + 1)
+		names[n++] = list + i;
+	for (int i = 1; i < n; i++)
+		for (int j = i; j > 0 && strcmp(names[j - 1], names[j]) > 0;
+		     j--) {
+			char *t = names[j];
+			names[j] = names[j - 1];
+			names[j - 1] = t;
+		}
+	return n;
+}
+
+/* Compare every xattr of a name (not following a symlink): the names
+ * as sets (the order of a list is the file system's), then each value. */
+static void cmp_xattrs(const char *what, const char *path)
+{
+	static char kl[65536], ul[65536], kv[65536], uv[65536];
+	char *kn[64], *un[64];
+	long k = KR(llistxattr(path, kl, sizeof kl));
+	long u = udax_llistxattr(fs, path, ul, sizeof ul);
+	int nk, nu;
+
+	if (k != u)
+		fail("%s: llistxattr: kernel %s, udax %s", what, rs(k), rs(u));
+	if (k <= 0)
+		return;
+	nk = names_sort(kl, k, kn, 64);
+	nu = names_sort(ul, u, un, 64);
+	for (int i = 0; i < nk || i < nu; i++) {
+		if (i >= nk || i >= nu || strcmp(kn[i], un[i]))
+			fail("%s: xattr names differ: kernel %s, udax %s", what,
+			     i < nk ? kn[i] : "(none)",
+			     i < nu ? un[i] : "(none)");
+		k = KR(lgetxattr(path, kn[i], kv, sizeof kv));
+		u = udax_lgetxattr(fs, path, un[i], uv, sizeof uv);
+		if (k != u || (k > 0 && memcmp(kv, uv, (size_t)k)))
+			fail("%s: xattr %s: kernel %s, udax %s", what, kn[i],
+			     rs(k), rs(u));
+	}
+}
+
 static void tree_cmp(const char *path, int depth)
 {
 	struct kent ke[MAXENT];
@@ -1506,6 +1577,8 @@ static void tree_cmp(const char *path, int depth)
 	if (depth > 64)
 		die("directory tree deeper than 64 at %s", path);
 	snprintf(what, sizeof what, "directory %s", qp(path));
+	if (!depth)
+		cmp_xattrs(what, path); /* the root's; the others' below */
 	n = cmp_listing(path, ke, ue, what);
 	if (n < 0)
 		fail("%s: cannot list: %s", what, rs(n));
@@ -1524,6 +1597,7 @@ static void tree_cmp(const char *path, int depth)
 		if (k)
 			die("%s: lstat failed: %s", what, rs(k));
 		cmp_stat(what, &ks, &us);
+		cmp_xattrs(what, child);
 		imap_check(what, ks.st_ino, us.st_ino);
 		if (ue[i].ino != (uint64_t)us.st_ino)
 			fail("%s: udax directory entry says inode %llu, lstat "
@@ -1874,8 +1948,24 @@ static void op_open(void)
 	}
 	setop("open(%s, %s, 0%o) -> h%d", qp(path), flagstr(fl), (unsigned)mode,
 	      slot);
-	kfd = open(path, fl | O_CLOEXEC, mode);
+	/* O_NONBLOCK: a FIFO must not wait for a writer (no effect on
+	 * other files); what opens (a FIFO) is what udax refuses with ENXIO
+	 * (udax.h), as the kernel does the tester's devices (majors with no
+	 * driver) and sockets */
+	kfd = open(path, fl | O_CLOEXEC | O_NONBLOCK, mode);
 	k = kfd < 0 ? -errno : 0;
+	if (kfd >= 0) {
+		struct stat ks;
+		if (fstat(kfd, &ks))
+			die("fstat: %s", strerror(errno));
+		if (!S_ISREG(ks.st_mode) && !S_ISDIR(ks.st_mode)) {
+			close(kfd);
+			kfd = -1;
+			k = -ENXIO;
+		} else if (fcntl(kfd, F_SETFL, fl & O_APPEND)) {
+			die("fcntl: %s", strerror(errno));
+		}
+	}
 	u = udax_file_open(fs, path, fl, mode, &uf);
 	cmp_ret(k, u);
 	if (k == 0) {
@@ -3949,6 +4039,158 @@ static void op_dscan_close(void)
 	dscan_close(s);
 }
 
+/* ---- special files and extended attributes ---- */
+
+static void op_mknod(void)
+{
+	static const mode_t types[] = {S_IFIFO,	 S_IFIFO, S_IFIFO, S_IFSOCK,
+				       S_IFSOCK, S_IFCHR, S_IFCHR, S_IFBLK,
+				       S_IFREG,	 0,	  S_IFDIR, 0170000};
+	char path[PBUF];
+	mode_t type = types[rnd(sizeof types / sizeof *types)];
+	mode_t mode = gen_mode(0) | type;
+	dev_t dev = 0;
+	long k, u;
+
+	/* device numbers with no driver, so that the kernel's open answers
+	 * ENXIO as udax's does; sometimes 0:0, a whiteout */
+	if (chance(85))
+		dev = makedev(4000 + (unsigned)rnd(96),
+			      (unsigned)rnd(1u << 20));
+	gen_path_w(path, chance(80) ? W_NEW : W_ANY);
+	setop("mknod(%s, 0%o, %u:%u)", qp(path), (unsigned)mode, major(dev),
+	      minor(dev));
+	k = KR(mknod(path, mode, dev));
+	u = udax_mknod(fs, path, mode, dev);
+	cmp_ret(k, u);
+	if (!k)
+		cmp_path(path, 0);
+}
+
+/* An xattr name: mostly a few of each namespace, sometimes one the
+ * kernel refuses (no namespace, an empty suffix, too long, empty). */
+static const char *gen_xname(char *buf, size_t size)
+{
+	static const char *const names[] = {
+		"user.a",     "user.b",	   "user.long_name_of_an_attribute",
+		"trusted.t",  "trusted.u", "security.s",
+		"user.c",     "foo.bar",   "user.",
+		"system.foo", ""};
+	int r = (int)rnd(100);
+
+	if (r < 90)
+		return names[rnd(r < 80 ? 7 : sizeof names / sizeof *names)];
+	/* 254..257 bytes: around the limit of 255 */
+	size_t len = 254 + rnd(4);
+	if (len >= size)
+		len = size - 1;
+	memset(buf, 'x', len);
+	memcpy(buf, "user.", 5);
+	buf[len] = 0;
+	return buf;
+}
+
+/* A value size: mostly small, sometimes in chunks, rarely too large. */
+static size_t gen_xsize(void)
+{
+	int r = (int)rnd(100);
+
+	return r < 70 ? rnd(64) :
+	       r < 90 ? rnd(4096) :
+	       r < 98 ? 4096 + rnd(65536 - 4096 + 1) :
+	       r < 99 ? 65536 :
+			65537;
+}
+
+static void op_setxattr(void)
+{
+	static const int flagv[] = {0,
+				    0,
+				    0,
+				    XATTR_CREATE,
+				    XATTR_REPLACE,
+				    XATTR_CREATE | XATTR_REPLACE,
+				    4};
+	char path[PBUF], nb[300];
+	const char *name = gen_xname(nb, sizeof nb);
+	size_t size = gen_xsize();
+	int fl = flagv[rnd(sizeof flagv / sizeof *flagv)], l = chance(30);
+	static unsigned char val[65537];
+	long k, u;
+
+	fill(val, size, rnd64());
+	gen_path(path);
+	setop("%s(%s, %s, %zu bytes, %d)", l ? "lsetxattr" : "setxattr",
+	      qp(path), name, size, fl);
+	k = KR(l ? lsetxattr(path, name, val, size, fl) :
+		   setxattr(path, name, val, size, fl));
+	u = l ? udax_lsetxattr(fs, path, name, val, size, fl) :
+		udax_setxattr(fs, path, name, val, size, fl);
+	cmp_ret(k, u);
+	if (!k)
+		cmp_xattrs("afterwards", path);
+}
+
+static void op_getxattr(void)
+{
+	static char kv[65536], uv[65536];
+	char path[PBUF], nb[300];
+	const char *name = gen_xname(nb, sizeof nb);
+	int r = (int)rnd(100), l = chance(30);
+	size_t size = r < 70 ? sizeof kv : r < 85 ? 0 : rnd(64);
+	long k, u;
+
+	gen_path(path);
+	setop("%s(%s, %s, size %zu)", l ? "lgetxattr" : "getxattr", qp(path),
+	      name, size);
+	k = KR(l ? lgetxattr(path, name, kv, size) :
+		   getxattr(path, name, kv, size));
+	u = l ? udax_lgetxattr(fs, path, name, uv, size) :
+		udax_getxattr(fs, path, name, uv, size);
+	cmp_ret(k, u);
+	if (k > 0 && size && memcmp(kv, uv, (size_t)k))
+		fail("getxattr values differ");
+}
+
+static void op_listxattr(void)
+{
+	static char kl[4096], ul[4096];
+	char path[PBUF], *kn[64], *un[64];
+	int r = (int)rnd(100), l = chance(30);
+	size_t size = r < 80 ? sizeof kl : r < 90 ? 0 : rnd(32);
+	long k, u;
+
+	gen_path(path);
+	setop("%s(%s, size %zu)", l ? "llistxattr" : "listxattr", qp(path),
+	      size);
+	k = KR(l ? llistxattr(path, kl, size) : listxattr(path, kl, size));
+	u = l ? udax_llistxattr(fs, path, ul, size) :
+		udax_listxattr(fs, path, ul, size);
+	cmp_ret(k, u);
+	if (k > 0 && size) {
+		int nk = names_sort(kl, k, kn, 64),
+		    nu = names_sort(ul, u, un, 64);
+		for (int i = 0; i < nk; i++)
+			if (nk != nu || strcmp(kn[i], un[i]))
+				fail("listxattr names differ");
+	}
+}
+
+static void op_removexattr(void)
+{
+	char path[PBUF], nb[300];
+	const char *name = gen_xname(nb, sizeof nb);
+	int l = chance(30);
+	long k, u;
+
+	gen_path(path);
+	setop("%s(%s, %s)", l ? "lremovexattr" : "removexattr", qp(path), name);
+	k = KR(l ? lremovexattr(path, name) : removexattr(path, name));
+	u = l ? udax_lremovexattr(fs, path, name) :
+		udax_removexattr(fs, path, name);
+	cmp_ret(k, u);
+}
+
 /* ------------------------------------------------------------------ */
 /* the operation table                                                  */
 
@@ -3987,6 +4229,11 @@ static struct op ops[] = {
 	{"readdir", 3, op_readdir, 0, 0},
 	{"utimens", 2, op_utimens, 0, 0},
 	{"statfs", 1, op_statfs, 0, 0},
+	{"mknod", 2, op_mknod, 0, 0},
+	{"setxattr", 3, op_setxattr, 0, 0},
+	{"getxattr", 2, op_getxattr, 0, 0},
+	{"listxattr", 1, op_listxattr, 0, 0},
+	{"removexattr", 2, op_removexattr, 0, 0},
 	{"scan_open", 1, op_dscan_open, 0, 0},
 	{"scan_read", 2, op_dscan_read, 0, 0},
 	{"scan_close", 1, op_dscan_close, 0, 0},
@@ -4020,6 +4267,20 @@ static struct op *pick_op(void)
 /* ------------------------------------------------------------------ */
 /* the end: close and remove everything on both sides                    */
 
+/* Remove every xattr of a name on both sides (the root's, at the end:
+ * its tree's nodes would count as a leak). */
+static void remove_xattrs(const char *path)
+{
+	static char kl[65536];
+	long k = KR(llistxattr(path, kl, sizeof kl));
+
+	for (long i = 0; i < k; i += (long)strlen(kl + i) + 1) {
+		setop("cleanup: lremovexattr(%s, %s)", qp(path), kl + i);
+		cmp_ret(KR(lremovexattr(path, kl + i)),
+			udax_lremovexattr(fs, path, kl + i));
+	}
+}
+
 static void finish(void)
 {
 	struct statvfs sv;
@@ -4046,6 +4307,7 @@ static void finish(void)
 			close_handle(i);
 	full_check("after closing everything, after");
 	remove_tree("/", 0);
+	remove_xattrs("/");
 	full_check("after removing everything, after");
 	setop("final space check: everything closed and removed");
 	u = udax_statfs(fs, &sv);

@@ -3,13 +3,19 @@
  * t_api.c - the API's errors and permissions, table-driven, and
  * operations on different files from many threads at once.
  */
+#include <dirent.h>
 #include <fcntl.h>
 #include <linux/falloc.h>
 #include <linux/fs.h>
 #include <pthread.h>
 #include <sys/statvfs.h>
+#include <sys/sysmacros.h>
+#include <sys/xattr.h>
 #include <udax.h>
+#include <unistd.h>
 
+#include "api/api.h"
+#include "format/format.h"
 #include "test.h"
 #include "util.h"
 
@@ -46,6 +52,10 @@ static int setup(void)
 	r |= udax_mkdir(fs, "/private", 0700);
 	r |= udax_mkdir(fs, "/sticky", 01777);
 	r |= mk("/sticky/rootfile", 1);
+	r |= udax_mknod(fs, "/fifo", S_IFIFO | 0666, 0);
+	r |= udax_mknod(fs, "/chr", S_IFCHR | 0666, makedev(1, 3));
+	r |= udax_setxattr(fs, "/file", "user.a", "1", 1, 0);
+	r |= udax_setxattr(fs, "/file", "user.hello", "hello", 5, 0);
 	return r;
 }
 
@@ -202,6 +212,51 @@ OP(f_seek_neg, fd_ops(5))
 OP(f_seek_whence, fd_ops(6))
 OP(f_punch_nokeep, fdrw_ops(0))
 OP(f_falloc_mode, fdrw_ops(1))
+OP(k_exists, udax_mknod(fs, "/file", S_IFIFO | 0644, 0))
+OP(k_missing_dir, udax_mknod(fs, "/nope/p", S_IFIFO | 0644, 0))
+OP(k_notdir, udax_mknod(fs, "/file/p", S_IFIFO | 0644, 0))
+OP(k_dir, udax_mknod(fs, "/kd", S_IFDIR | 0755, 0))
+OP(k_badtype, udax_mknod(fs, "/kb", 0150000 | 0644, 0))
+OP(k_badmajor, udax_mknod(fs, "/kc", S_IFCHR | 0644, makedev(4096, 0)))
+OP(k_toolong, udax_mknod(fs, long_name, S_IFIFO | 0644, 0))
+OP(k_trailing, udax_mknod(fs, "/kt/", S_IFIFO | 0644, 0))
+OP(k_open_fifo, open_ret("/fifo", O_RDONLY))
+OP(k_open_chr, open_ret("/chr", O_RDWR))
+OP(k_dir_open, udax_dir_open(fs, "/fifo", &(struct udax_dir *){NULL}))
+OP(x_create_exists, udax_setxattr(fs, "/file", "user.a", "2", 1, XATTR_CREATE))
+OP(x_replace_missing,
+   udax_setxattr(fs, "/file", "user.b", "2", 1, XATTR_REPLACE))
+OP(x_badflags, udax_setxattr(fs, "/file", "user.b", "2", 1, 4))
+OP(x_get_missing, (int)udax_getxattr(fs, "/file", "user.b", NULL, 0))
+OP(x_get_probe, (int)udax_getxattr(fs, "/file", "user.a", NULL, 0))
+OP(x_get_small, (int)udax_getxattr(fs, "/file", "user.hello", (char[2]){0}, 2))
+OP(x_remove_missing, udax_removexattr(fs, "/file", "user.b"))
+OP(x_unknown_ns, udax_setxattr(fs, "/file", "os2.x", "2", 1, 0))
+OP(x_unknown_system, udax_setxattr(fs, "/file", "system.x", "2", 1, 0))
+OP(x_get_unknown, (int)udax_getxattr(fs, "/file", "foo.x", NULL, 0))
+OP(x_empty_suffix, udax_setxattr(fs, "/file", "user.", "2", 1, 0))
+OP(x_empty_name, udax_setxattr(fs, "/file", "", "2", 1, 0))
+OP(x_name_long, udax_setxattr(fs, "/file", long_name + 40, "2", 1, 0))
+OP(x_too_big, udax_setxattr(fs, "/file", "user.big", long_name, 65537, 0))
+OP(x_user_fifo, udax_setxattr(fs, "/fifo", "user.x", "2", 1, 0))
+OP(x_user_fifo_get, (int)udax_getxattr(fs, "/fifo", "user.x", NULL, 0))
+OP(x_user_symlink, udax_lsetxattr(fs, "/link", "user.x", "2", 1, 0))
+OP(x_trusted_symlink, udax_lsetxattr(fs, "/link", "trusted.x", "2", 1, 0))
+OP(x_acl_symlink,
+   udax_lsetxattr(fs, "/link", "system.posix_acl_access", "\2\0\0\0", 4, 0))
+OP(x_acl_bad, udax_setxattr(fs, "/file", "system.posix_acl_access", "1", 1, 0))
+OP(x_acl_version,
+   udax_setxattr(fs, "/file", "system.posix_acl_access", "\1\0\0\0", 4, 0))
+OP(x_acl_default_file,
+   udax_setxattr(fs, "/file", "system.posix_acl_default", "\2\0\0\0", 4, 0))
+OP(x_missing_path, udax_setxattr(fs, "/nope", "user.x", "2", 1, 0))
+OP(x_list_missing, (int)udax_listxattr(fs, "/nope", NULL, 0))
+OP(x_list_probe, (int)udax_listxattr(fs, "/file", NULL, 0))
+OP(x_list_small, (int)udax_listxattr(fs, "/file", (char[4]){0}, 4))
+OP(x_fnull, udax_fsetxattr(NULL, "user.x", "2", 1, 0))
+/* Linux decides by the prefix before it parses the name */
+OP(x_user_empty_symlink, udax_lsetxattr(fs, "/link", "user.", "2", 1, 0))
+
 OP(f_falloc_zero, fdrw_ops(2))
 OP(f_trunc_neg, fdrw_ops(3))
 OP(f_trunc_big, fdrw_ops(4))
@@ -268,6 +323,45 @@ static const struct errno_case errno_cases[] = {
 	{"ftruncate too big", f_trunc_big, -EFBIG},
 	{"pwrite past max size", f_write_big, -EFBIG},
 	{"fallocate past max size", f_falloc_big, -EFBIG},
+	{"mknod existing", k_exists, -EEXIST},
+	{"mknod in missing dir", k_missing_dir, -ENOENT},
+	{"mknod through a file", k_notdir, -ENOTDIR},
+	{"mknod a directory", k_dir, -EPERM},
+	{"mknod unknown type", k_badtype, -EINVAL},
+	{"mknod major out of range", k_badmajor, -EINVAL},
+	{"mknod name too long", k_toolong, -ENAMETOOLONG},
+	{"mknod name/", k_trailing, -ENOENT},
+	{"open a fifo", k_open_fifo, -ENXIO},
+	{"open a device", k_open_chr, -ENXIO},
+	{"dir_open a fifo", k_dir_open, -ENOTDIR},
+	{"XATTR_CREATE existing", x_create_exists, -EEXIST},
+	{"XATTR_REPLACE missing", x_replace_missing, -ENODATA},
+	{"setxattr bad flags", x_badflags, -EINVAL},
+	{"getxattr missing", x_get_missing, -ENODATA},
+	{"getxattr size probe", x_get_probe, 1},
+	{"getxattr short buffer", x_get_small, -ERANGE},
+	{"removexattr missing", x_remove_missing, -ENODATA},
+	{"setxattr unknown namespace", x_unknown_ns, -EOPNOTSUPP},
+	{"setxattr system.x", x_unknown_system, -EOPNOTSUPP},
+	{"getxattr unknown namespace", x_get_unknown, -EOPNOTSUPP},
+	{"setxattr user.", x_empty_suffix, -EINVAL},
+	{"setxattr empty name", x_empty_name, -ERANGE},
+	{"setxattr name of 259 bytes", x_name_long, -ERANGE},
+	{"setxattr value too big", x_too_big, -E2BIG},
+	{"user.* on a fifo", x_user_fifo, -EPERM},
+	{"get user.* of a fifo", x_user_fifo_get, -ENODATA},
+	{"user.* on a symlink", x_user_symlink, -EPERM},
+	{"trusted.* on a symlink", x_trusted_symlink, 0},
+	{"ACL on a symlink", x_acl_symlink, -EOPNOTSUPP},
+	{"ACL that does not parse", x_acl_bad, -EINVAL},
+	{"ACL of another version", x_acl_version, -EOPNOTSUPP},
+	{"default ACL on a file", x_acl_default_file, -EACCES},
+	{"setxattr missing path", x_missing_path, -ENOENT},
+	{"listxattr missing path", x_list_missing, -ENOENT},
+	{"listxattr size probe", x_list_probe, 18},
+	{"listxattr short buffer", x_list_small, -ERANGE},
+	{"fsetxattr NULL file", x_fnull, -EBADF},
+	{"user. on a symlink", x_user_empty_symlink, -EPERM},
 };
 
 static int api_errnos(void)
@@ -529,12 +623,318 @@ static int api_threads(void)
 	return T_PASS;
 }
 
+/* Special files: types, st_rdev, who may make device nodes, and what a
+ * FIFO supports beside its name (chmod, link, rename, unlink). */
+static int api_mknod(void)
+{
+	struct udax_cred alice = {.uid = 1000, .gid = 1000, .umask = 022};
+	struct udax_dirent ent;
+	struct udax_dir *d;
+	struct stat st;
+	int seen = 0;
+
+	CHECK_EQ(setup(), 0);
+	CHECK_EQ(udax_mknod(fs, "/blk", S_IFBLK | 0600, makedev(8, 1)), 0);
+	CHECK_EQ(udax_mknod(fs, "/sock", S_IFSOCK | 0755, 0), 0);
+	CHECK_EQ(udax_mknod(fs, "/reg", 0644, 0), 0);
+	CHECK_EQ(udax_lstat(fs, "/blk", &st), 0);
+	CHECK_EQ(st.st_mode, S_IFBLK | 0600);
+	CHECK_EQ(major(st.st_rdev), 8);
+	CHECK_EQ(minor(st.st_rdev), 1);
+	CHECK_EQ(st.st_size, 0);
+	CHECK_EQ(udax_lstat(fs, "/chr", &st), 0);
+	CHECK_EQ(st.st_mode, S_IFCHR | 0666);
+	CHECK_EQ(st.st_rdev, makedev(1, 3));
+	CHECK_EQ(udax_lstat(fs, "/fifo", &st), 0);
+	CHECK_EQ(st.st_mode, S_IFIFO | 0666);
+	CHECK_EQ(st.st_rdev, 0);
+	CHECK_EQ(udax_lstat(fs, "/sock", &st), 0);
+	CHECK_EQ(st.st_mode, S_IFSOCK | 0755);
+	CHECK_EQ(udax_lstat(fs, "/reg", &st), 0);
+	CHECK_EQ(st.st_mode, S_IFREG | 0644);
+	/* directory entries carry the types */
+	CHECK_EQ(udax_dir_open(fs, "/", &d), 0);
+	while (udax_dir_read(d, &ent) == 1) {
+		if (!strcmp(ent.name, "fifo"))
+			seen |= (ent.type == DT_FIFO) << 0;
+		if (!strcmp(ent.name, "chr"))
+			seen |= (ent.type == DT_CHR) << 1;
+		if (!strcmp(ent.name, "blk"))
+			seen |= (ent.type == DT_BLK) << 2;
+		if (!strcmp(ent.name, "sock"))
+			seen |= (ent.type == DT_SOCK) << 3;
+	}
+	CHECK_EQ(udax_dir_close(&d), 0);
+	CHECK_EQ(seen, 15);
+	/* a name like any other */
+	CHECK_EQ(udax_chmod(fs, "/fifo", 0600), 0);
+	CHECK_EQ(udax_link(fs, "/fifo", "/fifo2"), 0);
+	CHECK_EQ(udax_rename(fs, "/fifo2", "/dir/fifo3", 0), 0);
+	CHECK_EQ(udax_lstat(fs, "/dir/fifo3", &st), 0);
+	CHECK_EQ(st.st_mode, S_IFIFO | 0600);
+	CHECK_EQ(st.st_nlink, 2);
+	CHECK_EQ(udax_unlink(fs, "/dir/fifo3"), 0);
+	CHECK_EQ(udax_unlink(fs, "/blk"), 0);
+	/* without privilege: FIFOs, sockets and a whiteout, no devices */
+	CHECK_EQ(udax_chmod(fs, "/empty", 0777), 0);
+	CHECK_EQ(udax_cred_set(&alice), 0);
+	CHECK_EQ(udax_mknod(fs, "/empty/c", S_IFCHR | 0666, makedev(1, 3)),
+		 -EPERM);
+	CHECK_EQ(udax_mknod(fs, "/empty/b", S_IFBLK | 0666, makedev(8, 0)),
+		 -EPERM);
+	CHECK_EQ(udax_mknod(fs, "/empty/wh", S_IFCHR | 0666, 0), 0);
+	CHECK_EQ(udax_mknod(fs, "/empty/p", S_IFIFO | 0666, 0), 0);
+	CHECK_EQ(udax_mknod(fs, "/dir/p", S_IFIFO | 0666, 0), -EACCES);
+	CHECK_EQ(udax_lstat(fs, "/empty/p", &st), 0);
+	CHECK_EQ(st.st_mode, S_IFIFO | 0644); /* umask */
+	CHECK_EQ(st.st_uid, 1000);
+	CHECK_EQ(udax_cred_set(NULL), 0);
+	CHECK_EQ(udax_close(&fs), 0);
+	return T_PASS;
+}
+
+/* Extended attributes: values inline and in chunks, replace, remove,
+ * list, the f-variants on an unlinked file, and the space coming back. */
+static int api_xattr(void)
+{
+	static char big[65536], got[65536];
+	struct statvfs s0, s1;
+	struct udax_file *f;
+	char list[256];
+	struct stat st;
+
+	for (size_t i = 0; i < sizeof(big); i++)
+		big[i] = (char)(i * 7 + i / 1024);
+	CHECK_EQ(setup(), 0);
+	CHECK_EQ(warm_dir(fs, "/"), 0);
+	CHECK_EQ(udax_statfs(fs, &s0), 0);
+	CHECK_EQ(mk("/x", 10), 0);
+	CHECK_EQ(udax_setxattr(fs, "/x", "user.big", big, sizeof(big), 0), 0);
+	CHECK_EQ(udax_setxattr(fs, "/x", "user.mid", big, 3000, 0), 0);
+	CHECK_EQ(udax_setxattr(fs, "/x", "user.empty", "", 0, 0), 0);
+	CHECK_EQ(udax_setxattr(fs, "/x", "trusted.t", "tt", 2, 0), 0);
+	CHECK_EQ(udax_setxattr(fs, "/x", "security.s", "ss", 2, 0), 0);
+	CHECK_EQ(udax_getxattr(fs, "/x", "user.big", got, sizeof(got)),
+		 (ssize_t)sizeof(big));
+	CHECK(!memcmp(got, big, sizeof(big)));
+	CHECK_EQ(udax_getxattr(fs, "/x", "user.mid", got, sizeof(got)), 3000);
+	CHECK(!memcmp(got, big, 3000));
+	CHECK_EQ(udax_getxattr(fs, "/x", "user.empty", got, sizeof(got)), 0);
+	CHECK_EQ(udax_lstat(fs, "/x", &st), 0);
+	CHECK(st.st_blocks > 8 * 16); /* the value's nodes count */
+	/* replace: a large value by a small one and back */
+	CHECK_EQ(udax_setxattr(fs, "/x", "user.big", "small", 5, XATTR_REPLACE),
+		 0);
+	CHECK_EQ(udax_getxattr(fs, "/x", "user.big", got, sizeof(got)), 5);
+	CHECK(!memcmp(got, "small", 5));
+	CHECK_EQ(udax_setxattr(fs, "/x", "user.mid", big + 1, 2999, 0), 0);
+	CHECK_EQ(udax_getxattr(fs, "/x", "user.mid", got, sizeof(got)), 2999);
+	CHECK(!memcmp(got, big + 1, 2999));
+	ssize_t n = udax_listxattr(fs, "/x", list, sizeof(list));
+	CHECK_EQ(n, 9 + 9 + 11 + 10 + 11);
+	CHECK(memmem(list, (size_t)n, "user.big", 9));
+	CHECK(memmem(list, (size_t)n, "trusted.t", 10));
+	CHECK_EQ(udax_removexattr(fs, "/x", "user.empty"), 0);
+	CHECK_EQ(udax_getxattr(fs, "/x", "user.empty", NULL, 0), -ENODATA);
+	/* directories and the f-variants, also on a file with no name */
+	CHECK_EQ(udax_setxattr(fs, "/dir", "user.d", "dd", 2, 0), 0);
+	CHECK_EQ(udax_getxattr(fs, "/dir", "user.d", got, 2), 2);
+	CHECK_EQ(udax_file_open(fs, "/x", O_RDONLY, 0, &f), 0);
+	CHECK_EQ(udax_unlink(fs, "/x"), 0);
+	CHECK_EQ(udax_fsetxattr(f, "user.f", big, 1500, XATTR_CREATE), 0);
+	CHECK_EQ(udax_fgetxattr(f, "user.f", got, sizeof(got)), 1500);
+	CHECK_EQ(udax_flistxattr(f, NULL, 0), 9 + 9 + 10 + 11 + 7);
+	CHECK_EQ(udax_fremovexattr(f, "user.big"), 0);
+	CHECK_EQ(udax_file_close(&f), 0);
+	CHECK_EQ(udax_removexattr(fs, "/dir", "user.d"), 0);
+	/* everything freed with the inode */
+	CHECK_EQ(udax_statfs(fs, &s1), 0);
+	CHECK_EQ(s1.f_bfree, s0.f_bfree);
+	CHECK_EQ(s1.f_ffree, s0.f_ffree);
+	CHECK_EQ(udax_close(&fs), 0);
+	return T_PASS;
+}
+
+/* Who may use which namespace, and the per-file limits. */
+static int api_xattr_limits(void)
+{
+	struct udax_cred alice = {.uid = 1000, .gid = 1000};
+	static char big[65536];
+	char name[300], got[8];
+	int i;
+
+	CHECK_EQ(setup(), 0);
+	CHECK_EQ(mk("/sticky/alice", 1), 0);
+	CHECK_EQ(udax_chown(fs, "/sticky/alice", 1000, 1000), 0);
+	CHECK_EQ(udax_setxattr(fs, "/file", "trusted.t", "t", 1, 0), 0);
+	CHECK_EQ(udax_setxattr(fs, "/file", "security.s", "s", 1, 0), 0);
+	CHECK_EQ(udax_cred_set(&alice), 0);
+	/* root's 0644 file: alice reads user.*, may not write it */
+	CHECK_EQ(udax_getxattr(fs, "/file", "user.a", got, sizeof(got)), 1);
+	CHECK_EQ(udax_setxattr(fs, "/file", "user.a", "2", 1, 0), -EACCES);
+	CHECK_EQ(udax_removexattr(fs, "/file", "user.a"), -EACCES);
+	CHECK_EQ(udax_getxattr(fs, "/file", "trusted.t", got, 8), -ENODATA);
+	CHECK_EQ(udax_setxattr(fs, "/sticky/alice", "trusted.t", "t", 1, 0),
+		 -EPERM);
+	CHECK_EQ(udax_getxattr(fs, "/file", "security.s", got, 8), 1);
+	CHECK_EQ(udax_setxattr(fs, "/sticky/alice", "security.s", "s", 1, 0),
+		 -EPERM);
+	CHECK_EQ(udax_listxattr(fs, "/file", NULL, 0), 7 + 11 + 11);
+	CHECK_EQ(udax_setxattr(fs, "/file", "system.posix_acl_access",
+			       "\2\0\0\0", 4, 0),
+		 -EPERM);
+	CHECK_EQ(udax_setxattr(fs, "/sticky/alice", "system.posix_acl_access",
+			       "\2\0\0\0", 4, 0),
+		 0);
+	/* a sticky directory's user.* only by its owner */
+	CHECK_EQ(udax_setxattr(fs, "/sticky", "user.x", "1", 1, 0), -EPERM);
+	/* a name in no namespace still needs permission first */
+	CHECK_EQ(udax_setxattr(fs, "/file", "foo.x", "1", 1, 0), -EACCES);
+	CHECK_EQ(udax_setxattr(fs, "/file", "security.", "1", 1, 0), -EPERM);
+	CHECK_EQ(udax_setxattr(fs, "/sticky/alice", "user.x", "1", 1, 0), 0);
+	CHECK_EQ(udax_cred_set(NULL), 0);
+	/* names: 65536 bytes with their NULs at most */
+	memset(name, 'n', sizeof(name));
+	memcpy(name, "user.", 5);
+	name[255] = 0;
+	for (i = 0; i < 300; i++) {
+		snprintf(name + 5, 5, "%04u", (unsigned)i % 10000u);
+		name[9] = 'n';
+		int r = udax_setxattr(fs, "/empty", name, "", 0, 0);
+		if (r) {
+			CHECK_EQ(r, -ENOSPC);
+			break;
+		}
+	}
+	CHECK_EQ(i, 65536 / 256);
+	CHECK_EQ(udax_listxattr(fs, "/empty", NULL, 0), 65536);
+	/* values: 1 MiB at most */
+	for (i = 0; i < 20; i++) {
+		snprintf(name, sizeof(name), "user.v%d", i);
+		int r = udax_setxattr(fs, "/dir", name, big, sizeof(big), 0);
+		if (r) {
+			CHECK_EQ(r, -ENOSPC);
+			break;
+		}
+	}
+	CHECK_EQ(i, 16);
+	CHECK_EQ(udax_close(&fs), 0);
+	return T_PASS;
+}
+
+/* Set the read-only-compatible features of an image file of `size`
+ * bytes, in both superblocks. Returns 0 or -1. */
+static int set_ro_compat(const char *path, off_t size, uint64_t bits)
+{
+	int fd = open(path, O_RDWR), bad = fd < 0;
+
+	for (int copy = 0; !bad && copy < 2; copy++) {
+		struct udax_super sb;
+		off_t at = copy ? size - UDAX_BLOCK_SIZE : 0;
+		bad = pread(fd, &sb, sizeof(sb), at) != (ssize_t)sizeof(sb);
+		sb.feat_ro_compat = bits;
+		sb.crc = udax_block_crc(&sb, sizeof(sb),
+					offsetof(struct udax_super, crc));
+		bad = bad ||
+		      pwrite(fd, &sb, sizeof(sb), at) != (ssize_t)sizeof(sb);
+	}
+	if (fd >= 0)
+		close(fd);
+	return bad ? -1 : 0;
+}
+
+/* An image made before the XATTR and SPECIAL features keeps opening
+ * and answers as a kernel file system without them; one with a feature
+ * this library does not know opens read-only only. */
+static int api_features_off(void)
+{
+	struct udax_open_opts ro = {.read_only = 1, .quiet = 1};
+	struct udax_open_opts quiet = {.quiet = 1};
+	char path[64];
+	struct udax_fs *f2;
+	struct stat st;
+
+	snprintf(path, sizeof(path), "/dev/shm/udax-t_api-%d.img",
+		 (int)getpid());
+	CHECK_EQ(udax_mkfs(path, &(struct udax_mkfs_opts){.size = 8 << 20}), 0);
+	CHECK_EQ(udax_open(&f2, path, NULL), 0);
+	struct udax_super sb0 =
+		*(const struct udax_super *)udax_fs_device(f2)->base;
+	CHECK_EQ(udax_close(&f2), 0);
+	CHECK_EQ(sb0.feat_ro_compat,
+		 UDAX_FEAT_RO_COMPAT_XATTR | UDAX_FEAT_RO_COMPAT_SPECIAL);
+	CHECK_EQ(set_ro_compat(path, 8 << 20, 0), 0);
+	CHECK_EQ(udax_open(&f2, path, NULL), 0);
+	CHECK_EQ(udax_mkdir(f2, "/d", 0755), 0);
+	CHECK_EQ(udax_mknod(f2, "/d/p", S_IFIFO | 0644, 0), -EPERM);
+	CHECK_EQ(udax_mknod(f2, "/d/c", S_IFCHR | 0644, makedev(1, 3)), -EPERM);
+	CHECK_EQ(udax_mknod(f2, "/d/r", S_IFREG | 0644, 0), 0);
+	CHECK_EQ(udax_lstat(f2, "/d/r", &st), 0);
+	CHECK_EQ(st.st_mode, S_IFREG | 0644);
+	CHECK_EQ(udax_setxattr(f2, "/d", "user.a", "1", 1, 0), -EOPNOTSUPP);
+	CHECK_EQ(udax_getxattr(f2, "/d", "user.a", NULL, 0), -EOPNOTSUPP);
+	CHECK_EQ(udax_removexattr(f2, "/d", "user.a"), -EOPNOTSUPP);
+	CHECK_EQ(udax_listxattr(f2, "/d", NULL, 0), 0);
+	CHECK_EQ(udax_close(&f2), 0);
+	/* a bit from the future: read-only opening only */
+	CHECK_EQ(set_ro_compat(path, 8 << 20, UDAX_FEAT_RO_COMPAT_XATTR | 0x8),
+		 0);
+	CHECK_EQ(udax_open(&f2, path, &quiet), -EROFS);
+	CHECK_EQ(udax_open(&f2, path, &ro), 0);
+	CHECK_EQ(udax_lstat(f2, "/d/r", &st), 0);
+	CHECK_EQ(udax_close(&f2), 0);
+	unlink(path);
+	return T_PASS;
+}
+
+/* Replacing large values in a file system with the smallest journal
+ * (256 KiB): each replace is one transaction that must fit. */
+static int api_xattr_small_journal(void)
+{
+	static char a[65536], b[65536], got[65536];
+	struct udax_fs *f2;
+	char path[64], name[32];
+
+	memset(a, 'a', sizeof(a));
+	memset(b, 'b', sizeof(b));
+	snprintf(path, sizeof(path), "/dev/shm/udax-t_api-j%d.img",
+		 (int)getpid());
+	CHECK_EQ(udax_mkfs(path,
+			   &(struct udax_mkfs_opts){.size = 16 << 20,
+						    .journal_size = 256 << 10}),
+		 0);
+	CHECK_EQ(udax_open(&f2, path, NULL), 0);
+	CHECK_EQ(udax_mkdir(f2, "/d", 0755), 0);
+	for (int i = 0; i < 4; i++) {
+		snprintf(name, sizeof(name), "user.v%d", i);
+		CHECK_EQ(udax_setxattr(f2, "/d", name, a, sizeof(a), 0), 0);
+	}
+	for (int i = 0; i < 4; i++) {
+		snprintf(name, sizeof(name), "user.v%d", i);
+		CHECK_EQ(udax_setxattr(f2, "/d", name, b, sizeof(b) - i * 5000,
+				       XATTR_REPLACE),
+			 0);
+		CHECK_EQ(udax_getxattr(f2, "/d", name, got, sizeof(got)),
+			 (ssize_t)sizeof(b) - i * 5000);
+		CHECK(!memcmp(got, b, sizeof(b) - (size_t)i * 5000));
+	}
+	CHECK_EQ(udax_rmdir(f2, "/d"), 0);
+	CHECK_EQ(udax_close(&f2), 0);
+	unlink(path);
+	return T_PASS;
+}
+
 static const struct test_case tests[] = {
 	{"errnos", api_errnos},
 	{"permissions", api_permissions},
 	{"open-unlinked", api_open_unlinked},
 	{"fattr", api_fattr},
 	{"dir-read-stat", api_dir_read_stat},
+	{"mknod", api_mknod},
+	{"xattr", api_xattr},
+	{"xattr-limits", api_xattr_limits},
+	{"features-off", api_features_off},
+	{"xattr-small-journal", api_xattr_small_journal},
 	{"threads", api_threads},
 };
 TEST_MAIN("api", tests)

@@ -19,17 +19,21 @@
  *   write P SIZE            a file of SIZE bytes of a pattern
  *   fallocate P OFF LEN     unwritten blocks, size kept
  *   symlink TARGET P | symlink-long LEN P (a target of LEN bytes)
+ *   mknod P fifo|sock|chr|blk MAJOR MINOR
+ *   xattr P NAME SIZE       an xattr of SIZE bytes of a pattern
  *   hold P                  keep P open until the image is closed
  *   crash                   the image becomes what the device holds now
  *                           (power lost here; later commands are lost)
  * Damage commands then work on the raw image; a number may be written
  * N, 0xN, @P (inode number of P), @root:P (its tree root block),
- * @data:P (the first block of its first extent), @itable:P, @free (a
+ * @data:P (the first block of its first extent), @xattr:P (its xattr
+ * tree root), @itable:P, @free (a
  * free data block), @last, @bbmap, @ibmap, with +N/-N after it:
  *   inode INO FIELD V | inode-nocrc INO FIELD V | zero-inode INO
  *   flip-inode INO BYTE BIT | flip BLK BYTE BIT | zero BLK
  *   garbage BLK SEED | node BLK FIELD V | item BLK I FIELD V
  *   extent BLK I FIELD V | dirent BLK NAME FIELD V
+ *   xentry BLK I FIELD V    the first xattr entry of item I's bucket
  *   dirent-name BLK NAME NEWNAME | bbit BLK 0|1 | ibit INO 0|1
  *   state FIELD V | sb FIELD V | uninstall | truncate +-BLOCKS
  */
@@ -39,6 +43,7 @@
 #include <stdarg.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <time.h>
 #include <unistd.h>
 #include <udax.h>
@@ -148,6 +153,32 @@ static int run_populate(struct img *im, char **tok, int n)
 			target[i] = (char)('a' + i % 26);
 		target[len] = 0;
 		ret = udax_symlink(im->fs, target, tok[2]);
+	} else if (!strcmp(c, "mknod") && n == 5) {
+		static const struct {
+			const char *name;
+			mode_t type;
+		} types[] = {{"fifo", S_IFIFO},
+			     {"sock", S_IFSOCK},
+			     {"chr", S_IFCHR},
+			     {"blk", S_IFBLK}};
+		mode_t type = 0;
+		for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++)
+			if (!strcmp(tok[2], types[i].name))
+				type = types[i].type;
+		if (!type)
+			return img_fail(im, "mknod: unknown type %s", tok[2]);
+		ret = udax_mknod(im->fs, tok[1], type | 0644,
+				 makedev(strtoul(tok[3], NULL, 0),
+					 strtoul(tok[4], NULL, 0)));
+	} else if (!strcmp(c, "xattr") && n == 4) {
+		size_t size = strtoull(tok[3], NULL, 0);
+		uint8_t *v = malloc(size + 1);
+		if (!v)
+			return img_fail(im, "xattr: out of memory");
+		for (size_t i = 0; i < size; i++)
+			v[i] = pattern_byte(tok[2], i);
+		ret = udax_lsetxattr(im->fs, tok[1], tok[2], v, size, 0);
+		free(v);
 	} else if (!strcmp(c, "fallocate") && n == 4) {
 		struct udax_file *f;
 		ret = udax_file_open(im->fs, tok[1], O_RDWR, 0, &f);
@@ -311,6 +342,10 @@ static int value(struct img *im, const char *s, uint64_t *v)
 		if (name_ino(im, s + 5, &ino))
 			return -1;
 		*v = img_inode(im, ino)->root;
+	} else if (!strncmp(s, "xattr:", 6)) {
+		if (name_ino(im, s + 6, &ino))
+			return -1;
+		*v = udax_inode_xattr_root(img_inode(im, ino));
 	} else if (!strncmp(s, "itable:", 7)) {
 		if (name_ino(im, s + 7, &ino))
 			return -1;
@@ -355,12 +390,15 @@ static const struct field inode_fields[] = {
 	F(struct udax_inode, blocks),
 	F(struct udax_inode, generation),
 	F(struct udax_inode, flags),
-	F(struct udax_inode, pad),
+	F(struct udax_inode, xattr_lo),
 	F(struct udax_inode, orphan_next),
 	F(struct udax_inode, root),
 	F(struct udax_inode, parent),
 	F(struct udax_inode, entries),
-	F(struct udax_inode, reserved),
+	F(struct udax_inode, xattr_hi),
+	/* a device's number in inline_data */
+	{"rdev_major", offsetof(struct udax_inode, inline_data), 4},
+	{"rdev_minor", offsetof(struct udax_inode, inline_data) + 4, 4},
 	{NULL, 0, 0},
 };
 static const struct field node_fields[] = {
@@ -386,6 +424,11 @@ static const struct field dirent_fields[] = {
 	F(struct udax_dirent_val, ino),	     F(struct udax_dirent_val, type),
 	F(struct udax_dirent_val, name_len), F(struct udax_dirent_val, pad16),
 	F(struct udax_dirent_val, pad32),    {NULL, 0, 0},
+};
+static const struct field xentry_fields[] = {
+	F(struct udax_xattr_val, value_len), F(struct udax_xattr_val, name_len),
+	F(struct udax_xattr_val, first),     F(struct udax_xattr_val, nchunks),
+	F(struct udax_xattr_val, pad),	     {NULL, 0, 0},
 };
 static const struct field state_fields[] = {
 	F(struct udax_state, magic),	     F(struct udax_state, blkno),
@@ -551,7 +594,8 @@ static int run_damage(struct img *im, char **tok, int n)
 		if (set_field(im, blk, node_fields, tok[2], tok[3]))
 			return -1;
 		seal_block(blk);
-	} else if (!strcmp(c, "item") || !strcmp(c, "extent")) {
+	} else if (!strcmp(c, "item") || !strcmp(c, "extent") ||
+		   !strcmp(c, "xentry")) {
 		NEED(5);
 		VAL(1, a);
 		VAL(2, b);
@@ -564,7 +608,9 @@ static int run_damage(struct img *im, char **tok, int n)
 			if (set_field(im, &nd->items[b], item_fields, tok[3],
 				      tok[4]))
 				return -1;
-		} else if (set_field(im, blk + nd->items[b].off, extent_fields,
+		} else if (set_field(im, blk + nd->items[b].off,
+				     c[0] == 'x' ? xentry_fields :
+						   extent_fields,
 				     tok[3], tok[4])) {
 			return -1;
 		}
@@ -648,7 +694,7 @@ static int run_populate_kind(const char *c)
 	static const char *const pop[] = {
 		"mkdir", "rmdir",   "unlink",	    "link",	 "rename",
 		"write", "symlink", "symlink-long", "fallocate", "hold",
-		"crash", "files",   "fragment"};
+		"crash", "files",   "fragment",	    "mknod",	 "xattr"};
 
 	for (size_t i = 0; i < sizeof(pop) / sizeof(pop[0]); i++)
 		if (!strcmp(c, pop[i]))
@@ -878,6 +924,22 @@ bad:
 	return 0;
 }
 
+/* Does xattr NAME of P hold SIZE bytes of the pattern? */
+static int verify_xattr(struct udax_fs *fs, const char *path, const char *name,
+			size_t size)
+{
+	uint8_t *v = malloc(size + 1);
+	int good;
+
+	if (!v)
+		return 0;
+	good = udax_lgetxattr(fs, path, name, v, size + 1) == (ssize_t)size;
+	for (size_t i = 0; good && i < size; i++)
+		good = v[i] == pattern_byte(name, i);
+	free(v);
+	return good;
+}
+
 /* Run the checks of a case; prints what failed. Returns 0 or -1. */
 static int verify(struct udax_fs *fs, const char *checks)
 {
@@ -901,6 +963,20 @@ static int verify(struct udax_fs *fs, const char *checks)
 		else if (!strcmp(tok[0], "nlink") && n == 3)
 			good = udax_lstat(fs, tok[1], &st) == 0 &&
 			       st.st_nlink == strtoull(tok[2], NULL, 0);
+		else if (!strcmp(tok[0], "xattr") && n == 4)
+			good = verify_xattr(fs, tok[1], tok[2],
+					    strtoull(tok[3], NULL, 0));
+		else if (!strcmp(tok[0], "noxattr") && n == 3)
+			good = udax_lgetxattr(fs, tok[1], tok[2], NULL, 0) ==
+			       -ENODATA;
+		else if (!strcmp(tok[0], "type") && n == 3)
+			good = udax_lstat(fs, tok[1], &st) == 0 &&
+			       (st.st_mode & S_IFMT) ==
+				       (mode_t)strtoul(tok[2], NULL, 0);
+		else if (!strcmp(tok[0], "rdev") && n == 4)
+			good = udax_lstat(fs, tok[1], &st) == 0 &&
+			       st.st_rdev == makedev(strtoul(tok[2], NULL, 0),
+						     strtoul(tok[3], NULL, 0));
 		else if (!strcmp(tok[0], "entries") && n == 3)
 			good = count_entries(fs, tok[1]) ==
 			       (int)strtol(tok[2], NULL, 0);
@@ -940,6 +1016,26 @@ static int verify(struct udax_fs *fs, const char *checks)
 	"nlink /d/f 2\n"                                                       \
 	"content /small 100\n"
 
+/* Special files and xattrs, after BASE: /x has one value in chunks (its
+ * tree: one leaf, the bucket then 3 chunks), /d one small value, the
+ * device /c one value of 3 chunks. */
+#define SPECIAL                                                                \
+	"mknod /p fifo 0 0\n"                                                  \
+	"mknod /s sock 0 0\n"                                                  \
+	"mknod /c chr 4 64\n"                                                  \
+	"write /x 10\n"                                                        \
+	"xattr /x user.big 3000\n"                                             \
+	"xattr /d user.s 10\n"                                                 \
+	"xattr /c trusted.t 3000\n"
+
+#define SPECIAL_INTACT                                                         \
+	"type /p 0010000\n"                                                    \
+	"type /s 0140000\n"                                                    \
+	"rdev /c 4 64\n"                                                       \
+	"xattr /x user.big 3000\n"                                             \
+	"xattr /d user.s 10\n"                                                 \
+	"xattr /c trusted.t 3000\n"
+
 struct fsck_case {
 	const char *name;
 	const char *script; /* after BASE; NULL: a fresh image, no BASE */
@@ -967,7 +1063,7 @@ static const struct fsck_case cases[] = {
 	{"wrong-blocks", "inode @/big blocks 3\n", 1, INTACT},
 	{"wrong-entries", "inode @/d entries 77\n", 1, INTACT},
 	{"wrong-parent", "inode @/d/e parent 6\n", 1, INTACT},
-	{"unknown-flags", "inode @/big flags 0x80\ninode @/big pad 3\n", 1,
+	{"unknown-flags", "inode @/big flags 0x80\ninode @/big xattr_lo 3\n", 1,
 	 INTACT},
 	{"size-shrunk", "inode @/big size 5000\n", 1,
 	 "content /d/f 10000\nexists /big\n"},
@@ -1050,6 +1146,29 @@ static const struct fsck_case cases[] = {
 	{"superblock-bitflip", "flip 0 16 1\n", 1, INTACT},
 	{"superblock-backup", "garbage @last 9\n", 1, INTACT},
 	{"truncated", "truncate -8\n", 1, INTACT},
+	{"special-clean", SPECIAL, 0, INTACT SPECIAL_INTACT},
+	{"fifo-with-tree", SPECIAL "inode @/p root @free\n", 1,
+	 INTACT SPECIAL_INTACT},
+	{"fifo-size", SPECIAL "inode @/p size 100\n", 1, INTACT SPECIAL_INTACT},
+	{"fifo-inline-data", SPECIAL "inode @/p rdev_major 7\n", 1,
+	 INTACT SPECIAL_INTACT},
+	{"device-bad-rdev", SPECIAL "inode @/c rdev_major 5000\n", 1,
+	 INTACT "missing /c\nexists /p\nxattr /x user.big 3000\n"},
+	{"special-no-feature", SPECIAL "sb feat_ro_compat 1\n", 1,
+	 INTACT "missing /p\nmissing /c\nmissing /s\n"
+		"xattr /x user.big 3000\n"},
+	{"xattr-no-feature", SPECIAL "sb feat_ro_compat 2\n", 1,
+	 INTACT "type /p 0010000\n"},
+	{"xattr-node-bad", SPECIAL "node @xattr:/x magic 0\n", 1,
+	 INTACT "noxattr /x user.big\nxattr /c trusted.t 3000\n"},
+	{"xattr-entry-bad", SPECIAL "xentry @xattr:/x 0 value_len 2000\n", 1,
+	 INTACT "noxattr /x user.big\nxattr /d user.s 10\n"},
+	{"xattr-chunk-missing", SPECIAL "xentry @xattr:/x 0 first 3\n", 1,
+	 INTACT "noxattr /x user.big\nxattr /d user.s 10\n"},
+	{"xattr-bad-hash", SPECIAL "item @xattr:/d 0 key 0x1000\n", 1,
+	 INTACT "noxattr /d user.s\nxattr /x user.big 3000\n"},
+	{"xattr-blocks", SPECIAL "inode @/x blocks 1\n", 1,
+	 INTACT SPECIAL_INTACT},
 	{"garbage-everywhere",
 	 "garbage @root:/d 1\ngarbage @itable:/big 2\ngarbage @bbmap 3\n"
 	 "garbage 1 4\n",

@@ -366,6 +366,20 @@ static ssize_t clamp_extents(struct udax_extent *e, ssize_t n, off_t off,
 	return k;
 }
 
+/* The same extents, field by field (the struct has padding). */
+static int same_extents(const struct udax_extent *a, ssize_t n,
+			const struct udax_extent *b, ssize_t m)
+{
+	if (n != m)
+		return 0;
+	for (ssize_t j = 0; j < n; j++)
+		if (a[j].offset != b[j].offset || a[j].length != b[j].length ||
+		    a[j].dev_offset != b[j].dev_offset ||
+		    a[j].flags != b[j].flags)
+			return 0;
+	return 1;
+}
+
 /* Pin a range of file i inside its size, fill it through udax, then store
  * the tag straight into its blocks (the device's memory), read it back,
  * unpin. */
@@ -426,13 +440,41 @@ static void *pinner(void *arg)
 						      now, 16);
 			n = clamp_extents(ext, n, off, len);
 			m = clamp_extents(now, m, off, len);
-			if (m != n ||
-			    (n > 0 &&
-			     memcmp(now, ext, (size_t)n * sizeof(*ext)))) {
+			if (!same_extents(ext, n, now, m)) {
 				fprintf(stderr,
 					"# file %d: [%lld, +%zu) changed its "
 					"blocks while pinned\n",
 					i, (long long)off, len);
+				for (ssize_t e = 0; e < n || e < m; e++)
+					fprintf(stderr,
+						"#   %zd: was %llu+%llu @%llu "
+						"f%u, now %llu+%llu @%llu "
+						"f%u\n",
+						e,
+						e < n ? (unsigned long long)
+								ext[e]
+									.offset :
+							0ull,
+						e < n ? (unsigned long long)
+								ext[e]
+									.length :
+							0ull,
+						e < n ? (unsigned long long)ext[e]
+								.dev_offset :
+							0ull,
+						e < n ? ext[e].flags : 0u,
+						e < m ? (unsigned long long)
+								now[e]
+									.offset :
+							0ull,
+						e < m ? (unsigned long long)
+								now[e]
+									.length :
+							0ull,
+						e < m ? (unsigned long long)now[e]
+								.dev_offset :
+							0ull,
+						e < m ? now[e].flags : 0u);
 				atomic_store(&w->failed, 1);
 			}
 		}

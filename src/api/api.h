@@ -79,6 +79,11 @@ int ns_remove(struct udax_fs *fs, const struct namei *nd, int want_dir);
 /* a new name dnd for inode `ino` of DT_* `type` */
 int ns_link(struct udax_fs *fs, uint64_t ino, unsigned char type,
 	    const struct namei *dnd);
+/* mode and dev checked by ns_mknod_type_check first (before any lookup):
+ * 0, -EPERM (a directory) or -EINVAL */
+int ns_mknod_type_check(mode_t mode, dev_t dev);
+int ns_mknod(struct udax_fs *fs, const struct namei *nd, mode_t mode, dev_t dev,
+	     uint64_t *new_ino);
 /* target checked by ns_symlink_target_check first (before any lookup) */
 int ns_symlink_target_check(const char *target);
 int ns_symlink(struct udax_fs *fs, const struct namei *nd, const char *target,
@@ -106,6 +111,29 @@ int parent_writable_pair(struct udax_fs *fs, uint64_t a, uint64_t b,
 /* Drop a link of an inode (all of a directory's); at 0 it is freed in
  * the same transaction if small and unused, else it becomes an orphan. */
 int inode_drop_link(struct tx *tx, struct inode *ip, int is_dir);
+
+/* What an attribute change acts on: a path (following a symlink in its
+ * last name if `follow`) or, when `file` is set, an open file's inode
+ * (which may have no name left). */
+/* What an attribute change acts on: a path (following a symlink in its
+ * last name if `follow`) or, when `ip` is set, a held inode (an open
+ * file's or a node's, which may have no name left). */
+struct setattr_target {
+	const char *path;
+	int follow;
+	struct inode *ip;
+};
+
+/* Find the inode of an attribute change, lock it (data readers hold its
+ * lock while they read the on-media inode) and open a transaction. On
+ * success ns_lock (exclusive: path walks read the modes this changes),
+ * the inode lock and the journal lock are held, in that order, and *ino
+ * names the inode; setattr_end commits (ret 0) or aborts, releases them
+ * and returns ret or the commit's error. */
+int setattr_begin(struct udax_fs *fs, const struct setattr_target *tgt,
+		  uint64_t *ino, const struct udax_inode **di,
+		  struct inode **ipp, struct tx **txp);
+int setattr_end(struct udax_fs *fs, struct inode *ip, struct tx *tx, int ret);
 
 /* For tests and tools: open a file system on an already open device
  * (e.g. the crash-emulating one), after mkfs if do_mkfs. The device is

@@ -383,10 +383,6 @@ int udax_file_open(struct udax_fs *fs, const char *path, int flags, mode_t mode,
 		ret = -ENOTDIR;
 		goto unlock;
 	}
-	if (!S_ISDIR(di->mode) && !S_ISREG(di->mode)) {
-		ret = -ENXIO; /* devices, fifos: not served by udax */
-		goto unlock;
-	}
 	/* permissions: a file this call created is opened whatever its
 	 * mode says (open(O_CREAT, 0444) for writing works, as POSIX) */
 	if (!created) {
@@ -396,6 +392,11 @@ int udax_file_open(struct udax_fs *fs, const char *path, int flags, mode_t mode,
 		ret = perm_check(di, mask);
 		if (ret)
 			goto unlock;
+	}
+	/* after the permission check, as Linux opens a FIFO or device */
+	if (!S_ISDIR(di->mode) && !S_ISREG(di->mode)) {
+		ret = -ENXIO; /* devices, fifos, sockets: not served by udax */
+		goto unlock;
 	}
 	if (fs->read_only && (acc != O_RDONLY || (flags & O_TRUNC))) {
 		ret = -EROFS;

@@ -72,6 +72,8 @@ static int mkfs_layout(struct udax_super *sb, uint64_t nblocks,
 	sb->inode_count = ninodes;
 	sb->data_start = sb->itable_start + sb->itable_blocks;
 	sb->root_ino = UDAX_ROOT_INO;
+	sb->feat_ro_compat =
+		UDAX_FEAT_RO_COMPAT_XATTR | UDAX_FEAT_RO_COMPAT_SPECIAL;
 	if (sb->data_start + 64 > nblocks)
 		return -ENOSPC;
 	return 0;
@@ -288,6 +290,7 @@ static int fs_open_dev(struct udax_fs **fsp, struct dev *dev,
 {
 	struct udax_fs *fs;
 	const struct udax_state *st;
+	uint64_t unknown_ro;
 	int ret, err;
 
 	*fsp = NULL;
@@ -312,13 +315,17 @@ static int fs_open_dev(struct udax_fs **fsp, struct dev *dev,
 	if (ret)
 		goto free_fs;
 	memcpy(&fs->sb, dev->base, sizeof(fs->sb));
-	if ((fs->sb.feat_ro_compat & ~(uint64_t)UDAX_FEAT_RO_COMPAT_KNOWN) &&
-	    !fs->read_only) {
+	/* a writer that ignored these features would break their
+	 * invariants (FORMAT.md, 13) */
+	unknown_ro =
+		fs->sb.feat_ro_compat & ~(uint64_t)UDAX_FEAT_RO_COMPAT_KNOWN;
+	if (unknown_ro && !fs->read_only) {
 		if (!fs->quiet)
 			fprintf(stderr,
-				"udax: %s: features this library can "
-				"only read; open it read-only\n",
-				dev->name);
+				"udax: %s: features this library can only "
+				"read (read-only-compatible bits 0x%llx); "
+				"open it read-only\n",
+				dev->name, (unsigned long long)unknown_ro);
 		ret = -EROFS;
 		goto free_fs;
 	}

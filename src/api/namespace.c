@@ -12,6 +12,7 @@
 #include <linux/fs.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include "api.h"
@@ -390,6 +391,107 @@ int udax_symlink(struct udax_fs *fs, const char *target, const char *path)
 			      (void *)target);
 }
 
+/* mknod(2)'s check of the type alone, made before the path is looked
+ * at: 0, -EPERM (a directory) or -EINVAL. */
+int ns_mknod_type_check(mode_t mode, dev_t dev)
+{
+	switch (mode & S_IFMT) {
+	case 0:
+	case S_IFREG:
+	case S_IFIFO:
+	case S_IFSOCK:
+		return 0;
+	case S_IFCHR:
+	case S_IFBLK:
+		/* not a dev_t the kernel can hold */
+		return major(dev) > UDAX_RDEV_MAJOR_MAX ||
+				       minor(dev) > UDAX_RDEV_MINOR_MAX ?
+			       -EINVAL :
+			       0;
+	case S_IFDIR:
+		return -EPERM;
+	default:
+		return -EINVAL;
+	}
+}
+
+int ns_mknod(struct udax_fs *fs, const struct namei *nd, mode_t mode, dev_t dev,
+	     uint64_t *new_ino)
+{
+	const struct cred *c = cred_current();
+	const struct udax_inode *dir;
+	struct udax_rdev rd = {major(dev), minor(dev)};
+	int is_dev = S_ISCHR(mode) || S_ISBLK(mode);
+	struct tx *tx;
+	uint64_t ino;
+	gid_t gid = c->gid;
+	int ret;
+
+	if (!(mode & S_IFMT))
+		mode |= S_IFREG;
+	if (nd->toolong)
+		return -ENAMETOOLONG;
+	if (nd->ino || is_dot(nd))
+		return -EEXIST;
+	if (nd->trailing)
+		return -ENOENT; /* "name/" would have to be a directory */
+	ret = parent_writable(fs, nd->dir, &dir);
+	if (ret)
+		return ret;
+	/* as Linux's vfs_mknod: device nodes need privilege (uid 0 here),
+	 * except a character device 0:0, an overlayfs whiteout */
+	if (is_dev && c->uid != 0 && !(S_ISCHR(mode) && dev == 0))
+		return -EPERM;
+	/* an image made before special files existed holds regular files
+	 * only, as a kernel file system without ->mknod for them */
+	if (!S_ISREG(mode) &&
+	    !(fs->sb.feat_ro_compat & UDAX_FEAT_RO_COMPAT_SPECIAL))
+		return -EPERM;
+	if (dir->mode & S_ISGID)
+		gid = dir->gid;
+	mode = (mode & S_IFMT) | (mode & 07777 & ~c->umask);
+	tx = tx_begin(fs);
+	ret = inode_alloc(tx, mode, c->uid, gid, &ino);
+	if (!ret && is_dev) {
+		struct udax_inode *w = inode_w(tx, ino);
+		if (w)
+			memcpy(w->inline_data, &rd, sizeof(rd));
+		else
+			ret = tx->failed;
+	}
+	if (!ret)
+		ret = dir_add(tx, nd->dir, nd->name, nd->len, ino,
+			      mode_to_dtype(mode));
+	ret = ret ? (tx_abort(tx), ret) : tx_commit(tx);
+	if (!ret && new_ino)
+		*new_ino = ino;
+	return ret;
+}
+
+struct mknod_args {
+	mode_t mode;
+	dev_t dev;
+};
+
+static int mknod_op(struct udax_fs *fs, const struct namei *nd, void *arg)
+{
+	const struct mknod_args *a = arg;
+	return ns_mknod(fs, nd, a->mode, a->dev, NULL);
+}
+
+int udax_mknod(struct udax_fs *fs, const char *path, mode_t mode, dev_t dev)
+{
+	struct mknod_args a = {mode, dev};
+	int ret;
+
+	if (!path)
+		return -EFAULT;
+	ret = ns_mknod_type_check(mode, dev);
+	if (ret)
+		return ret;
+	return ns_change_path(fs, path, NAMEI_PARENT, mknod_op, &a);
+}
+
 ssize_t udax_readlink(struct udax_fs *fs, const char *path, char *buf,
 		      size_t size)
 {
@@ -457,23 +559,9 @@ int udax_access(struct udax_fs *fs, const char *path, int mode)
 	return ret;
 }
 
-/* What an attribute change acts on: a path (following a symlink in its
- * last name if `follow`) or, when `ip` is set, a held inode (an open
- * file's or a node's, which may have no name left). */
-struct setattr_target {
-	const char *path;
-	int follow;
-	struct inode *ip;
-};
-
-/* Find the inode of an attribute change, lock it (data readers hold its
- * lock while they read the on-media inode) and open a transaction. On
- * success ns_lock (exclusive: path walks read the modes this changes),
- * the inode lock and the journal lock are held, in that order, and *ino
- * names the inode; setattr_end releases them. */
-static int setattr_begin(struct udax_fs *fs, const struct setattr_target *tgt,
-			 uint64_t *ino, const struct udax_inode **di,
-			 struct inode **ipp, struct tx **txp)
+int setattr_begin(struct udax_fs *fs, const struct setattr_target *tgt,
+		  uint64_t *ino, const struct udax_inode **di,
+		  struct inode **ipp, struct tx **txp)
 {
 	struct namei nd;
 	int ret = 0, err;
@@ -505,8 +593,7 @@ static int setattr_begin(struct udax_fs *fs, const struct setattr_target *tgt,
 	return 0;
 }
 
-static int setattr_end(struct udax_fs *fs, struct inode *ip, struct tx *tx,
-		       int ret)
+int setattr_end(struct udax_fs *fs, struct inode *ip, struct tx *tx, int ret)
 {
 	ret = ret ? (tx_abort(tx), ret) : tx_commit(tx);
 	pthread_rwlock_unlock(&ip->lock);

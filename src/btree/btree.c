@@ -96,6 +96,7 @@ bad:
 	return fs_corrupt(fs, "%s tree node %llu of inode %llu: %s",
 			  bt->kind == UDAX_TREE_DIR    ? "directory" :
 			  bt->kind == UDAX_TREE_EXTENT ? "extent" :
+			  bt->kind == UDAX_TREE_XATTR  ? "xattr" :
 							 "refcount",
 			  (unsigned long long)blkno,
 			  (unsigned long long)bt->owner, what);

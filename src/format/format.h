@@ -59,10 +59,15 @@ typedef int64_t les64;
 /* Feature flags. An image with unknown incompat bits is refused; unknown
  * ro_compat bits allow read-only opening only. */
 #define UDAX_FEAT_INCOMPAT_REFLINK 0x1 /* refcount tree may be non-empty */
+/* Read-only-compatible: a reader that ignores them reads the image
+ * right, a writer that ignores them would break it (FORMAT.md, 13). */
+#define UDAX_FEAT_RO_COMPAT_XATTR 0x1	/* inodes may have an xattr tree */
+#define UDAX_FEAT_RO_COMPAT_SPECIAL 0x2 /* FIFO, socket, device inodes */
 /* Bits this version of the library implements. REFLINK is defined by the
  * format but not implemented yet: such images are refused. */
 #define UDAX_FEAT_INCOMPAT_KNOWN 0x0
-#define UDAX_FEAT_RO_COMPAT_KNOWN 0x0
+#define UDAX_FEAT_RO_COMPAT_KNOWN                                              \
+	(UDAX_FEAT_RO_COMPAT_XATTR | UDAX_FEAT_RO_COMPAT_SPECIAL)
 #define UDAX_FEAT_COMPAT_KNOWN 0x0
 
 /* ---- superblock (blocks 0 and B-1; 4096 bytes) ---- */
@@ -167,15 +172,40 @@ struct udax_inode {
 	les64 btime_ns;
 	le64 generation;  /* from state.generation at creation */
 	le32 flags;	  /* UDAX_IF_* */
-	le32 pad;	  /* zero */
+	le32 xattr_lo;	  /* xattr tree root, low 32 bits (XATTR feature;
+			   * else zero); high 32 bits in xattr_hi */
 	le64 orphan_next; /* next inode on the orphan list, 0 = last */
 	le64 root;	  /* extent tree (files, long symlinks) or name tree
 			    * (directories) root node, 0 = empty */
 	le64 parent;	  /* directories: the parent's inode number */
 	le64 entries;	  /* directories: number of entries */
-	uint8_t inline_data[UDAX_INLINE_MAX]; /* short symlink target */
-	le32 reserved;			      /* zero */
-	le32 crc; /* crc32c of the 256 bytes with this field 0 */
+	uint8_t inline_data[UDAX_INLINE_MAX]; /* short symlink target;
+					       * device nodes: udax_rdev */
+	le32 xattr_hi; /* xattr tree root, high 32 bits */
+	le32 crc;      /* crc32c of the 256 bytes with this field 0 */
+};
+
+/* The root node of an inode's xattr tree (0 = none). Split in two
+ * halves because only two 32-bit fields of the inode were free. */
+static inline uint64_t udax_inode_xattr_root(const struct udax_inode *di)
+{
+	return (uint64_t)di->xattr_lo | ((uint64_t)di->xattr_hi << 32);
+}
+
+static inline void udax_inode_xattr_set(struct udax_inode *di, uint64_t root)
+{
+	di->xattr_lo = (le32)root;
+	di->xattr_hi = (le32)(root >> 32);
+}
+
+/* Character and block device inodes (SPECIAL feature): the device
+ * number, at the start of inline_data; the rest of it is zero. FIFOs and
+ * sockets have an all-zero inline_data. Limits are Linux's dev_t. */
+#define UDAX_RDEV_MAJOR_MAX 0xfffu   /* 12 bits */
+#define UDAX_RDEV_MINOR_MAX 0xfffffu /* 20 bits */
+struct udax_rdev {
+	le32 major;
+	le32 minor;
 };
 
 /* ---- B+tree node (4096 bytes) ----
@@ -209,6 +239,7 @@ struct udax_node {
 #define UDAX_TREE_EXTENT 1   /* key: file block; value: udax_extent_val */
 #define UDAX_TREE_DIR 2	     /* key: name hash; value: udax_dirent_val+ */
 #define UDAX_TREE_REFCOUNT 3 /* key: device block; value: udax_refcount_val */
+#define UDAX_TREE_XATTR 4    /* key: name hash << 8 | chunk; value: below */
 
 /* Extent tree value. An extent maps file blocks [key, key+len) to device
  * blocks [dev_blk, dev_blk+len). */
@@ -234,6 +265,28 @@ struct udax_dirent_val {
 	/* char name[name_len], then zero padding to 8 */
 };
 
+/* Xattr tree (XATTR feature; owner = the inode). A bucket item, key
+ * udax_dir_hash(name) << 8, holds the entries of every name with that
+ * hash, each a udax_xattr_val, the full name ("user.x", no NUL) padded
+ * to 8, then an inline value padded to 8. A value too large to sit
+ * inline lives in `nchunks` chunk items, keys (hash << 8) | first ..
+ * first + nchunks - 1, of UDAX_XATTR_CHUNK bytes each (the last one
+ * shorter); chunk numbers of one bucket's entries do not overlap. */
+#define UDAX_XATTR_NAME_MAX 255		/* full name, prefix included */
+#define UDAX_XATTR_SIZE_MAX 65536	/* one value */
+#define UDAX_XATTR_CHUNK 1024		/* bytes of value per chunk item */
+#define UDAX_XATTR_INLINE_ENTRY 512	/* an entry inline at most this */
+#define UDAX_XATTR_LIST_MAX 65536	/* names + NULs of one inode */
+#define UDAX_XATTR_TOTAL_MAX (1u << 20) /* value bytes of one inode */
+struct udax_xattr_val {
+	le32 value_len; /* 0..UDAX_XATTR_SIZE_MAX */
+	uint8_t name_len;
+	uint8_t first;	 /* first chunk, 1..255; 0 = inline value */
+	uint8_t nchunks; /* chunk items; 0 = inline value */
+	uint8_t pad;	 /* zero */
+	/* char name[name_len], zero padding to 8, inline value, padding */
+};
+
 /* Refcount tree value: device blocks [key, key+len) are shared by
  * `refs` files (>= 2); blocks not in the tree have one owner. */
 struct udax_refcount_val {
@@ -252,6 +305,10 @@ _Static_assert(sizeof(struct udax_node_item) == 16, "node item size");
 _Static_assert(sizeof(struct udax_extent_val) == 16, "extent size");
 _Static_assert(sizeof(struct udax_dirent_val) == 16, "dirent size");
 _Static_assert(sizeof(struct udax_refcount_val) == 8, "refcount size");
+_Static_assert(sizeof(struct udax_xattr_val) == 8, "xattr entry size");
+_Static_assert(sizeof(struct udax_rdev) == 8, "rdev size");
+_Static_assert(offsetof(struct udax_inode, xattr_lo) == 84, "xattr_lo");
+_Static_assert(offsetof(struct udax_inode, xattr_hi) == 248, "xattr_hi");
 _Static_assert(offsetof(struct udax_inode, crc) == 252, "inode crc");
 
 /* The directory key of a name (FORMAT.md, "The name hash"): FNV-1a 64

@@ -50,6 +50,7 @@ struct fino {
 	uint64_t linker;  /* dirs: the directory whose entry names it */
 	uint64_t nblocks; /* blocks counted: tree nodes + data */
 	uint64_t data;	  /* data blocks claimed */
+	uint64_t xnodes;  /* nodes of its xattr tree kept */
 	uint64_t entries; /* dirs: entries kept */
 	uint32_t refs;	  /* entries naming it */
 	uint32_t subdirs; /* dirs: entries naming directories */
@@ -161,6 +162,8 @@ struct walk {
 	/* directories */
 	uint64_t entries; /* entries kept */
 	uint64_t target;  /* pass 3: drop entries naming this inode */
+	/* xattr trees: what the two walks share (pass1_xattr.c) */
+	struct xwalk *xattr;
 };
 
 /* One entry of a directory bucket (pass2.c reads them; pass 3 too). */
@@ -262,6 +265,12 @@ void fsck_pass5(struct fsck *fc);
 /* After pass 5 (finish.c): 1 if the library ran and the counts changed. */
 int fsck_finish(struct fsck *fc);
 void count_after_finish(struct fsck *fc);
+
+/* pass1_xattr.c, for pass 1: check an inode's xattr tree (1 if *di
+ * changed), give its nodes back when the inode is cleared */
+int pass1_xattr(struct fsck *fc, uint64_t ino, struct udax_inode *di);
+void pass1_xattr_release(struct fsck *fc, uint64_t ino,
+			 const struct udax_inode *di);
 
 /* pass2.c, for pass 3 */
 int bucket_next(const uint8_t *val, size_t len, size_t *off, struct dent *d);

@@ -20,8 +20,13 @@
  *     extents from nodes with good checksums, then extents from nodes
  *     whose checksum did not match (which must also point at blocks the
  *     bitmap marks in use): whatever comes later and collides loses;
- *   - "blocks" of files equals tree nodes + data blocks (directories:
- *     pass 2, after it has dropped entries).
+ *   - special files (FIFO, socket, devices): the special-files feature
+ *     is on, no tree, size 0, a device number within Linux's dev_t in
+ *     a device's inline_data (else the inode is cleared), nothing else
+ *     in inline_data;
+ *   - the xattr tree, if any (pass1_xattr.c);
+ *   - "blocks" of files equals tree nodes + data blocks + xattr tree
+ *     nodes (directories: pass 2, after it has dropped entries).
  * The bitmaps are compared with what this pass finds in pass 5.
  */
 #include <dirent.h>
@@ -75,6 +80,19 @@ static const char *inode_why(struct fsck *fc, uint64_t ino,
 		return "bad symbolic link length";
 	if (S_ISLNK(di->mode) && di->size > UDAX_INLINE_MAX && !di->root)
 		return "long symbolic link without a data block";
+	if (!S_ISREG(di->mode) && !S_ISDIR(di->mode) && !S_ISLNK(di->mode) &&
+	    !(fc->sb.feat_ro_compat & UDAX_FEAT_RO_COMPAT_SPECIAL))
+		return "a special file, but the special-files feature is off";
+	if (S_ISCHR(di->mode) || S_ISBLK(di->mode)) {
+		struct udax_rdev rd;
+		memcpy(&rd, di->inline_data, sizeof(rd));
+		if (rd.major > UDAX_RDEV_MAJOR_MAX ||
+		    rd.minor > UDAX_RDEV_MINOR_MAX) {
+			snprintf(fc->why, sizeof(fc->why),
+				 "bad device number %u:%u", rd.major, rd.minor);
+			return fc->why;
+		}
+	}
 	return NULL;
 }
 
@@ -85,11 +103,6 @@ static int inode_zero_fields(struct udax_inode *di)
 	size_t keep = 0;
 	int bad = 0;
 
-	if (di->pad || di->reserved) {
-		di->pad = 0;
-		di->reserved = 0;
-		bad = 1;
-	}
 	if (!S_ISDIR(di->mode) && (di->parent || di->entries)) {
 		di->parent = 0;
 		di->entries = 0;
@@ -103,8 +116,15 @@ static int inode_zero_fields(struct udax_inode *di)
 		di->orphan_next = 0;
 		bad = 1;
 	}
+	if (!S_ISREG(di->mode) && !S_ISDIR(di->mode) && !S_ISLNK(di->mode) &&
+	    di->size) {
+		di->size = 0; /* special files have no contents */
+		bad = 1;
+	}
 	if (S_ISLNK(di->mode) && di->size <= UDAX_INLINE_MAX)
 		keep = (size_t)di->size;
+	if (S_ISCHR(di->mode) || S_ISBLK(di->mode))
+		keep = sizeof(struct udax_rdev);
 	if (!is_zero(di->inline_data + keep, UDAX_INLINE_MAX - keep)) {
 		memset(di->inline_data + keep, 0, UDAX_INLINE_MAX - keep);
 		bad = 1;
@@ -358,6 +378,8 @@ static void pass1_inode(struct fsck *fc, uint64_t ino)
 		if (w.suspect)
 			f->flags |= FI_SUSPECT;
 	}
+	if (pass1_xattr(fc, ino, &di))
+		dirty = 1;
 	if (dirty)
 		img_inode_put(fc, ino, &di);
 }
@@ -373,6 +395,7 @@ static void pass1_clear(struct fsck *fc, uint64_t ino, const char *why)
 	w.readonly = 1;
 	w.release = 1;
 	walk_tree(&w, home->root);
+	pass1_xattr_release(fc, ino, home);
 	fc->fi[ino].state = INO_BAD;
 	if (fix_problem(fc, PR_1_INODE_BAD, (unsigned long long)ino, why)) {
 		struct udax_inode z;
@@ -462,6 +485,7 @@ void fsck_pass1(struct fsck *fc)
 				    "data block");
 			continue;
 		}
+		fc->fi[ino].nblocks += fc->fi[ino].xnodes;
 		if (di.blocks != fc->fi[ino].nblocks &&
 		    fix_problem(fc, PR_1_BLOCKS, (unsigned long long)ino,
 				(unsigned long long)di.blocks,

@@ -245,7 +245,7 @@ void dir_settle(struct fsck *fc, uint64_t dir, struct walk *w, int dropped,
 		dirty = 1;
 	}
 	fc->fi[dir].entries = w->entries;
-	fc->fi[dir].nblocks = di.root ? w->nodes : 0;
+	fc->fi[dir].nblocks = (di.root ? w->nodes : 0) + fc->fi[dir].xnodes;
 	if (di.entries != w->entries) {
 		if (report)
 			fix_problem(fc, PR_2_ENTRIES, (unsigned long long)dir,

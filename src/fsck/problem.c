@@ -99,6 +99,11 @@ static const struct fsck_problem fsck_problems[] = {
 	 "drop the tree"},
 	{PR_1_REFCOUNT_BAD, 1, FSCK_SEV_ERROR,
 	 "refcount tree: the item for block %llu is damaged", "drop the item"},
+	{PR_1_XATTR_FEATURE, 1, FSCK_SEV_ERROR,
+	 "inode %llu has an xattr tree, but the xattr feature is off",
+	 "drop the tree"},
+	{PR_1_XATTR_BAD, 1, FSCK_SEV_ERROR,
+	 "inode %llu: xattr item 0x%llx holds %s", "drop it"},
 	/* pass 2 */
 	{PR_2_ENT_DAMAGED, 2, FSCK_SEV_ERROR,
 	 "directory %llu: damaged entry at offset %u of a bucket",

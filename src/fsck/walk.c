@@ -25,6 +25,7 @@ static const char *kind_name(uint16_t kind)
 {
 	return kind == UDAX_TREE_DIR	? "directory" :
 	       kind == UDAX_TREE_EXTENT ? "extent" :
+	       kind == UDAX_TREE_XATTR	? "xattr" :
 					  "refcount";
 }
 

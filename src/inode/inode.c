@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/sysmacros.h>
 
 #include "btree/btree.h"
 #include "inode.h"
@@ -536,7 +537,9 @@ int inode_truncate(struct udax_fs *fs, uint64_t ino, uint64_t size, int flags)
 				tx_abort(tx);
 				return ret;
 			}
-			ret = orphan_remove(tx, ino);
+			ret = xattr_destroy(tx, ino);
+			if (!ret)
+				ret = orphan_remove(tx, ino);
 			if (!ret)
 				ret = inode_free(tx, ino);
 		} else if (done) {
@@ -587,7 +590,9 @@ int inode_free_now(struct tx *tx, uint64_t ino)
 		if (ret)
 			return ret;
 	}
-	ret = orphan_remove(tx, ino);
+	ret = xattr_destroy(tx, ino);
+	if (!ret)
+		ret = orphan_remove(tx, ino);
 	return ret ? ret : inode_free(tx, ino);
 }
 
@@ -688,6 +693,11 @@ void inode_to_stat(const struct udax_inode *di, const struct inode *ip,
 	if (S_ISDIR(di->mode)) /* as ext4: the blocks the directory takes */
 		st->st_size = (off_t)((di->blocks ? di->blocks : 1)
 				      << UDAX_BLOCK_SHIFT);
+	if (S_ISCHR(di->mode) || S_ISBLK(di->mode)) {
+		struct udax_rdev rd;
+		memcpy(&rd, di->inline_data, sizeof(rd));
+		st->st_rdev = makedev(rd.major, rd.minor);
+	}
 	st->st_blocks = (blkcnt_t)(di->blocks * (UDAX_BLOCK_SIZE / 512));
 	st->st_blksize = UDAX_BLOCK_SIZE;
 	ns_to_ts(di->atime_ns, &st->st_atim);

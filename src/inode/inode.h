@@ -39,6 +39,7 @@
 #include <pthread.h>
 #include <stdint.h>
 #include <sys/stat.h>
+#include <sys/types.h>
 
 #include "fs.h"
 
@@ -171,6 +172,44 @@ int dir_retarget(struct tx *tx, uint64_t dir, const char *name, size_t len,
  * negative errno. */
 int dir_next(struct udax_fs *fs, uint64_t dir, uint64_t pos, uint64_t *ino,
 	     unsigned char *type, char *name, uint64_t *next);
+
+/* ---- extended attributes (xattr.c) ---- */
+
+/* One entry of an xattr bucket, as parsed: its header, name, and inline
+ * value (NULL when the value is in chunk items). */
+struct xattr_ent {
+	struct udax_xattr_val h;
+	const char *name;
+	const uint8_t *value;
+	size_t off, size; /* place and bytes in the bucket */
+};
+
+/* Parse the entry at `off` of a bucket of `len` bytes. Returns 0, or -1
+ * if it breaks a rule of FORMAT.md 12 (fsck uses it too). */
+int xattr_entry_parse(const uint8_t *bucket, size_t len, size_t off,
+		      struct xattr_ent *e);
+/* The bucket key of a full name. */
+uint64_t xattr_key(struct udax_fs *fs, const char *name, size_t len);
+/* Copy the value of `name` into buf; size 0 asks for its length only.
+ * Returns its length, -ENODATA, -ERANGE (buf too small), UDAX_ECORRUPT. */
+ssize_t xattr_get(struct udax_fs *fs, const struct udax_inode *di,
+		  const char *name, size_t nlen, void *buf, size_t size);
+/* Call fn for every entry (bucket order); stops at its first non-zero
+ * return, which it returns; else 0 or a negative errno. */
+int xattr_iter(struct udax_fs *fs, const struct udax_inode *di,
+	       int (*fn)(void *arg, const struct xattr_ent *e), void *arg);
+/* xattr_set flags */
+#define XATTR_SET_CREATE 0x1  /* fail with -EEXIST if present */
+#define XATTR_SET_REPLACE 0x2 /* fail with -ENODATA if absent */
+#define XATTR_SET_REMOVE 0x4  /* remove (-ENODATA if absent) */
+/* Set, replace or remove `name` of inode `ino` in tx; updates the
+ * inode's xattr root, block count and ctime. Returns 0, -EEXIST,
+ * -ENODATA, -ENOSPC (limits of format.h, or no room), -ENOMEM,
+ * UDAX_ECORRUPT. */
+int xattr_set(struct tx *tx, uint64_t ino, const char *name, size_t nlen,
+	      const void *value, size_t size, int flags);
+/* Free an inode's whole xattr tree in tx (the inode is being freed). */
+int xattr_destroy(struct tx *tx, uint64_t ino);
 
 /* ---- permissions (perm.c) ---- */
 

@@ -276,6 +276,29 @@ static int cp_symlink(const struct tool_loc *src, const struct stat *st,
 	return err;
 }
 
+/* Recreate a FIFO, socket or device node (as cp -r does), replacing a
+ * non-directory already at dst. Device nodes need privilege where they
+ * are made: the error is reported. */
+static int cp_special(const struct stat *st, const struct tool_loc *dst)
+{
+	mode_t mode = (st->st_mode & S_IFMT) | (st->st_mode & 07777);
+	struct stat dst_st;
+	int err;
+
+	err = tool_loc_mknod(dst, mode, st->st_rdev);
+	if (err == -EEXIST && tool_loc_lstat(dst, &dst_st) == 0 &&
+	    !S_ISDIR(dst_st.st_mode)) {
+		err = tool_loc_unlink(dst);
+		if (!err)
+			err = tool_loc_mknod(dst, mode, st->st_rdev);
+	}
+	if (!err)
+		err = cp_attrs(dst, st);
+	if (err)
+		tool_loc_error(dst, err);
+	return err;
+}
+
 /* cp_dir and cp_any call each other to walk a tree. */
 static int cp_any(struct cp_ctx *ctx, const struct tool_loc *src,
 		  const struct tool_loc *dst, int top);
@@ -442,6 +465,12 @@ static int cp_any(struct cp_ctx *ctx, const struct tool_loc *src,
 	case S_IFLNK:
 		ctx->files++;
 		return cp_symlink(src, &st, dst);
+	case S_IFIFO:
+	case S_IFSOCK:
+	case S_IFCHR:
+	case S_IFBLK:
+		ctx->files++;
+		return cp_special(&st, dst);
 	}
 	tool_error(TOOL_LOC_FMT ": cannot copy a %s", TOOL_LOC_ARGS(src),
 		   tool_type_name(st.st_mode));

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include "tools.h"
@@ -41,6 +42,10 @@ static void files_json_stat(struct tool_json *j, const struct stat *st,
 	tool_json_u64(j, "size", (uint64_t)st->st_size);
 	tool_json_u64(j, "blocks", (uint64_t)st->st_blocks);
 	tool_json_u64(j, "blksize", (uint64_t)st->st_blksize);
+	if (S_ISCHR(st->st_mode) || S_ISBLK(st->st_mode)) {
+		tool_json_u64(j, "rdev_major", major(st->st_rdev));
+		tool_json_u64(j, "rdev_minor", minor(st->st_rdev));
+	}
 	files_json_time(j, "atime", &st->st_atim);
 	files_json_time(j, "mtime", &st->st_mtim);
 	files_json_time(j, "ctime", &st->st_ctim);
@@ -136,10 +141,13 @@ static int ls_digits(uint64_t v)
 	return n;
 }
 
-/* The size column of one row. */
+/* The size column of one row: a device's number instead, as ls(1). */
 static void ls_size_string(const struct stat *st, int human, char *buf)
 {
-	if (human)
+	if (S_ISCHR(st->st_mode) || S_ISBLK(st->st_mode))
+		snprintf(buf, 24, "%u, %u", major(st->st_rdev),
+			 minor(st->st_rdev));
+	else if (human)
 		tool_human_size((uint64_t)st->st_size, buf);
 	else
 		snprintf(buf, 24, "%" PRIu64, (uint64_t)st->st_size);
@@ -527,8 +535,12 @@ static int stat_operand(struct tool_images *images, const char *arg, int follow,
 	       " IO Block: %-6" PRIu64 " %s\n",
 	       (uint64_t)st.st_size, (uint64_t)st.st_blocks,
 	       (uint64_t)st.st_blksize, tool_type_name(st.st_mode));
-	printf("Device: %s\tInode: %-10" PRIu64 "  Links: %" PRIu64 "\n",
-	       loc.image, (uint64_t)st.st_ino, (uint64_t)st.st_nlink);
+	printf("Device: %s\tInode: %-10" PRIu64 "  Links: %" PRIu64, loc.image,
+	       (uint64_t)st.st_ino, (uint64_t)st.st_nlink);
+	if (S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode))
+		printf("  Device type: %u,%u", major(st.st_rdev),
+		       minor(st.st_rdev));
+	printf("\n");
 	tool_mode_string(st.st_mode, mode);
 	printf("Access: (%04o/%s)  Uid: (%5u)   Gid: (%5u)\n",
 	       (unsigned int)(st.st_mode & 07777), mode,

@@ -42,6 +42,8 @@ static const struct info_feature {
 	const char *name;
 } info_features[] = {
 	{1, UDAX_FEAT_INCOMPAT_REFLINK, "reflink"},
+	{2, UDAX_FEAT_RO_COMPAT_XATTR, "xattr"},
+	{2, UDAX_FEAT_RO_COMPAT_SPECIAL, "special_files"},
 };
 
 static const char *const info_feature_sets[] = {"compat", "incompat",

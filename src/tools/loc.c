@@ -115,6 +115,14 @@ int tool_loc_symlink(const char *target, const struct tool_loc *loc)
 	return symlink(target, loc->path) ? tool_host_err() : 0;
 }
 
+/* mknod: a FIFO, socket or device node named loc. */
+int tool_loc_mknod(const struct tool_loc *loc, mode_t mode, dev_t dev)
+{
+	if (loc->fs)
+		return udax_mknod(loc->fs, loc->path, mode, dev);
+	return mknod(loc->path, mode, dev) ? tool_host_err() : 0;
+}
+
 /* readlink into a buffer that grows until the target fits. */
 int tool_loc_readlink(const struct tool_loc *loc, char **target)
 {

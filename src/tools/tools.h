@@ -287,6 +287,7 @@ int tool_loc_mkdir(const struct tool_loc *loc, mode_t mode);
 int tool_loc_rmdir(const struct tool_loc *loc);
 int tool_loc_unlink(const struct tool_loc *loc);
 int tool_loc_symlink(const char *target, const struct tool_loc *loc);
+int tool_loc_mknod(const struct tool_loc *loc, mode_t mode, dev_t dev);
 /* Read a symlink into *target (malloc'd, NUL-terminated). */
 int tool_loc_readlink(const struct tool_loc *loc, char **target);
 int tool_loc_chmod(const struct tool_loc *loc, mode_t mode);
