@@ -217,7 +217,9 @@ ssize_t udax_file_extents(struct udax_file *f, off_t off, off_t len,
  *    on a DAX mount (a hole is punched; the pinned pages live on,
  *    belonging to no file). On devdax, which cannot punch, those blocks
  *    stay out of use until udax_close (the next allocation may fail with
- *    -ENOSPC instead);
+ *    -ENOSPC instead). A program that hands mapped memory to such I/O
+ *    should hold a udax_pin on it for as long: truncate and punch then
+ *    wait for it (and recall a long-term pin) before the layout changes;
  *  - fork(): the child does not inherit udax mappings (MADV_DONTFORK);
  *    an access there raises SIGSEGV, never reaching anonymous memory.
  *    The child must not use the parent's udax file systems.
