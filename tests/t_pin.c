@@ -9,6 +9,10 @@
  *                    buffer (a long-term pin); truncate, the device full
  *                    so that /y must reuse the blocks; a READ_FIXED of
  *                    'A's into the buffer: /y still reads 'y'
+ *   io-uring-in-flight  an io_uring READ from an empty pipe into the
+ *                    mapping, in flight across the truncate (not pinned:
+ *                    the kernel copies through the address, as AIO): it
+ *                    fails with EFAULT, /y keeps its bytes
  *   vmsplice         mapped pages spliced into a pipe; truncate, /y over
  *                    the blocks; the pipe still gives /x's bytes, /y its own
  *   quarantine       the same on a device that cannot detach pages (as
@@ -202,6 +206,54 @@ static int fixed_buffer(int detach)
 static int io_uring_fixed(void)
 {
 	return fixed_buffer(1);
+}
+
+/* A read in flight that is not pinned: io_uring READ from an empty pipe
+ * into the mapping (the kernel copies through the address when the data
+ * comes, as an AIO read does). Truncate, /y over the blocks, then feed
+ * the pipe: the read gets EFAULT (the address is past end of file now) or
+ * lands in /x's own range, never in /y. */
+static int io_uring_in_flight(void)
+{
+	struct udax_fs *fs;
+	struct udax_file *x, *y;
+	struct io_uring ring;
+	struct io_uring_cqe *cqe;
+	static char a[64 * 1024];
+	char *p;
+	int ret, pp[2];
+
+	NEED_MAPPING();
+	ret = io_uring_queue_init(4, &ring, 0);
+	if (ret == -ENOSYS || ret == -EPERM)
+		SKIP("io_uring not available here (%s)", strerror(-ret));
+	CHECK_EQ(ret, 0);
+	CHECK_EQ(udax_open_memory(&fs, IMAGE), 0);
+	CHECK_EQ(map_x(fs, &x, &p), 0);
+	CHECK_EQ(pipe(pp), 0);
+	struct io_uring_sqe *sqe = io_uring_get_sqe(&ring);
+	io_uring_prep_read(sqe, pp[0], p, sizeof(a), 0);
+	CHECK_EQ(io_uring_submit(&ring), 1);
+	CHECK((y = reuse_blocks(fs, x)) != NULL);
+	memset(a, 'A', sizeof(a));
+	CHECK_EQ(write(pp[1], a, sizeof(a)), (ssize_t)sizeof(a));
+	CHECK_EQ(io_uring_wait_cqe(&ring, &cqe), 0);
+	int res = cqe->res;
+	io_uring_cqe_seen(&ring, cqe);
+	printf("# in flight: the read gave %d (%s); /y holds %zu 'y' and %zu "
+	       "'A'\n",
+	       res, res < 0 ? strerror(-res) : "bytes", count_byte(y, MIB, 'y'),
+	       count_byte(y, MIB, 'A'));
+	CHECK(res == -EFAULT || res > 0);
+	CHECK_EQ(count_byte(y, MIB, 'y'), MIB);
+	io_uring_queue_exit(&ring);
+	close(pp[0]);
+	close(pp[1]);
+	CHECK_EQ(udax_munmap(p, MIB), 0);
+	CHECK_EQ(udax_file_close(&x), 0);
+	CHECK_EQ(udax_file_close(&y), 0);
+	CHECK_EQ(udax_close(&fs), 0);
+	return T_PASS;
 }
 
 static int quarantine(void)
@@ -744,6 +796,7 @@ static int stress(void)
 
 static const struct test_case tests[] = {
 	{"io-uring-fixed", io_uring_fixed},
+	{"io-uring-in-flight", io_uring_in_flight},
 	{"vmsplice", vmsplice_pages},
 	{"quarantine", quarantine},
 	{"io-uring-leased", io_uring_leased},
