@@ -334,6 +334,21 @@ int ns_symlink_target_check(const char *target)
 	return len >= PATH_MAX ? -ENAMETOOLONG : 0;
 }
 
+/* A new non-directory name (symlink, mknod), as NAMEI_PARENT found it:
+ * the name must not exist nor end in '/', and the parent must be
+ * writable (*dir). ns_lock held exclusively. */
+static int new_name_check(struct udax_fs *fs, const struct namei *nd,
+			  const struct udax_inode **dir)
+{
+	if (nd->toolong)
+		return -ENAMETOOLONG;
+	if (nd->ino || is_dot(nd))
+		return -EEXIST;
+	if (nd->trailing)
+		return -ENOENT; /* "name/" would have to be a directory */
+	return parent_writable(fs, nd->dir, dir);
+}
+
 int ns_symlink(struct udax_fs *fs, const struct namei *nd, const char *target,
 	       uint64_t *new_ino)
 {
@@ -344,13 +359,7 @@ int ns_symlink(struct udax_fs *fs, const struct namei *nd, const char *target,
 	size_t len = strlen(target);
 	int ret;
 
-	if (nd->toolong)
-		return -ENAMETOOLONG;
-	if (nd->ino || is_dot(nd))
-		return -EEXIST;
-	if (nd->trailing)
-		return -ENOENT; /* "name/" would have to be a directory */
-	ret = parent_writable(fs, nd->dir, &dir);
+	ret = new_name_check(fs, nd, &dir);
 	if (ret)
 		return ret;
 	tx = tx_begin(fs);
@@ -429,13 +438,7 @@ int ns_mknod(struct udax_fs *fs, const struct namei *nd, mode_t mode, dev_t dev,
 
 	if (!(mode & S_IFMT))
 		mode |= S_IFREG;
-	if (nd->toolong)
-		return -ENAMETOOLONG;
-	if (nd->ino || is_dot(nd))
-		return -EEXIST;
-	if (nd->trailing)
-		return -ENOENT; /* "name/" would have to be a directory */
-	ret = parent_writable(fs, nd->dir, &dir);
+	ret = new_name_check(fs, nd, &dir);
 	if (ret)
 		return ret;
 	/* as Linux's vfs_mknod: device nodes need privilege (uid 0 here),
