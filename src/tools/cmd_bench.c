@@ -238,8 +238,12 @@ static int bench_open(const struct bench_opts *o, struct udax_fs **fs,
 {
 	int err;
 
-	if (!o->device) {
-		err = udax_open_memory(fs, BENCH_DEV);
+	if (!o->device || !strcmp(o->device, "memfd-huge")) {
+		/* a memory file lives while open: made by the open itself
+		 * (on huge pages: the library's UDAX_MEMORY_DEVICE) */
+		if (o->device)
+			setenv("UDAX_MEMORY_DEVICE", o->device, 1);
+		err = udax_open_memory(fs, o->device ? o->size : BENCH_DEV);
 		if (err)
 			run_fail(r, "udax_open_memory", err);
 	} else {
@@ -469,8 +473,9 @@ static void faults_usage(void)
 	       "      --no-kernel  udax cases only\n"
 	       "      --device=DEV run udax on DEV (made anew each run: its "
 	       "contents are lost),\n"
-	       "                   e.g. /dev/dax0.0 or an image file on a DAX "
-	       "mount\n"
+	       "                   e.g. /dev/dax0.0, an image file on a DAX "
+	       "mount, or memfd-huge\n"
+	       "                   (a memory file on 2 MiB huge pages)\n"
 	       "      --size=N     the size of an image file made for "
 	       "--device (default 128M)\n"
 	       "      per page: the whole loop's time / 512, faults included\n"
