@@ -137,6 +137,12 @@ check:
 demo: all
 	@sh scripts/demo.sh $(BUILD)/udax .
 
+# pmem-check: the fault tests and udax bench faults on emulated persistent
+# memory in a QEMU guest (ext4-DAX file, devdax at 4 KiB and 2 MiB
+# alignment); not part of check: it installs qemu and a kernel package.
+pmem-check: all tests
+	@sh scripts/pmem-check.sh $(BUILD)
+
 bench: all
 	@sh bench/run.sh $(BUILD)
 	@sh bench/mount_tar.sh $(BUILD)/udax
@@ -202,4 +208,4 @@ clean:
 	rm -rf build build-san build-tsan build-me build-me-san
 
 .PHONY: kill-long crash-long scale-long demo fuzz fuzz-build all check bench install format format-check clean tests difftest-long
-.PHONY: examples plog-kill-long soak mutants
+.PHONY: examples plog-kill-long soak mutants pmem-check

@@ -468,6 +468,12 @@ struct udax_info {
 	int read_only;
 	char device_kind[16]; /* "memory", "file", "dax", "crash" */
 	char persistence[32]; /* how stores are made durable */
+	char flush_insn[16];  /* "clwb", "clflushopt", "clflush", "msync",
+			       * "none (eADR)" */
+	uint64_t map_unit;    /* bytes: the device is mapped into programs
+			       * in whole units of this (4096; 2 MiB on a
+			       * devdax at its default alignment or huge
+			       * pages) */
 };
 
 /* Describe an open file system. Returns 0. */

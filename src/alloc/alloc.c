@@ -170,9 +170,15 @@ static int group_find(struct alloc *a, uint64_t from, uint64_t to,
 			continue;
 		}
 		uint64_t s = i;
-		while (i < to && i - s < want && !bit_test(a->bits, i)) {
+		/* an aligned run may begin up to a unit after s: look that
+		 * much further, or a free area that starts unaligned is cut
+		 * into pieces none of which holds an aligned unit */
+		uint64_t limit = want + (align && want >= UDAX_HUGE_BLOCKS ?
+						 UDAX_HUGE_BLOCKS - 1 :
+						 0);
+		while (i < to && i - s < limit && !bit_test(a->bits, i)) {
 			if ((i % 64) == 0 && a->bits[i / 64] == 0 &&
-			    i + 64 <= to && i + 64 - s <= want) {
+			    i + 64 <= to && i + 64 - s <= limit) {
 				i += 64;
 				continue;
 			}
@@ -200,7 +206,7 @@ static int group_find(struct alloc *a, uint64_t from, uint64_t to,
 	if (!best_l)
 		return 0;
 	*start = best_s;
-	*len = best_l;
+	*len = best_l < want ? best_l : want;
 	return 1;
 }
 

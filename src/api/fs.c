@@ -3,6 +3,7 @@
  * fs.c - create, open and close a file system; statfs, sync, errors.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <sched.h>
 #include <stdlib.h>
 #include <string.h>
@@ -426,13 +427,29 @@ int udax_open_memory(struct udax_fs **fsp, uint64_t size)
 {
 	struct udax_mkfs_opts mo = {0};
 	struct dev *dev;
-	char name[64];
+	char name[256];
 	int ret;
 
 	*fsp = NULL;
-	snprintf(name, sizeof(name), "memfd:udax:%llu",
-		 (unsigned long long)size);
-	ret = dev_open(&dev, name, 0, 0);
+	/* tests run on other devices through UDAX_MEMORY_DEVICE (make
+	 * pmem-check): "memfd-huge" (huge pages), or a folder, e.g. on a
+	 * DAX mount, in which an image file is made and unlinked at once */
+	const char *other = getenv("UDAX_MEMORY_DEVICE");
+	if (other && *other == '/') {
+		snprintf(name, sizeof(name), "%.180s/udax-mem-XXXXXX", other);
+		int fd = mkstemp(name);
+		if (fd < 0)
+			return -errno;
+		close(fd);
+		ret = dev_open(&dev, name, size, 0);
+		unlink(name);
+	} else {
+		snprintf(name, sizeof(name), "%s:udax:%llu",
+			 other && !strcmp(other, "memfd-huge") ? "memfd-huge" :
+								 "memfd",
+			 (unsigned long long)size);
+		ret = dev_open(&dev, name, 0, 0);
+	}
 	if (ret)
 		return ret;
 	ret = mkfs_dev(dev, &mo);
@@ -561,6 +578,9 @@ int udax_info(struct udax_fs *fs, struct udax_info *info)
 		 fs->dev->gran == DEV_GRAN_CACHELINE ?
 						  "cache line (flush+fence)" :
 						  "byte (fence)");
+	snprintf(info->flush_insn, sizeof(info->flush_insn), "%s",
+		 dev_flush_name(fs->dev));
+	info->map_unit = fs->dev->map_unit;
 	return 0;
 }
 

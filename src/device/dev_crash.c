@@ -214,6 +214,7 @@ int dev_crash_new(struct dev **devp, uint64_t size)
 	dev->ops = &crash_ops;
 	dev->kind = DEV_CRASH;
 	dev->gran = DEV_GRAN_CACHELINE;
+	dev->map_unit = 4096;
 	dev->priv = c;
 	strcpy(dev->name, "crash");
 	*devp = dev;

@@ -27,6 +27,10 @@
 #include "sys/sys.h"
 
 #define DEV_MIN_SIZE 4096u
+#define DEV_HUGE_SIZE (2u << 20)
+#ifndef MFD_HUGE_2MB
+#define MFD_HUGE_2MB (21u << 26) /* log2(2 MiB) << MFD_HUGE_SHIFT */
+#endif
 
 int dev_parse_size(const char *s, uint64_t *bytes)
 {
@@ -254,6 +258,13 @@ static int pm_map(struct dev *dev, int read_only)
 		goto delete_src;
 	dev->base = pmem2_map_get_address(pm->map);
 	dev->size = pmem2_map_get_size(pm->map) & ~(uint64_t)4095;
+	/* a devdax device maps only in units of its alignment (the kernel
+	 * refuses a mapping or a fault that is not aligned to it) */
+	size_t align = 0;
+	if (pmem2_source_alignment(pm->src, &align) || align < DEV_MIN_SIZE ||
+	    (align & (align - 1)))
+		align = DEV_MIN_SIZE;
+	dev->map_unit = align;
 	switch (pmem2_map_get_store_granularity(pm->map)) {
 	case PMEM2_GRANULARITY_BYTE:
 		dev->gran = DEV_GRAN_BYTE;
@@ -298,14 +309,19 @@ static int mem_map(struct dev *dev, int read_only)
 	dev->kind = DEV_MEMORY;
 	dev->gran = DEV_GRAN_CACHELINE;
 	dev->ops = &mem_ops;
+	if (!dev->map_unit)
+		dev->map_unit = DEV_MIN_SIZE;
 	return 0;
 }
 
-static int dev_open_memfd(struct dev *dev, const char *spec)
+/* "memfd:NAME:SIZE", or with huge "memfd-huge:NAME:SIZE": a memory file
+ * of 2 MiB huge pages (MFD_HUGETLB), which maps only in 2 MiB units and
+ * needs pages reserved in vm.nr_hugepages. */
+static int dev_open_memfd(struct dev *dev, const char *spec, int huge)
 {
 	char name[64] = "udax";
 	const char *colon = strchr(spec, ':');
-	uint64_t size;
+	uint64_t size, unit = huge ? DEV_HUGE_SIZE : DEV_MIN_SIZE;
 	int ret;
 
 	if (!colon)
@@ -319,13 +335,58 @@ static int dev_open_memfd(struct dev *dev, const char *spec)
 		return ret;
 	if (size < DEV_MIN_SIZE)
 		return -EINVAL;
-	dev->fd = sys_memfd_create(name, MFD_CLOEXEC);
+	dev->fd = sys_memfd_create(
+		name, MFD_CLOEXEC | (huge ? MFD_HUGETLB | MFD_HUGE_2MB : 0));
 	if (dev->fd < 0)
 		return -errno;
-	dev->size = size & ~(uint64_t)4095;
+	dev->size = (size + unit - 1) & ~(unit - 1);
+	dev->map_unit = unit;
 	if (sys_ftruncate(dev->fd, (off_t)dev->size))
 		return -errno;
-	return mem_map(dev, 0);
+	ret = mem_map(dev, 0);
+	if (ret || !huge)
+		return ret;
+	/* a hugetlb mapping succeeds without pages and the first touch of
+	 * a missing one raises SIGBUS: take them all now, or say why not */
+	if (sys_madvise(dev->base, dev->size, MADV_POPULATE_WRITE)) {
+		ret = -errno;
+		fprintf(stderr,
+			"udax: %s: %llu MiB of 2 MiB huge pages are not "
+			"available (%s): reserve them in vm.nr_hugepages, "
+			"e.g. sysctl vm.nr_hugepages=%llu\n",
+			dev->name, (unsigned long long)(dev->size >> 20),
+			strerror(-ret),
+			(unsigned long long)(dev->size / DEV_HUGE_SIZE));
+		return ret == -EFAULT || ret == -EINVAL ? -ENOMEM : ret;
+	}
+	return 0;
+}
+
+/* A new image file on a DAX mount gets its blocks now: a sparse one
+ * makes the file system allocate (and zero) at every first store into a
+ * page of it, and only a file allocated in large pieces can get 2 MiB
+ * -aligned extents, which huge (PMD) mappings need. Returns 0, or a
+ * negative errno (-ENOSPC: the mount is too small). */
+static int dax_file_allocate(struct dev *dev)
+{
+	if (!sys_fallocate(dev->fd, 0, 0, (off_t)dev->size))
+		return 0;
+	if (errno == EOPNOTSUPP)
+		return 0; /* sparse it stays */
+	int ret = -errno;
+	dev->ops->close(dev);
+	dev->priv = NULL;
+	dev->fd = -1;
+	return ret;
+}
+
+const char *dev_flush_name(const struct dev *dev)
+{
+	if (dev->gran == DEV_GRAN_PAGE)
+		return "msync";
+	if (dev->gran == DEV_GRAN_BYTE)
+		return "none (eADR)";
+	return cl_insn_name();
 }
 
 int dev_open(struct dev **devp, const char *name, uint64_t create_size,
@@ -345,8 +406,9 @@ int dev_open(struct dev **devp, const char *name, uint64_t create_size,
 	dev->fd = -1;
 	snprintf(dev->name, sizeof(dev->name), "%s", name);
 
-	if (!strncmp(name, "memfd:", 6)) {
-		ret = dev_open_memfd(dev, name + 6);
+	if (!strncmp(name, "memfd:", 6) || !strncmp(name, "memfd-huge:", 11)) {
+		int huge = name[5] == '-';
+		ret = dev_open_memfd(dev, name + (huge ? 11 : 6), huge);
 		if (ret)
 			goto close_dev;
 		*devp = dev;
@@ -366,12 +428,14 @@ int dev_open(struct dev **devp, const char *name, uint64_t create_size,
 		goto close_dev;
 	}
 	if (S_ISREG(st.st_mode)) {
+		int grown = 0;
 		if (create_size && (uint64_t)st.st_size < create_size) {
 			if (sys_ftruncate(dev->fd, (off_t)create_size)) {
 				ret = -errno;
 				goto close_dev;
 			}
 			st.st_size = (off_t)create_size;
+			grown = 1;
 		}
 		if ((uint64_t)st.st_size < DEV_MIN_SIZE) {
 			ret = -EINVAL;
@@ -386,9 +450,12 @@ int dev_open(struct dev **devp, const char *name, uint64_t create_size,
 			ret = mem_map(dev, read_only);
 		} else {
 			ret = pm_map(dev, read_only);
+			if (!ret && grown && dev->kind == DEV_DAX)
+				ret = dax_file_allocate(dev);
 		}
 	} else if (S_ISCHR(st.st_mode)) {
 		ret = pm_map(dev, read_only);
+		dev->no_private = 1;
 	} else {
 		ret = -ENODEV;
 	}
@@ -485,6 +552,10 @@ static int detach_range(struct dev *dev, uint64_t off, uint64_t len)
 	 * are never pinned by the kernel in the tests that use it */
 	if (dev->kind != DEV_CRASH) {
 		if (dev->no_detach)
+			return -EOPNOTSUPP;
+		/* a huge page goes whole or not at all: the rest of a unit
+		 * that is still in use keeps the memory a pin may reach */
+		if ((off | len) & (dev->map_unit - 1))
 			return -EOPNOTSUPP;
 		if (sys_fallocate(dev->fd,
 				  FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,

@@ -70,6 +70,17 @@ struct dev {
 	/* 1: the backing cannot detach pages (dev_detach fails): set when a
 	 * punch was refused, or by tests */
 	int no_detach;
+	/* The smallest unit in which the device can be mapped into a
+	 * program, in bytes (a power of two, fixed at open): 4096 for most
+	 * backings; a devdax device's alignment (2 MiB by default, or
+	 * 1 GiB); 2 MiB for a memory file on huge pages. The fault layer
+	 * maps device ranges only in whole, aligned units of this size
+	 * (docs/DESIGN.md, "Devices that map only in 2 MiB units"). */
+	uint64_t map_unit;
+	/* 1: the backing refuses private (copy-on-write) mappings (devdax,
+	 * as the kernel's check_vma() does); private udax mappings of it
+	 * are served with copies. */
+	int no_private;
 };
 
 /* Open a device named as in udax.h ("memfd:NAME:SIZE", a path). If
@@ -79,6 +90,10 @@ int dev_open(struct dev **dev, const char *name, uint64_t create_size,
 	     int read_only);
 /* Close and free; clears *dev. */
 void dev_close(struct dev **dev);
+
+/* The name of the device's flush instruction, for reports: "clwb",
+ * "clflushopt", "clflush", "msync" or "none (eADR)". */
+const char *dev_flush_name(const struct dev *dev);
 
 /* Make [addr, addr+len) durable now: flush + drain. */
 static inline void dev_persist(struct dev *dev, const void *addr, size_t len)
@@ -157,6 +172,9 @@ void cl_flush(const void *addr, size_t len);
 void cl_drain(void);
 void cl_memcpy_nt(void *dst, const void *src, size_t len);
 void cl_memzero_nt(void *dst, size_t len);
+/* The write-back instruction the primitives use: "clwb", "clflushopt" or
+ * "clflush". */
+const char *cl_insn_name(void);
 
 /* What the primitives did, told from inside them: `line` for each 64-byte
  * line written back or streamed (its aligned address), `fence` for each

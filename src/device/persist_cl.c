@@ -43,6 +43,14 @@ static void cl_detect(void)
 		cl_insn = CL_CLFLUSH;
 }
 
+const char *cl_insn_name(void)
+{
+	static const char *const names[] = {"clflush", "clflushopt", "clwb"};
+
+	pthread_once(&cl_once, cl_detect);
+	return names[cl_insn];
+}
+
 /* Write back the line at p (aligned); a recorder sees exactly the lines
  * this wrote back. */
 static inline void cl_writeback_line(struct cl_recorder *rec, uintptr_t p)

@@ -89,6 +89,11 @@ struct fault_map {
 	int reg_mode;		/* UFFDIO_REGISTER_MODE_* of neutral pages */
 	int slow;		/* persistence through the device's ops (crash
 				 * device, page-granular file), not the CPU */
+	uint64_t unit;		/* the device's map_unit: device pieces are
+				 * whole windows when it is above FAULT_PAGE */
+	int copy;		/* private mapping of a device that cannot be
+				 * mapped privately (devdax) or only in whole
+				 * units: faults copy the file's pages in */
 	struct fault *fc;	/* the file system's handler */
 	struct inode *ip;	/* a reference is held */
 	struct fault_map *next; /* ip->maps */
@@ -207,6 +212,9 @@ int uffd_register(int uffd, void *addr, uint64_t len, int mode);
 int uffd_zero(struct fault *fc, uint64_t addr, uint64_t len, int wp);
 /* Make the write-protected page at addr writable. */
 int uffd_unprotect(struct fault *fc, uint64_t addr, uint64_t len);
+/* Copy len bytes from src into the missing pages at addr (writable);
+ * -EEXIST (already there) counts as success. */
+int uffd_copy(struct fault *fc, uint64_t addr, const void *src, uint64_t len);
 /* Wake the threads waiting on faults in [addr, addr+len). */
 void uffd_wake(int uffd, uint64_t addr, uint64_t len);
 
@@ -314,6 +322,9 @@ int pin_range(struct inode *ip, uint64_t off, uint64_t len, unsigned flags,
  * freed; ip->lock is held in every case. */
 int layout_break(struct inode *ip, uint64_t off, uint64_t len);
 void layout_break_end(struct inode *ip);
+/* Does a pin reach [off, off+len) of ip? (The fault layer moves no block
+ * a pin may reach.) Caller holds ip->lock. */
+int layout_pinned(struct inode *ip, uint64_t off, uint64_t len);
 
 /* Before a data path takes an inode lock: fault in the pages of buf that
  * lie in udax mappings (for writing if `write`), so that copying to or

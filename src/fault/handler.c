@@ -93,8 +93,16 @@ static int map_device(struct fault_map *m, uint64_t off, uint64_t len,
 	uint64_t i = 0, j;
 
 	/* fill the page tables now: one system call instead of a kernel
-	 * fault per page (a private writable mapping would copy them all) */
-	if (shared || !(m->prot & PROT_WRITE))
+	 * fault per page (a private writable mapping would copy them all).
+	 * A shared writable mapping of a file on a DAX mount is populated
+	 * for writing: populated for reading its entries stay write-
+	 * protected for the file system's dirty tracking, and every first
+	 * store would take a second, kernel, fault. (Not on a page-granular
+	 * file, where it would make every page dirty for msync; a memory
+	 * file's read-populated shared entries are writable already.) */
+	int populate_write =
+		shared && (m->prot & PROT_WRITE) && dev->kind == DEV_DAX;
+	if ((shared || !(m->prot & PROT_WRITE)) && !populate_write)
 		mflags |= MAP_POPULATE;
 	while (i < len) {
 		if (fault_map_state(m, off + i) == FAULT_STATE_DEVICE) {
@@ -114,6 +122,9 @@ static int map_device(struct fault_map *m, uint64_t off, uint64_t len,
 			     (off_t)(dev_off + i)) == MAP_FAILED)
 			return -errno;
 		sys_madvise(where, j - i, MADV_DONTFORK);
+		/* kernels before 5.14 lack it: the stores then fault in */
+		if (populate_write)
+			sys_madvise(where, j - i, MADV_POPULATE_WRITE);
 		fault_map_note(m, off + i, j - i, FAULT_STATE_DEVICE, 1);
 		i = j;
 	}
@@ -226,12 +237,150 @@ static int fault_fail_page(struct fault *fc, struct fault_map *m, uint64_t off)
 	return ret;
 }
 
+/* What a window of a file holds, for a device that maps whole units. */
+enum window_shape {
+	WINDOW_MIXED, /* anything else: to be remapped before it is mapped */
+	WINDOW_EMPTY, /* no written block (holes, unwritten): reads as zeros */
+	WINDOW_WHOLE, /* one written extent on unit-aligned device blocks */
+};
+
+static enum window_shape window_shape(struct inode *ip, uint64_t w0,
+				      uint64_t unit)
+{
+	struct iomap_iter it = {
+		.ip = ip, .pos = w0, .len = unit, .flags = IOMAP_REPORT};
+	int first = 1, written = 0, whole = 0;
+
+	while (iomap_iter(&it, &udax_iomap_ops) > 0) {
+		const struct iomap *im = &it.iomap;
+		if (im->type == IOMAP_MAPPED || im->type == IOMAP_SHARED) {
+			written = 1;
+			whole = first && im->type == IOMAP_MAPPED &&
+				im->length == unit && !(im->addr & (unit - 1));
+		}
+		first = 0;
+		it.processed = (int64_t)im->length;
+	}
+	if (it.processed < 0) /* a damaged tree: the fault fails below */
+		return WINDOW_MIXED;
+	return whole ? WINDOW_WHOLE : written ? WINDOW_MIXED : WINDOW_EMPTY;
+}
+
+/* Say once why a fault on a device that maps whole units failed. */
+static void fault_unit_told(struct fault_map *m, uint64_t w0, int err)
+{
+	static _Atomic int told;
+
+	if (atomic_exchange(&told, 1) || m->ip->fs->quiet)
+		return;
+	fprintf(stderr,
+		"udax: %s maps only whole %llu KiB units, and the unit at "
+		"file offset %llu of inode %llu could not be given one "
+		"aligned extent: %s%s\n",
+		m->ip->fs->dev->name, (unsigned long long)(m->unit >> 10),
+		(unsigned long long)w0, (unsigned long long)m->ip->ino,
+		strerror(-err),
+		err == -EBUSY  ? " (a pin holds its blocks)" :
+		err == -ENOSPC ? " (no free aligned unit)" :
+				 "");
+}
+
+/*
+ * A fault in a shared mapping of a device that maps only whole units
+ * (devdax at 2 MiB, a memory file on huge pages): the rule of
+ * docs/DESIGN.md, "Devices that map only in 2 MiB units". The window
+ * (one unit) is mapped whole or not at all: a read of a window with no
+ * written block gets zero pages; any other fault first makes the window
+ * one aligned extent (inode_remap_unit: a store into nothing allocates a
+ * unit, scattered or partial blocks are copied into one), which needs
+ * the inode lock exclusively (returns 1: retry so) and, when other
+ * mappings may show zero pages of it, the worker. The part of the last
+ * window past end of file is mapped with it (the file's own blocks,
+ * zeroed), as a hugetlbfs file's last page is.
+ */
+static int fault_unit_locked(struct fault *fc, struct fault_map *m,
+			     uint64_t off, int store, int excl, int may_wait,
+			     uint64_t *wake0, uint64_t *wake1)
+{
+	struct inode *ip = m->ip;
+	uint64_t w0 = off & ~(m->unit - 1), w1 = w0 + m->unit;
+	enum window_shape shape = window_shape(ip, w0, m->unit);
+	int ret;
+
+	if (shape == WINDOW_EMPTY && !store)
+		return -ENODATA; /* the caller's zero page */
+	if (shape != WINDOW_WHOLE) {
+		int others = ip->maps != m || m->next;
+		if (!excl)
+			return 1;
+		if (others && !may_wait)
+			return -EWOULDBLOCK;
+		ret = layout_pinned(ip, w0, m->unit) ?
+			      -EBUSY :
+			      inode_remap_unit(ip, w0, m->unit);
+		/* other mappings' zero pages of the window show it no more */
+		if (!ret && others)
+			ret = fault_file_changed(ip, m, w0, m->unit);
+		if (ret) {
+			fault_unit_told(m, w0, ret);
+			return fault_fail_page(
+				fc, m, off & ~(uint64_t)(FAULT_PAGE - 1));
+		}
+		atomic_fetch_add(&fc->allocs, 1);
+		if (m->flags &
+		    UDAX_MAP_SYNC) /* committed: fault_alloc's rule */
+			atomic_fetch_add(&fc->sync_allocs, 1);
+	}
+	ret = map_window(m, w0, w1);
+	if (!ret) {
+		*wake0 = (uintptr_t)m->addr + (w0 - m->offset);
+		*wake1 = (uintptr_t)m->addr + (w1 - m->offset);
+	}
+	return ret;
+}
+
+/* A fault of a private mapping served with copies (m->copy): the
+ * written extent under off, to the end of the window, is copied in
+ * (the mapping's own pages from then on, as after a copy-on-write);
+ * holes go on to the caller's zero page (-ENODATA). */
+static int fault_copy_locked(struct fault *fc, struct fault_map *m,
+			     uint64_t addr, uint64_t off, uint64_t w0,
+			     uint64_t w1, uint64_t *wake1)
+{
+	struct iomap_iter it = {.ip = m->ip,
+				.pos = off,
+				.len = w1 - off,
+				.flags = IOMAP_REPORT};
+	struct dev *dev = m->ip->fs->dev;
+	int ret = -ENODATA;
+
+	(void)w0;
+	if (iomap_iter(&it, &udax_iomap_ops) > 0) {
+		const struct iomap *im = &it.iomap;
+		if (im->type == IOMAP_MAPPED || im->type == IOMAP_SHARED) {
+			uint64_t n = page_up(im->length);
+			ret = uffd_copy(fc, addr, dev->base + im->addr, n);
+			if (!ret) {
+				fault_map_note(m, off, n, FAULT_STATE_DEVICE,
+					       0);
+				*wake1 = addr + n;
+			}
+		}
+		it.processed = (int64_t)im->length;
+		while (iomap_iter(&it, &udax_iomap_ops) > 0)
+			it.processed = (int64_t)it.iomap.length;
+	}
+	return ret;
+}
+
 /* Resolve the fault at address addr (file offset off) of m under the
- * inode lock (exclusive if store); alone: map that page only, not its
- * window (the kernel is out of mappings). Sets the range to wake. */
+ * inode lock (exclusive if store or excl); alone: map that page only,
+ * not its window (the kernel is out of mappings). Sets the range to
+ * wake. Returns 0, a negative errno, or 1: retry with the lock held
+ * exclusively (a device that maps whole units must remap the window). */
 static int fault_locked(struct fault *fc, struct fault_map *m, uint64_t addr,
-			uint64_t off, int store, int may_wait, int alone,
-			uint64_t *wake0, uint64_t *wake1)
+			uint64_t off, int store, int excl, int may_wait,
+			int alone, uint64_t *wake0, uint64_t *wake1)
 {
 	struct inode *ip = m->ip;
 	const struct udax_inode *di;
@@ -264,6 +413,19 @@ static int fault_locked(struct fault *fc, struct fault_map *m, uint64_t addr,
 		return ret;
 	hole = type == IOMAP_HOLE || type == IOMAP_UNWRITTEN;
 	uint64_t hole_end = e1;
+	if (m->unit > FAULT_PAGE || m->copy) {
+		ret = m->copy ? fault_copy_locked(fc, m, addr, off, w0, w1,
+						  wake1) :
+				fault_unit_locked(fc, m, off, store, excl,
+						  may_wait, wake0, wake1);
+		if (ret != -ENODATA)
+			return ret;
+		/* zeros: the zero-page path below, one page at a time */
+		w1 = off + FAULT_PAGE;
+		hole_end = min_u64(hole_end, w1);
+		w0 = off;
+		goto zeros;
+	}
 	if (hole && store) {
 		/* the other mappings' zero pages of the range must go (a zap,
 		 * which the reader may not make: see fault.h) */
@@ -287,6 +449,7 @@ static int fault_locked(struct fault *fc, struct fault_map *m, uint64_t addr,
 	*wake1 = (uintptr_t)m->addr + (w1 - m->offset);
 	if (!hole)
 		return 0;
+zeros:
 	/* a read of a hole: zeros, allocating nothing */
 	if (m->reg_mode & UFFDIO_REGISTER_MODE_WP) {
 		/* catch the first store: one write-protected page */
@@ -581,8 +744,9 @@ int fault_resolve(struct fault *fc, struct fault_map *m, uint64_t addr,
 	}
 	/* tries: 0 as usual; 1 after evicting all that may go (the kernel
 	 * is out of mappings, vm.max_map_count); 2 this page alone */
+	int excl = store;
 	for (int tries = 0;; tries++) {
-		if (store) {
+		if (excl) {
 			if (may_wait)
 				pthread_rwlock_wrlock(&ip->lock);
 			else if (pthread_rwlock_trywrlock(&ip->lock))
@@ -593,8 +757,15 @@ int fault_resolve(struct fault *fc, struct fault_map *m, uint64_t addr,
 			else if (pthread_rwlock_tryrdlock(&ip->lock))
 				return -EWOULDBLOCK;
 		}
-		ret = fault_locked(fc, m, addr, off, store, may_wait,
+		ret = fault_locked(fc, m, addr, off, store, excl, may_wait,
 				   tries == 2, &wake0, &wake1);
+		if (ret == 1) {
+			/* the window is to be remapped: exclusively */
+			pthread_rwlock_unlock(&ip->lock);
+			excl = 1;
+			tries--;
+			continue;
+		}
 		if (ret == -EWOULDBLOCK ||
 		    (ret == -ENOMEM && tries < 2 && !may_wait)) {
 			pthread_rwlock_unlock(&ip->lock);

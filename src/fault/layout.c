@@ -95,6 +95,14 @@ static int pin_overlap(struct inode *ip, uint64_t lo, uint64_t hi)
 	return 0;
 }
 
+int layout_pinned(struct inode *ip, uint64_t off, uint64_t len)
+{
+	pthread_mutex_lock(&ip->pin_lock);
+	int ret = pin_overlap(ip, off, off + len);
+	pthread_mutex_unlock(&ip->pin_lock);
+	return ret;
+}
+
 /* A break in progress covers part of [lo, hi). pin_lock held. */
 static int break_covers(struct inode *ip, uint64_t lo, uint64_t hi)
 {

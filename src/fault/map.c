@@ -174,8 +174,12 @@ static struct fault_map *registry_remove(uint64_t addr, uint64_t len)
 
 	pthread_rwlock_wrlock(&registry_lock);
 	i = registry_find(addr);
+	/* a mapping of a device that maps in units was rounded up to one
+	 * (as a hugetlbfs mapping is): the caller's length names it too */
 	if (i >= 0 && (uintptr_t)registry[i]->addr == addr &&
-	    registry[i]->len == len) {
+	    (registry[i]->len == len ||
+	     registry[i]->len == ((len + registry[i]->unit - 1) &
+				  ~(registry[i]->unit - 1)))) {
 		m = registry[i];
 		memmove(&registry[i], &registry[i + 1],
 			(registry_len - (size_t)i - 1) * sizeof(*registry));
@@ -233,12 +237,15 @@ static void fc_list_remove(struct fault *fc, struct fault_map *m)
 }
 
 /* Fresh anonymous memory of len bytes, not inherited by fork, registered
- * with the file system's userfaultfd in mode. Returns it or NULL. */
+ * with the file system's userfaultfd in mode; at where exactly if given
+ * (over a reservation of the caller's). Returns it or NULL. */
 static void *neutral_new(struct fault_map *m, void *where, uint64_t len,
 			 int *err)
 {
 	void *p = sys_mmap(where, len, m->prot,
-			   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+			   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE |
+				   (where ? MAP_FIXED : 0),
+			   -1, 0);
 
 	if (p == MAP_FAILED) {
 		*err = -errno;
@@ -258,6 +265,38 @@ unmap:
 	return NULL;
 }
 
+/* neutral_new at an address congruent to off modulo align (a power of
+ * two): a device piece of a whole aligned window then sits at an aligned
+ * address, which huge (PMD) mappings and devdax need. */
+static void *neutral_new_aligned(struct fault_map *m, uint64_t len,
+				 uint64_t off, uint64_t align, int *err)
+{
+	uint64_t span = len + align;
+	uint8_t *p =
+		sys_mmap(NULL, span, PROT_NONE,
+			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+
+	if (p == MAP_FAILED) {
+		*err = -errno;
+		return NULL;
+	}
+	uint64_t a = (((uintptr_t)p - off % align + align - 1) & ~(align - 1)) +
+		     off % align;
+	if (a < (uintptr_t)p)
+		a += align;
+	/* made over the reservation in place, then the rest of it goes */
+	void *q = neutral_new(m, (void *)a, len, err);
+	if (!q) {
+		sys_munmap(p, span);
+		return NULL;
+	}
+	if (a > (uintptr_t)p)
+		sys_munmap(p, a - (uintptr_t)p);
+	if ((uintptr_t)p + span > a + len)
+		sys_munmap((void *)(a + len), (uintptr_t)p + span - (a + len));
+	return q;
+}
+
 int fault_map_new(struct udax_fs *fs, struct inode *ip, uint64_t off,
 		  uint64_t len, int prot, int flags, void **addr)
 {
@@ -269,6 +308,17 @@ int fault_map_new(struct udax_fs *fs, struct inode *ip, uint64_t off,
 	*addr = NULL;
 	if (fs->dev->fd < 0)
 		return -ENODEV;
+	uint64_t unit = fs->dev->map_unit ? fs->dev->map_unit : FAULT_PAGE;
+	if (unit > FAULT_AROUND)
+		return -EOPNOTSUPP; /* 1 GiB devdax: windows of a unit, later */
+	if (unit > FAULT_PAGE && !(flags & UDAX_MAP_PRIVATE)) {
+		/* as hugetlbfs and devdax do: an offset of whole units, and
+		 * a length rounded up to one */
+		if (off & (unit - 1))
+			return -EINVAL;
+		len = (len + unit - 1) & ~(unit - 1);
+		pages = len / FAULT_PAGE;
+	}
 	ret = fault_get(fs, &fc);
 	if (ret)
 		return ret;
@@ -287,6 +337,11 @@ int fault_map_new(struct udax_fs *fs, struct inode *ip, uint64_t off,
 	m->fc = fc;
 	m->ip = ip;
 	m->slow = !dev_cpu_flush(fs->dev);
+	m->unit = unit;
+	m->copy = (flags & UDAX_MAP_PRIVATE) &&
+		  (fs->dev->no_private || unit > FAULT_PAGE);
+	if (m->copy)
+		m->unit = FAULT_PAGE; /* copies, never device pieces */
 	m->sigbus_from = UINT64_MAX;
 	/* writable mappings catch the first store to a zero page: a shared
 	 * one to allocate, a private one to know the page became its own
@@ -294,7 +349,12 @@ int fault_map_new(struct udax_fs *fs, struct inode *ip, uint64_t off,
 	m->reg_mode = UFFDIO_REGISTER_MODE_MISSING;
 	if ((prot & PROT_WRITE) && fc->wp)
 		m->reg_mode |= UFFDIO_REGISTER_MODE_WP;
-	m->addr = neutral_new(m, NULL, len, &ret);
+	/* a window of the file at an address aligned as its file offset:
+	 * whole windows can be huge mappings */
+	if (len >= FAULT_AROUND || m->unit > FAULT_PAGE)
+		m->addr = neutral_new_aligned(m, len, off, FAULT_AROUND, &ret);
+	else
+		m->addr = neutral_new(m, NULL, len, &ret);
 	if (!m->addr)
 		goto free_bits;
 	/* one kernel mapping so far: the neutral range */
@@ -446,10 +506,19 @@ void fault_map_note(struct fault_map *m, uint64_t off, uint64_t len, int state,
  * it, so no access can meet unregistered memory in between. */
 static int map_zap(struct fault_map *m, uint64_t off, uint64_t len)
 {
-	uint8_t *where = m->addr + (off - m->offset);
+	uint8_t *where;
 	void *p;
 	int ret;
 
+	if (m->unit > FAULT_PAGE) {
+		/* a device piece goes whole (the kernel splits no devdax or
+		 * hugetlb mapping inside a unit): zap the units around */
+		uint64_t end = off + len;
+		off &= ~(m->unit - 1);
+		end = (end + m->unit - 1) & ~(m->unit - 1);
+		len = end - off;
+	}
+	where = m->addr + (off - m->offset);
 	p = neutral_new(m, NULL, len, &ret);
 	if (!p)
 		return ret;

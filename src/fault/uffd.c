@@ -170,6 +170,21 @@ int uffd_zero(struct fault *fc, uint64_t addr, uint64_t len, int wp)
 	return ret;
 }
 
+int uffd_copy(struct fault *fc, uint64_t addr, const void *src, uint64_t len)
+{
+	for (uint64_t o = 0; o < len; o += FAULT_PAGE) {
+		struct uffdio_copy c = {
+			.dst = addr + o,
+			.src = (uintptr_t)src + o,
+			.len = FAULT_PAGE,
+		};
+		if (sys_ioctl(SYS_UFFDIO_COPY, fc->uffd, UFFDIO_COPY, &c) &&
+		    errno != EEXIST)
+			return -errno;
+	}
+	return 0;
+}
+
 int uffd_unprotect(struct fault *fc, uint64_t addr, uint64_t len)
 {
 	struct uffdio_writeprotect w = {

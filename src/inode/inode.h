@@ -123,6 +123,17 @@ int orphan_recover(struct udax_fs *fs);
 #define TRUNC_FREE_INODE 0x2
 int inode_truncate(struct udax_fs *fs, uint64_t ino, uint64_t size, int flags);
 
+/* Give [off, off+unit) of the file (off and unit aligned to unit) one
+ * unit-aligned extent of fresh blocks holding the range's bytes (holes
+ * and unwritten blocks as zeros, blocks past end of file included), the
+ * old blocks freed, in one committed transaction: what a device that
+ * maps only whole units (devdax at 2 MiB, huge pages) needs before a
+ * range is mapped. Caller holds ip->lock exclusively, has broken or
+ * checked the range's layout (no mapping, no pin reaches the old
+ * blocks). Returns 0, -ENOSPC (no free aligned unit), -EROFS, or
+ * another negative errno; nothing changed then. */
+int inode_remap_unit(struct inode *ip, uint64_t off, uint64_t unit);
+
 /* Free an inode and everything it owns in one transaction: for inodes
  * with at most INODE_FREE_NOW_BLOCKS blocks, which always fit. */
 #define INODE_FREE_NOW_BLOCKS 64

@@ -220,3 +220,90 @@ const struct iomap_ops udax_iomap_ops = {
 	.end = udax_iomap_end,
 	.write_end = udax_iomap_write_end,
 };
+
+/* Count what ext_remove frees, and free it. */
+static int unit_release(struct btree *bt, uint64_t dev, uint64_t len, void *arg)
+{
+	*(uint64_t *)arg += len;
+	return ext_release_free(bt, dev, len, arg);
+}
+
+int inode_remap_unit(struct inode *ip, uint64_t off, uint64_t unit)
+{
+	struct udax_fs *fs = ip->fs;
+	struct dev *dev = fs->dev;
+	uint64_t fblk = off >> UDAX_BLOCK_SHIFT;
+	uint64_t n = unit >> UDAX_BLOCK_SHIFT, start, got, freed = 0, next;
+	int ret;
+
+	if (fs->read_only)
+		return -EROFS;
+	/* 1. one aligned unit of fresh blocks, or ENOSPC */
+	ret = alloc_reserve_fs(fs, n, 0);
+	if (ret)
+		return ret;
+	ret = alloc_take(&fs->alloc, 0, n, 1, &start, &got);
+	if (ret) {
+		alloc_unreserve(&fs->alloc, n);
+		return ret;
+	}
+	if (got < n || (start & (n - 1))) {
+		/* free space is there but not as an aligned unit */
+		alloc_put(&fs->alloc, start, got);
+		alloc_unreserve(&fs->alloc, n - got);
+		return -ENOSPC;
+	}
+	uint8_t *dst = dev->base + (start << UDAX_BLOCK_SHIFT);
+
+	/* 2. the range's bytes into them: holes and unwritten blocks read
+	 * as zeros; durable before the commit below points at them */
+	dev->ops->memzero_nt(dev, dst, unit);
+	struct iomap_iter it = {
+		.ip = ip, .pos = off, .len = unit, .flags = IOMAP_REPORT};
+	while (iomap_iter(&it, &udax_iomap_ops) > 0) {
+		if (it.iomap.type == IOMAP_MAPPED ||
+		    it.iomap.type == IOMAP_SHARED)
+			dev->ops->memcpy_nt(dev, dst + (it.iomap.offset - off),
+					    dev->base + it.iomap.addr,
+					    it.iomap.length);
+		it.processed = (int64_t)it.iomap.length;
+	}
+	if (it.processed < 0) {
+		ret = (int)it.processed;
+		goto put_new;
+	}
+
+	/* 3. one transaction swaps the old blocks for the new ones */
+	struct tx *tx = tx_begin(fs);
+	struct udax_inode *di = inode_w(tx, ip->ino);
+	struct btree bt;
+	if (!di) {
+		ret = tx->failed;
+		tx_abort(tx);
+		goto put_new;
+	}
+	bt_init(&bt, fs, tx, di->root, ip->ino, UDAX_TREE_EXTENT);
+	ret = tx_use_blocks(tx, start, n); /* the transaction owns them */
+	if (!ret)
+		ret = ext_remove(&bt, fblk, n, unit_release, &freed, &next);
+	if (!ret && next != UINT64_MAX && next < fblk + n)
+		ret = -ENOSPC; /* the journal is full: try another time */
+	if (!ret)
+		ret = ext_insert(&bt, fblk, start, n, 0);
+	if (!ret) {
+		di = inode_w(tx, ip->ino);
+		ret = di ? 0 : tx->failed;
+	}
+	if (ret) {
+		tx_abort(tx); /* gives back the new blocks, keeps the old */
+		return ret;
+	}
+	di->root = bt.root;
+	di->blocks += n - freed + (uint64_t)bt.nodes_delta;
+	tx->data_flushed = 1;
+	return tx_commit(tx);
+
+put_new:
+	alloc_put(&fs->alloc, start, n);
+	return ret;
+}

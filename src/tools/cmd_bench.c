@@ -114,8 +114,10 @@ struct bench_run {
 struct bench_opts {
 	int json;
 	int reps;
-	const char *dir; /* the disk file system's directory */
-	int kernel;	 /* run the tmpfs and disk cases */
+	const char *device; /* the udax device (--device), or NULL: memory */
+	uint64_t size;	    /* its size when it is made (--size) */
+	const char *dir;    /* the disk file system's directory */
+	int kernel;	    /* run the tmpfs and disk cases */
 };
 
 static uint64_t now_ns(void)
@@ -226,7 +228,39 @@ static void run_fail(struct bench_run *r, const char *what, int err)
 	snprintf(r->err, sizeof(r->err), "%s: %s", what, udax_strerror(err));
 }
 
-static void bench_udax(const struct bench_case *c, struct bench_run *r)
+/* The device the udax cases run on, as the last run saw it. */
+static struct udax_info bench_dev_info;
+
+/* A fresh file system on the --device (made anew each run), or on a
+ * memory file. */
+static int bench_open(const struct bench_opts *o, struct udax_fs **fs,
+		      struct bench_run *r)
+{
+	int err;
+
+	if (!o->device || !strcmp(o->device, "memfd-huge")) {
+		/* a memory file lives while open: made by the open itself
+		 * (on huge pages: the library's UDAX_MEMORY_DEVICE) */
+		if (o->device)
+			setenv("UDAX_MEMORY_DEVICE", o->device, 1);
+		err = udax_open_memory(fs, o->device ? o->size : BENCH_DEV);
+		if (err)
+			run_fail(r, "udax_open_memory", err);
+	} else {
+		struct udax_mkfs_opts mo = {.size = o->size};
+		err = udax_mkfs(o->device, &mo);
+		if (err)
+			run_fail(r, "udax_mkfs", err);
+		else if ((err = udax_open(fs, o->device, NULL)))
+			run_fail(r, "udax_open", err);
+	}
+	if (!err)
+		udax_info(*fs, &bench_dev_info);
+	return err;
+}
+
+static void bench_udax(const struct bench_case *c, const struct bench_opts *o,
+		       struct bench_run *r)
 {
 	static char zero[BENCH_FILE];
 	struct bench_bg bg = {0};
@@ -235,11 +269,8 @@ static void bench_udax(const struct bench_case *c, struct bench_run *r)
 	void *p;
 	int err;
 
-	err = udax_open_memory(&fs, BENCH_DEV);
-	if (err) {
-		run_fail(r, "udax_open_memory", err);
+	if (bench_open(o, &fs, r))
 		return;
-	}
 	if (!c->cold) {
 		err = bench_warm(fs);
 		if (err) {
@@ -402,7 +433,7 @@ static void print_json(const struct bench_case *c, const struct bench_run *r,
 static void print_table(const struct bench_run *best)
 {
 	printf("%-62s %7s %7s %7s %7s %8s %9s\n", "case (us)", "min", "avg",
-	       "p50", "p99", "max", "amortized");
+	       "p50", "p99", "max", "per page");
 	for (size_t i = 0; i < BENCH_NCASES; i++) {
 		const struct bench_run *r = &best[i];
 		if (r->err[0] && !strcmp(r->err, "skipped"))
@@ -424,6 +455,7 @@ static void faults_usage(void)
 {
 	printf("Usage: udax bench faults [--json] [--reps N] [--dir DIR] "
 	       "[--no-kernel]\n"
+	       "                         [--device DEV|IMAGE [--size N]]\n"
 	       "Time one store into each page of a freshly mapped 2 MiB file "
 	       "(the MAP_SYNC\n"
 	       "seed's experiment): udax with and without UDAX_MAP_SYNC, "
@@ -439,6 +471,14 @@ static void faults_usage(void)
 	       "      --reps=N     runs per case (1-51)\n"
 	       "      --dir=DIR    directory on the disk file system\n"
 	       "      --no-kernel  udax cases only\n"
+	       "      --device=DEV run udax on DEV (made anew each run: its "
+	       "contents are lost),\n"
+	       "                   e.g. /dev/dax0.0, an image file on a DAX "
+	       "mount, or memfd-huge\n"
+	       "                   (a memory file on 2 MiB huge pages)\n"
+	       "      --size=N     the size of an image file made for "
+	       "--device (default 128M)\n"
+	       "      per page: the whole loop's time / 512, faults included\n"
 	       "      --help       display this help and exit\n");
 	tool_exit_help();
 }
@@ -450,10 +490,13 @@ static int bench_faults(int argc, char **argv)
 		{"reps", required_argument, NULL, 'r'},
 		{"dir", required_argument, NULL, 'd'},
 		{"no-kernel", no_argument, NULL, 'k'},
+		{"device", required_argument, NULL, 'D'},
+		{"size", required_argument, NULL, 's'},
 		{"help", no_argument, NULL, TOOL_OPT_HELP},
 		{NULL, 0, NULL, 0},
 	};
-	struct bench_opts o = {.reps = 5, .dir = ".", .kernel = 1};
+	struct bench_opts o = {
+		.reps = 5, .dir = ".", .kernel = 1, .size = BENCH_DEV};
 	struct bench_run *runs, *best;
 	struct statfs sfs;
 	uint64_t v;
@@ -477,6 +520,16 @@ static int bench_faults(int argc, char **argv)
 			break;
 		case 'k':
 			o.kernel = 0;
+			break;
+		case 'D':
+			o.device = optarg;
+			break;
+		case 's':
+			if (tool_parse_size(optarg, &o.size) ||
+			    o.size < (16ull << 20))
+				return tool_usage_error("invalid size '%s' "
+							"(16M at least)",
+							optarg);
 			break;
 		case TOOL_OPT_HELP:
 			faults_usage();
@@ -508,7 +561,7 @@ static int bench_faults(int argc, char **argv)
 		for (int k = 0; k < o.reps; k++) {
 			memset(&runs[k], 0, sizeof(runs[k]));
 			if (bc->kind == BK_UDAX)
-				bench_udax(bc, &runs[k]);
+				bench_udax(bc, &o, &runs[k]);
 			else
 				bench_kernel(bc, o.dir, &runs[k]);
 			if (runs[k].err[0]) {
@@ -531,9 +584,17 @@ static int bench_faults(int argc, char **argv)
 	if (o.json) {
 		printf("{\n  \"benchmark\": \"faults\",\n  \"pages\": %d,\n"
 		       "  \"reps\": %d,\n  \"disk_dir\": \"%s\",\n"
-		       "  \"disk_fstype_magic\": \"0x%lx\",\n  \"cases\": {\n",
+		       "  \"disk_fstype_magic\": \"0x%lx\",\n",
 		       BENCH_PAGES, o.reps, o.dir,
 		       statfs(o.dir, &sfs) ? 0ul : (unsigned long)sfs.f_type);
+		printf("  \"device\": {\"name\": \"%s\", \"kind\": \"%s\", "
+		       "\"flush_granularity\": \"%s\", \"flush_instruction\": "
+		       "\"%s\", \"mapping_unit\": %llu, \"window\": %u},\n"
+		       "  \"cases\": {\n",
+		       o.device ? o.device : "memfd",
+		       bench_dev_info.device_kind, bench_dev_info.persistence,
+		       bench_dev_info.flush_insn,
+		       (unsigned long long)bench_dev_info.map_unit, 2u << 20);
 		int first = 1;
 		for (size_t i = 0; i < BENCH_NCASES; i++) {
 			if (!strcmp(best[i].err, "skipped"))
@@ -544,8 +605,13 @@ static int bench_faults(int argc, char **argv)
 		printf("\n  }\n}\n");
 	} else {
 		printf("One store into each of %d pages of a new 2 MiB "
-		       "mapping; median of %d runs.\n\n",
-		       BENCH_PAGES, o.reps);
+		       "mapping; median of %d runs.\n"
+		       "udax device: %s (%s; %s, %s; mapped in %llu KiB "
+		       "units, 2 MiB windows)\n\n",
+		       BENCH_PAGES, o.reps, o.device ? o.device : "memory file",
+		       bench_dev_info.device_kind, bench_dev_info.persistence,
+		       bench_dev_info.flush_insn,
+		       (unsigned long long)bench_dev_info.map_unit >> 10);
 		for (size_t i = 0; i < BENCH_NCASES; i++)
 			if (strcmp(best[i].err, "skipped"))
 				print_case(&bench_cases[i], &best[i]);

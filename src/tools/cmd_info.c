@@ -455,6 +455,13 @@ static void info_print(const struct info_image *ii)
 	tool_human_size(ii->dev->size, human);
 	printf(INFO_LABEL "%" PRIu64 " (%s)\n", "Device size:", ii->dev->size,
 	       human);
+	printf(INFO_LABEL "%s\n", "Flush:", dev_flush_name(ii->dev));
+	printf(INFO_LABEL "%" PRIu64 " KiB\n",
+	       "Device alignment:", ii->dev->map_unit >> 10);
+	printf(INFO_LABEL "%s\n", "Mapping size:",
+	       ii->dev->map_unit > 4096 ?
+		       "whole 2 MiB units (huge mappings)" :
+		       "4 KiB pages, 2 MiB windows (huge where aligned)");
 	printf(INFO_LABEL "%" PRIu32 "\n", "Format version:", sb->version);
 	info_uuid_text(sb->uuid, uuid);
 	printf(INFO_LABEL "%s\n", "UUID:", uuid);
@@ -535,6 +542,9 @@ static int info_print_json(const struct info_image *ii)
 	info_device_kind(ii->dev, &key);
 	tool_json_str(&j, "device_kind", key);
 	tool_json_u64(&j, "device_size_bytes", ii->dev->size);
+	tool_json_str(&j, "flush_instruction", dev_flush_name(ii->dev));
+	tool_json_u64(&j, "device_alignment_bytes", ii->dev->map_unit);
+	tool_json_u64(&j, "mapping_unit_bytes", ii->dev->map_unit);
 	tool_json_u64(&j, "format_version", sb->version);
 	info_uuid_text(sb->uuid, uuid);
 	tool_json_str(&j, "uuid", uuid);
