@@ -297,6 +297,7 @@ static int mem_map(struct dev *dev, int read_only)
 	}
 	dev->kind = DEV_MEMORY;
 	dev->gran = DEV_GRAN_CACHELINE;
+	dev->splice = 1;
 	dev->ops = &mem_ops;
 	return 0;
 }
@@ -386,6 +387,7 @@ int dev_open(struct dev **devp, const char *name, uint64_t create_size,
 			ret = mem_map(dev, read_only);
 		} else {
 			ret = pm_map(dev, read_only);
+			dev->splice = 1; /* a file: it has a splice_read */
 		}
 	} else if (S_ISCHR(st.st_mode)) {
 		ret = pm_map(dev, read_only);
