@@ -342,7 +342,8 @@ int udax_unpin(struct udax_pin **pin);
  * bytes the file held, never another file's, also when the blocks were
  * freed and reused while the data still sat in the socket's queue.
  * Never raises SIGPIPE (a closed peer gives -EPIPE, as send(2) with
- * MSG_NOSIGNAL). Only sockets: sendfile(2) also writes to pipes and
+ * MSG_NOSIGNAL; a thread that blocks SIGPIPE itself may find one
+ * pending after, as after sendfile(2)). Only sockets: sendfile(2) also writes to pipes and
  * regular files, udax_sendfile returns -ENOTSOCK for them (use
  * udax_pread and write(2)).
  * Returns the bytes sent (fewer than count at end of file, on a

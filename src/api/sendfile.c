@@ -204,34 +204,38 @@ unpin:
 	return sent ? sent : n;
 }
 
-/* SIGPIPE held back around sendfile(2) (see the top of the file). */
+/* SIGPIPE held back around sendfile(2) (see the top of the file): two
+ * system calls, a third and fourth only when the send stopped early. A
+ * thread that blocks SIGPIPE itself is left as it is. */
 struct sigpipe_hold {
 	sigset_t old;
-	int was_pending; /* a SIGPIPE was pending before: not ours */
+	int blocked; /* SIGPIPE was blocked here, not by the caller */
 };
 
 static void sigpipe_block(struct sigpipe_hold *h)
 {
-	sigset_t set, pending;
+	sigset_t set;
 
 	sigemptyset(&set);
 	sigaddset(&set, SIGPIPE);
-	pthread_sigmask(SIG_BLOCK, &set, &h->old);
-	h->was_pending =
-		!sigpending(&pending) && sigismember(&pending, SIGPIPE);
+	h->blocked = !pthread_sigmask(SIG_BLOCK, &set, &h->old) &&
+		     !sigismember(&h->old, SIGPIPE);
 }
 
 /* stopped: the send stopped before the end (an error, a short count),
- * when the kernel may have raised SIGPIPE; a whole send cannot have. */
+ * when the kernel may have raised SIGPIPE; a whole send cannot have. A
+ * SIGPIPE pending now is the call's: while SIGPIPE was not blocked none
+ * could have been pending before it. */
 static void sigpipe_unblock(struct sigpipe_hold *h, int stopped)
 {
 	static const struct timespec now;
 	sigset_t set, pending;
 
+	if (!h->blocked)
+		return;
 	sigemptyset(&set);
 	sigaddset(&set, SIGPIPE);
-	if (stopped && !h->was_pending && !sigpending(&pending) &&
-	    sigismember(&pending, SIGPIPE))
+	if (stopped && !sigpending(&pending) && sigismember(&pending, SIGPIPE))
 		while (sigtimedwait(&set, NULL, &now) < 0 && errno == EINTR)
 			;
 	pthread_sigmask(SIG_SETMASK, &h->old, NULL);
