@@ -4,8 +4,9 @@
 #                   "N passed, N failed[, N skipped]"
 #   make demo       the main job: a source tree into a memory-file image and
 #                   back, fsck in between (scripts/demo.sh)
-#   make bench      benchmarks with kernel baselines (printed, not asserted),
-#                   and a tar of /usr/include through `udax mount` vs tmpfs
+#   make bench      benchmarks with kernel baselines (printed, not asserted):
+#                   bench/, `udax bench pins` (pins, truncate, sendfile,
+#                   detaching), a tar of /usr/include through `udax mount`
 #   make install    PREFIX=/usr/local DESTDIR=
 #   make format     clang-format the tree; make format-check verifies it
 #   make difftest-long   the differential tester, many more operations
@@ -139,6 +140,7 @@ demo: all
 
 bench: all
 	@sh bench/run.sh $(BUILD)
+	@$(BUILD)/udax bench pins
 	@sh bench/mount_tar.sh $(BUILD)/udax
 
 # crash-long: every crash point of every operation (of the 3,000-commit
