@@ -350,7 +350,8 @@ int udax_unpin(struct udax_pin **pin);
  * non-blocking socket that filled up, or on a signal), *offset advanced
  * by them; 0 at or past end of file or for count 0; or, with nothing
  * sent and nothing changed: -EBADF (f NULL or not open for reading, or
- * sockfd not open), -EINVAL (*offset negative, or a directory),
+ * sockfd not open), -EINVAL (*offset negative, or a directory and
+ * count not 0),
  * -ENOTSOCK, -EAGAIN (a non-blocking socket is full), -EINTR, the
  * socket's error (-EPIPE, -ECONNRESET, -ENOTCONN, ...), -ENOMEM. */
 ssize_t udax_sendfile(int sockfd, struct udax_file *f, off_t *offset,

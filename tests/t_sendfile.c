@@ -495,6 +495,7 @@ static int bad_input(void)
 	UNCHANGED(udax_sendfile(sv[0], NULL, &off, 10), -EBADF);
 	UNCHANGED(udax_sendfile(sv[0], wo, &off, 10), -EBADF);
 	UNCHANGED(udax_sendfile(sv[0], dir, &off, 10), -EINVAL);
+	UNCHANGED(udax_sendfile(sv[0], dir, &off, 0), 0); /* as sendfile(2) */
 	UNCHANGED(udax_sendfile(-1, f, &off, 10), -EBADF);
 	UNCHANGED(udax_sendfile(1 << 20, f, &off, 10), -EBADF);
 	/* sendfile(2) writes to pipes and files; udax_sendfile does not */

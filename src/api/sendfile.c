@@ -278,21 +278,24 @@ ssize_t udax_sendfile(int sockfd, struct udax_file *f, off_t *offset,
 	struct stat st;
 	ssize_t n;
 
-	/* bad input, in sendfile(2)'s order: nothing is sent or moved */
+	/* bad input, in sendfile(2)'s order: nothing is sent or moved (a
+	 * directory fails only when there is something to send) */
 	if (!f || (f->flags & O_ACCMODE) == O_WRONLY)
 		return -EBADF;
-	if (f->is_dir)
-		return -EINVAL;
 	if (sys_fstat(sockfd, &st))
 		return -errno;
 	if (!S_ISSOCK(st.st_mode))
 		return -ENOTSOCK;
 	if (offset && *offset < 0)
 		return -EINVAL;
+	if (!count)
+		return 0;
+	if (f->is_dir)
+		return -EINVAL;
 	if (count > SEND_MAX)
 		count = SEND_MAX;
 	if (offset) {
-		n = (uint64_t)*offset >= UDAX_MAX_FILE_SIZE || !count ?
+		n = (uint64_t)*offset >= UDAX_MAX_FILE_SIZE ?
 			    0 :
 			    send_range(sockfd, f, (uint64_t)*offset, count);
 		if (n > 0)
@@ -301,9 +304,8 @@ ssize_t udax_sendfile(int sockfd, struct udax_file *f, off_t *offset,
 	}
 	/* the handle's position, held as udax_read holds it */
 	pthread_mutex_lock(&f->pos_lock);
-	n = f->pos >= UDAX_MAX_FILE_SIZE || !count ?
-		    0 :
-		    send_range(sockfd, f, f->pos, count);
+	n = f->pos >= UDAX_MAX_FILE_SIZE ? 0 :
+					   send_range(sockfd, f, f->pos, count);
 	if (n > 0)
 		f->pos += (uint64_t)n;
 	pthread_mutex_unlock(&f->pos_lock);
