@@ -123,8 +123,10 @@ fuzz: $(FUZZ_TARGETS)
 # multi-threaded tests under ThreadSanitizer. (Not t_mmap: the order that
 # userfaultfd gives between a faulting thread and the handler is invisible
 # to TSan, which then reports every mapped access as a race.)
+# t_sendfile: a sender blocked on a socket while another thread truncates
+# (no mapping: TSan sees every access but the kernel's).
 TSAN_TESTS := build-tsan/tests/t_api build-tsan/tests/t_enospc \
-	build-tsan/tests/t_layout
+	build-tsan/tests/t_layout build-tsan/tests/t_sendfile
 check:
 	@$(MAKE) --no-print-directory tests >/dev/null
 	@$(MAKE) --no-print-directory fuzz-build >/dev/null
