@@ -4,8 +4,9 @@
 #                   "N passed, N failed[, N skipped]"
 #   make demo       the main job: a source tree into a memory-file image and
 #                   back, fsck in between (scripts/demo.sh)
-#   make bench      benchmarks with kernel baselines (printed, not asserted),
-#                   and a tar of /usr/include through `udax mount` vs tmpfs
+#   make bench      benchmarks with kernel baselines (printed, not asserted):
+#                   bench/, `udax bench pins` (pins, truncate, sendfile,
+#                   detaching), a tar of /usr/include through `udax mount`
 #   make install    PREFIX=/usr/local DESTDIR=
 #   make format     clang-format the tree; make format-check verifies it
 #   make difftest-long   the differential tester, many more operations
@@ -122,8 +123,10 @@ fuzz: $(FUZZ_TARGETS)
 # multi-threaded tests under ThreadSanitizer. (Not t_mmap: the order that
 # userfaultfd gives between a faulting thread and the handler is invisible
 # to TSan, which then reports every mapped access as a race.)
+# t_sendfile: a sender blocked on a socket while another thread truncates
+# (no mapping: TSan sees every access but the kernel's).
 TSAN_TESTS := build-tsan/tests/t_api build-tsan/tests/t_enospc \
-	build-tsan/tests/t_layout
+	build-tsan/tests/t_layout build-tsan/tests/t_sendfile
 check:
 	@$(MAKE) --no-print-directory tests >/dev/null
 	@$(MAKE) --no-print-directory fuzz-build >/dev/null
@@ -145,6 +148,7 @@ pmem-check: all tests
 
 bench: all
 	@sh bench/run.sh $(BUILD)
+	@$(BUILD)/udax bench pins
 	@sh bench/mount_tar.sh $(BUILD)/udax
 
 # crash-long: every crash point of every operation (of the 3,000-commit

@@ -328,6 +328,35 @@ int udax_pin(const void *addr, size_t len, unsigned flags,
  * (a second unpin of the same variable). */
 int udax_unpin(struct udax_pin **pin);
 
+/* Send up to count bytes of a file, from *offset (NULL: from the file
+ * position, which is advanced), to a connected socket, as sendfile(2):
+ * straight from the device's memory, with no copy where the kernel can
+ * splice the device's pages (a memory file, an ordinary file, a file on
+ * a DAX mount) and one copy into the socket otherwise (devdax). Holes
+ * send zeros; it stops at end of file. No udax lock is held while the
+ * socket blocks: the range is pinned instead, a piece of at most 256 KiB
+ * at a time, so a truncate or punch that reaches the piece being sent
+ * waits for it (as for a udax_pin, see above: at most UDAX_PIN_WAIT_MS,
+ * then the truncate fails with -EBUSY); the send then stops at the new
+ * end of file and returns what it sent. Bytes a peer receives are always
+ * bytes the file held, never another file's, also when the blocks were
+ * freed and reused while the data still sat in the socket's queue.
+ * Never raises SIGPIPE (a closed peer gives -EPIPE, as send(2) with
+ * MSG_NOSIGNAL; a thread that blocks SIGPIPE itself may find one
+ * pending after, as after sendfile(2)). Only sockets: sendfile(2) also writes to pipes and
+ * regular files, udax_sendfile returns -ENOTSOCK for them (use
+ * udax_pread and write(2)).
+ * Returns the bytes sent (fewer than count at end of file, on a
+ * non-blocking socket that filled up, or on a signal), *offset advanced
+ * by them; 0 at or past end of file or for count 0; or, with nothing
+ * sent and nothing changed: -EBADF (f NULL or not open for reading, or
+ * sockfd not open), -EINVAL (*offset negative, or a directory and
+ * count not 0),
+ * -ENOTSOCK, -EAGAIN (a non-blocking socket is full), -EINTR, the
+ * socket's error (-EPIPE, -ECONNRESET, -ENOTCONN, ...), -ENOMEM. */
+ssize_t udax_sendfile(int sockfd, struct udax_file *f, off_t *offset,
+		      size_t count);
+
 /* ---- namespace ---- */
 
 int udax_mkdir(struct udax_fs *fs, const char *path, mode_t mode);

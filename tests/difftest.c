@@ -46,6 +46,19 @@
  * of file are compared at once, and a full comparison compares pages of
  * every mapping.
  *
+ * Pins and sendfile: "pin" takes a long-term udax_pin on pages of a udax
+ * mapping (the kernel has no counterpart: the pin must change nothing
+ * that is compared) whose recall callback unpins it, so a truncate,
+ * punch, zero range or O_TRUNC that reaches it goes through the recall
+ * and then behaves as the kernel's; "unpin" releases one (the pins of a
+ * mapping go right after its munmap, which they outlive). A quarter of
+ * the pin steps pass bad input and expect the documented error. Each
+ * "sendfile" sends from a handle with udax_sendfile into a Unix socket
+ * pair and with sendfile(2) from the kernel descriptor into another (an
+ * offset, sometimes negative or past end of file, or the file position),
+ * and compares the results, the bytes each peer received, and the offset
+ * or position after.
+ *
  * The kernel side runs chroot()ed into its temporary directory so that
  * absolute paths, absolute symlink targets and ".." at the top resolve the
  * same way as in udax, where "/" is the root of the file system. That needs
@@ -172,6 +185,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/sendfile.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <sys/syscall.h>
@@ -1084,6 +1099,14 @@ struct mapping {
 	char path[200];
 };
 static struct mapping M[NMAPS];
+/* long-term pins (udax only), each on a page range of a mapping; a
+ * layout break that reaches one recalls it, and the recall unpins */
+#define NPINS 4
+static struct pinslot {
+	struct udax_pin *pin; /* NULL: free */
+	int map;	      /* the mapping slot it was made in */
+} P[NPINS];
+static int g_ksock[2] = {-1, -1}, g_usock[2] = {-1, -1}; /* sendfile */
 static int g_scratch = -1;	 /* memfd: other end of kernel accesses */
 static unsigned char *kmb, *umb; /* what loads from the mappings read */
 static const unsigned char zeros[PG];
@@ -1091,6 +1114,7 @@ static const unsigned char zeros[PG];
 static struct {
 	uint64_t maps, mapfail, unmaps, stores, loads, pages, sigbus, sigsegv,
 		kaccess, daccess, msyncs, fixups;
+	uint64_t pins, pinbad, recalls, unpins, sends, sent;
 } MS;
 
 static struct handle *pick_handle(int *slot)
@@ -2784,6 +2808,15 @@ static void tail_cleanup(struct mapping *m, size_t b, size_t n)
 		  (size_t)(te - ts), kd, ks, ud, us);
 }
 
+static void unpin_slot(int i)
+{
+	long r = udax_unpin(&P[i].pin);
+
+	MS.unpins++;
+	if (r || P[i].pin)
+		fail("udax_unpin of pin %d: %s", i, rs(r));
+}
+
 static void unmap_slot(int slot, const char *why)
 {
 	struct mapping *m = &M[slot];
@@ -2796,6 +2829,12 @@ static void unmap_slot(int slot, const char *why)
 	close(m->kfd);
 	m->used = 0;
 	cmp_ret(k, u);
+	/* a pin outlives the munmap of its memory; the kernel has no pins,
+	 * so they go now, and the file's blocks with the last reference
+	 * as on the kernel's side */
+	for (int i = 0; i < NPINS; i++)
+		if (P[i].pin && P[i].map == slot)
+			unpin_slot(i);
 }
 
 static void unmap_all(const char *why)
@@ -3495,6 +3534,180 @@ static void maps_check(void)
 			cmp_page(m, pg[j], what);
 	}
 	guard_off();
+}
+
+/* ------------------------------------------------------------------ */
+/* pins and sendfile                                                    */
+
+/* The recall of a long-term pin: a layout break reached it (in this,
+ * the only thread, with no udax lock held); give it back at once. */
+static void pin_recall(struct udax_pin *pin, void *arg)
+{
+	struct pinslot *ps = arg;
+
+	MS.recalls++;
+	if (ps->pin != pin)
+		fail("a recall for a pin that is not slot %d's", (int)(ps - P));
+	unpin_slot((int)(ps - P));
+}
+
+/* pin: a long-term pin on pages of a udax mapping (nothing happens on
+ * the kernel side: the pin must change nothing the tester compares; a
+ * truncate or punch that reaches it recalls it), or bad input with the
+ * documented error: unaligned, empty, past the mapping, not a udax
+ * mapping, a lease without its recall, options on a short-term pin. */
+static void op_pin(void)
+{
+	int ms = (int)rnd(NMAPS), ps = (int)rnd(NPINS), bad;
+	struct mapping *m = &M[ms];
+	struct udax_pin_opts opts = {
+		.recall = pin_recall, .arg = &P[ps], .deadline_ms = 1000};
+	struct udax_pin *tmp = NULL;
+	size_t pages, first, n;
+	long r, want = 0;
+
+	if (!m->used) {
+		op_mmap();
+		return;
+	}
+	pages = m->rlen / PG;
+	first = rnd(pages);
+	n = 1 + rnd(pages - first);
+	bad = chance(25) ? 1 + (int)rnd(6) : 0;
+	if (P[ps].pin)
+		unpin_slot(ps);
+	setop("pin(%s, pages %zu..%zu, case %d)", mdesc(ms), first, first + n,
+	      bad);
+	switch (bad) {
+	case 0:
+		r = udax_pin(m->u + first * PG, n * PG, UDAX_PIN_LONGTERM,
+			     &opts, &P[ps].pin);
+		P[ps].map = ms;
+		MS.pins += !r;
+		break;
+	case 1:
+		r = udax_pin(m->u + first * PG + 1 + rnd(PG - 1), PG, 0, NULL,
+			     &tmp);
+		want = -EINVAL;
+		break;
+	case 2:
+		r = udax_pin(m->u + first * PG, 0, 0, NULL, &tmp);
+		want = -EINVAL;
+		break;
+	case 3:
+		r = udax_pin(m->u + first * PG, (pages - first + 1) * PG, 0,
+			     NULL, &tmp);
+		want = -EFAULT;
+		break;
+	case 4:
+		r = udax_pin(m->k + first * PG, PG, 0, NULL, &tmp);
+		want = -EFAULT;
+		break;
+	case 5:
+		r = udax_pin(m->u + first * PG, PG, UDAX_PIN_LONGTERM, NULL,
+			     &tmp);
+		want = -EINVAL;
+		break;
+	default:
+		r = udax_pin(m->u + first * PG, PG, 0, &opts, &tmp);
+		want = -EINVAL;
+		break;
+	}
+	MS.pinbad += bad != 0;
+	if (r != want || (bad && tmp))
+		fail("udax_pin gave %s, expected %s", rs(r), rs(want));
+	/* and a short-term pin over it, for the time of this step */
+	if (!bad && chance(50)) {
+		r = udax_pin(m->u + first * PG, n * PG, 0, NULL, &tmp);
+		if (r || udax_unpin(&tmp) || tmp)
+			fail("a short-term pin over it: %s", rs(r));
+		if (udax_unpin(&tmp) != -EINVAL)
+			fail("a second udax_unpin did not give EINVAL");
+	}
+}
+
+/* unpin: release one of the pins. */
+static void op_unpin(void)
+{
+	int ps = (int)rnd(NPINS);
+
+	if (!P[ps].pin) {
+		op_pin();
+		return;
+	}
+	setop("unpin(pin %d, of mapping %d)", ps, P[ps].map);
+	unpin_slot(ps);
+}
+
+/* A connected Unix stream pair, non-blocking, whose sender buffer holds
+ * the largest send (nothing waits: each step reads everything back). */
+static void send_pair(int sv[2])
+{
+	int big = 16 << 20;
+
+	if (sv[0] >= 0)
+		return;
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0,
+		       sv))
+		die("socketpair: %s", strerror(errno));
+	if (setsockopt(sv[0], SOL_SOCKET, SO_SNDBUFFORCE, &big, sizeof big))
+		setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &big, sizeof big);
+}
+
+/* Everything queued for the peer sv[1], into buf. */
+static long send_drain(int sv[2], unsigned char *buf)
+{
+	long got = 0;
+	ssize_t r;
+
+	while ((r = read(sv[1], buf + got, (size_t)(MAXIO + 64 - got))) > 0)
+		got += r;
+	return got;
+}
+
+/* sendfile: udax_sendfile of a handle into one socket pair against
+ * sendfile(2) of the kernel descriptor into another: the results, the
+ * bytes each peer received, the offset or the file position. */
+static void op_sendfile(void)
+{
+	int slot, usepos;
+	struct handle *h = pick_handle(&slot);
+	off_t size, off, koff, uoff;
+	size_t len;
+	long k, u;
+
+	if (!h) {
+		op_open();
+		return;
+	}
+	send_pair(g_ksock);
+	send_pair(g_usock);
+	size = h->isdir ? 0 : ksize(h);
+	len = gen_len();
+	off = chance(10) ? size + (off_t)rnd(10000) : gen_off(size);
+	if (chance(2) && !(g_avoid & AVOID_NEGOFF))
+		off = -(off_t)rnd(10000) - 1;
+	usepos = chance(30);
+	setop("sendfile(h%d %s %s, off=%s%lld, len=%zu) [pos %lld, size "
+	      "%lld]",
+	      slot, qp(h->path), flagstr(h->flags), usepos ? "NULL, pos " : "",
+	      (long long)(usepos ? kpos(h) : off), len, (long long)kpos(h),
+	      (long long)size);
+	koff = uoff = off;
+	k = KR(sendfile(g_ksock[0], h->k, usepos ? NULL : &koff, len));
+	u = udax_sendfile(g_usock[0], h->u, usepos ? NULL : &uoff, len);
+	cmp_ret(k, u);
+	if (!usepos && koff != uoff)
+		fail("afterwards the offset is %lld in the kernel, %lld in "
+		     "udax",
+		     (long long)koff, (long long)uoff);
+	MS.sends++;
+	MS.sent += k > 0 ? (uint64_t)k : 0;
+	k = send_drain(g_ksock, kbuf);
+	u = send_drain(g_usock, ubuf);
+	setop("what the peers of that sendfile received");
+	cmp_read_data(k, u);
+	cmp_handle_now(h);
 }
 
 /* ------------------------------------------------------------------ */
@@ -4246,6 +4459,9 @@ static struct op ops[] = {
 	{"msync", 2, op_msync, 0, 1},
 	{"mpread", 3, op_mpread, 0, 1},
 	{"mpwrite", 3, op_mpwrite, 0, 1},
+	{"pin", 2, op_pin, 0, 1},
+	{"unpin", 1, op_unpin, 0, 1},
+	{"sendfile", 4, op_sendfile, 0, 0},
 };
 #define NOPS (sizeof ops / sizeof *ops)
 
@@ -4287,6 +4503,9 @@ static void finish(void)
 	long u;
 
 	full_check("at the end, before unmapping");
+	for (int i = 0; i < NPINS; i++)
+		if (P[i].pin)
+			unpin_slot(i);
 	unmap_all("cleanup: ");
 	full_check("at the end, after");
 	/* what the fault layer counts came back down with the mappings */
@@ -4593,6 +4812,13 @@ int main(int argc, char **argv)
 	g_step = g_nops;
 	finish();
 	cleanup();
+	if (MS.sends || MS.pins)
+		printf("difftest: sendfile: %" PRIu64 " calls, %" PRIu64
+		       " bytes alike; pins: %" PRIu64 " long-term (%" PRIu64
+		       " recalled by a break), %" PRIu64 " unpins, %" PRIu64
+		       " bad pins refused as documented\n",
+		       MS.sends, MS.sent, MS.pins, MS.recalls, MS.unpins,
+		       MS.pinbad);
 	if (MS.maps || MS.mapfail)
 		printf("difftest: mappings: %" PRIu64 " made (%" PRIu64
 		       " refused alike), %" PRIu64 " removed; %" PRIu64

@@ -3,6 +3,7 @@
 #ifndef UDAX_TEST_UTIL_H
 #define UDAX_TEST_UTIL_H
 
+#include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
@@ -45,6 +46,59 @@ static inline int mapping_permitted(void)
 	}
 	udax_close(&pfs);
 	return works;
+}
+
+/* A new file at path holding n bytes of c (O_TRUNC), open O_RDWR, or
+ * NULL. */
+static inline struct udax_file *file_of_byte(struct udax_fs *wfs,
+					     const char *path, size_t n, int c)
+{
+	static char fb_buf[1 << 20];
+	struct udax_file *f;
+
+	if (udax_file_open(wfs, path, O_CREAT | O_RDWR | O_TRUNC, 0644, &f))
+		return NULL;
+	memset(fb_buf, c, sizeof(fb_buf));
+	for (size_t o = 0; o < n; o += sizeof(fb_buf)) {
+		size_t k = n - o < sizeof(fb_buf) ? n - o : sizeof(fb_buf);
+		if (udax_pwrite(f, fb_buf, k, (off_t)o) != (ssize_t)k) {
+			udax_file_close(&f);
+			return NULL;
+		}
+	}
+	return f;
+}
+
+/* Fill the device with a file at path until ENOSPC, so that the next
+ * blocks freed are the only ones a new file can get. Returns 0 or -1. */
+static inline int device_fill(struct udax_fs *wfs, const char *path)
+{
+	static char df_buf[64 * 1024];
+	struct udax_file *f;
+	off_t o = 0;
+	ssize_t n;
+
+	memset(df_buf, 'f', sizeof(df_buf));
+	if (udax_file_open(wfs, path, O_CREAT | O_RDWR, 0644, &f))
+		return -1;
+	while ((n = udax_pwrite(f, df_buf, sizeof(df_buf), o)) > 0)
+		o += n;
+	udax_file_close(&f);
+	return n == -ENOSPC ? 0 : -1;
+}
+
+/* How many of the first n bytes of the file are c. */
+static inline size_t file_count_byte(struct udax_file *f, size_t n, int c)
+{
+	static char cb_buf[1 << 20];
+	size_t same = 0;
+
+	for (size_t o = 0; o < n; o += sizeof(cb_buf)) {
+		ssize_t r = udax_pread(f, cb_buf, sizeof(cb_buf), (off_t)o);
+		for (ssize_t i = 0; i < r && o + (size_t)i < n; i++)
+			same += cb_buf[i] == c;
+	}
+	return same;
 }
 
 #endif /* UDAX_TEST_UTIL_H */

@@ -308,6 +308,8 @@ static int mem_map(struct dev *dev, int read_only)
 	}
 	dev->kind = DEV_MEMORY;
 	dev->gran = DEV_GRAN_CACHELINE;
+	/* hugetlbfs has no splice_read: a memory file on huge pages copies */
+	dev->splice = !dev->map_unit || dev->map_unit == DEV_MIN_SIZE;
 	dev->ops = &mem_ops;
 	if (!dev->map_unit)
 		dev->map_unit = DEV_MIN_SIZE;
@@ -450,6 +452,7 @@ int dev_open(struct dev **devp, const char *name, uint64_t create_size,
 			ret = mem_map(dev, read_only);
 		} else {
 			ret = pm_map(dev, read_only);
+			dev->splice = 1; /* a file: it has a splice_read */
 			if (!ret && grown && dev->kind == DEV_DAX)
 				ret = dax_file_allocate(dev);
 		}

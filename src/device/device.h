@@ -81,6 +81,12 @@ struct dev {
 	 * as the kernel's check_vma() does); private udax mappings of it
 	 * are served with copies. */
 	int no_private;
+	/* 1: the kernel can sendfile(2) from fd at device offsets (a memory
+	 * file, an ordinary file, a file on a DAX mount); 0: it cannot
+	 * (devdax), or the pages it would hand to a socket are never
+	 * detached (the crash device): udax_sendfile copies from base. Set
+	 * at open. */
+	int splice;
 };
 
 /* Open a device named as in udax.h ("memfd:NAME:SIZE", a path). If

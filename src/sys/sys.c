@@ -42,6 +42,8 @@ static struct sys_entry {
 	[SYS_UFFDIO_ZEROPAGE] = {.name = "UFFDIO_ZEROPAGE"},
 	[SYS_UFFDIO_WAKE] = {.name = "UFFDIO_WAKE"},
 	[SYS_UFFDIO_WRITEPROTECT] = {.name = "UFFDIO_WRITEPROTECT"},
+	[SYS_SENDFILE] = {.name = "sendfile"},
+	[SYS_SEND] = {.name = "send"},
 	[SYS_PMEM2] = {.name = "pmem2"},
 };
 

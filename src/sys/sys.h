@@ -40,6 +40,8 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/random.h>
+#include <sys/sendfile.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/syscall.h>
@@ -68,6 +70,8 @@ enum sys_kind {
 	SYS_EVENTFD,
 	SYS_POLL,
 	SYS_READ,
+	SYS_SENDFILE, /* udax_sendfile: sendfile(2) from the device's fd */
+	SYS_SEND,     /* udax_sendfile: send(2) from the device's memory */
 	SYS_PTHREAD_CREATE,
 	SYS_USERFAULTFD, /* userfaultfd(2), or USERFAULTFD_IOC_NEW */
 	SYS_UFFDIO_API,
@@ -248,6 +252,21 @@ static inline ssize_t sys_read(int fd, void *buf, size_t len)
 {
 	SYS_FAIL(SYS_READ, -1);
 	return read(fd, buf, len);
+}
+
+/* ---- sockets (udax_sendfile) ---- */
+
+static inline ssize_t sys_sendfile(int out_fd, int in_fd, off_t *off,
+				   size_t len)
+{
+	SYS_FAIL(SYS_SENDFILE, -1);
+	return sendfile(out_fd, in_fd, off, len);
+}
+
+static inline ssize_t sys_send(int fd, const void *buf, size_t len, int flags)
+{
+	SYS_FAIL(SYS_SEND, -1);
+	return send(fd, buf, len, flags);
 }
 
 /* ---- userfaultfd ---- */

@@ -203,9 +203,17 @@ static void *bench_bg_copy(void *arg)
 
 /* ---- one case ---- */
 
-/* Write every free block of the device once (a file filling it), then
- * delete the file and checkpoint so the blocks are free again. */
-static int bench_warm(struct udax_fs *fs)
+int bench_reps_arg(const char *arg, int max, int *reps)
+{
+	uint64_t v;
+
+	if (tool_parse_u64(arg, &v) || v < 1 || v > (uint64_t)max)
+		return tool_usage_error("invalid repeat count '%s'", arg);
+	*reps = (int)v;
+	return 0;
+}
+
+int bench_fill(struct udax_fs *fs, const char *path)
 {
 	static char buf[1024 * 1024];
 	struct udax_file *f;
@@ -213,13 +221,24 @@ static int bench_warm(struct udax_fs *fs)
 	off_t o = 0;
 	int err;
 
-	err = udax_file_open(fs, "/warm", O_CREAT | O_RDWR, 0600, &f);
+	err = udax_file_open(fs, path, O_CREAT | O_RDWR, 0600, &f);
 	if (err)
 		return err;
+	memset(buf, 'w', sizeof(buf));
 	while ((n = udax_pwrite(f, buf, sizeof(buf), o)) > 0)
 		o += n;
 	udax_file_close(&f);
-	err = udax_unlink(fs, "/warm");
+	return n == -ENOSPC || n == 0 ? 0 : (int)n;
+}
+
+/* Write every free block of the device once (a file filling it), then
+ * delete the file and checkpoint so the blocks are free again. */
+static int bench_warm(struct udax_fs *fs)
+{
+	int err = bench_fill(fs, "/warm");
+
+	if (!err)
+		err = udax_unlink(fs, "/warm");
 	return err ? err : udax_sync(fs);
 }
 
@@ -499,7 +518,6 @@ static int bench_faults(int argc, char **argv)
 		.reps = 5, .dir = ".", .kernel = 1, .size = BENCH_DEV};
 	struct bench_run *runs, *best;
 	struct statfs sfs;
-	uint64_t v;
 	int c;
 
 	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
@@ -508,12 +526,9 @@ static int bench_faults(int argc, char **argv)
 			o.json = 1;
 			break;
 		case 'r':
-			if (tool_parse_u64(optarg, &v) || v < 1 ||
-			    v > BENCH_REPS_MAX)
-				return tool_usage_error("invalid repeat count "
-							"'%s'",
-							optarg);
-			o.reps = (int)v;
+			if ((c = bench_reps_arg(optarg, BENCH_REPS_MAX,
+						&o.reps)))
+				return c;
 			break;
 		case 'd':
 			o.dir = optarg;
@@ -629,7 +644,11 @@ static void bench_usage(void)
 	printf("Usage: udax bench BENCHMARK [OPTION]...\n"
 	       "Run a benchmark. Benchmarks:\n"
 	       "  faults   page-fault latency of a new mapping (the "
-	       "MAP_SYNC experiment)\n\n"
+	       "MAP_SYNC experiment)\n"
+	       "  pins     pin + unpin, truncate of a mapped file, "
+	       "udax_sendfile beside\n"
+	       "           sendfile(2), the cost of detaching freed "
+	       "blocks\n\n"
 	       "'udax bench BENCHMARK --help' describes its options.\n");
 	tool_exit_help();
 }
@@ -639,6 +658,10 @@ int udax_tool_bench(int argc, char **argv)
 	if (argc >= 2 && !strcmp(argv[1], "faults")) {
 		optind = 0;
 		return bench_faults(argc - 1, argv + 1);
+	}
+	if (argc >= 2 && !strcmp(argv[1], "pins")) {
+		optind = 0;
+		return udax_bench_pins(argc - 1, argv + 1);
 	}
 	if (argc >= 2 &&
 	    (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {

@@ -232,6 +232,16 @@ void tool_json_u64(struct tool_json *j, const char *key, uint64_t v)
 	fprintf(j->out, "%" PRIu64, v);
 }
 
+/* Measurements (benchmarks): %.6g, or null if not finite. */
+void tool_json_double(struct tool_json *j, const char *key, double v)
+{
+	json_member(j, key);
+	if (v - v == 0)
+		fprintf(j->out, "%.6g", v);
+	else
+		fputs("null", j->out);
+}
+
 /* Times (seconds may be negative) and pids. */
 void tool_json_i64(struct tool_json *j, const char *key, int64_t v)
 {

@@ -22,6 +22,7 @@
  *   cmd_fs.c     mkfs, df
  *   cmd_info.c   info (reads the raw image: format.h, device layer)
  *   cmd_bench.c  bench (faults: the MAP_SYNC seed's experiment)
+ *   cmd_bench_pins.c  bench pins: pin cost, truncate, sendfile, detaching
  *   cmd_mount.c  mount, umount (the mount layer, src/mount/, over FUSE)
  *   fsck.c       fsck (written separately)
  *   json.c       the writer behind --json
@@ -80,6 +81,14 @@ int udax_tool_mv(int argc, char **argv);
 int udax_tool_df(int argc, char **argv);
 int udax_tool_info(int argc, char **argv);
 int udax_tool_bench(int argc, char **argv);
+/* `udax bench pins` (cmd_bench_pins.c). */
+int udax_bench_pins(int argc, char **argv);
+/* Write a file at path until the device is full (cmd_bench.c): every
+ * free block written once. Returns 0 or a negative errno. */
+int bench_fill(struct udax_fs *fs, const char *path);
+/* --reps=N of a benchmark, 1 to max, into *reps. Returns 0, or the exit
+ * status of the usage error it printed. */
+int bench_reps_arg(const char *arg, int max, int *reps);
 int udax_tool_mount(int argc, char **argv);  /* cmd_mount.c */
 int udax_tool_umount(int argc, char **argv); /* cmd_mount.c */
 
@@ -218,6 +227,7 @@ void tool_json_bytes(struct tool_json *j, const char *key, const void *s,
 		     size_t len);
 void tool_json_u64(struct tool_json *j, const char *key, uint64_t v);
 void tool_json_i64(struct tool_json *j, const char *key, int64_t v);
+void tool_json_double(struct tool_json *j, const char *key, double v);
 void tool_json_bool(struct tool_json *j, const char *key, int v);
 void tool_json_null(struct tool_json *j, const char *key);
 /* A quoted, escaped JSON string. */

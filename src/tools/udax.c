@@ -39,7 +39,7 @@ static const struct tool_cmd tool_cmds[] = {
 	{"mv", udax_tool_mv, "move (rename) files"},
 	{"df", udax_tool_df, "report space and inode usage"},
 	{"info", udax_tool_info, "show what the file system reports"},
-	{"bench", udax_tool_bench, "run a benchmark (faults)"},
+	{"bench", udax_tool_bench, "run a benchmark (faults, pins)"},
 	{"mount", udax_tool_mount, "mount an image for every program (FUSE)"},
 	{"umount", udax_tool_umount, "unmount a mounted image"},
 };
