@@ -17,6 +17,7 @@
 #define UDAX_JOURNAL_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -99,8 +100,10 @@ struct journal {
 	struct tx_range *dfree; /* frees held back until the checkpoint */
 	size_t ndfree, capdfree;
 	_Atomic uint64_t dfree_blocks; /* their total, for statfs */
-	pthread_t owner;	       /* holder of lock, valid while locked */
-	int locked;
+	/* holder of lock, valid while locked; atomic: journal_checkpoint
+	 * reads them without the lock to learn whether its caller holds it */
+	_Atomic pthread_t owner;
+	_Atomic int locked;
 	/* 0, or the error (negative errno) with which the device's flushes
 	 * failed under a commit or checkpoint (dev_error): the journal is
 	 * then shut down. Nothing more is written; every later commit fails
