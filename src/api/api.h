@@ -135,6 +135,13 @@ int setattr_begin(struct udax_fs *fs, const struct setattr_target *tgt,
 		  struct inode **ipp, struct tx **txp);
 int setattr_end(struct udax_fs *fs, struct inode *ip, struct tx *tx, int ret);
 
+/* After a chmod to `mode` of inode ino (on-media inode di, as before the
+ * change) in tx: rewrite its access ACL's owner, mask (or group) and
+ * other entries to match, as Linux's posix_acl_chmod (xattr.c). Returns
+ * 0 (also with no ACL), -ENOMEM, or xattr_set's errors. */
+int acl_chmod(struct tx *tx, uint64_t ino, const struct udax_inode *di,
+	      mode_t mode);
+
 /* For tests and tools: open a file system on an already open device
  * (e.g. the crash-emulating one), after mkfs if do_mkfs. The device is
  * owned by the file system from then on (closed on failure too). */
