@@ -194,7 +194,8 @@ static int acl_mode(const uint8_t *value, size_t size, mode_t *bits)
 }
 
 /* Set an access ACL (value, size checked by acl_check) on inode ino in
- * tx: the mode's permission bits follow it, set-group-ID drops for a
+ * tx: one without entries removes it; the mode's permission bits follow
+ * it, set-group-ID drops for a
  * caller outside the file's group (Linux's posix_acl_update_mode), and
  * an ACL the mode says whole is removed rather than kept. */
 static int acl_access_set(struct tx *tx, uint64_t ino,
@@ -207,6 +208,11 @@ static int acl_access_set(struct tx *tx, uint64_t ino,
 	mode_t bits = 0, mode;
 	int equiv = acl_mode(value, size, &bits), ret;
 
+	/* no entries: Linux reads that as no ACL, and removes it */
+	if (size == 4) {
+		ret = xattr_set(tx, ino, name, nlen, NULL, 0, XATTR_SET_REMOVE);
+		return ret == -ENODATA ? 0 : ret;
+	}
 	if (equiv < 0)
 		return equiv;
 	mode = (di->mode & ~(mode_t)0777) | bits;
