@@ -149,7 +149,7 @@ pmem-check: all tests
 bench: all
 	@sh bench/run.sh $(BUILD)
 	@$(BUILD)/udax bench pins
-	@sh bench/mount_tar.sh $(BUILD)/udax
+	@sh bench/mount.sh $(BUILD)/udax
 
 # crash-long: every crash point of every operation (of the 3,000-commit
 # log-wrap run every 9th), all subsets of up to 11 pending lines, 3,000
@@ -203,10 +203,10 @@ install: all
 	install -m 644 $(MAN8) $(DESTDIR)$(PREFIX)/share/man/man8/
 
 format:
-	clang-format -i $(wildcard include/*.h src/*.[ch] src/*/*.[ch] tests/*.[ch] tests/fuzz/*.c bench/*.c examples/*.c)
+	clang-format -i $(wildcard include/*.h src/*.[ch] src/*/*.[ch] tests/*.[ch] tests/fuzz/*.c bench/*.c bench/fuse/*.c examples/*.c)
 
 format-check:
-	clang-format --dry-run --Werror $(wildcard include/*.h src/*.[ch] src/*/*.[ch] tests/*.[ch] tests/fuzz/*.c bench/*.c examples/*.c)
+	clang-format --dry-run --Werror $(wildcard include/*.h src/*.[ch] src/*/*.[ch] tests/*.[ch] tests/fuzz/*.c bench/*.c bench/fuse/*.c examples/*.c)
 
 clean:
 	rm -rf build build-san build-tsan build-me build-me-san

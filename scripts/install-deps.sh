@@ -1,6 +1,15 @@
 #!/bin/sh
 # Install the Debian 12 packages udax needs to build and test. Pinned by
 # name; run by the Makefile when they are missing. Needs root (or sudo).
+#
+# With --nfs, instead: the packages of the NFS export test (tests/t_nfs.sh),
+# the NFS server nfs-ganesha with its VFS backend and libnfs's
+# command-line clients. They are not in the default list: they bring in
+# a server daemon and rpcbind (on a machine with systemd both start
+# listening on the network as soon as they are installed), which nobody
+# needs to build or use udax; `make check` counts the NFS test as
+# skipped where they are absent, and says how to install them. CI
+# installs them.
 # libfuse3-dev and fuse3 (fusermount3) build and run `udax mount`; sqlite3,
 # git, rsync and tar are what tests/t_mount.sh runs on a mount.
 set -e
@@ -13,6 +22,11 @@ PKGS="$PKGS python3 groff-base"
 # liburing-dev: tests/t_pin.c pins device pages the way io_uring fixed
 # buffers do.
 PKGS="$PKGS liburing-dev"
+recommends=""
+if [ "${1:-}" = --nfs ]; then
+	PKGS="nfs-ganesha nfs-ganesha-vfs libnfs-utils"
+	recommends="--no-install-recommends"
+fi
 for p in $PKGS; do
 	dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"
 done
@@ -22,4 +36,4 @@ SUDO=""
 echo "udax: installing$missing" >&2
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq >&2 || true
-$SUDO apt-get install -y -qq $missing >&2
+$SUDO apt-get install -y -qq $recommends $missing >&2

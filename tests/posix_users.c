@@ -22,7 +22,11 @@
  * (2), exec of a mode 0711 binary (3), a relative path below a directory
  * the caller cannot search (4), a relative path of PATH_MAX-1 bytes (5),
  * a chmod and a link count seen at once through another hard link (6),
- * and file handles (name_to_handle_at, open_by_handle_at).
+ * and file handles (name_to_handle_at, open_by_handle_at); and item 7:
+ * FIFOs (made and used), device nodes as root and as nobody, a Unix
+ * socket bound, xattrs in user.* and trusted.* (with the size probe,
+ * the flags, lists), and a POSIX ACL that grants nobody what the mode
+ * does not (the mount runs with -o posix_acl).
  *
  * Two more uses, for a file handle kept across a remount:
  *   posix_users --handle-save PATH FILE   write PATH's handle to FILE
@@ -39,9 +43,13 @@
 #include <signal.h>
 #include <stdint.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/sysmacros.h>
+#include <sys/un.h>
 #include <sys/wait.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 enum who { R, N }; /* root, nobody */
@@ -83,6 +91,15 @@ enum op {
 	OP_LONGPATH,   /* under a new dir a: calls on relative paths of
 			* PATH_MAX-1 bytes */
 	OP_HANDLE,     /* name_to_handle_at(a), open_by_handle_at */
+	OP_MKNOD,      /* mknod(a, mode x, dev y) */
+	OP_FIFO_IO,    /* open FIFO a O_RDWR, write and read back */
+	OP_BIND,       /* bind a Unix socket to a, connect to it */
+	OP_SETXATTR,   /* setxattr(a, name b, "v" x, flags y) */
+	OP_GETXATTR,   /* getxattr(a, b): size probe, then "= value" */
+	OP_LISTXATTR,  /* listxattr(a): the names, sorted */
+	OP_RMXATTR,    /* removexattr(a, b) */
+	OP_SETACL,     /* access ACL on a: owner rw, uid x gets perm y (and
+			* the mask), group and other none */
 };
 
 struct step {
@@ -253,6 +270,76 @@ static const struct step steps[] = {
 	{R, OP_HANDLE, "w/pub/h1", NULL, 0, 0},
 	{R, OP_HANDLE, "w/pub", NULL, 0, 0},
 	{N, OP_HANDLE, "w/pub/h1", NULL, 0, 0},
+	/* 7: special files */
+	{R, OP_MKNOD, "w/fifo", NULL, S_IFIFO | 0644, 0},
+	{R, OP_LSTAT, "w/fifo", NULL, 0, 0},
+	{R, OP_FIFO_IO, "w/fifo", NULL, 0, 0},
+	{N, OP_MKNOD, "w/pub/nfifo", NULL, S_IFIFO | 0666, 0},
+	{N, OP_LSTAT, "w/pub/nfifo", NULL, 0, 0},
+	{N, OP_FIFO_IO, "w/pub/nfifo", NULL, 0, 0},
+	{N, OP_FIFO_IO, "w/fifo", NULL, 0, 0},
+	{R, OP_MKNOD, "w/null", NULL, S_IFCHR | 0666, 0x103},
+	{R, OP_LSTAT, "w/null", NULL, 0, 0},
+	{N, OP_WRITE, "w/null", "gone", 0, 0},
+	{N, OP_READ, "w/null", NULL, 0, 0},
+	{R, OP_MKNOD, "w/blk", NULL, S_IFBLK | 0600, 0x701},
+	{R, OP_LSTAT, "w/blk", NULL, 0, 0},
+	{N, OP_MKNOD, "w/pub/nchr", NULL, S_IFCHR | 0666, 0x103},
+	{N, OP_MKNOD, "w/pub/nblk", NULL, S_IFBLK | 0666, 0x701},
+	{N, OP_MKNOD, "w/pub/whiteout", NULL, S_IFCHR | 0666, 0},
+	{N, OP_MKNOD, "w/ro/nfifo", NULL, S_IFIFO | 0644, 0},
+	{N, OP_MKNOD, "w/pub/nfifo", NULL, S_IFIFO | 0644, 0},
+	{R, OP_BIND, "w/sock", NULL, 0, 0},
+	{R, OP_LSTAT, "w/sock", NULL, 0, 0},
+	{N, OP_BIND, "w/pub/nsock", NULL, 0, 0},
+	{N, OP_LSTAT, "w/pub/nsock", NULL, 0, 0},
+	{N, OP_BIND, "w/ro/nsock", NULL, 0, 0},
+	{R, OP_UNLINK, "w/sock", NULL, 0, 0},
+	{R, OP_UNLINK, "w/null", NULL, 0, 0},
+	/* 7: extended attributes */
+	{R, OP_CREATE, "w/x1", NULL, 0644, 0},
+	{R, OP_SETXATTR, "w/x1", "user.a", 1, 0},
+	{R, OP_GETXATTR, "w/x1", "user.a", 0, 0},
+	{N, OP_GETXATTR, "w/x1", "user.a", 0, 0},
+	{N, OP_SETXATTR, "w/x1", "user.b", 2, 0},
+	{R, OP_SETXATTR, "w/x1", "user.a", 3, XATTR_CREATE},
+	{R, OP_SETXATTR, "w/x1", "user.c", 3, XATTR_REPLACE},
+	{R, OP_SETXATTR, "w/x1", "user.a", 4, XATTR_REPLACE},
+	{R, OP_GETXATTR, "w/x1", "user.a", 0, 0},
+	{R, OP_SETXATTR, "w/x1", "trusted.t", 5, 0},
+	{R, OP_GETXATTR, "w/x1", "trusted.t", 0, 0},
+	{N, OP_GETXATTR, "w/x1", "trusted.t", 0, 0},
+	{N, OP_SETXATTR, "w/pub/g1", "trusted.n", 5, 0},
+	{R, OP_LISTXATTR, "w/x1", NULL, 0, 0},
+	{N, OP_LISTXATTR, "w/x1", NULL, 0, 0},
+	{N, OP_GETXATTR, "w/x1", "user.none", 0, 0},
+	{N, OP_CREATE, "w/pub/nx", NULL, 0600, 0},
+	{N, OP_SETXATTR, "w/pub/nx", "user.mine", 6, 0},
+	{N, OP_GETXATTR, "w/pub/nx", "user.mine", 0, 0},
+	{R, OP_GETXATTR, "w/pub/nx", "user.mine", 0, 0},
+	{N, OP_SETXATTR, "w/pub/nfifo", "user.f", 7, 0},
+	{N, OP_RMXATTR, "w/pub/nx", "user.mine", 0, 0},
+	{N, OP_RMXATTR, "w/pub/nx", "user.mine", 0, 0},
+	{N, OP_LISTXATTR, "w/pub/nx", NULL, 0, 0},
+	{N, OP_RMXATTR, "w/x1", "user.a", 0, 0},
+	{R, OP_RMXATTR, "w/x1", "trusted.t", 0, 0},
+	{R, OP_LISTXATTR, "w/x1", NULL, 0, 0},
+	/* 7: a POSIX ACL grants nobody what the mode does not */
+	{R, OP_CREATE, "w/acl", NULL, 0600, 0},
+	{R, OP_WRITE, "w/acl", "acl", 0, 0},
+	{N, OP_READ, "w/acl", NULL, 0, 0},
+	{N, OP_SETACL, "w/acl", NULL, 65534, 4},
+	{R, OP_SETACL, "w/acl", NULL, 65534, 4},
+	{R, OP_STAT, "w/acl", NULL, 0, 0},
+	{N, OP_READ, "w/acl", NULL, 0, 0},
+	{N, OP_WRITE, "w/acl", "no", 0, 0},
+	{R, OP_GETXATTR, "w/acl", "system.posix_acl_access", 0, 0},
+	{R, OP_CHMOD, "w/acl", NULL, 0600, 0},
+	{R, OP_GETXATTR, "w/acl", "system.posix_acl_access", 0, 0},
+	{N, OP_READ, "w/acl", NULL, 0, 0},
+	{R, OP_CHMOD, "w/acl", NULL, 0660, 0},
+	{N, OP_WRITE, "w/acl", "yes", 0, 0},
+	{R, OP_READ, "w/acl", NULL, 0, 0},
 	{N, OP_UNLINK, "w/pub", NULL, 0, 0},
 	{N, OP_RMDIR, "w/pub/n3", NULL, 0, 0},
 	{N, OP_RMDIR, "w/ro", NULL, 0, 0},
@@ -278,10 +365,130 @@ static const char *errname(int e)
 
 static void stat_text(const struct stat *st, char *out)
 {
+	int dev = S_ISCHR(st->st_mode) || S_ISBLK(st->st_mode);
+
 	/* sizes of directories are the file system's own business */
-	snprintf(out, RESULT_LEN, "ok %u %u %o %lu %lld", st->st_uid,
+	snprintf(out, RESULT_LEN, "ok %u %u %o %lu %lld%s%u:%u", st->st_uid,
 		 st->st_gid, st->st_mode, (unsigned long)st->st_nlink,
-		 S_ISDIR(st->st_mode) ? 0LL : (long long)st->st_size);
+		 S_ISDIR(st->st_mode) ? 0LL : (long long)st->st_size,
+		 dev ? " rdev " : "", dev ? major(st->st_rdev) : 0,
+		 dev ? minor(st->st_rdev) : 0);
+	if (!dev)
+		out[strlen(out) - 3] = '\0'; /* "0:0" */
+}
+
+/* A FIFO: open it both ways (Linux allows O_RDWR on a FIFO), write
+ * through it and read back: the kernel serves it, not the file
+ * system. */
+static int fifo_io(const char *path, char *out)
+{
+	char buf[8] = "";
+	int fd = open(path, O_RDWR | O_NONBLOCK), ret = 0;
+
+	if (fd < 0)
+		return -errno;
+	if (write(fd, "fifo", 4) != 4 || read(fd, buf, sizeof(buf) - 1) != 4)
+		ret = -errno;
+	else
+		snprintf(out, RESULT_LEN, "ok = %s", buf);
+	close(fd);
+	return ret;
+}
+
+/* Bind a Unix socket to path and connect a second one to it. */
+static int bind_check(const char *path)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	int s = socket(AF_UNIX, SOCK_STREAM, 0), c = -1, ret = 0;
+
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+	if (s < 0 || bind(s, (struct sockaddr *)&sa, sizeof(sa)) ||
+	    listen(s, 1))
+		ret = -errno;
+	if (!ret) {
+		c = socket(AF_UNIX, SOCK_STREAM, 0);
+		if (c < 0 || connect(c, (struct sockaddr *)&sa, sizeof(sa)))
+			ret = -errno;
+	}
+	if (c >= 0)
+		close(c);
+	if (s >= 0)
+		close(s);
+	return ret;
+}
+
+/* getxattr: first the size probe, then the value (printed in hex if
+ * it is not text). */
+static int getxattr_check(const char *path, const char *name, char *out)
+{
+	unsigned char v[64];
+	ssize_t probe = getxattr(path, name, NULL, 0), n;
+	int text = 1;
+
+	if (probe < 0)
+		return -errno;
+	n = getxattr(path, name, v, sizeof(v));
+	if (n < 0)
+		return -errno;
+	for (ssize_t i = 0; i < n; i++)
+		text &= v[i] >= ' ' && v[i] < 127;
+	n = snprintf(out, RESULT_LEN, "ok %zd = ", probe);
+	for (ssize_t i = 0;
+	     i < probe && i < (ssize_t)sizeof(v) && n < RESULT_LEN - 3; i++)
+		n += snprintf(out + n, (size_t)(RESULT_LEN - n),
+			      text ? "%c" : "%02x", v[i]);
+	return 0;
+}
+
+static int name_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* listxattr, names sorted (the order is the file system's own). */
+static int listxattr_check(const char *path, char *out)
+{
+	char list[256], *names[32];
+	ssize_t len = listxattr(path, list, sizeof(list));
+	size_t n = 0, used;
+
+	if (len < 0)
+		return -errno;
+	for (ssize_t off = 0; off < len && n < 32;
+	     off += (ssize_t)strlen(list + off) + 1)
+		names[n++] = list + off;
+	qsort(names, n, sizeof(names[0]), name_cmp);
+	used = (size_t)snprintf(out, RESULT_LEN, "ok");
+	for (size_t i = 0; i < n && used < RESULT_LEN; i++)
+		used += (size_t)snprintf(out + used, RESULT_LEN - used, " %s",
+					 names[i]);
+	return 0;
+}
+
+/* An access ACL: owner rw, user `uid` gets `perm` (and so does the
+ * mask), owning group and others nothing. Linux's xattr form: version
+ * 2, then (tag, perm, id) entries in tag order. */
+static int setacl(const char *path, uint32_t uid, uint16_t perm)
+{
+	struct {
+		uint16_t tag, perm;
+		uint32_t id;
+	} acl[5] = {
+		{0x01, 6, (uint32_t)-1},    /* ACL_USER_OBJ */
+		{0x02, perm, uid},	    /* ACL_USER */
+		{0x04, 0, (uint32_t)-1},    /* ACL_GROUP_OBJ */
+		{0x10, perm, (uint32_t)-1}, /* ACL_MASK */
+		{0x20, 0, (uint32_t)-1},    /* ACL_OTHER */
+	};
+	unsigned char value[4 + sizeof(acl)];
+	uint32_t version = 2;
+
+	memcpy(value, &version, 4);
+	memcpy(value + 4, acl, sizeof(acl));
+	return setxattr(path, "system.posix_acl_access", value, sizeof(value),
+			0) ?
+		       -errno :
+		       0;
 }
 
 /* Open a, do `what` on the fd, close. */
@@ -754,6 +961,33 @@ static void step_run(const struct step *s, char *out)
 	case OP_HANDLE:
 		ret = handle_check(s->a, out);
 		break;
+	case OP_MKNOD:
+		ret = mknod(
+			s->a, (mode_t)s->x,
+			makedev((unsigned)s->y >> 8, (unsigned)s->y & 0xff));
+		break;
+	case OP_FIFO_IO:
+		ret = fifo_io(s->a, out);
+		break;
+	case OP_BIND:
+		ret = bind_check(s->a);
+		break;
+	case OP_SETXATTR:
+		snprintf(buf, sizeof(buf), "v%ld", s->x);
+		ret = setxattr(s->a, s->b, buf, strlen(buf), (int)s->y);
+		break;
+	case OP_GETXATTR:
+		ret = getxattr_check(s->a, s->b, out);
+		break;
+	case OP_LISTXATTR:
+		ret = listxattr_check(s->a, out);
+		break;
+	case OP_RMXATTR:
+		ret = removexattr(s->a, s->b);
+		break;
+	case OP_SETACL:
+		ret = setacl(s->a, (uint32_t)s->x, (uint16_t)s->y);
+		break;
 	}
 	if (ret < 0)
 		snprintf(out, RESULT_LEN, "%s",
@@ -821,7 +1055,9 @@ static const char *op_names[] = {
 	"chown",      "lchown",	  "fchown",	"utime-now", "utime-set",
 	"utime-mnow", "access",	  "truncate",	"ftrunc-ro", "write-ro",
 	"opendir",    "dio",	  "fstat-gone", "copy-self", "exec",
-	"create-in",  "longpath", "handle",
+	"create-in",  "longpath", "handle",	"mknod",     "fifo-io",
+	"bind",	      "setxattr", "getxattr",	"listxattr", "rmxattr",
+	"setacl",
 };
 
 /* --handle-save PATH FILE: PATH's file handle into FILE. */

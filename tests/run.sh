@@ -3,7 +3,7 @@
 # print one closing line "N passed, N failed, N skipped" (CI reads it).
 # Each test program prints PASS/FAIL/SKIP lines (tests/test.h); programs
 # that are one test (difftest, the CLI round trip, the mount session
-# tests/t_mount.sh) count as one.
+# tests/t_mount.sh, the NFS export tests/t_nfs.sh) count as one.
 # Variables: UDAX_DIFFTEST_OPS (default 200000 in the first build, 50000
 # in later ones, which are the sanitizer builds), UDAX_FUZZ_RUNS; the
 # later builds also check fewer crash images per crash point
@@ -105,24 +105,30 @@ for b in "$@"; do
 			record FAIL "$tag:cli"
 		fi
 	fi
-	# the mount session: one test, skipped (exit 77) where FUSE cannot
-	# be used, never passed then
-	if [ -x "$b/udax" ] && [ -f tests/t_mount.sh ]; then
-		UDAX="$b/udax" sh tests/t_mount.sh >"$log" 2>&1
+	# the mount session and the NFS export of a mount: one test each,
+	# skipped (exit 77) where FUSE or the NFS server cannot be used,
+	# never passed then
+	for sess in "mount:mount session:t_mount.sh" "nfs:nfs export:t_nfs.sh"; do
+		name=${sess%%:*}
+		desc=${sess#*:}
+		script=tests/${desc#*:}
+		desc=${desc%%:*}
+		[ -x "$b/udax" ] && [ -f "$script" ] || continue
+		UDAX="$b/udax" sh "$script" >"$log" 2>&1
 		rc=$?
 		if [ $rc = 0 ]; then
 			tail -n 1 "$log"
-			echo "PASS mount session"
-			record PASS "$tag:mount"
+			echo "PASS $desc"
+			record PASS "$tag:$name"
 		elif [ $rc = 77 ]; then
 			grep '^SKIP' "$log"
-			record SKIP "$tag:mount"
+			record SKIP "$tag:$name"
 		else
 			grep -v '^ok' "$log" | tail -n 40
-			echo "FAIL mount session"
-			record FAIL "$tag:mount"
+			echo "FAIL $desc"
+			record FAIL "$tag:$name"
 		fi
-	fi
+	done
 	first=0
 done
 # fuzz targets, briefly (UDAX_FUZZ_RUNS executions each; by default 2000,

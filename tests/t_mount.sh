@@ -3,9 +3,10 @@
 #
 # t_mount.sh - `udax mount` end to end: a scripted session of ordinary
 # tools on a mounted image, a second user, the multi-user conformance
-# check (tests/posix_users.c, which also covers issue 14's items 1-6)
-# against tmpfs, a file handle across a remount, a clean SIGTERM, kill -9
-# of the daemon in the middle of a workload, and fsck after each.
+# check against tmpfs (tests/posix_users.c, which also covers issue 14's
+# items 1-7: special files, xattrs and an ACL, so the mount runs with
+# -o posix_acl,dev), a file handle across a remount, a clean SIGTERM,
+# kill -9 of the daemon in the middle of a workload, and fsck after each.
 #
 # Run from the repository root, as root:  sh tests/t_mount.sh
 # The tool is $UDAX (default build/udax); posix_users is looked for next
@@ -125,7 +126,7 @@ as_nobody() {
 # script, and wait until it is up. Sets $daemon. Skips the test when the
 # very first mount is not permitted here.
 mount_fg() {
-	"$UDAX" mount -f -o allow_other "$img" "$mnt" 2>"$1" &
+	"$UDAX" mount -f -o allow_other,posix_acl,dev "$img" "$mnt" 2>"$1" &
 	daemon=$!
 	# (up to 120 s: a loaded machine is slow, a failed mount exits)
 	for _ in $(seq 1200); do

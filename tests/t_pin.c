@@ -539,7 +539,7 @@ struct sworld {
 	struct udax_file *f[SFILES];
 	char *map[SFILES];
 	int pipe[SFILES][2];
-	_Atomic int stop, failed;
+	_Atomic int stop, feed_stop, failed;
 	_Atomic uint64_t pins, reads, stores, loads, ops;
 	unsigned seed;
 };
@@ -576,7 +576,7 @@ static void *feeder(void *arg)
 	char buf[4096];
 
 	memset(buf, stag(i), sizeof(buf));
-	while (!atomic_load(&w->stop))
+	while (!atomic_load(&w->feed_stop))
 		if (write(w->pipe[i][1], buf, sizeof(buf)) < 0)
 			break;
 	return NULL;
@@ -759,10 +759,13 @@ static int stress(void)
 		usleep(10 * 1000);
 	atomic_store(&w.stop, 1);
 	pthread_join(bt, NULL);
-	for (int i = 0; i < 2; i++) {
-		/* a pinner blocked in read gets the feeder's last bytes; a
-		 * feeder blocked in write is unblocked by the close */
+	/* the feeders go on until the pinners are done (one may be
+	 * blocked in a read); then a feeder blocked in write (the pipe full)
+	 * is ended by closing the read end (EPIPE) */
+	for (int i = 0; i < 2; i++)
 		pthread_join(pt[i], NULL);
+	atomic_store(&w.feed_stop, 1);
+	for (int i = 0; i < 2; i++) {
 		close(w.pipe[i][0]);
 		pthread_join(ft[i], NULL);
 	}

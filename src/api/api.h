@@ -113,9 +113,6 @@ int parent_writable_pair(struct udax_fs *fs, uint64_t a, uint64_t b,
 int inode_drop_link(struct tx *tx, struct inode *ip, int is_dir);
 
 /* What an attribute change acts on: a path (following a symlink in its
- * last name if `follow`) or, when `file` is set, an open file's inode
- * (which may have no name left). */
-/* What an attribute change acts on: a path (following a symlink in its
  * last name if `follow`) or, when `ip` is set, a held inode (an open
  * file's or a node's, which may have no name left). */
 struct setattr_target {
@@ -134,6 +131,13 @@ int setattr_begin(struct udax_fs *fs, const struct setattr_target *tgt,
 		  uint64_t *ino, const struct udax_inode **di,
 		  struct inode **ipp, struct tx **txp);
 int setattr_end(struct udax_fs *fs, struct inode *ip, struct tx *tx, int ret);
+
+/* After a chmod to `mode` of inode ino (on-media inode di, as before the
+ * change) in tx: rewrite its access ACL's owner, mask (or group) and
+ * other entries to match, as Linux's posix_acl_chmod (xattr.c). Returns
+ * 0 (also with no ACL), -ENOMEM, or xattr_set's errors. */
+int acl_chmod(struct tx *tx, uint64_t ino, const struct udax_inode *di,
+	      mode_t mode);
 
 /* For tests and tools: open a file system on an already open device
  * (e.g. the crash-emulating one), after mkfs if do_mkfs. The device is

@@ -186,6 +186,19 @@ static int make_file(struct udax_fs *fs, struct namei *nd, const void *arg,
 	return file_create(fs, nd, *(const mode_t *)arg, new_ino);
 }
 
+struct ino_mknod_args {
+	mode_t mode;
+	dev_t rdev;
+};
+
+static int make_node(struct udax_fs *fs, struct namei *nd, const void *arg,
+		     uint64_t *new_ino)
+{
+	const struct ino_mknod_args *a = arg;
+
+	return ns_mknod(fs, nd, a->mode, a->rdev, new_ino);
+}
+
 int udax_ino_mkdir(struct udax_ino *dir, const char *name, mode_t mode,
 		   struct udax_ino **held, struct udax_ino_attr *attr)
 {
@@ -208,6 +221,21 @@ int udax_ino_create(struct udax_ino *dir, const char *name, mode_t mode,
 		    struct udax_ino **held, struct udax_ino_attr *attr)
 {
 	return ino_make(dir, name, make_file, &mode, held, attr);
+}
+
+int udax_ino_mknod(struct udax_ino *dir, const char *name, mode_t mode,
+		   dev_t rdev, struct udax_ino **held,
+		   struct udax_ino_attr *attr)
+{
+	struct ino_mknod_args a = {mode, rdev};
+	/* mknod(2) judges the type before the name, as udax_mknod */
+	int ret = ns_mknod_type_check(mode, rdev);
+
+	if (ret) {
+		*held = NULL;
+		return ret;
+	}
+	return ino_make(dir, name, make_node, &a, held, attr);
 }
 
 int udax_ino_link(struct udax_ino *h, struct udax_ino *dir, const char *name,

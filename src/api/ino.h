@@ -84,6 +84,13 @@ int udax_ino_symlink(struct udax_ino *dir, const char *name, const char *target,
 		     struct udax_ino **held, struct udax_ino_attr *attr);
 int udax_ino_create(struct udax_ino *dir, const char *name, mode_t mode,
 		    struct udax_ino **held, struct udax_ino_attr *attr);
+/* Make a FIFO, a socket, a character or block device (rdev) or a regular
+ * file named name in held directory dir, and hold it: as udax_mknod
+ * (the type checked first; device nodes for uid 0 only), and -EEXIST
+ * when the name exists. attr may be NULL. */
+int udax_ino_mknod(struct udax_ino *dir, const char *name, mode_t mode,
+		   dev_t rdev, struct udax_ino **held,
+		   struct udax_ino_attr *attr);
 
 /* A new name for held inode h (not a directory) in held directory dir, as
  * udax_link; attr (may be NULL) gets h's attributes after. */
@@ -104,6 +111,18 @@ ssize_t udax_ino_readlink(struct udax_ino *h, char *buf, size_t size);
 int udax_ino_chmod(struct udax_ino *h, mode_t mode);
 int udax_ino_chown(struct udax_ino *h, uid_t uid, gid_t gid);
 int udax_ino_utimens(struct udax_ino *h, const struct timespec times[2]);
+
+/* The extended attributes of a held inode, as udax_fsetxattr,
+ * udax_fgetxattr, udax_flistxattr and udax_fremovexattr (src/api/xattr.c):
+ * the namespaces' rules for the calling thread's credentials, size 0
+ * asks for the length (the size probe a FUSE server answers), -ERANGE
+ * when size is too small. */
+int udax_ino_setxattr(struct udax_ino *h, const char *name, const void *value,
+		      size_t size, int flags);
+ssize_t udax_ino_getxattr(struct udax_ino *h, const char *name, void *value,
+			  size_t size);
+ssize_t udax_ino_listxattr(struct udax_ino *h, char *list, size_t size);
+int udax_ino_removexattr(struct udax_ino *h, const char *name);
 
 /* A file handle on a held inode (a regular file, or a directory O_RDONLY),
  * for its data calls (udax_pread, udax_pwrite, udax_ftruncate, ...),

@@ -624,6 +624,10 @@ static int chmod_common(struct udax_fs *fs, const struct setattr_target *tgt,
 	if (cred_current()->uid != 0 && !S_ISDIR(di->mode) &&
 	    !cred_in_group(cred_current(), di->gid))
 		mode &= ~(mode_t)S_ISGID;
+	/* an access ACL follows the mode, in the same transaction */
+	ret = acl_chmod(tx, ino, di, mode);
+	if (ret)
+		return setattr_end(fs, ip, tx, ret);
 	w = inode_w(tx, ino);
 	if (!w)
 		return setattr_end(fs, ip, tx, tx->failed);

@@ -12,9 +12,15 @@
  *   security.*  anyone reads; only uid 0 writes (the default of Linux's
  *               capability module)
  *   system.posix_acl_access, system.posix_acl_default
- *               opaque values after a check of their header; the owner
- *               (or uid 0) sets them; a default ACL only on a directory;
- *               none on a symlink (EOPNOTSUPP)
+ *               stored as they come after a check of their entries; the
+ *               owner (or uid 0) sets them; a default ACL only on a
+ *               directory; none on a symlink (EOPNOTSUPP). An access ACL
+ *               and the mode stay in step, as in Linux's file systems:
+ *               setting one sets the mode's permission bits from it (and
+ *               one that says no more than the mode is not kept), and a
+ *               chmod rewrites its owner, mask (or group) and other
+ *               entries (acl_chmod). udax does not enforce ACLs itself:
+ *               the kernel does, over udax mount -o posix_acl.
  * Anything else is EOPNOTSUPP, as is every call on an image made
  * without the XATTR feature (listing gives an empty list there).
  *
@@ -29,6 +35,7 @@
 #include <unistd.h>
 
 #include "api.h"
+#include "ino.h"
 
 enum xattr_ns {
 	NS_USER,
@@ -129,6 +136,153 @@ static int has_xattr(struct udax_fs *fs)
 	return (fs->sb.feat_ro_compat & UDAX_FEAT_RO_COMPAT_XATTR) != 0;
 }
 
+/* ACL entry tags (Linux's ACL_USER_OBJ ... ACL_OTHER) */
+#define ACL_TAG_USER_OBJ 0x01
+#define ACL_TAG_USER 0x02
+#define ACL_TAG_GROUP_OBJ 0x04
+#define ACL_TAG_GROUP 0x08
+#define ACL_TAG_MASK 0x10
+#define ACL_TAG_OTHER 0x20
+#define ACL_ENTRY_SIZE 8
+
+static unsigned acl_tag(const uint8_t *e)
+{
+	return (unsigned)e[0] | (unsigned)e[1] << 8;
+}
+
+/* The permission bits an access ACL (checked by acl_check) gives the
+ * mode, as Linux's posix_acl_equiv_mode: owner from the owner entry,
+ * group from the mask entry if there is one (else the group entry),
+ * other from the other entry. Returns 1 if the ACL says no more than
+ * those bits (only those three entries: it need not be kept), 0 if it
+ * must be kept, -EINVAL if an entry is unknown or one of the three is
+ * missing. */
+static int acl_mode(const uint8_t *value, size_t size, mode_t *bits)
+{
+	unsigned user = 8, group = 8, mask = 8, other = 8;
+	int equiv = 1;
+
+	for (size_t off = 4; off + ACL_ENTRY_SIZE <= size;
+	     off += ACL_ENTRY_SIZE) {
+		unsigned perm = value[off + 2] & 7;
+		switch (acl_tag(value + off)) {
+		case ACL_TAG_USER_OBJ:
+			user = perm;
+			break;
+		case ACL_TAG_GROUP_OBJ:
+			group = perm;
+			break;
+		case ACL_TAG_MASK:
+			mask = perm;
+			equiv = 0;
+			break;
+		case ACL_TAG_OTHER:
+			other = perm;
+			break;
+		case ACL_TAG_USER:
+		case ACL_TAG_GROUP:
+			equiv = 0;
+			break;
+		default:
+			return -EINVAL;
+		}
+	}
+	if (user == 8 || group == 8 || other == 8)
+		return -EINVAL;
+	*bits = (mode_t)(user << 6 | (mask != 8 ? mask : group) << 3 | other);
+	return equiv;
+}
+
+/* Set an access ACL (value, size checked by acl_check) on inode ino in
+ * tx: one without entries removes it; the mode's permission bits follow
+ * it, set-group-ID drops for a
+ * caller outside the file's group (Linux's posix_acl_update_mode), and
+ * an ACL the mode says whole is removed rather than kept. */
+static int acl_access_set(struct tx *tx, uint64_t ino,
+			  const struct udax_inode *di, const char *name,
+			  size_t nlen, const void *value, size_t size,
+			  int flags)
+{
+	const struct cred *c = cred_current();
+	struct udax_inode *w;
+	mode_t bits = 0, mode;
+	int equiv = acl_mode(value, size, &bits), ret;
+
+	/* no entries: Linux reads that as no ACL, and removes it */
+	if (size == 4) {
+		ret = xattr_set(tx, ino, name, nlen, NULL, 0, XATTR_SET_REMOVE);
+		return ret == -ENODATA ? 0 : ret;
+	}
+	if (equiv < 0)
+		return equiv;
+	mode = (di->mode & ~(mode_t)0777) | bits;
+	if (c->uid != 0 && !cred_in_group(c, di->gid))
+		mode &= ~(mode_t)S_ISGID;
+	if (equiv) {
+		ret = xattr_set(tx, ino, name, nlen, NULL, 0, XATTR_SET_REMOVE);
+		ret = ret == -ENODATA ? 0 : ret;
+	} else {
+		ret = xattr_set(tx, ino, name, nlen, value, size, flags);
+	}
+	if (ret)
+		return ret;
+	w = inode_w(tx, ino);
+	if (!w)
+		return tx->failed;
+	w->mode = (uint16_t)mode;
+	w->ctime_ns = fs_now_ns();
+	return 0;
+}
+
+int acl_chmod(struct tx *tx, uint64_t ino, const struct udax_inode *di,
+	      mode_t mode)
+{
+	static const char name[] = "system.posix_acl_access";
+	size_t nlen = sizeof(name) - 1;
+	int has_mask = 0, ret;
+	uint8_t *acl;
+	ssize_t len;
+
+	if (!has_xattr(tx->fs))
+		return 0;
+	len = xattr_get(tx->fs, di, name, nlen, NULL, 0);
+	if (len == -ENODATA)
+		return 0; /* no ACL: the mode is all there is */
+	if (len < 0)
+		return (int)len;
+	acl = malloc((size_t)len ? (size_t)len : 1);
+	if (!acl)
+		return -ENOMEM;
+	len = xattr_get(tx->fs, di, name, nlen, acl, (size_t)len);
+	ret = len < 0 ? (int)len : acl_check(acl, (size_t)len);
+	if (ret)
+		goto free_acl;
+	for (size_t off = 4; off + ACL_ENTRY_SIZE <= (size_t)len;
+	     off += ACL_ENTRY_SIZE)
+		has_mask |= acl_tag(acl + off) == ACL_TAG_MASK;
+	/* as Linux's __posix_acl_chmod: the group bits go to the mask if
+	 * there is one, else to the group entry */
+	for (size_t off = 4; off + ACL_ENTRY_SIZE <= (size_t)len;
+	     off += ACL_ENTRY_SIZE) {
+		unsigned tag = acl_tag(acl + off), perm = 8;
+		if (tag == ACL_TAG_USER_OBJ)
+			perm = (mode >> 6) & 7;
+		else if (tag == (has_mask ? ACL_TAG_MASK : ACL_TAG_GROUP_OBJ))
+			perm = (mode >> 3) & 7;
+		else if (tag == ACL_TAG_OTHER)
+			perm = mode & 7;
+		if (perm != 8) {
+			acl[off + 2] = (uint8_t)perm;
+			acl[off + 3] = 0;
+		}
+	}
+	ret = xattr_set(tx, ino, name, nlen, acl, (size_t)len,
+			XATTR_SET_REPLACE);
+free_acl:
+	free(acl);
+	return ret;
+}
+
 /* setxattr (XATTR_CREATE, XATTR_REPLACE in `xflags`) and removexattr
  * (remove = 1, value NULL). */
 static int xattr_change(struct udax_fs *fs, const struct setattr_target *tgt,
@@ -174,7 +328,13 @@ static int xattr_change(struct udax_fs *fs, const struct setattr_target *tgt,
 	if (!ret && !(flags & XATTR_SET_REMOVE) &&
 	    (ns == NS_ACL_ACCESS || ns == NS_ACL_DEFAULT))
 		ret = acl_check(value, size);
-	if (!ret)
+	if (ret)
+		return setattr_end(fs, ip, tx, ret);
+	/* an access ACL carries the mode with it */
+	if (ns == NS_ACL_ACCESS && !(flags & XATTR_SET_REMOVE))
+		ret = acl_access_set(tx, ino, di, name, nlen, value, size,
+				     flags);
+	else
 		ret = xattr_set(tx, ino, name, nlen, value, size, flags);
 	return setattr_end(fs, ip, tx, ret);
 }
@@ -377,5 +537,33 @@ int udax_fremovexattr(struct udax_file *f, const char *name)
 	if (!f)
 		return -EBADF;
 	return xattr_change(f->fs, &(struct setattr_target){NULL, 0, f->ip},
+			    name, NULL, 0, 0, 1);
+}
+
+/* The calls by inode of ino.h: as those on an open file. */
+
+int udax_ino_setxattr(struct udax_ino *h, const char *name, const void *value,
+		      size_t size, int flags)
+{
+	return xattr_change(h->fs, &(struct setattr_target){NULL, 0, h->ip},
+			    name, value, size, flags, 0);
+}
+
+ssize_t udax_ino_getxattr(struct udax_ino *h, const char *name, void *value,
+			  size_t size)
+{
+	return xattr_read(h->fs, &(struct setattr_target){NULL, 0, h->ip}, name,
+			  value, size);
+}
+
+ssize_t udax_ino_listxattr(struct udax_ino *h, char *list, size_t size)
+{
+	return xattr_list_names(h->fs, &(struct setattr_target){NULL, 0, h->ip},
+				list, size);
+}
+
+int udax_ino_removexattr(struct udax_ino *h, const char *name)
+{
+	return xattr_change(h->fs, &(struct setattr_target){NULL, 0, h->ip},
 			    name, NULL, 0, 0, 1);
 }

@@ -61,7 +61,7 @@ static int mount_opt_string(const struct mount_opts *o, const char *image,
 int mount_serve(const struct mount_opts *o)
 {
 	struct udax_open_opts oo = {.read_only = o->read_only};
-	struct mount m = {.read_only = o->read_only};
+	struct mount m = {.read_only = o->read_only, .posix_acl = o->posix_acl};
 	char image[PATH_MAX], opts[3 * PATH_MAX];
 	struct fuse_args args = FUSE_ARGS_INIT(0, NULL);
 	struct fuse_loop_config *loop;

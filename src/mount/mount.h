@@ -37,6 +37,8 @@ struct mount_opts {
 	int read_only;	       /* 1: -o ro */
 	int allow_other;       /* 1: -o allow_other (users other than the
 			    * mounter may enter) */
+	int posix_acl;	       /* 1: -o posix_acl (the kernel enforces the
+				* ACLs udax stores; FUSE_CAP_POSIX_ACL) */
 	const char *fuse_opts; /* other -o options for libfuse, comma
 				* separated, or NULL */
 };
@@ -78,6 +80,7 @@ struct mount {
 	struct udax_fs *fs;
 	struct fuse_session *se; /* set before serving; for invalidations */
 	int read_only;
+	int posix_acl;		   /* ask the kernel for FUSE_CAP_POSIX_ACL */
 	pthread_mutex_t lock;	   /* guards the node table */
 	struct mount_node **table; /* hash chains by inode number */
 	size_t table_size;	   /* power of two */

@@ -304,6 +304,13 @@ static void op_init(void *userdata, struct fuse_conn_info *conn)
 	/* file handles: "." and ".." are looked up by number (op_lookup) */
 	if (conn->capable & FUSE_CAP_EXPORT_SUPPORT)
 		conn->want |= FUSE_CAP_EXPORT_SUPPORT;
+	/* -o posix_acl: the kernel reads the ACLs through getxattr, keeps
+	 * them cached and enforces them (it implies default_permissions,
+	 * which every udax mount has anyway); the library keeps an access
+	 * ACL and the mode in step */
+	struct mount *m = userdata;
+	if (m->posix_acl && (conn->capable & FUSE_CAP_POSIX_ACL))
+		conn->want |= FUSE_CAP_POSIX_ACL;
 	/* a symlink's target never changes: the kernel may keep it */
 	if (conn->capable & FUSE_CAP_CACHE_SYMLINKS)
 		conn->want |= FUSE_CAP_CACHE_SYMLINKS;
@@ -473,15 +480,15 @@ static void op_readlink(fuse_req_t req, fuse_ino_t ino)
 	fuse_reply_readlink(req, buf);
 }
 
-/* What makes a new inode under a directory node: mkdir, symlink or
- * create. */
-enum make_kind { MAKE_DIR, MAKE_SYMLINK, MAKE_FILE };
+/* What makes a new inode under a directory node: mkdir, symlink, create
+ * or mknod. */
+enum make_kind { MAKE_DIR, MAKE_SYMLINK, MAKE_FILE, MAKE_NODE };
 
 /* Make `name` in parent and reply with its entry (create: with the
  * open file too). */
 static void make_and_reply(fuse_req_t req, fuse_ino_t parent, const char *name,
-			   enum make_kind kind, mode_t mode, const char *target,
-			   struct fuse_file_info *fi)
+			   enum make_kind kind, mode_t mode, dev_t rdev,
+			   const char *target, struct fuse_file_info *fi)
 {
 	struct mount *m = mount_cred(req);
 	struct udax_ino_attr attr;
@@ -494,6 +501,8 @@ static void make_and_reply(fuse_req_t req, fuse_ino_t parent, const char *name,
 		ret = udax_ino_mkdir(dir->held, name, mode, &held, &attr);
 	else if (kind == MAKE_SYMLINK)
 		ret = udax_ino_symlink(dir->held, name, target, &held, &attr);
+	else if (kind == MAKE_NODE)
+		ret = udax_ino_mknod(dir->held, name, mode, rdev, &held, &attr);
 	else
 		ret = udax_ino_create(dir->held, name, mode, &held, &attr);
 	if (ret) {
@@ -524,29 +533,25 @@ static void make_and_reply(fuse_req_t req, fuse_ino_t parent, const char *name,
 	fuse_reply_create(req, &e, fi);
 }
 
+/* FIFOs, sockets, device nodes and regular files (mknod(2) as the
+ * kernel passes it on: the kernel serves the special ones itself, and
+ * never sends an open for them). */
 static void op_mknod(fuse_req_t req, fuse_ino_t parent, const char *name,
 		     mode_t mode, dev_t rdev)
 {
-	/* udax holds regular files, directories and symlinks: FIFOs,
-	 * sockets and device nodes come with the library's special files
-	 * (a udax_ino_mknod beside udax_ino_create, made here) */
-	if (!S_ISREG(mode)) {
-		fuse_reply_err(req, EPERM);
-		return;
-	}
-	make_and_reply(req, parent, name, MAKE_FILE, mode, NULL, NULL);
+	make_and_reply(req, parent, name, MAKE_NODE, mode, rdev, NULL, NULL);
 }
 
 static void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name,
 		     mode_t mode)
 {
-	make_and_reply(req, parent, name, MAKE_DIR, mode, NULL, NULL);
+	make_and_reply(req, parent, name, MAKE_DIR, mode, 0, NULL, NULL);
 }
 
 static void op_symlink(fuse_req_t req, const char *target, fuse_ino_t parent,
 		       const char *name)
 {
-	make_and_reply(req, parent, name, MAKE_SYMLINK, 0, target, NULL);
+	make_and_reply(req, parent, name, MAKE_SYMLINK, 0, 0, target, NULL);
 }
 
 static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
@@ -554,7 +559,7 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 {
 	/* the kernel sends create only for a name it found absent, holding
 	 * the directory locked: a new file, opened whatever its mode says */
-	make_and_reply(req, parent, name, MAKE_FILE, mode, NULL, fi);
+	make_and_reply(req, parent, name, MAKE_FILE, mode, 0, NULL, fi);
 }
 
 static void remove_and_reply(fuse_req_t req, fuse_ino_t parent,
@@ -661,6 +666,74 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
 	if (done > 0 && (fi->flags & O_DIRECT))
 		mount_inval(m, ino, off, done);
 	fuse_reply_write(req, (size_t)done);
+}
+
+/* ---- extended attributes ---- */
+
+/* Answer a getxattr or listxattr that read `got` bytes (or failed) into
+ * buf: a size probe (size 0) is answered with the length, as FUSE asks
+ * before it reads. */
+static void reply_xattr(fuse_req_t req, const char *buf, size_t size,
+			ssize_t got)
+{
+	if (got < 0)
+		fuse_reply_err(req, (int)-got);
+	else if (size == 0)
+		fuse_reply_xattr(req, (size_t)got);
+	else
+		fuse_reply_buf(req, buf, (size_t)got);
+}
+
+static void op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
+			const char *value, size_t size, int flags)
+{
+	struct mount *m = mount_cred(req);
+	struct mount_node *n;
+
+	NODE_OR_REPLY(n, m, req, ino);
+	/* an access ACL may have changed the mode: the kernel drops its
+	 * cached attributes and ACLs of the inode itself (posix_acl) */
+	reply_result(req, udax_ino_setxattr(n->held, name, value, size, flags));
+}
+
+/* getxattr of `name`, or listxattr (name NULL), into a buffer of the
+ * size the kernel asked for (none for a size probe). */
+static void xattr_read_and_reply(fuse_req_t req, fuse_ino_t ino,
+				 const char *name, size_t size)
+{
+	struct mount *m = mount_cred(req);
+	struct mount_node *n;
+	char *buf = NULL;
+
+	NODE_OR_REPLY(n, m, req, ino);
+	if (size && !(buf = malloc(size))) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	reply_xattr(req, buf, size,
+		    name ? udax_ino_getxattr(n->held, name, buf, size) :
+			   udax_ino_listxattr(n->held, buf, size));
+	free(buf);
+}
+
+static void op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
+			size_t size)
+{
+	xattr_read_and_reply(req, ino, name, size);
+}
+
+static void op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
+{
+	xattr_read_and_reply(req, ino, NULL, size);
+}
+
+static void op_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
+{
+	struct mount *m = mount_cred(req);
+	struct mount_node *n;
+
+	NODE_OR_REPLY(n, m, req, ino);
+	reply_result(req, udax_ino_removexattr(n->held, name));
 }
 
 static void op_statfs(fuse_req_t req, fuse_ino_t ino)
@@ -897,6 +970,10 @@ const struct fuse_lowlevel_ops mount_ops = {
 	.fsyncdir = op_fsyncdir,
 	.create = op_create,
 	.fallocate = op_fallocate,
+	.setxattr = op_setxattr,
+	.getxattr = op_getxattr,
+	.listxattr = op_listxattr,
+	.removexattr = op_removexattr,
 	.copy_file_range = op_copy_file_range,
 	.lseek = op_lseek,
 };

@@ -32,6 +32,8 @@ static void mount_usage(void)
 	       "(let other users\n"
 	       "                    in; permissions are checked for each "
 	       "caller),\n"
+	       "                    posix_acl (the kernel enforces POSIX "
+	       "ACLs),\n"
 	       "                    others are passed to libfuse (see "
 	       "mount.fuse3(8))\n"
 	       "      --help        display this help and exit\n\n"
@@ -40,7 +42,8 @@ static void mount_usage(void)
 	       "2 usage error.\n");
 }
 
-/* Add the options of one -o list: ro, rw and allow_other are udax's,
+/* Add the options of one -o list: ro, rw, allow_other and posix_acl are
+ * udax's,
  * the rest go to libfuse in *rest. Returns 0 or -ENOMEM. */
 static int mount_parse_opts(const char *list, struct mount_opts *o, char **rest)
 {
@@ -56,6 +59,8 @@ static int mount_parse_opts(const char *list, struct mount_opts *o, char **rest)
 			o->read_only = 0;
 		} else if (!strcmp(opt, "allow_other")) {
 			o->allow_other = 1;
+		} else if (!strcmp(opt, "posix_acl")) {
+			o->posix_acl = 1;
 		} else {
 			size_t old = *rest ? strlen(*rest) : 0;
 			char *grown = realloc(*rest, old + strlen(opt) + 2);
