@@ -488,41 +488,10 @@ static void *breaker(void *arg)
 {
 	struct world *w = arg;
 	unsigned s = w->seed ^ 0x5bd1e995u;
-	static __thread char buf[64 * KIB];
 
 	while (!atomic_load(&w->stop) && !atomic_load(&w->failed)) {
-		int ret = 0, i = (int)(rand_r(&s) % NFILES);
-		off_t size = fsize(w->f[i]);
-		off_t a = (off_t)(rand_r(&s) % FILE_MAX);
-		off_t n = (off_t)(1 + rand_r(&s) % (128 * KIB));
-		switch (rand_r(&s) % 4) {
-		case 0:
-			ret = udax_ftruncate(w->f[i], a);
-			break;
-		case 1:
-			ret = udax_fallocate(w->f[i],
-					     FALLOC_FL_PUNCH_HOLE |
-						     FALLOC_FL_KEEP_SIZE,
-					     a, n);
-			break;
-		case 2:
-			ret = udax_fallocate(w->f[i],
-					     FALLOC_FL_ZERO_RANGE |
-						     FALLOC_FL_KEEP_SIZE,
-					     a, n);
-			break;
-		default:
-			/* extend: the pinners stay inside the size */
-			memset(buf, tag(i), sizeof(buf));
-			if (size < FILE_MAX) {
-				ssize_t r = udax_pwrite(
-					w->f[i], buf,
-					(size_t)(n < 64 * KIB ? n : 64 * KIB),
-					size);
-				ret = r < 0 ? (int)r : 0;
-			}
-			break;
-		}
+		int i = (int)(rand_r(&s) % NFILES);
+		int ret = layout_change(w->f[i], &s, FILE_MAX, tag(i));
 		if (ret == -EBUSY)
 			atomic_fetch_add(&w->busy, 1);
 		else if (ret && ret != -ENOSPC)

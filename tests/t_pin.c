@@ -654,40 +654,10 @@ static void *sbreaker(void *arg)
 {
 	struct sworld *w = arg;
 	unsigned s = w->seed ^ 0x9e3779b9u;
-	static __thread char buf[64 * 1024];
 
 	while (!atomic_load(&w->stop) && !atomic_load(&w->failed)) {
-		int ret = 0, i = (int)(rand_r(&s) % SFILES);
-		off_t size = sfsize(w->f[i]);
-		off_t a = (off_t)(rand_r(&s) % SMAX);
-		off_t n = (off_t)(1 + rand_r(&s) % (128 * 1024));
-		switch (rand_r(&s) % 4) {
-		case 0:
-			ret = udax_ftruncate(w->f[i], a);
-			break;
-		case 1:
-			ret = udax_fallocate(w->f[i],
-					     FALLOC_FL_PUNCH_HOLE |
-						     FALLOC_FL_KEEP_SIZE,
-					     a, n);
-			break;
-		case 2:
-			ret = udax_fallocate(w->f[i],
-					     FALLOC_FL_ZERO_RANGE |
-						     FALLOC_FL_KEEP_SIZE,
-					     a, n);
-			break;
-		default:
-			memset(buf, stag(i), sizeof(buf));
-			if (size < SMAX) {
-				ssize_t r = udax_pwrite(
-					w->f[i], buf,
-					(size_t)(n < 64 * 1024 ? n : 64 * 1024),
-					size);
-				ret = r < 0 ? (int)r : 0;
-			}
-			break;
-		}
+		int i = (int)(rand_r(&s) % SFILES);
+		int ret = layout_change(w->f[i], &s, SMAX, stag(i));
 		if (ret && ret != -ENOSPC) {
 			fprintf(stderr, "# breaker: %s\n", strerror(-ret));
 			atomic_store(&w->failed, 1);

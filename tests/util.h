@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -99,6 +100,39 @@ static inline size_t file_count_byte(struct udax_file *f, size_t n, int c)
 			same += cb_buf[i] == c;
 	}
 	return same;
+}
+
+/* One random change of a file's layout, as a pin's stress tests make it
+ * beside the pinners: truncate to [0, max), punch or zero up to 128 KiB
+ * in [0, max), or extend by up to 64 KiB of byte c (only ever at the end,
+ * so that ranges inside the size stay the pinners'). Returns 0 or the
+ * call's negative errno. */
+static inline int layout_change(struct udax_file *f, unsigned *seed, off_t max,
+				int c)
+{
+	static __thread char buf[64 * 1024];
+	struct stat st;
+	off_t a = (off_t)(rand_r(seed) % (unsigned)max);
+	off_t n = (off_t)(1 + rand_r(seed) % (128 * 1024));
+	ssize_t r;
+
+	switch (rand_r(seed) % 4) {
+	case 0:
+		return udax_ftruncate(f, a);
+	case 1:
+		return udax_fallocate(
+			f, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, a, n);
+	case 2:
+		return udax_fallocate(
+			f, FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE, a, n);
+	default:
+		if (udax_fstat(f, &st) || st.st_size >= max)
+			return 0;
+		memset(buf, c, sizeof(buf));
+		r = udax_pwrite(f, buf, (size_t)(n < 64 * 1024 ? n : 64 * 1024),
+				st.st_size);
+		return r < 0 ? (int)r : 0;
+	}
 }
 
 #endif /* UDAX_TEST_UTIL_H */
