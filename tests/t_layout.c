@@ -48,38 +48,6 @@ static int64_t now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* A file of n bytes of c. */
-static struct udax_file *mkfile(struct udax_fs *fs, const char *path, size_t n,
-				int c)
-{
-	static char buf[64 * KIB];
-	struct udax_file *f;
-
-	if (udax_file_open(fs, path, O_CREAT | O_RDWR | O_TRUNC, 0644, &f))
-		return NULL;
-	memset(buf, c, sizeof(buf));
-	for (size_t o = 0; o < n; o += sizeof(buf))
-		if (udax_pwrite(f, buf,
-				n - o < sizeof(buf) ? n - o : sizeof(buf),
-				(off_t)o) < 0)
-			break;
-	return f;
-}
-
-/* Bytes of [0, n) of f that are c. */
-static size_t count_byte(struct udax_file *f, size_t n, int c)
-{
-	static char buf[64 * KIB];
-	size_t same = 0;
-
-	for (size_t o = 0; o < n; o += sizeof(buf)) {
-		ssize_t r = udax_pread(f, buf, sizeof(buf), (off_t)o);
-		for (ssize_t i = 0; i < r; i++)
-			same += buf[i] == c;
-	}
-	return same;
-}
-
 static off_t fsize(struct udax_file *f)
 {
 	struct stat st;
@@ -104,7 +72,7 @@ static int lease_expired(void)
 	int64_t t0;
 
 	CHECK_EQ(udax_open_memory(&fs, 16 * MIB), 0);
-	CHECK((x = mkfile(fs, "/x", MIB, 'x')) != NULL);
+	CHECK((x = file_of_byte(fs, "/x", MIB, 'x')) != NULL);
 	recalls = 0;
 	CHECK_EQ(pin_range(x->ip, 0, 64 * KIB, UDAX_PIN_LONGTERM, &o, &pin), 0);
 	/* past the pin: no recall, no wait */
@@ -123,7 +91,7 @@ static int lease_expired(void)
 	CHECK_EQ(recalls, 4);
 	CHECK_EQ(atomic_load(&fs->layout.expired), 4);
 	CHECK_EQ(fsize(x), 512 * KIB);
-	CHECK_EQ(count_byte(x, 512 * KIB, 'x'), 512 * KIB);
+	CHECK_EQ(file_count_byte(x, 512 * KIB, 'x'), 512 * KIB);
 	/* a punch beside it is not held up */
 	CHECK_EQ(udax_fallocate(x, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
 				64 * KIB, 4 * KIB),
@@ -182,7 +150,7 @@ static int lease_recall(void)
 		struct udax_pin_opts o = {.recall = recall_release,
 					  .arg = &l,
 					  .deadline_ms = 60 * 1000};
-		CHECK((x = mkfile(fs, "/x", MIB, 'x')) != NULL);
+		CHECK((x = file_of_byte(fs, "/x", MIB, 'x')) != NULL);
 		recalls = 0;
 		CHECK_EQ(
 			pin_range(x->ip, 0, MIB, UDAX_PIN_LONGTERM, &o, &l.pin),
@@ -227,7 +195,7 @@ static int short_wait(void)
 	int64_t t0;
 
 	CHECK_EQ(udax_open_memory(&fs, 16 * MIB), 0);
-	CHECK((x = mkfile(fs, "/x", MIB, 'x')) != NULL);
+	CHECK((x = file_of_byte(fs, "/x", MIB, 'x')) != NULL);
 	/* a short-term pin held too long: the break gives up */
 	setenv("UDAX_PIN_WAIT_MS", "150", 1);
 	CHECK_EQ(pin_range(x->ip, 256 * KIB, 4 * KIB, 0, NULL, &h.pin), 0);
@@ -263,7 +231,7 @@ static int close_wait(void)
 	CHECK_EQ(udax_info(fs, &before), 0);
 	/* a pin keeps the unlinked, closed file and its blocks, until it
 	 * goes */
-	CHECK((x = mkfile(fs, "/x", MIB, 'x')) != NULL);
+	CHECK((x = file_of_byte(fs, "/x", MIB, 'x')) != NULL);
 	CHECK_EQ(pin_range(x->ip, 0, MIB, 0, NULL, &pin), 0);
 	CHECK_EQ(udax_file_close(&x), 0);
 	CHECK_EQ(udax_unlink(fs, "/x"), 0);
@@ -277,7 +245,7 @@ static int close_wait(void)
 	CHECK_EQ(udax_info(fs, &after), 0);
 	CHECK_EQ(after.free_blocks, before.free_blocks);
 	/* close refuses, or waits for the last pin */
-	CHECK((x = mkfile(fs, "/y", MIB, 'y')) != NULL);
+	CHECK((x = file_of_byte(fs, "/y", MIB, 'y')) != NULL);
 	CHECK_EQ(pin_range(x->ip, 0, MIB, 0, NULL, &h.pin), 0);
 	CHECK_EQ(udax_file_close(&x), 0);
 	CHECK_EQ(udax_close(&fs), -EBUSY);
@@ -529,7 +497,8 @@ static int threads(void)
 	for (int i = 0; i < NFILES; i++) {
 		char path[16];
 		snprintf(path, sizeof(path), "/f%d", i);
-		CHECK((w.f[i] = mkfile(w.fs, path, 64 * KIB, tag(i))) != NULL);
+		CHECK((w.f[i] = file_of_byte(w.fs, path, 64 * KIB, tag(i))) !=
+		      NULL);
 	}
 	/* a full device, so that freed blocks are soon another file's */
 	struct udax_info info;
