@@ -209,8 +209,28 @@ static int short_wait(void)
 	CHECK_EQ(udax_ftruncate(x, 0), 0);
 	CHECK_EQ(atomic_load(&h.released), 1);
 	pthread_join(thr, NULL);
-	unsetenv("UDAX_PIN_WAIT_MS");
 	CHECK_EQ(fsize(x), 0);
+	/* a pin on the page that will hold the new end (or holds the old
+	 * one, growing): its rest is zeroed in place, so the size change
+	 * waits for the pin too, though the page keeps its block */
+	CHECK_EQ(udax_pwrite(x, "xxxxxxxx", 8, 2 * 4096 - 8), 8);
+	setenv("UDAX_PIN_WAIT_MS", "100", 1);
+	CHECK_EQ(pin_range(x->ip, 4096, 4096, 0, NULL, &h.pin), 0);
+	CHECK_EQ(udax_ftruncate(x, 4096 + 100), -EBUSY);
+	CHECK_EQ(fsize(x), 2 * 4096);
+	CHECK_EQ(udax_unpin(&h.pin), 0);
+	CHECK_EQ(udax_ftruncate(x, 4096 + 100), 0);
+	CHECK_EQ(pin_range(x->ip, 4096, 4096, 0, NULL, &h.pin), 0);
+	CHECK_EQ(udax_ftruncate(x, 3 * 4096), -EBUSY);
+	CHECK_EQ(fsize(x), 4096 + 100);
+	CHECK_EQ(udax_unpin(&h.pin), 0);
+	CHECK_EQ(udax_ftruncate(x, 3 * 4096), 0);
+	/* pins below a page boundary: no wait */
+	CHECK_EQ(pin_range(x->ip, 0, 4096, 0, NULL, &h.pin), 0);
+	CHECK_EQ(udax_ftruncate(x, 4096), 0);
+	CHECK_EQ(udax_ftruncate(x, 2 * 4096), 0);
+	CHECK_EQ(udax_unpin(&h.pin), 0);
+	unsetenv("UDAX_PIN_WAIT_MS");
 	CHECK_EQ(udax_file_close(&x), 0);
 	CHECK_EQ(udax_close(&fs), 0);
 	return T_PASS;

@@ -766,6 +766,41 @@ out:
 	return (off_t)ret;
 }
 
+/* The break of a size change from the file's size to length, under
+ * ip->lock held exclusively: mapped pages and pins past the new end go
+ * before their blocks, and the pins of the page holding the lower of the
+ * two ends are waited for too, because the rest of that page is zeroed in
+ * place (as the kernel's truncate waits for every DAX page reference);
+ * that page keeps its block, and a private mapping its copy of it, as on
+ * Linux. The break may drop the lock while it waits: if the size moved
+ * meanwhile, it is made again for the new one. Returns 1 with the break
+ * held and *size read after it, 0 if nothing needed one, or -errno
+ * (nothing held). */
+static int truncate_break(struct udax_file *f, uint64_t length, uint64_t *size)
+{
+	int err = 0;
+
+	*size = file_size(f, &err);
+	while (!err) {
+		uint64_t end = length < *size ? length : *size;
+		uint64_t up =
+			(end + FAULT_PAGE - 1) & ~(uint64_t)(FAULT_PAGE - 1);
+		uint64_t was = *size;
+
+		if (end == up && length >= *size)
+			return 0; /* growing from a page boundary */
+		err = layout_break_pins(f->ip, end, up,
+					length < *size ? UINT64_MAX : 0);
+		if (err)
+			return err;
+		*size = file_size(f, &err);
+		if (!err && *size == was)
+			return 1;
+		layout_break_end(f->ip);
+	}
+	return err;
+}
+
 int udax_ftruncate(struct udax_file *f, off_t length)
 {
 	uint64_t size;
@@ -778,21 +813,8 @@ int udax_ftruncate(struct udax_file *f, off_t length)
 	if ((uint64_t)length > UDAX_MAX_FILE_SIZE)
 		return -EFBIG;
 	pthread_rwlock_wrlock(&f->ip->lock);
-	size = file_size(f, &err);
-	if (!err && (uint64_t)length < size) {
-		/* mapped pages and pins past the new end go before their
-		 * blocks; the page holding the new end keeps its block (and
-		 * a private mapping its own copy of it, as on Linux). The
-		 * break may drop the lock while it waits: the size is read
-		 * again after it. */
-		err = layout_break(f->ip,
-				   ((uint64_t)length + FAULT_PAGE - 1) &
-					   ~(uint64_t)(FAULT_PAGE - 1),
-				   UINT64_MAX);
-		broke = !err;
-		if (broke)
-			size = file_size(f, &err);
-	}
+	broke = truncate_break(f, (uint64_t)length, &size);
+	err = broke < 0 ? broke : 0;
 	if (!err)
 		err = file_kill_privs(f);
 	if (err) {
@@ -813,7 +835,7 @@ int udax_ftruncate(struct udax_file *f, off_t length)
 		if (!ret)
 			ret = api_zero_tail(f->ip, (uint64_t)length);
 	}
-	if (broke)
+	if (broke > 0)
 		layout_break_end(f->ip);
 	pthread_rwlock_unlock(&f->ip->lock);
 	return ret;

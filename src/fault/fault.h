@@ -321,6 +321,14 @@ int pin_range(struct inode *ip, uint64_t off, uint64_t len, unsigned flags,
  * deadline passed) or -ENOMEM, with the break already ended and nothing
  * freed; ip->lock is held in every case. */
 int layout_break(struct inode *ip, uint64_t off, uint64_t len);
+/* The same break, which also waits for (and holds off) the pins of
+ * [pin_off, off) without zapping its pages: a size change zeroes the rest
+ * of the page holding the end in place (no device may write it meanwhile,
+ * as the kernel's truncate waits for every DAX page reference) and a
+ * private mapping keeps its copy of that page. pin_off <= off; len may be
+ * 0 (only the pins). */
+int layout_break_pins(struct inode *ip, uint64_t pin_off, uint64_t off,
+		      uint64_t len);
 void layout_break_end(struct inode *ip);
 /* Does a pin reach [off, off+len) of ip? (The fault layer moves no block
  * a pin may reach.) Caller holds ip->lock. */

@@ -250,8 +250,14 @@ static int pins_on(struct inode *ip, uint64_t lo, uint64_t hi, uint64_t seq,
 
 int layout_break(struct inode *ip, uint64_t off, uint64_t len)
 {
+	return layout_break_pins(ip, off, off, len);
+}
+
+int layout_break_pins(struct inode *ip, uint64_t pin_off, uint64_t off,
+		      uint64_t len)
+{
 	struct udax_fs *fs = ip->fs;
-	uint64_t lo = off & ~(uint64_t)(FAULT_PAGE - 1);
+	uint64_t lo = pin_off & ~(uint64_t)(FAULT_PAGE - 1);
 	uint64_t hi = len == UINT64_MAX || off + len < off ?
 			      UINT64_MAX :
 			      (off + len + FAULT_PAGE - 1) &
