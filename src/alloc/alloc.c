@@ -149,6 +149,16 @@ uint64_t alloc_available(struct alloc *a)
 	return v > 0 ? (uint64_t)v : 0;
 }
 
+void alloc_counts(struct alloc *a, uint64_t held, uint64_t *freep,
+		  uint64_t *availp)
+{
+	int64_t v = atomic_load(&a->avail);
+	uint64_t free = (v > 0 ? (uint64_t)v : 0) + held;
+
+	*freep = free;
+	*availp = free > ALLOC_META_POOL ? free - ALLOC_META_POOL : 0;
+}
+
 /* Find a free run in [from, to) of up to `want` blocks, starting at or
  * after `from`; prefer the first run of `want` whole blocks, else the
  * longest seen. With align, only starts on 512-block boundaries count

@@ -78,8 +78,15 @@ int alloc_take(struct alloc *a, uint64_t goal, uint64_t want, int align,
  * quarantined where it cannot. */
 void alloc_put(struct alloc *a, uint64_t start, uint64_t len);
 
-/* Free blocks not reserved (for statfs). */
+/* Free blocks not reserved, less the pool kept for tree nodes. */
 uint64_t alloc_available(struct alloc *a);
+/* For statfs: *free, the blocks not reserved plus `held` (frees held
+ * back for the journal's checkpoint: any allocation that needs them gets
+ * them), and *avail, those less the pool kept for tree nodes. Metadata
+ * may have used part of the pool: then free counts the rest of it, not
+ * the whole pool. */
+void alloc_counts(struct alloc *a, uint64_t held, uint64_t *free,
+		  uint64_t *avail);
 
 /* Set or clear bits [start, start+len) of the on-media block bitmap in
  * a transaction. Returns 0 or -ENOMEM (journal full). */

@@ -553,14 +553,15 @@ const char *udax_version(void)
 int udax_info(struct udax_fs *fs, struct udax_info *info)
 {
 	static const char *kinds[] = {"memory", "file", "dax", "crash"};
+	uint64_t free;
 
 	memset(info, 0, sizeof(*info));
 	info->format_version = fs->sb.version;
 	memcpy(info->uuid, fs->sb.uuid, 16);
 	info->block_size = fs->sb.block_size;
 	info->block_count = fs->sb.block_count;
-	info->free_blocks = alloc_available(&fs->alloc) +
-			    atomic_load(&fs->journal.dfree_blocks);
+	alloc_counts(&fs->alloc, atomic_load(&fs->journal.dfree_blocks), &free,
+		     &info->free_blocks);
 	info->inode_count = fs->sb.inode_count - 1;
 	pthread_mutex_lock(&fs->ino_lock);
 	info->free_inodes = fs->ino_free;
@@ -586,18 +587,17 @@ int udax_info(struct udax_fs *fs, struct udax_info *info)
 
 int udax_statfs(struct udax_fs *fs, struct statvfs *st)
 {
-	uint64_t fsid;
+	uint64_t fsid, free, avail;
 
 	memset(st, 0, sizeof(*st));
 	st->f_bsize = UDAX_BLOCK_SIZE;
 	st->f_frsize = UDAX_BLOCK_SIZE;
 	st->f_blocks = fs->nblocks;
-	/* frees held back until the journal's next checkpoint count as
-	 * free: any allocation that needs them gets them */
-	st->f_bavail = alloc_available(&fs->alloc) +
-		       atomic_load(&fs->journal.dfree_blocks);
 	/* the pool kept for tree nodes is free, but not available */
-	st->f_bfree = st->f_bavail + ALLOC_META_POOL;
+	alloc_counts(&fs->alloc, atomic_load(&fs->journal.dfree_blocks), &free,
+		     &avail);
+	st->f_bfree = free;
+	st->f_bavail = avail;
 	st->f_files = fs->sb.inode_count - 1;
 	pthread_mutex_lock(&fs->ino_lock);
 	st->f_ffree = fs->ino_free;
