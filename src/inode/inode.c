@@ -58,7 +58,7 @@ int iget(struct udax_fs *fs, uint64_t ino, struct inode **ipp)
 		if (ip->ino == ino)
 			break;
 	if (ip) {
-		ip->refs++;
+		atomic_fetch_add(&ip->refs, 1);
 		pthread_mutex_unlock(&c->lock);
 		*ipp = ip;
 		return 0;
@@ -128,16 +128,14 @@ uint32_t icache_refs(struct inode *ip)
 	uint32_t n;
 
 	pthread_mutex_lock(&ip->fs->icache.lock);
-	n = ip->refs;
+	n = atomic_load(&ip->refs);
 	pthread_mutex_unlock(&ip->fs->icache.lock);
 	return n;
 }
 
 void igrab(struct inode *ip)
 {
-	pthread_mutex_lock(&ip->fs->icache.lock);
-	ip->refs++;
-	pthread_mutex_unlock(&ip->fs->icache.lock);
+	atomic_fetch_add(&ip->refs, 1); /* the caller holds one: not 0 */
 }
 
 void iput(struct inode *ip)
@@ -147,8 +145,15 @@ void iput(struct inode *ip)
 	const struct udax_inode *di;
 	int err;
 
+	/* not the last reference: no lock (the count cannot reach 0) */
+	uint32_t n = atomic_load(&ip->refs);
+	while (n > 1)
+		if (atomic_compare_exchange_weak(&ip->refs, &n, n - 1))
+			return;
+	/* maybe the last: under the lock, where iget may have taken one
+	 * meanwhile */
 	pthread_mutex_lock(&c->lock);
-	if (--ip->refs) {
+	if (atomic_fetch_sub(&ip->refs, 1) != 1) {
 		pthread_mutex_unlock(&c->lock);
 		return;
 	}

@@ -12,7 +12,10 @@
  * its blocks and the inode itself are freed (an unlinked file lives on
  * while open). Fields:
  *   ino, fs          fixed
- *   refs             guarded by fs->icache.lock
+ *   refs             atomic; goes up from 0 and down to 0 only under
+ *                    fs->icache.lock (iget, the last iput); a holder of a
+ *                    reference adds one without it (igrab), and iput
+ *                    takes one off without it while others remain
  *   lock             guards the file's data: size, extent tree, the
  *                    pending times below; held shared by reads, exclusive
  *                    by writes, truncate, fallocate. Taken after ns_lock,
@@ -49,7 +52,7 @@ struct udax_pin;
 struct inode {
 	struct udax_fs *fs;
 	uint64_t ino;
-	uint32_t refs;
+	_Atomic uint32_t refs;
 	struct inode *next; /* hash chain */
 	pthread_rwlock_t lock;
 	_Atomic int64_t mtime_pending; /* 0 = none; atomic: setattr clears it
