@@ -30,6 +30,25 @@ record() {
 	esac
 }
 
+# tally TAG PROGRAM RC: record the PASS/FAIL/SKIP lines the program
+# left in $log under TAG; one that printed none, or failed (RC) without a
+# FAIL line, fails as a whole
+tally() {
+	n=0
+	while read -r res name _; do
+		case "$res" in
+		PASS | FAIL | SKIP)
+			record "$res" "$1:${name%:}"
+			n=$((n + 1))
+			;;
+		esac
+	done <"$log"
+	if [ "$n" = 0 ] || { [ "$3" != 0 ] && ! grep -q '^FAIL' "$log"; }; then
+		echo "FAIL $2 (exit $3)"
+		record FAIL "$1:$2"
+	fi
+}
+
 first=1
 for b in "$@"; do
 	tag=$(basename "$b")
@@ -50,19 +69,7 @@ for b in "$@"; do
 		rc=$?
 		cat "$log"
 		echo "# $(basename "$t"): $(($(date +%s) - t0)) s"
-		n=0
-		while read -r res name _; do
-			case "$res" in
-			PASS | FAIL | SKIP)
-				record "$res" "$tag:${name%:}"
-				n=$((n + 1))
-				;;
-			esac
-		done <"$log"
-		if [ "$n" = 0 ] || { [ "$rc" != 0 ] && ! grep -q '^FAIL' "$log"; }; then
-			echo "FAIL $(basename "$t") (exit $rc)"
-			record FAIL "$tag:$(basename "$t")"
-		fi
+		tally "$tag" "$(basename "$t")" "$rc"
 	done
 	if [ -x "$b/tests/difftest" ]; then
 		ops=${UDAX_DIFFTEST_OPS:-}
@@ -130,6 +137,28 @@ for b in "$@"; do
 		fi
 	done
 	first=0
+done
+# the mapping tests once more on a memory device of 2 MiB huge pages
+# (UDAX_MEMORY_DEVICE=memfd-huge: whole-unit mappings, remaps, zaps and
+# quarantine as on devdax), where enough huge pages are free (64 MiB
+# devices: sysctl vm.nr_hugepages=64; .ci/run asks for them); skipped,
+# and said why, where not
+huge_free=$(awk '/^HugePages_Free:/ {print $2}' /proc/meminfo 2>/dev/null)
+echo "== huge ($huge_free huge pages free)"
+for prog in t_mmap t_fault t_layout t_api t_enospc; do
+	t=${1:-build}/tests/$prog
+	[ -x "$t" ] || continue
+	if [ "${huge_free:-0}" -lt 48 ]; then
+		echo "SKIP $prog on memfd-huge: fewer than 48 free 2 MiB huge pages (sysctl vm.nr_hugepages=64)"
+		record SKIP "huge:$prog"
+		continue
+	fi
+	t0=$(date +%s)
+	UDAX_MEMORY_DEVICE=memfd-huge "$t" >"$log" 2>&1
+	rc=$?
+	cat "$log"
+	echo "# $prog on memfd-huge: $(($(date +%s) - t0)) s"
+	tally huge "$prog" "$rc"
 done
 # fuzz targets, briefly (UDAX_FUZZ_RUNS executions each; by default 2000,
 # and 400 of the API sequences, each of which is a whole session)

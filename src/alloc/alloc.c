@@ -57,12 +57,21 @@ int alloc_init(struct udax_fs *fs)
 	int64_t avail = 0;
 
 	memset(a, 0, sizeof(*a));
+	pthread_mutex_init(&a->qlock, NULL);
 	a->nblocks = nb;
 	a->data_start = fs->sb.data_start;
 	a->dev = fs->dev;
 	a->poison = getenv("UDAX_POISON_FREED") && !fs->read_only &&
 		    fs->dev->kind != DEV_CRASH;
 	a->bits = sys_calloc((nb + 63) / 64, sizeof(uint64_t));
+	if (fs->dev->map_unit > UDAX_BLOCK_SIZE) {
+		a->unit_blocks = fs->dev->map_unit >> UDAX_BLOCK_SHIFT;
+		a->qbits = sys_calloc((nb + 63) / 64, sizeof(uint64_t));
+		if (!a->qbits) {
+			alloc_fini(fs);
+			return -ENOMEM;
+		}
+	}
 	a->ngroups =
 		(uint32_t)((nb + ALLOC_GROUP_BLOCKS - 1) / ALLOC_GROUP_BLOCKS);
 	a->groups = sys_calloc(a->ngroups, sizeof(*a->groups));
@@ -121,8 +130,11 @@ void alloc_fini(struct udax_fs *fs)
 			pthread_mutex_destroy(&a->groups[g].lock);
 	free(a->groups);
 	free(a->bits);
+	free(a->qbits);
+	pthread_mutex_destroy(&a->qlock);
 	a->groups = NULL;
 	a->bits = NULL;
+	a->qbits = NULL;
 }
 
 int alloc_reserve(struct alloc *a, uint64_t n, int meta)
@@ -286,6 +298,42 @@ static void alloc_put_blocks(struct alloc *a, uint64_t start, uint64_t len)
 	}
 }
 
+/* Every bit of [start, start+len) set? */
+static int bits_all(const uint64_t *bits, uint64_t start, uint64_t len)
+{
+	for (uint64_t i = start; i < start + len; i++)
+		if (!bit_test(bits, i))
+			return 0;
+	return 1;
+}
+
+/* Mapped blocks the device could not detach: out of use. On a device
+ * that detaches whole units, a unit whose every block is quarantined
+ * now is detached and freed whole. */
+static void alloc_quarantine(struct alloc *a, uint64_t start, uint64_t len)
+{
+	uint64_t ub = a->unit_blocks;
+
+	atomic_fetch_add(&a->quarantined, len);
+	if (!a->qbits)
+		return;
+	pthread_mutex_lock(&a->qlock);
+	bits_set(a->qbits, start, len, 1);
+	for (uint64_t u = start & ~(ub - 1); u < start + len; u += ub) {
+		if (u + ub > a->nblocks || !bits_all(a->qbits, u, ub) ||
+		    dev_detach(a->dev, u << UDAX_BLOCK_SHIFT,
+			       ub << UDAX_BLOCK_SHIFT))
+			continue;
+		bits_set(a->qbits, u, ub, 0);
+		atomic_fetch_sub(&a->quarantined, ub);
+		if (a->poison)
+			memset(a->dev->base + (u << UDAX_BLOCK_SHIFT),
+			       ALLOC_POISON, ub << UDAX_BLOCK_SHIFT);
+		alloc_put_blocks(a, u, ub);
+	}
+	pthread_mutex_unlock(&a->qlock);
+}
+
 void alloc_put(struct alloc *a, uint64_t start, uint64_t len)
 {
 	uint64_t end = start + len;
@@ -307,7 +355,7 @@ void alloc_put(struct alloc *a, uint64_t start, uint64_t len)
 		       dev_was_mapped(a->dev, b << UDAX_BLOCK_SHIFT) == mapped)
 			b++;
 		if (mapped)
-			atomic_fetch_add(&a->quarantined, b - start);
+			alloc_quarantine(a, start, b - start);
 		else
 			alloc_put_blocks(a, start, b - start);
 		start = b;

@@ -43,10 +43,16 @@ struct alloc {
 	_Atomic int64_t avail;	/* free blocks not reserved */
 	_Atomic uint32_t rotor; /* spreads threads over groups */
 	struct dev *dev;	/* detaches freed blocks (dev_detach) */
-	/* Freed blocks kept out of use until close: they were mapped into
-	 * a program and the device cannot detach them (device.h, "Pins
-	 * udax never hears of"). Only goes up. */
+	/* Freed blocks kept out of use: they were mapped into a program and
+	 * the device cannot detach them (device.h, "Pins udax never hears
+	 * of"). On a device that detaches only whole units (memfd-huge),
+	 * qbits marks them (under qlock), and once every block of a unit is
+	 * quarantined the unit is detached and all of it is free again;
+	 * elsewhere (devdax) they stay out of use until close. */
 	_Atomic uint64_t quarantined;
+	uint64_t *qbits;      /* NULL unless the device maps in units */
+	uint64_t unit_blocks; /* blocks per unit of such a device */
+	pthread_mutex_t qlock;
 	/* Tests: fill freed blocks with ALLOC_POISON (UDAX_POISON_FREED set
 	 * at open, memory and file devices), so that a byte of a freed block
 	 * that reaches a file or a reader shows. */

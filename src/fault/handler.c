@@ -394,6 +394,14 @@ static int fault_locked(struct fault *fc, struct fault_map *m, uint64_t addr,
 		return ret;
 	size = di->size;
 	eof = page_up(size);
+	/* a device that maps whole units maps the last window whole, its
+	 * pages past end of file too (docs/DESIGN.md): only the windows
+	 * after it raise SIGBUS. (A fault queued before that window was
+	 * mapped comes here after: mapping SIGBUS pages into the device
+	 * piece would fail, as the kernel splits no hugetlb or devdax
+	 * mapping inside a unit.) */
+	if (m->unit > FAULT_PAGE)
+		eof = (size + m->unit - 1) & ~(m->unit - 1);
 	if (off >= eof) {
 		uint64_t from = max_u64(eof, m->offset);
 		atomic_fetch_add(&fc->sigbus, 1);

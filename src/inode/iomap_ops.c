@@ -242,16 +242,24 @@ int inode_remap_unit(struct inode *ip, uint64_t off, uint64_t unit)
 	ret = alloc_reserve_fs(fs, n, 0);
 	if (ret)
 		return ret;
-	ret = alloc_take(&fs->alloc, 0, n, 1, &start, &got);
-	if (ret) {
-		alloc_unreserve(&fs->alloc, n);
-		return ret;
-	}
-	if (got < n || (start & (n - 1))) {
-		/* free space is there but not as an aligned unit */
+	for (int tries = 0;; tries++) {
+		ret = alloc_take(&fs->alloc, 0, n, 1, &start, &got);
+		if (ret) {
+			alloc_unreserve(&fs->alloc, n);
+			return ret;
+		}
+		if (got == n && !(start & (n - 1)))
+			break;
+		/* free space is there but not as an aligned unit: the
+		 * units that earlier remaps freed may be held back for the
+		 * journal's checkpoint (the reservation counted them) */
 		alloc_put(&fs->alloc, start, got);
 		alloc_unreserve(&fs->alloc, n - got);
-		return -ENOSPC;
+		if (tries || !journal_checkpoint(fs))
+			return -ENOSPC;
+		ret = alloc_reserve_fs(fs, n, 0);
+		if (ret)
+			return ret;
 	}
 	uint8_t *dst = dev->base + (start << UDAX_BLOCK_SHIFT);
 
