@@ -12,7 +12,9 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#ifndef UDAX_NO_PMEM2
 #include <libpmem2.h>
+#endif
 #include <linux/magic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +22,7 @@
 #include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/statfs.h>
 #include <unistd.h>
 
@@ -123,6 +126,7 @@ static const struct dev_ops mem_ops = {
 
 /* ---- libpmem2 devices: files and devdax ---- */
 
+#ifndef UDAX_NO_PMEM2
 struct pm_priv {
 	struct pmem2_config *cfg;
 	struct pmem2_source *src;
@@ -182,6 +186,8 @@ static const struct dev_ops pm_ops = {
 	.close = pm_close,
 };
 
+#endif /* UDAX_NO_PMEM2 */
+
 /* ---- page-granular files: msync ---- */
 
 static void page_flush(struct dev *dev, const void *addr, size_t len)
@@ -221,9 +227,14 @@ static const struct dev_ops page_ops = {
 	.drain = page_drain,
 	.memcpy_nt = dev_memcpy_flush,
 	.memzero_nt = dev_memzero_flush,
+#ifndef UDAX_NO_PMEM2
 	.close = pm_close,
+#else
+	.close = mem_close,
+#endif
 };
 
+#ifndef UDAX_NO_PMEM2
 /* A libpmem2 call that the system-call table can make fail (sys.h,
  * SYS_PMEM2), with a negative errno as libpmem2 returns its errors. */
 #define PM_CALL(call)                                                          \
@@ -296,6 +307,86 @@ free_pm:
 	/* libpmem2 returns negative errno values or its own codes */
 	return ret < 0 && ret > -4096 ? ret : -EIO;
 }
+#else  /* UDAX_NO_PMEM2 */
+
+/*
+ * Without libpmem2 (the static build: Debian's static libpmem2 needs
+ * libndctl and libdaxctl, which it ships only as shared libraries), files
+ * and devdax are mapped here and flushed with the cache-line primitives
+ * of persist_cl.c, as memory devices are. A file whose mapping takes
+ * MAP_SYNC is on a DAX mount (cache-line granularity); any other file is
+ * page-granular (msync). Byte granularity (eADR) is never assumed: it
+ * takes libndctl to know.
+ */
+
+/* A number from the sysfs directory of a character device. 0 or -errno. */
+static int sysfs_u64(const struct stat *st, const char *leaf, uint64_t *v)
+{
+	char path[96], buf[32];
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/sys/dev/char/%u:%u/%s",
+		 major(st->st_rdev), minor(st->st_rdev), leaf);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return -EIO;
+	buf[n] = 0;
+	*v = strtoull(buf, NULL, 0);
+	return 0;
+}
+
+static int pm_map(struct dev *dev, int read_only)
+{
+	int prot = PROT_READ | (read_only ? 0 : PROT_WRITE);
+	uint64_t align = DEV_MIN_SIZE, size;
+	struct stat st;
+
+	if (sys_fstat(dev->fd, &st))
+		return -errno;
+	dev->ops = &mem_ops;
+	dev->gran = DEV_GRAN_CACHELINE;
+	dev->kind = DEV_DAX;
+	if (S_ISCHR(st.st_mode)) {
+		/* devdax: its size and alignment are in sysfs */
+		if (sysfs_u64(&st, "size", &size) || size < DEV_MIN_SIZE)
+			return -ENODEV;
+		if (sysfs_u64(&st, "device/align", &align) &&
+		    sysfs_u64(&st, "align", &align))
+			align = DEV_HUGE_SIZE;
+		if (align < DEV_MIN_SIZE || (align & (align - 1)))
+			align = DEV_MIN_SIZE;
+		dev->size = size & ~(align - 1);
+		dev->base =
+			sys_mmap(NULL, dev->size, prot, MAP_SHARED, dev->fd, 0);
+	} else {
+		dev->size =
+			(uint64_t)st.st_size & ~(uint64_t)(DEV_MIN_SIZE - 1);
+		dev->base = read_only ? MAP_FAILED :
+					sys_mmap(NULL, dev->size, prot,
+						 MAP_SHARED_VALIDATE | MAP_SYNC,
+						 dev->fd, 0);
+		if (dev->base == MAP_FAILED) {
+			/* not a DAX mount (or read-only): msync */
+			dev->ops = &page_ops;
+			dev->gran = DEV_GRAN_PAGE;
+			dev->kind = DEV_FILE;
+			dev->base = sys_mmap(NULL, dev->size, prot, MAP_SHARED,
+					     dev->fd, 0);
+		}
+	}
+	if (dev->base == MAP_FAILED) {
+		dev->base = NULL;
+		return -errno;
+	}
+	dev->map_unit = align;
+	return 0;
+}
+#endif /* UDAX_NO_PMEM2 */
 
 static int mem_map(struct dev *dev, int read_only)
 {
