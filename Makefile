@@ -163,7 +163,12 @@ static:
 	  done; UDAX=build-static/udax sh tests/cli_test.sh \
 	  >build-static/cli.log 2>&1 || { tail -n 30 build-static/cli.log; \
 	  echo "FAIL static cli round trip"; exit 1; }; \
-	  echo "static: $(words $(STATIC_TESTS)) test programs and the CLI round trip passed"
+	  rm -f build-static/file.img; \
+	  build-static/udax mkfs -q -s 64M build-static/file.img && \
+	  build-static/udax cp -r include build-static/file.img:/inc && \
+	  build-static/udax fsck -n build-static/file.img >/dev/null || \
+	  { echo "FAIL static file image"; exit 1; }; \
+	  echo "static: $(words $(STATIC_TESTS)) test programs, the CLI round trip and a file image passed"
 
 demo: all
 	@sh scripts/demo.sh $(BUILD)/udax .
