@@ -282,6 +282,7 @@ static void fs_free(struct udax_fs *fs)
 	if (fs->journal.log)
 		journal_fini(fs);
 	dev_close(&fs->dev); /* and the opener's lock with it */
+	pthread_rwlock_destroy(&fs->refcount_lock);
 	pthread_rwlock_destroy(&fs->ns_lock);
 	free(fs);
 }
@@ -301,6 +302,7 @@ static int fs_open_dev(struct udax_fs **fsp, struct dev *dev,
 		return -ENOMEM;
 	}
 	pthread_rwlock_init(&fs->ns_lock, NULL);
+	pthread_rwlock_init(&fs->refcount_lock, NULL);
 	pthread_mutex_init(&fs->fault_lock, NULL);
 	pthread_mutex_init(&fs->idle_lock, NULL);
 	fs_cond_init(&fs->idle_cond);
@@ -350,6 +352,14 @@ static int fs_open_dev(struct udax_fs **fsp, struct dev *dev,
 	}
 	if (ret < 0)
 		goto free_fs;
+	/* the log may have turned a feature on (REFLINK at a first clone,
+	 * FORMAT.md 5.5): the replayed superblock is the one to keep */
+	if (ret > 0) {
+		ret = super_check(fs, (const void *)dev->base, "primary");
+		if (ret)
+			goto free_fs;
+		memcpy(&fs->sb, dev->base, sizeof(fs->sb));
+	}
 	st = (const void *)fs_block(fs, UDAX_STATE_BLOCK);
 	if (st->magic != UDAX_STATE_MAGIC || st->blkno != UDAX_STATE_BLOCK ||
 	    udax_block_crc(st, UDAX_BLOCK_SIZE, 4) != st->crc ||
@@ -357,6 +367,13 @@ static int fs_open_dev(struct udax_fs **fsp, struct dev *dev,
 		ret = fs_corrupt(fs, "state block is damaged");
 		goto free_fs;
 	}
+	if (st->refcount_root &&
+	    !(fs->sb.feat_incompat & UDAX_FEAT_INCOMPAT_REFLINK)) {
+		ret = fs_corrupt(fs, "state block: a refcount tree, but the "
+				     "reflink feature is off");
+		goto free_fs;
+	}
+	fs->reflinked = !!(fs->sb.feat_incompat & UDAX_FEAT_INCOMPAT_REFLINK);
 	ret = bt_verified_init(fs);
 	if (!ret)
 		ret = alloc_init(fs);

@@ -49,6 +49,7 @@
 
 #include "fault.h"
 #include "inode/inode.h"
+#include "iomap/iomap.h"
 #include "sys/sys.h"
 #include "udax.h"
 
@@ -317,6 +318,21 @@ int layout_break_pins(struct inode *ip, uint64_t pin_off, uint64_t off,
 			break;
 		}
 	}
+	layout_break_end(ip);
+	return ret;
+}
+
+int layout_unshare(struct inode *ip, uint64_t off, uint64_t len)
+{
+	int ret = iomap_has_shared(ip, off, len, &udax_iomap_ops);
+
+	if (ret <= 0)
+		return ret;
+	ret = layout_break(ip, off, len);
+	if (ret)
+		return ret;
+	/* after the break: whatever is shared now, the lock held */
+	ret = iomap_unshare(ip, off, len, &udax_iomap_ops);
 	layout_break_end(ip);
 	return ret;
 }

@@ -158,8 +158,8 @@ static int work_image(struct fsck *fc)
 /* Is [off, off+len) a place a journal record may write? (FORMAT.md 5.5) */
 static int jrec_target_ok(struct fsck *fc, uint64_t off, uint64_t len)
 {
-	uint64_t lo = (uint64_t)UDAX_STATE_BLOCK << UDAX_BLOCK_SHIFT;
-	uint64_t hi = (fc->nblocks - 1) << UDAX_BLOCK_SHIFT;
+	uint64_t lo = 0; /* the superblocks too: a feature bit turned on */
+	uint64_t hi = fc->nblocks << UDAX_BLOCK_SHIFT;
 	uint64_t js = fc->sb.journal_start << UDAX_BLOCK_SHIFT;
 	uint64_t je = js + (fc->sb.journal_blocks << UDAX_BLOCK_SHIFT);
 
@@ -358,8 +358,7 @@ int fsck_pass0(struct fsck *fc)
 	if (ret)
 		return ret;
 	/* what the library implements: an image it refuses cannot be
-	 * finished through it either (REFLINK is checked below once the
-	 * library knows it) */
+	 * finished through it either */
 	if (fc->sb.feat_incompat & ~(uint64_t)UDAX_FEAT_INCOMPAT_KNOWN)
 		return op_error(fc,
 				"%s: incompatible features 0x%llx that this "
@@ -418,6 +417,13 @@ int fsck_pass0(struct fsck *fc)
 	}
 	img_drain(fc);
 	journal_check(fc);
+	/* the log may have turned a feature on (REFLINK, at the first
+	 * clone): read the replayed primary again if it is sound */
+	const struct udax_super *rp = (const void *)fc->base;
+	if (!udax_super_why(rp) && rp->block_count == fc->sb.block_count &&
+	    rp->feat_incompat != fc->sb.feat_incompat &&
+	    !(rp->feat_incompat & ~(uint64_t)UDAX_FEAT_INCOMPAT_KNOWN))
+		memcpy(&fc->sb, rp, sizeof(fc->sb));
 	state_load(fc);
 	img_drain(fc);
 	return 0;
