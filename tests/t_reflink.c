@@ -464,6 +464,15 @@ static int t_mapped(void)
 	return T_PASS;
 }
 
+#define MODEL_MAX (24 * BS) /* bytes of one file's model */
+
+/* Zero bytes [a, b) of a file's model. */
+static void model_zero(char *m, size_t a, size_t b)
+{
+	for (size_t i = a; i < b && i < MODEL_MAX; i++)
+		m[i] = 0;
+}
+
 /* Every device block mapped by two extents or more is flagged shared in
  * each, and no other is: the refcount tree agrees with the extent maps
  * as far as the API shows them. */
@@ -512,7 +521,7 @@ static int shares_consistent(struct udax_file **f, int nf)
  * the extents after each. */
 static int t_random(void)
 {
-	enum { NF = 4, MAXB = 24 };
+	enum { NF = 4, MAXB = MODEL_MAX / BS };
 	static char model[NF][MAXB * BS];
 	static size_t msize[NF];
 	struct udax_fs *fs;
@@ -552,7 +561,7 @@ static int t_random(void)
 				 (ssize_t)l);
 			char *m = model[x];
 			if (o > msize[x])
-				memset(m + msize[x], 0, o - msize[x]);
+				model_zero(m, msize[x], o);
 			memcpy(m + o, buf, l);
 			if (o + l > msize[x])
 				msize[x] = o + l;
@@ -575,7 +584,7 @@ static int t_random(void)
 					step, x, off, y, so, len);
 			CHECK_EQ(ret, 0);
 			if (off > msize[x])
-				memset(model[x] + msize[x], 0, off - msize[x]);
+				model_zero(model[x], msize[x], off);
 			memmove(model[x] + off, model[y] + so, len);
 			if (off + len > msize[x])
 				msize[x] = off + len;
@@ -586,7 +595,7 @@ static int t_random(void)
 					x, t);
 			CHECK_EQ(udax_ftruncate(f[x], (off_t)t), 0);
 			if (t > msize[x])
-				memset(model[x] + msize[x], 0, t - msize[x]);
+				model_zero(model[x], msize[x], t);
 			msize[x] = t;
 		} else {
 			/* zero a range */
@@ -601,7 +610,7 @@ static int t_random(void)
 							FALLOC_FL_KEEP_SIZE,
 						(off_t)o, (off_t)l),
 				 0);
-			memset(model[x] + o, 0, l);
+			model_zero(model[x], o, o + l);
 		}
 		for (int i = 0; verbose > 1 && i < NF; i++) {
 			struct udax_extent ex[64];

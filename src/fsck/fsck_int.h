@@ -273,6 +273,10 @@ void count_after_finish(struct fsck *fc);
  * changed), give its nodes back when the inode is cleared */
 int pass1_xattr(struct fsck *fc, uint64_t ino, struct udax_inode *di);
 
+/* A walk's item callback that keeps every item (pass1.c). */
+int item_keep(struct walk *w, uint64_t leaf, uint64_t key, const uint8_t *val,
+	      size_t len, uint8_t *out, size_t *out_len);
+
 /* The refcount tree (pass1_refcount.c): the counts' arrays (op_error if
  * memory runs out), the walk's item check, and the check against the
  * extents claimed, which rebuilds the tree when it is wrong. */

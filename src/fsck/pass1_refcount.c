@@ -135,16 +135,6 @@ static uint64_t rc_build(struct fsck *fc, uint64_t *keys, uint64_t *vals,
 	return 0;
 }
 
-/* Give the old tree's nodes back (they are rewritten elsewhere). */
-static int rc_keep(struct walk *w, uint64_t leaf, uint64_t key,
-		   const uint8_t *val, size_t len, uint8_t *out,
-		   size_t *out_len)
-{
-	(void)w, (void)leaf, (void)key, (void)val, (void)len, (void)out;
-	(void)out_len;
-	return W_KEEP;
-}
-
 /* Rebuild the tree from ext_refs. */
 static void rc_rebuild(struct fsck *fc)
 {
@@ -152,8 +142,9 @@ static void rc_rebuild(struct fsck *fc)
 	size_t n = 0, cap = 0;
 
 	if (fc->st.refcount_root) {
+		/* the old nodes go back: the new tree is written elsewhere */
 		struct walk w;
-		walk_init(&w, fc, 0, UDAX_TREE_REFCOUNT, WALK_QUIET, rc_keep);
+		walk_init(&w, fc, 0, UDAX_TREE_REFCOUNT, WALK_QUIET, item_keep);
 		w.readonly = 1;
 		w.release = 1;
 		walk_tree(&w, fc->st.refcount_root);
