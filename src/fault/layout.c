@@ -8,8 +8,9 @@
  * pins (udax_pin, udax_sendfile), which stand for I/O the kernel does on
  * those pages behind udax's back. Before a range's blocks are freed or
  * moved, every such reference must be gone; the layout break is the one
- * sequence that makes it so, for truncate, punch hole, zero range and
- * O_TRUNC (and copy-on-write and reflink after them):
+ * sequence that makes it so, for truncate, punch hole, zero range,
+ * O_TRUNC, copy-on-write (layout_unshare, and the write paths over
+ * shared blocks) and reflink (api/clone.c):
  *
  *   1. stop new pins on the range (ip->breaks and the range, under
  *      pin_lock: udax_pin waits); new faults stop too, for as long as the
