@@ -137,6 +137,20 @@ static int t_clone_basic(void)
 	/* a clone into an existing range frees what it replaces */
 	CHECK_EQ(udax_clone(b, a), 0);
 	CHECK(is_pattern(b, n, 1));
+	/* the feature bit is on the media, in the clone's transaction: a
+	 * reopen (and fsck) sees it and the shares */
+	struct udax_info info;
+	CHECK_EQ(udax_file_close(&a), 0);
+	CHECK_EQ(udax_file_close(&b), 0);
+	CHECK_EQ(udax_close(&fs), 0);
+	struct fsck_result fr;
+	CHECK_EQ(fsck_run(img, FSCK_NO, NULL, &fr), 0);
+	CHECK_EQ(udax_open(&fs, img, NULL), 0);
+	CHECK_EQ(udax_info(fs, &info), 0);
+	CHECK(info.features & 0x1); /* REFLINK */
+	CHECK_EQ(udax_file_open(fs, "/a", O_RDWR, 0, &a), 0);
+	CHECK_EQ(udax_file_open(fs, "/b", O_RDWR, 0, &b), 0);
+	CHECK_EQ(shared_bytes(b, (off_t)n), n);
 	CHECK_EQ(udax_file_close(&a), 0);
 	CHECK_EQ(udax_unlink(fs, "/a"), 0);
 	CHECK(is_pattern(b, n, 1));

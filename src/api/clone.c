@@ -177,6 +177,8 @@ free_pieces:
  * of src over [dst_fblk, ...) of dst, dst's size at least new_size, in
  * one transaction. The references are added before the destination's
  * old blocks are dropped, so a block both ranges map never reaches 0.
+ * A clone changes dst's mtime and ctime; a dedupe (new_size 0) leaves
+ * them, as Linux's remap does (its contents did not change).
  */
 static int clone_blocks(struct inode *dst, uint64_t dst_fblk, struct inode *src,
 			uint64_t src_fblk, uint64_t n, uint64_t new_size)
@@ -219,10 +221,12 @@ static int clone_blocks(struct inode *dst, uint64_t dst_fblk, struct inode *src,
 	}
 	di->root = bt.root;
 	di->blocks += added - removed + (uint64_t)bt.nodes_delta;
-	if (new_size > di->size)
-		di->size = new_size;
-	di->mtime_ns = di->ctime_ns = fs_now_ns();
-	dst->mtime_pending = 0;
+	if (new_size) {
+		if (new_size > di->size)
+			di->size = new_size;
+		di->mtime_ns = di->ctime_ns = fs_now_ns();
+		dst->mtime_pending = 0;
+	}
 	free(pc);
 	return tx_commit(tx);
 

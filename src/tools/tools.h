@@ -81,6 +81,7 @@ int udax_tool_mv(int argc, char **argv);
 int udax_tool_df(int argc, char **argv);
 int udax_tool_info(int argc, char **argv);
 int udax_tool_bench(int argc, char **argv);
+int udax_tool_dedupe(int argc, char **argv); /* cmd_dedupe.c */
 /* `udax bench pins` (cmd_bench_pins.c). */
 int udax_bench_pins(int argc, char **argv);
 /* Write a file at path until the device is full (cmd_bench.c): every
