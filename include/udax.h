@@ -316,7 +316,15 @@ int udax_dedupe_range(struct udax_file *src, off_t src_off, off_t len,
  * length too large), -EACCES (not open for reading, or PROT_WRITE on a
  * shared mapping of a file not open O_RDWR), -ENODEV (a directory),
  * -EBADF, -ENOMEM (length too large, or out of memory), -EPERM
- * (userfaultfd not permitted). */
+ * (userfaultfd not permitted).
+ *
+ * Shared blocks (udax_clone): a read-only or private mapping maps them
+ * as they are, so clones mapped read-only share their memory. A shared
+ * writable mapping first gives every shared block of its range a copy of
+ * its own (copy on map: a store never lands in a shared block), which
+ * can fail with -ENOSPC or -EBUSY (a pin did not go in time), nothing
+ * mapped then; while it exists, the file is not cloned or deduped
+ * (-ETXTBSY). */
 int udax_mmap(struct udax_file *f, off_t offset, size_t length, int prot,
 	      int flags, void **addr);
 
