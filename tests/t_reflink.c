@@ -10,6 +10,7 @@
  */
 #include <fcntl.h>
 #include <linux/falloc.h>
+#include <pthread.h>
 #include <sys/mman.h>
 #include <sys/statvfs.h>
 #include <time.h>
@@ -669,6 +670,108 @@ static int t_random(void)
 	return T_PASS;
 }
 
+/* Threads: clones, whole-block writes, punches and reads of three files
+ * at once, freed blocks poisoned. Every block of every file holds one
+ * byte value throughout (writers write whole blocks of one value, clones
+ * and punches move or zero whole blocks), so a reader that ever sees a
+ * block of mixed bytes, or of the poison, has seen a copy-on-write torn
+ * or a shared block freed under a file. Then fsck. UDAX_SEED replays
+ * the choices of each thread (not their interleaving). */
+enum { TH_FILES = 3, TH_BLOCKS = 48, TH_STEPS = 400 };
+
+struct th_arg {
+	struct udax_file *f[TH_FILES];
+	unsigned seed;
+	int role; /* 0 clone, 1 write, 2 punch, 3 read */
+	int bad;
+};
+
+static void *th_run(void *p)
+{
+	struct th_arg *a = p;
+	char buf[BS];
+
+	for (int i = 0; i < TH_STEPS && !a->bad; i++) {
+		int x = (int)(rand_r(&a->seed) % TH_FILES);
+		int y = (int)(rand_r(&a->seed) % TH_FILES);
+		off_t b = (off_t)(rand_r(&a->seed) % TH_BLOCKS) * BS;
+		off_t n = (off_t)(1 + rand_r(&a->seed) % 8) * BS;
+		if (b + n > TH_BLOCKS * BS)
+			n = TH_BLOCKS * BS - b;
+		if (a->role == 0) {
+			off_t sb = (off_t)(rand_r(&a->seed) % TH_BLOCKS) * BS;
+			if (sb + n > TH_BLOCKS * BS)
+				continue;
+			int r = udax_clone_range(a->f[x], b, a->f[y], sb, n);
+			if (r && r != -EINVAL)
+				a->bad = 1;
+		} else if (a->role == 1) {
+			/* any value but 0 and the poison */
+			memset(buf, 1 + (int)(rand_r(&a->seed) % 0xa0), BS);
+			if (udax_pwrite(a->f[x], buf, BS, b) != BS)
+				a->bad = 2;
+		} else if (a->role == 2) {
+			if (udax_fallocate(a->f[x],
+					   FALLOC_FL_PUNCH_HOLE |
+						   FALLOC_FL_KEEP_SIZE,
+					   b, n))
+				a->bad = 3;
+		} else {
+			for (off_t o = 0; o < TH_BLOCKS * BS && !a->bad;
+			     o += BS) {
+				if (udax_pread(a->f[x], buf, BS, o) != BS)
+					a->bad = 4;
+				for (int k = 1; k < BS && !a->bad; k++)
+					if (buf[k] != buf[0])
+						a->bad = 5;
+				if ((unsigned char)buf[0] == 0xa5)
+					a->bad = 6;
+			}
+		}
+	}
+	return NULL;
+}
+
+static int t_threads(void)
+{
+	struct th_arg args[5];
+	pthread_t th[5];
+	struct udax_fs *fs;
+	struct udax_file *f[TH_FILES];
+	const char *e = getenv("UDAX_SEED");
+	unsigned seed = e ? (unsigned)strtoul(e, NULL, 0) : (unsigned)time(0);
+	char path[8];
+
+	fprintf(stderr, "  t_reflink threads: UDAX_SEED=%u\n", seed);
+	setenv("UDAX_POISON_FREED", "1", 1);
+	int ret = fs_new(&fs);
+	unsetenv("UDAX_POISON_FREED");
+	CHECK_EQ(ret, 0);
+	for (int i = 0; i < TH_FILES; i++) {
+		snprintf(path, sizeof(path), "/t%d", i);
+		CHECK((f[i] = file_of_byte(fs, path, TH_BLOCKS * BS, 'a' + i)));
+	}
+	for (int t = 0; t < 5; t++) {
+		args[t] = (struct th_arg){.seed = seed + (unsigned)t * 7919,
+					  .role = t < 4 ? t : 0};
+		memcpy(args[t].f, f, sizeof(f));
+		CHECK_EQ(pthread_create(&th[t], NULL, th_run, &args[t]), 0);
+	}
+	for (int t = 0; t < 5; t++)
+		pthread_join(th[t], NULL);
+	for (int t = 0; t < 5; t++)
+		if (args[t].bad) {
+			fprintf(stderr, "  thread %d (role %d) saw %d\n", t,
+				args[t].role, args[t].bad);
+			return T_FAIL;
+		}
+	CHECK(shares_consistent(f, TH_FILES));
+	for (int i = 0; i < TH_FILES; i++)
+		CHECK_EQ(udax_file_close(&f[i]), 0);
+	CHECK_EQ(fs_done(&fs), 0);
+	return T_PASS;
+}
+
 static const struct test_case tests[] = {
 	{"clone-basic", t_clone_basic},
 	{"clone-range", t_clone_range},
@@ -679,5 +782,6 @@ static const struct test_case tests[] = {
 	{"dedupe", t_dedupe},
 	{"mapped", t_mapped},
 	{"random", t_random},
+	{"threads", t_threads},
 };
 TEST_MAIN("reflink", tests)
