@@ -740,7 +740,7 @@ static int t_threads(void)
 	struct udax_file *f[TH_FILES];
 	const char *e = getenv("UDAX_SEED");
 	unsigned seed = e ? (unsigned)strtoul(e, NULL, 0) : (unsigned)time(0);
-	char path[8];
+	char path[24];
 
 	fprintf(stderr, "  t_reflink threads: UDAX_SEED=%u\n", seed);
 	setenv("UDAX_POISON_FREED", "1", 1);
