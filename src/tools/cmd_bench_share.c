@@ -18,6 +18,9 @@
  *                  stores through a writable mapping of a range): device
  *                  space used beside one image, and beside the plain
  *                  copies it replaces (computed: clones x base)
+ *   mapped         --clones (at most 64) clones of a 64 MiB file, each
+ *                  mapped read-only and read whole, on an image file in
+ *                  /dev/shm: the memory the image holds (one copy)
  *   dedupe         udax_dedupe_range of two identical --dedupe-mib (256)
  *                  files in 16 MiB calls: compare and share, GB/s
  *
@@ -31,8 +34,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "tools.h"
 
@@ -50,6 +55,8 @@ struct bs_result {
 	double farm_used_mib, farm_secs;
 	double dedupe_gbs;
 	uint64_t dedupe_bytes;
+	double mapped_mem_mib; /* memory of the image with every clone mapped
+				* and read */
 	int failed;
 	char why[160];
 };
@@ -296,6 +303,61 @@ static void bs_farm(const struct bs_opts *o, struct bs_result *r)
 	free(buf);
 }
 
+/* Clones of a 64 MiB file, each mapped read-only and read whole, on an
+ * image in /dev/shm: the memory the image holds then (its allocated
+ * size), against the clones' bytes. One copy is what sharing promises:
+ * the mappings are the image's own pages. */
+static void bs_mapped(const struct bs_opts *o, struct bs_result *r)
+{
+	const uint64_t bytes = 64 * BS_MIB;
+	struct udax_mkfs_opts mo = {.size = bytes * 2 + 64 * BS_MIB};
+	char img[64], path[32];
+	struct udax_fs *fs = NULL;
+	struct udax_file *a, *c;
+	struct stat st;
+	volatile uint8_t sum = 0;
+	void *p[64];
+	int n = o->clones < 64 ? o->clones : 64, made = 0;
+	int ret;
+
+	snprintf(img, sizeof(img), "/dev/shm/udax-bench-share-%d",
+		 (int)getpid());
+	unlink(img);
+	ret = udax_mkfs(img, &mo);
+	if (!ret)
+		ret = udax_open(&fs, img, NULL);
+	if (!ret)
+		ret = bs_file(fs, "/a", bytes, 6, &a);
+	for (int i = 0; !ret && i < n; i++) {
+		snprintf(path, sizeof(path), "/c%d", i);
+		ret = udax_file_open(fs, path, O_CREAT | O_RDWR, 0644, &c);
+		if (ret)
+			break;
+		ret = udax_clone(c, a);
+		if (!ret)
+			ret = udax_mmap(c, 0, bytes, PROT_READ, UDAX_MAP_SHARED,
+					&p[i]);
+		udax_file_close(&c);
+		if (ret)
+			break;
+		made++;
+		for (uint64_t off = 0; off < bytes; off += 4096)
+			sum += ((uint8_t *)p[i])[off];
+	}
+	if (!ret && !stat(img, &st))
+		r->mapped_mem_mib = (double)st.st_blocks * 512 / BS_MIB;
+	for (int i = 0; i < made; i++)
+		udax_munmap(p[i], bytes);
+	if (fs && !ret)
+		udax_file_close(&a);
+	if (ret)
+		bs_fail(r, "mapped clones", ret);
+	if (fs)
+		udax_close(&fs);
+	unlink(img);
+	(void)sum;
+}
+
 /* udax_dedupe_range over two identical files: GB/s. */
 static double bs_dedupe(const struct bs_opts *o, struct bs_result *r)
 {
@@ -356,6 +418,8 @@ static void bs_print(const struct bs_opts *o, const struct bs_result *r)
 		tool_json_double(&j, "farm_plain_copies_mib",
 				 one * (o->clones + 1));
 		tool_json_double(&j, "farm_seconds", r->farm_secs);
+		tool_json_double(&j, "mapped_clones_memory_mib",
+				 r->mapped_mem_mib);
 		tool_json_double(&j, "dedupe_gb_per_s", r->dedupe_gbs);
 		tool_json_u64(&j, "dedupe_bytes", r->dedupe_bytes);
 		tool_json_end(&j);
@@ -381,6 +445,10 @@ static void bs_print(const struct bs_opts *o, const struct bs_result *r)
 	       "%.2f s\n",
 	       o->clones, (unsigned long long)o->farm_mib, r->farm_used_mib,
 	       r->farm_used_mib / one, one * (o->clones + 1), r->farm_secs);
+	printf("%d clones of a 64 MiB file, all mapped and read: the image "
+	       "holds %.0f MiB of memory (%d MiB of clones)\n",
+	       o->clones < 64 ? o->clones : 64, r->mapped_mem_mib,
+	       (o->clones < 64 ? o->clones : 64) * 64);
 	printf("dedupe of two identical %llu MiB files: %.2f GB/s\n",
 	       (unsigned long long)o->dedupe_mib, r->dedupe_gbs);
 }
@@ -468,6 +536,8 @@ int udax_bench_share(int argc, char **argv)
 		r.map_page_us = bs_copy_on_map(&r);
 	if (!r.failed)
 		bs_farm(&o, &r);
+	if (!r.failed)
+		bs_mapped(&o, &r);
 	if (!r.failed)
 		r.dedupe_gbs = bs_dedupe(&o, &r);
 	if (r.failed) {
