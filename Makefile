@@ -184,6 +184,7 @@ pmem-check: static
 bench: all
 	@sh bench/run.sh $(BUILD)
 	@$(BUILD)/udax bench pins
+	@$(BUILD)/udax bench share
 	@sh bench/mount.sh $(BUILD)/udax
 
 # crash-long: every crash point of every operation (of the 3,000-commit

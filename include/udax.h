@@ -186,9 +186,77 @@ struct udax_extent {
 #define UDAX_EXTENT_SHARED 0x2	  /* shared with another file (reflink) */
 
 /* List up to `max` extents overlapping [off, off+len); returns how many
- * were stored, or a negative errno. */
+ * were stored, or a negative errno. Blocks shared with another file or
+ * range (reflink, dedupe) are listed as extents of their own, flagged
+ * UDAX_EXTENT_SHARED (as FIEMAP_EXTENT_SHARED). */
 ssize_t udax_file_extents(struct udax_file *f, off_t off, off_t len,
 			  struct udax_extent *ext, size_t max);
+
+/* ---- reflink and dedupe: blocks shared between files ---- */
+
+/*
+ * Clones share device blocks instead of copying them: the destination
+ * range maps the source's blocks, each block counts its owners (the
+ * refcount tree), and the first write to a shared block through any
+ * path (write, fallocate zero range, truncate into it, a writable
+ * mapping) gives the writer a private copy of that block only; no other
+ * file ever sees the change. Shared blocks count once in udax_statfs
+ * and once in each file's st_blocks (as on XFS and btrfs).
+ *
+ * udax_clone_range has the semantics of Linux's FICLONERANGE: clone
+ * [src_off, src_off+len) of src over [dst_off, dst_off+len) of dst, in
+ * one transaction (after a crash, all of it or nothing). len 0 means up
+ * to the end of src. Both offsets must be multiples of the block size
+ * (4096), and so must len, unless the range ends at the end of src and
+ * the destination range reaches the end of dst (or past it): the last
+ * block then carries the zeros past the end of src. dst grows to
+ * dst_off+len if it was shorter. The destination's old blocks in the
+ * range go through the layout break (mappings zapped, pins waited for)
+ * and lose a reference. Unwritten (fallocated) source blocks clone as
+ * holes; holes as holes.
+ *
+ * Errors, in this order: -EBADF (a NULL handle; src not open for
+ * reading, dst not open for writing, or dst O_APPEND), -EXDEV (the files
+ * are on different file systems), -EISDIR (either is a directory),
+ * -EINVAL (negative offset or length, unaligned offsets or length, src
+ * range starting at or past the end of src, overlapping ranges in one
+ * file), -EFBIG (dst would pass the largest file size), -ETXTBSY (either
+ * file has a shared writable udax_mmap: its stores could land in a
+ * shared block), -EBUSY (a pin on the range did not go in time), -EROFS,
+ * -ENOSPC (tree nodes, or a clone too fragmented for one transaction:
+ * nothing changed), UDAX_ECORRUPT. Returns 0 on success.
+ */
+int udax_clone_range(struct udax_file *dst, off_t dst_off,
+		     struct udax_file *src, off_t src_off, off_t len);
+/* All of src over dst (FICLONE): udax_clone_range(dst, 0, src, 0, 0). */
+int udax_clone(struct udax_file *dst, struct udax_file *src);
+
+/* One destination of udax_dedupe_range (struct file_dedupe_range_info). */
+struct udax_dedupe_dest {
+	struct udax_file *dst;	/* in: open for writing */
+	off_t dst_off;		/* in: block-aligned */
+	uint64_t bytes_deduped; /* out */
+	int status; /* out: UDAX_DEDUPE_SAME, UDAX_DEDUPE_DIFFERS, or a
+		     * negative errno as udax_clone_range's for this
+		     * destination */
+};
+#define UDAX_DEDUPE_SAME 0    /* shared now: bytes_deduped bytes */
+#define UDAX_DEDUPE_DIFFERS 1 /* the bytes differ: nothing changed */
+
+/*
+ * Share [src_off, src_off+len) of src with each destination range whose
+ * bytes are the same (FIDEDUPERANGE): the bytes are compared with both
+ * files locked, so no write can come between the compare and the share;
+ * a destination that differs is left alone (status DIFFERS). Both
+ * ranges must lie within end of file; len is cut to whole blocks unless
+ * both ranges end at their file's end; at most 16 MiB per call, as
+ * Linux (bytes_deduped says how much). The file contents never change.
+ * Returns 0 (each destination's outcome in its status), or -EBADF,
+ * -EISDIR, -EINVAL for the source or the arguments, -ENOMEM.
+ */
+int udax_dedupe_range(struct udax_file *src, off_t src_off, off_t len,
+		      struct udax_dedupe_dest *dests, int count);
+#define UDAX_DEDUPE_MAX (16u << 20)
 
 /* ---- direct-access mappings ---- */
 
@@ -248,7 +316,15 @@ ssize_t udax_file_extents(struct udax_file *f, off_t off, off_t len,
  * length too large), -EACCES (not open for reading, or PROT_WRITE on a
  * shared mapping of a file not open O_RDWR), -ENODEV (a directory),
  * -EBADF, -ENOMEM (length too large, or out of memory), -EPERM
- * (userfaultfd not permitted). */
+ * (userfaultfd not permitted).
+ *
+ * Shared blocks (udax_clone): a read-only or private mapping maps them
+ * as they are, so clones mapped read-only share their memory. A shared
+ * writable mapping first gives every shared block of its range a copy of
+ * its own (copy on map: a store never lands in a shared block), which
+ * can fail with -ENOSPC or -EBUSY (a pin did not go in time), nothing
+ * mapped then; while it exists, the file is not cloned or deduped
+ * (-ETXTBSY). */
 int udax_mmap(struct udax_file *f, off_t offset, size_t length, int prot,
 	      int flags, void **addr);
 

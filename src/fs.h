@@ -7,7 +7,8 @@
  *
  * Lock order (take left before right, never the reverse):
  *   ns_lock -> inode locks (in ascending inode number) -> journal lock
- *   -> inode-bitmap lock, allocator group locks, icache lock
+ *   -> refcount lock -> inode-bitmap lock, allocator group locks,
+ *   icache lock
  */
 #ifndef UDAX_FS_H
 #define UDAX_FS_H
@@ -74,6 +75,20 @@ struct udax_fs {
 	_Atomic uint64_t *bt_verified;
 	/* Inodes whose crc was verified in this mount (1 bit each). */
 	_Atomic uint64_t *ino_verified;
+	/* The refcount tree (alloc/refcount.c): its root lives in the state
+	 * block and every file's frees and clones change it, so it has a
+	 * lock of its own. Readers (is a block shared?) hold refcount_lock
+	 * shared while they read the home copy; a transaction that changes
+	 * the tree takes it exclusively at its first change (after the
+	 * journal lock: a leaf of every inode lock) and keeps it until the
+	 * transaction ends (a tx hook), so no reader sees a half-installed
+	 * tree. refcount_held says the open transaction holds it (guarded
+	 * by the journal lock). reflinked: 0 until the file system has the
+	 * REFLINK feature (at open, or at the first clone; never back to
+	 * 0): while 0 no block is shared and nobody looks at the tree. */
+	pthread_rwlock_t refcount_lock;
+	int refcount_held;
+	_Atomic int reflinked;
 	/* The page-fault handler of mappings (fault layer), started at the
 	 * first udax_mmap; fault_lock guards its creation. */
 	pthread_mutex_t fault_lock;

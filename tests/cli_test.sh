@@ -145,6 +145,23 @@ result $? "special files survive the round trip (types, modes, numbers)"
 expect 0 "cp -r image to image" "$UDAX" cp -r "$img:/tree" "$img:/tree2"
 expect 0 "cp -r second copy out" "$UDAX" cp -r "$img:/tree2" "$work/out2"
 same_tree "image -> image copy" "$src" "$work/out2"
+expect 0 "cp -r --reflink image to image" \
+	"$UDAX" cp -r --reflink "$img:/tree" "$img:/tree3"
+expect 0 "cp -r reflinked copy out" "$UDAX" cp -r "$img:/tree3" "$work/out3"
+same_tree "image -> image clone" "$src" "$work/out3"
+expect_err 1 "Invalid cross-device link" \
+	"cp --reflink=always from the host is refused" \
+	"$UDAX" cp --reflink=always "$src/small.txt" "$img:/refl"
+expect 0 "cp --reflink=auto from the host copies" \
+	"$UDAX" cp --reflink=auto "$src/small.txt" "$img:/refl"
+expect_err 2 "invalid argument" "cp --reflink=sometimes is refused" \
+	"$UDAX" cp --reflink=sometimes "$src/small.txt" "$img:/refl"
+expect 0 "dedupe of the image's copies" "$UDAX" dedupe -q "$img" /tree /tree2
+expect 0 "tree copy still out after dedupe" \
+	"$UDAX" cp -r "$img:/tree2" "$work/out4"
+same_tree "image copy after dedupe" "$src" "$work/out4"
+expect_err 2 "missing image operand" "dedupe without an image" \
+	"$UDAX" dedupe
 expect_err 1 "into itself" "cp -r of a directory into itself is refused" \
 	"$UDAX" cp -r "$img:/tree" "$img:/tree/dir/copy"
 expect_err 1 "are the same file" "cp of a file onto itself is refused" \

@@ -704,6 +704,118 @@ static int op_xattr_unlink(struct udax_fs *fs)
 	return ret ? ret : udax_unlink(fs, "/big");
 }
 
+/* ---- reflink (issue 15): the clone, then each copy-on-write path ---- */
+
+/* dst (made empty if missing) clones [src_off, +len) of src at dst_off,
+ * len 0 = all of src from src_off. */
+static int clone_into(struct udax_fs *fs, const char *dst, off_t dst_off,
+		      const char *src, off_t src_off, off_t len)
+{
+	struct udax_file *d, *s;
+	int ret = udax_file_open(fs, dst, O_CREAT | O_RDWR, 0644, &d);
+	if (ret)
+		return ret;
+	ret = udax_file_open(fs, src, O_RDONLY, 0, &s);
+	if (!ret) {
+		ret = udax_clone_range(d, dst_off, s, src_off, len);
+		udax_file_close(&s);
+	}
+	udax_file_close(&d);
+	return ret;
+}
+
+/* /c: a clone of /big, made in its own steps (the create, the clone,
+ * which turns the REFLINK feature on in its transaction). */
+static int clone_big(struct udax_fs *fs)
+{
+	int ret = put_file(fs, "/c", 0, 0);
+	if (!ret)
+		STEP();
+	ret = ret ? ret : clone_into(fs, "/c", 0, "/big", 0, 0);
+	if (!ret)
+		STEP();
+	return ret;
+}
+
+static int op_clone(struct udax_fs *fs)
+{
+	return clone_big(fs);
+}
+static int op_clone_range(struct udax_fs *fs)
+{
+	/* over the middle of /d/f's blocks (replacing them) and past it */
+	int ret = clone_into(fs, "/d/f", 4096, "/big", 8192, 12288);
+	if (!ret)
+		STEP();
+	return ret ? ret : clone_into(fs, "/small", 8192, "/big", 0, 0);
+}
+static int op_dedupe(struct udax_fs *fs)
+{
+	struct udax_dedupe_dest dd = {.dst_off = 0};
+	struct udax_file *s;
+	int ret = put_file_steps(fs, "/dup", 300 * 1024 + 123, 2); /* /big's */
+	ret = ret ? ret : udax_file_open(fs, "/dup", O_RDWR, 0, &dd.dst);
+	if (ret)
+		return ret;
+	ret = udax_file_open(fs, "/big", O_RDONLY, 0, &s);
+	if (!ret) {
+		ret = udax_dedupe_range(s, 0, 300 * 1024 + 123, &dd, 1);
+		if (!ret && (dd.status || !dd.bytes_deduped))
+			ret = -EIO;
+		udax_file_close(&s);
+	}
+	udax_file_close(&dd.dst);
+	return ret;
+}
+/* Unaligned at both ends, over blocks still shared: each write replaces
+ * them by copies in one transaction (an overwrite in place would not be
+ * atomic, and the crash images could show it torn). */
+static int w_fill(struct udax_file *f, char c, off_t off)
+{
+	char b[6000];
+	memset(b, c, sizeof(b));
+	return udax_pwrite(f, b, sizeof(b), off) == sizeof(b) ? 0 : -EIO;
+}
+static int w_cow(struct udax_file *f)
+{
+	return w_fill(f, 'C', 10000);
+}
+static int w_cow_far(struct udax_file *f)
+{
+	return w_fill(f, 'S', 100000);
+}
+static int op_cow_write(struct udax_fs *fs)
+{
+	int ret = clone_big(fs);
+	ret = ret ? ret : with_file(fs, "/c", w_cow);
+	if (!ret)
+		STEP();
+	/* the source's side: its own copy, the clone keeps the old bytes */
+	return ret ? ret : with_file(fs, "/big", w_cow_far);
+}
+static int op_cow_zero(struct udax_fs *fs)
+{
+	int ret = clone_big(fs);
+	return ret ? ret : with_file(fs, "/c", f_zero);
+}
+static int op_cow_punch(struct udax_fs *fs)
+{
+	int ret = clone_big(fs);
+	return ret ? ret : with_file(fs, "/c", f_punch);
+}
+static int op_cow_trunc(struct udax_fs *fs)
+{
+	/* into a shared block: its tail is zeroed in a copy */
+	int ret = clone_big(fs);
+	return ret ? ret : with_file(fs, "/c", t_shrink);
+}
+static int op_cow_unlink(struct udax_fs *fs)
+{
+	/* every block of /big loses a reference, none is freed */
+	int ret = clone_big(fs);
+	return ret ? ret : udax_unlink(fs, "/big");
+}
+
 struct crash_op {
 	const char *name;
 	int (*fn)(struct udax_fs *fs);
@@ -755,6 +867,14 @@ static const struct crash_op crash_ops[] = {
 	{"mknod", op_mknod, 0, 0, 0},
 	{"xattr", op_xattr, 0, 0, 0},
 	{"xattr-unlink", op_xattr_unlink, 0, 0, 0},
+	{"clone", op_clone, 0, 0, 0},
+	{"clone-range", op_clone_range, 0, 0, 0},
+	{"dedupe", op_dedupe, 0, 0, 0},
+	{"cow-write", op_cow_write, 0, 0, 0},
+	{"cow-zero", op_cow_zero, 0, 0, 0},
+	{"cow-punch", op_cow_punch, 0, 0, 0},
+	{"cow-trunc", op_cow_trunc, 0, 0, 0},
+	{"cow-unlink", op_cow_unlink, 0, 0, 0},
 };
 
 #endif /* UDAX_CRASH_OPS_H */

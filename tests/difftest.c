@@ -1115,6 +1115,7 @@ static struct {
 	uint64_t maps, mapfail, unmaps, stores, loads, pages, sigbus, sigsegv,
 		kaccess, daccess, msyncs, fixups;
 	uint64_t pins, pinbad, recalls, unpins, sends, sent;
+	uint64_t clones, clone_err, dedupe_same, dedupe_diff, dedupe_err;
 } MS;
 
 static struct handle *pick_handle(int *slot)
@@ -1239,6 +1240,8 @@ static void imap_check(const char *what, ino_t k, ino_t u)
 struct devext {
 	uint64_t dev, len;
 	unsigned long ino;
+	int shared;   /* flagged UDAX_EXTENT_SHARED */
+	int overlaps; /* another listed range maps some of its blocks */
 };
 static struct devext *dext;
 static size_t ndext, cdext;
@@ -1346,10 +1349,6 @@ static void check_extents(const char *what, struct udax_file *uf, off_t size,
 			     what, i, (unsigned long long)e->dev_offset,
 			     (unsigned long long)e->length,
 			     (unsigned long long)g_devsize);
-		if (e->flags & UDAX_EXTENT_SHARED)
-			fail("%s: extent %zu is flagged SHARED but nothing was "
-			     "ever cloned",
-			     what, i);
 		prev_end = e->offset + e->length;
 	}
 	if (readable) {
@@ -1385,6 +1384,8 @@ static void check_extents(const char *what, struct udax_file *uf, off_t size,
 		dext[ndext].dev = ex[i].dev_offset;
 		dext[ndext].len = ex[i].length;
 		dext[ndext].ino = uino;
+		dext[ndext].shared = !!(ex[i].flags & UDAX_EXTENT_SHARED);
+		dext[ndext].overlaps = 0;
 		ndext++;
 	}
 }
@@ -1395,16 +1396,41 @@ static int dext_cmp(const void *a, const void *b)
 	return x->dev < y->dev ? -1 : x->dev > y->dev;
 }
 
+/* No device block is listed twice unless every extent that lists it is
+ * flagged SHARED (reflink); and a SHARED extent shares its blocks with
+ * another listed one (unless a mapping keeps a file no name or handle
+ * reaches, whose extents are not listed). A sweep in device order: each
+ * range against the one reaching furthest so far. */
 static void check_dev_overlap(void)
 {
+	size_t far = 0;
+	int hidden = 0;
+
+	for (int i = 0; i < NMAPS; i++)
+		hidden |= M[i].used;
 	qsort(dext, ndext, sizeof *dext, dext_cmp);
-	for (size_t i = 1; i < ndext; i++)
-		if (dext[i - 1].dev + dext[i - 1].len > dext[i].dev)
-			fail("device range [%llu,+%llu) of udax inode %lu "
-			     "overlaps [%llu,+%llu) of udax inode %lu",
-			     (unsigned long long)dext[i - 1].dev,
-			     (unsigned long long)dext[i - 1].len,
-			     dext[i - 1].ino, (unsigned long long)dext[i].dev,
+	for (size_t i = 1; i < ndext; i++) {
+		struct devext *a = &dext[far], *b = &dext[i];
+		if (a->dev + a->len > b->dev) {
+			if (!a->shared || !b->shared)
+				fail("device range [%llu,+%llu) of udax inode "
+				     "%lu overlaps [%llu,+%llu) of udax inode "
+				     "%lu, and they are not both flagged "
+				     "SHARED",
+				     (unsigned long long)a->dev,
+				     (unsigned long long)a->len, a->ino,
+				     (unsigned long long)b->dev,
+				     (unsigned long long)b->len, b->ino);
+			a->overlaps = b->overlaps = 1;
+		}
+		if (b->dev + b->len > a->dev + a->len)
+			far = i;
+	}
+	for (size_t i = 0; i < ndext && !hidden; i++)
+		if (dext[i].shared && !dext[i].overlaps)
+			fail("device range [%llu,+%llu) of udax inode %lu is "
+			     "flagged SHARED, but no other extent maps it",
+			     (unsigned long long)dext[i].dev,
 			     (unsigned long long)dext[i].len, dext[i].ino);
 }
 
@@ -2445,6 +2471,269 @@ static void op_fallocate(void)
 	}
 }
 
+/* ---- reflink (issue 15): tmpfs has none, so the kernel side is a
+ * model: the errors udax documents, in its order, and a copy of the
+ * bytes where a clone succeeds (a dedupe never changes a byte) ---- */
+
+/* Has the file of kernel inode kino a shared writable mapping? */
+static int kino_mapped_writable(ino_t kino)
+{
+	for (int i = 0; i < NMAPS; i++)
+		if (M[i].used && M[i].kino == kino && !M[i].priv &&
+		    (M[i].prot & PROT_WRITE))
+			return 1;
+	return 0;
+}
+
+/* The argument checks made before the files are locked (clone_args). */
+static long remap_args(struct handle *d, off_t doff, struct handle *s,
+		       off_t soff, off_t len)
+{
+	if (d->isdir || s->isdir)
+		return -EISDIR;
+	if ((s->flags & O_ACCMODE) == O_WRONLY ||
+	    (d->flags & O_ACCMODE) == O_RDONLY || (d->flags & O_APPEND))
+		return -EBADF;
+	if (doff < 0 || soff < 0 || len < 0)
+		return -EINVAL;
+	return 0;
+}
+
+/* The checks under the locks (clone_check): 0 with *len the bytes to
+ * share (0: nothing to do), or -errno. */
+static long remap_check(struct handle *d, off_t doff, struct handle *s,
+			off_t soff, off_t *len, int dedupe)
+{
+	const off_t bs = 4096;
+	off_t ss = ksize(s), ds = ksize(d), bcount;
+
+	if (*len == 0) {
+		if (dedupe || soff == ss)
+			return 0;
+		if (soff > ss)
+			return -EINVAL;
+		*len = ss - soff;
+	}
+	if ((soff | doff) & (bs - 1))
+		return -EINVAL;
+	if (dedupe &&
+	    (soff >= ss || soff + *len > ss || doff >= ds || doff + *len > ds))
+		return -EINVAL;
+	if (soff >= ss)
+		return -EINVAL;
+	if (*len > ss - soff)
+		*len = ss - soff;
+	if (soff + *len == ss && (*len & (bs - 1)) &&
+	    (dedupe ? doff + *len == ds : doff + *len >= ds)) {
+		bcount = ((ss + bs - 1) & ~(bs - 1)) - soff;
+	} else {
+		if ((*len & (bs - 1)) && !dedupe)
+			return -EINVAL;
+		*len &= ~(bs - 1);
+		bcount = *len;
+	}
+	if (d->kino == s->kino && doff + bcount > soff && doff < soff + bcount)
+		return -EINVAL;
+	if (*len &&
+	    (kino_mapped_writable(d->kino) || kino_mapped_writable(s->kino)))
+		return -ETXTBSY;
+	return 0;
+}
+
+/* A clone or dedupe offset: mostly block-aligned inside the file,
+ * sometimes anywhere (gen_off), sometimes not aligned. */
+static off_t gen_remap_off(off_t size)
+{
+	off_t o = chance(70) ? (off_t)rnd((uint64_t)size + 1) : gen_off(size);
+	return chance(90) ? o & ~(off_t)4095 : o;
+}
+
+static off_t gen_remap_len(off_t size)
+{
+	int r = (int)rnd(100);
+
+	if (r < 4 && !(g_avoid & AVOID_NEGOFF))
+		return -(off_t)rnd(1000) - 1;
+	if (r < 25)
+		return 0;
+	if (r < 60 && size > 4096)
+		return (off_t)(1 + rnd((uint64_t)size / 4096)) * 4096;
+	if (r < 75)
+		return (off_t)(1 + rnd(24)) * 4096;
+	if (r < 90)
+		return (off_t)rnd(size > 0 ? (uint64_t)size + 1 : 1);
+	return 1 + (off_t)rnd(65536);
+}
+
+/* Did the call get past the checks made before the locks? Then its
+ * breaks zapped both files' mappings from the offsets on (private copies
+ * too, as a punch does: maps_changed puts the kernel's copies back). */
+static void remap_maps_changed(long err, struct handle *d, off_t doff,
+			       struct handle *s, off_t soff, off_t len)
+{
+	if (remap_args(d, doff, s, soff, len) || err == -EBADF)
+		return;
+	if (s->kino == d->kino && soff < doff)
+		doff = soff; /* one break over both ranges */
+	maps_changed(d->k, CHG_PUNCH, doff & ~(off_t)4095, (off_t)1 << 40);
+	if (s->kino != d->kino)
+		maps_changed(s->k, CHG_PUNCH, soff & ~(off_t)4095,
+			     (off_t)1 << 40);
+}
+
+static void op_clone(void)
+{
+	int ds, ss;
+	struct handle *d = pick_handle(&ds), *s = d ? pick_handle(&ss) : NULL;
+	off_t doff, soff, len, n;
+	long k, u;
+
+	if (!s) {
+		op_open();
+		return;
+	}
+	soff = gen_remap_off(ksize(s));
+	doff = chance(30) ? soff : gen_remap_off(ksize(d));
+	len = gen_remap_len(ksize(s) - soff);
+	if (chance(10))
+		soff = doff = len = 0; /* FICLONE */
+	if (doff + (len > 0 ? len : ksize(s)) > MAXFILE)
+		doff = 0;
+	setop("clone_range(h%d %s, %lld, h%d %s, %lld, %lld) [sizes %lld "
+	      "%lld]",
+	      ds, qp(d->path), (long long)doff, ss, qp(s->path),
+	      (long long)soff, (long long)len, (long long)ksize(d),
+	      (long long)ksize(s));
+	n = len;
+	k = remap_args(d, doff, s, soff, len);
+	if (!k)
+		k = remap_check(d, doff, s, soff, &n, 0);
+	if (!k && n) {
+		/* the kernel's side of a clone that succeeds: the bytes */
+		char *b = malloc((size_t)n);
+		if (!b || pread(s->k, b, (size_t)n, soff) != n ||
+		    pwrite(d->k, b, (size_t)n, doff) != n)
+			die("clone model: copying on the kernel side: %s",
+			    strerror(errno));
+		free(b);
+	}
+	u = len || soff || doff ?
+		    udax_clone_range(d->u, doff, s->u, soff, len) :
+		    udax_clone(d->u, s->u);
+	cmp_ret(k, u);
+	if (k)
+		MS.clone_err++;
+	else
+		MS.clones++;
+	remap_maps_changed(k, d, doff, s, soff, len);
+	if (!k)
+		cmp_handle_now(d);
+}
+
+/* Make [doff, +len) of d a copy of [soff, +len) of s on both sides
+ * (half of the dedupes find the same bytes). */
+static void dedupe_setup(int ds, struct handle *d, off_t doff, int ss,
+			 struct handle *s, off_t soff, off_t len)
+{
+	long k, u;
+	char *b;
+
+	if (len <= 0 || d->isdir || s->isdir ||
+	    (s->flags & O_ACCMODE) == O_WRONLY ||
+	    (d->flags & O_ACCMODE) == O_RDONLY || (d->flags & O_APPEND) ||
+	    doff + len > MAXFILE || soff + len > ksize(s) ||
+	    (d->kino == s->kino && doff + len > soff && soff + len > doff))
+		return;
+	b = malloc((size_t)len);
+	if (!b || pread(s->k, b, (size_t)len, soff) != len)
+		die("dedupe: reading the source: %s", strerror(errno));
+	setop("pwrite(h%d %s, copy of h%d [%lld, +%lld), %lld) [dedupe]", ds,
+	      qp(d->path), ss, (long long)soff, (long long)len,
+	      (long long)doff);
+	k = KR(pwrite(d->k, b, (size_t)len, doff));
+	u = udax_pwrite(d->u, b, (size_t)len, doff);
+	free(b);
+	cmp_ret(k, u);
+	maps_changed(d->k, CHG_WRITE, doff, len);
+}
+
+static void op_dedupe(void)
+{
+	int ds, ss;
+	struct handle *d = pick_handle(&ds), *s = d ? pick_handle(&ss) : NULL;
+	struct udax_dedupe_dest dd;
+	off_t doff, soff, len, n;
+	long k, u, want = 0;
+	const long dd_either = 1000; /* SAME or DIFFERS */
+	uint64_t want_bytes = 0;
+
+	if (!s) {
+		op_open();
+		return;
+	}
+	soff = gen_remap_off(ksize(s));
+	doff = gen_remap_off(ksize(d));
+	len = gen_remap_len(ksize(s) - soff);
+	if (chance(50))
+		dedupe_setup(ds, d, doff, ss, s, soff, len);
+	setop("dedupe_range(h%d %s, %lld, %lld, -> h%d %s, %lld) [sizes %lld "
+	      "%lld]",
+	      ss, qp(s->path), (long long)soff, (long long)len, ds, qp(d->path),
+	      (long long)doff, (long long)ksize(s), (long long)ksize(d));
+	/* the source's own checks give the call's result */
+	k = (s->flags & O_ACCMODE) == O_WRONLY ? -EBADF :
+	    s->isdir			       ? -EISDIR :
+	    soff < 0 || len < 0		       ? -EINVAL :
+						 0;
+	n = len > (off_t)UDAX_DEDUPE_MAX ? (off_t)UDAX_DEDUPE_MAX : len;
+	if (!k) {
+		want = remap_args(d, doff, s, soff, n);
+		if (!want)
+			want = remap_check(d, doff, s, soff, &n, 1);
+		if (!want && n && (d->flags & O_ACCMODE) == O_WRONLY) {
+			/* the kernel's descriptor cannot read the bytes:
+			 * either answer will do (no byte changes, and the
+			 * full comparisons see every byte) */
+			want = dd_either;
+		} else if (!want && n) {
+			char *a = malloc((size_t)n), *b = malloc((size_t)n);
+			if (!a || !b || pread(s->k, a, (size_t)n, soff) != n ||
+			    pread(d->k, b, (size_t)n, doff) != n)
+				die("dedupe model: reading: %s",
+				    strerror(errno));
+			want = memcmp(a, b, (size_t)n) ? UDAX_DEDUPE_DIFFERS :
+							 UDAX_DEDUPE_SAME;
+			free(a);
+			free(b);
+		}
+		if (want == UDAX_DEDUPE_SAME)
+			want_bytes = (uint64_t)n;
+	}
+	dd = (struct udax_dedupe_dest){.dst = d->u, .dst_off = doff};
+	u = udax_dedupe_range(s->u, soff, len, &dd, 1);
+	cmp_ret(k, u);
+	if (k)
+		return;
+	if (want == dd_either && dd.status == UDAX_DEDUPE_SAME) {
+		want = UDAX_DEDUPE_SAME;
+		want_bytes = (uint64_t)n;
+	} else if (want == dd_either) {
+		want = UDAX_DEDUPE_DIFFERS;
+	}
+	if ((long)dd.status != want || dd.bytes_deduped != want_bytes)
+		fail("dedupe: status %d, %llu bytes; the model says %ld, %llu",
+		     dd.status, (unsigned long long)dd.bytes_deduped, want,
+		     (unsigned long long)want_bytes);
+	if (want == UDAX_DEDUPE_SAME)
+		MS.dedupe_same++;
+	else if (want == UDAX_DEDUPE_DIFFERS)
+		MS.dedupe_diff++;
+	else
+		MS.dedupe_err++;
+	remap_maps_changed(want, d, doff, s, soff, n);
+	cmp_handle_now(d);
+}
+
 static void op_fstat_h(int slot)
 {
 	struct handle *h = &H[slot];
@@ -2952,6 +3241,12 @@ static void op_mmap(void)
 	MS.maps++;
 	if (bad)
 		fail("an invalid mmap succeeded on both sides");
+	/* a shared writable mapping of a clone gets private copies of the
+	 * shared blocks (copy on map), through the layout break, which
+	 * zaps the other mappings' private copies of the range as a punch
+	 * does (before this one joins the table) */
+	if ((prot & PROT_WRITE) && !priv)
+		maps_changed(h->k, CHG_PUNCH, off, (off_t)len);
 	memset(m, 0, sizeof *m);
 	m->used = 1;
 	m->k = kp;
@@ -4462,6 +4757,8 @@ static struct op ops[] = {
 	{"pin", 2, op_pin, 0, 1},
 	{"unpin", 1, op_unpin, 0, 1},
 	{"sendfile", 4, op_sendfile, 0, 0},
+	{"clone", 3, op_clone, 1, 0},
+	{"dedupe", 2, op_dedupe, 1, 0},
 };
 #define NOPS (sizeof ops / sizeof *ops)
 
@@ -4819,6 +5116,12 @@ int main(int argc, char **argv)
 		       " bad pins refused as documented\n",
 		       MS.sends, MS.sent, MS.pins, MS.recalls, MS.unpins,
 		       MS.pinbad);
+	if (MS.clones || MS.clone_err || MS.dedupe_same || MS.dedupe_diff)
+		printf("difftest: reflink: %" PRIu64 " clones (%" PRIu64
+		       " refused alike); dedupe: %" PRIu64 " shared, %" PRIu64
+		       " differ, %" PRIu64 " refused alike\n",
+		       MS.clones, MS.clone_err, MS.dedupe_same, MS.dedupe_diff,
+		       MS.dedupe_err);
 	if (MS.maps || MS.mapfail)
 		printf("difftest: mappings: %" PRIu64 " made (%" PRIu64
 		       " refused alike), %" PRIu64 " removed; %" PRIu64

@@ -21,18 +21,20 @@
  *   symlink TARGET P | symlink-long LEN P (a target of LEN bytes)
  *   mknod P fifo|sock|chr|blk MAJOR MINOR
  *   xattr P NAME SIZE       an xattr of SIZE bytes of a pattern
+ *   clone DST SRC           DST (made if missing) shares all of SRC
  *   hold P                  keep P open until the image is closed
  *   crash                   the image becomes what the device holds now
  *                           (power lost here; later commands are lost)
  * Damage commands then work on the raw image; a number may be written
  * N, 0xN, @P (inode number of P), @root:P (its tree root block),
  * @data:P (the first block of its first extent), @xattr:P (its xattr
- * tree root), @itable:P, @free (a
+ * tree root), @itable:P, @refcount (the refcount tree's root), @free (a
  * free data block), @last, @bbmap, @ibmap, with +N/-N after it:
  *   inode INO FIELD V | inode-nocrc INO FIELD V | zero-inode INO
  *   flip-inode INO BYTE BIT | flip BLK BYTE BIT | zero BLK
  *   garbage BLK SEED | node BLK FIELD V | item BLK I FIELD V
  *   extent BLK I FIELD V | dirent BLK NAME FIELD V
+ *   refval BLK I FIELD V    item I's refcount value (len, refs)
  *   xentry BLK I FIELD V    the first xattr entry of item I's bucket
  *   dirent-name BLK NAME NEWNAME | bbit BLK 0|1 | ibit INO 0|1
  *   state FIELD V | sb FIELD V | uninstall | truncate +-BLOCKS
@@ -179,6 +181,18 @@ static int run_populate(struct img *im, char **tok, int n)
 			v[i] = pattern_byte(tok[2], i);
 		ret = udax_lsetxattr(im->fs, tok[1], tok[2], v, size, 0);
 		free(v);
+	} else if (!strcmp(c, "clone") && n == 3) {
+		struct udax_file *d, *f;
+		ret = udax_file_open(im->fs, tok[1], O_CREAT | O_RDWR, 0644,
+				     &d);
+		if (!ret) {
+			ret = udax_file_open(im->fs, tok[2], O_RDONLY, 0, &f);
+			if (!ret) {
+				ret = udax_clone(d, f);
+				udax_file_close(&f);
+			}
+			udax_file_close(&d);
+		}
 	} else if (!strcmp(c, "fallocate") && n == 4) {
 		struct udax_file *f;
 		ret = udax_file_open(im->fs, tok[1], O_RDWR, 0, &f);
@@ -332,6 +346,10 @@ static int value(struct img *im, const char *s, uint64_t *v)
 				*v = b;
 				break;
 			}
+	} else if (!strncmp(s, "refcount", 8)) {
+		const struct udax_state *st =
+			(const void *)img_blk(im, UDAX_STATE_BLOCK);
+		*v = st->refcount_root;
 	} else if (!strncmp(s, "last", 4)) {
 		*v = sb->block_count - 1;
 	} else if (!strncmp(s, "bbmap", 5)) {
@@ -418,6 +436,11 @@ static const struct field extent_fields[] = {
 	F(struct udax_extent_val, dev_blk),
 	F(struct udax_extent_val, len),
 	F(struct udax_extent_val, flags),
+	{NULL, 0, 0},
+};
+static const struct field refcount_fields[] = {
+	F(struct udax_refcount_val, len),
+	F(struct udax_refcount_val, refs),
 	{NULL, 0, 0},
 };
 static const struct field dirent_fields[] = {
@@ -595,7 +618,7 @@ static int run_damage(struct img *im, char **tok, int n)
 			return -1;
 		seal_block(blk);
 	} else if (!strcmp(c, "item") || !strcmp(c, "extent") ||
-		   !strcmp(c, "xentry")) {
+		   !strcmp(c, "xentry") || !strcmp(c, "refval")) {
 		NEED(5);
 		VAL(1, a);
 		VAL(2, b);
@@ -610,6 +633,7 @@ static int run_damage(struct img *im, char **tok, int n)
 				return -1;
 		} else if (set_field(im, blk + nd->items[b].off,
 				     c[0] == 'x' ? xentry_fields :
+				     c[0] == 'r' ? refcount_fields :
 						   extent_fields,
 				     tok[3], tok[4])) {
 			return -1;
@@ -692,9 +716,10 @@ static int run_damage(struct img *im, char **tok, int n)
 static int run_populate_kind(const char *c)
 {
 	static const char *const pop[] = {
-		"mkdir", "rmdir",   "unlink",	    "link",	 "rename",
-		"write", "symlink", "symlink-long", "fallocate", "hold",
-		"crash", "files",   "fragment",	    "mknod",	 "xattr"};
+		"mkdir",     "rmdir", "unlink",	 "link",
+		"rename",    "write", "symlink", "symlink-long",
+		"fallocate", "hold",  "crash",	 "files",
+		"fragment",  "mknod", "xattr",	 "clone"};
 
 	for (size_t i = 0; i < sizeof(pop) / sizeof(pop[0]); i++)
 		if (!strcmp(c, pop[i]))
@@ -1169,6 +1194,19 @@ static const struct fsck_case cases[] = {
 	 INTACT "noxattr /d user.s\nxattr /x user.big 3000\n"},
 	{"xattr-blocks", SPECIAL "inode @/x blocks 1\n", 1,
 	 INTACT SPECIAL_INTACT},
+	/* reflink: /c shares every block of /big (one refcount item) */
+	{"refcount-clean", "clone /c /big\n", 0,
+	 INTACT "content /c 300000 /big\n"},
+	{"refcount-count", "clone /c /big\nrefval @refcount 0 refs 3\n", 1,
+	 INTACT "content /c 300000 /big\n"},
+	{"refcount-unshared", "clone /c /big\nrefval @refcount 0 len 90\n", 1,
+	 INTACT "content /c 300000 /big\n"},
+	{"refcount-missing", "clone /c /big\nstate refcount_root 0\n", 1,
+	 INTACT "content /c 300000 /big\n"},
+	{"refcount-item-bad", "clone /c /big\nrefval @refcount 0 refs 1\n", 1,
+	 INTACT "content /c 300000 /big\n"},
+	{"refcount-no-feature", "clone /c /big\nsb feat_incompat 0\n", 1,
+	 INTACT},
 	{"garbage-everywhere",
 	 "garbage @root:/d 1\ngarbage @itable:/big 2\ngarbage @bbmap 3\n"
 	 "garbage 1 4\n",

@@ -21,7 +21,11 @@
  *                  udax's back while another truncates, punches, zeroes
  *                  and extends the same files; freed blocks are poisoned:
  *                  no file ever shows another file's byte or poison
- *                  (seed: UDAX_LAYOUT_SEED replays)
+ *                  (seed: UDAX_LAYOUT_SEED replays); and another clones
+ *                  the pinned files into a scratch file and overwrites
+ *                  it (copy-on-write of every shared block): no pinned
+ *                  file ever shows the scratch file's byte, and a pinned
+ *                  range keeps its blocks (sharing them or not)
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -287,8 +291,9 @@ static int close_wait(void)
 struct world {
 	struct udax_fs *fs;
 	struct udax_file *f[NFILES];
+	struct udax_file *scratch; /* clones of the pinned files, overwritten */
 	_Atomic int stop, failed;
-	_Atomic uint64_t pins, stores, breaks_done, busy;
+	_Atomic uint64_t pins, stores, breaks_done, busy, clones;
 	unsigned seed;
 };
 
@@ -338,11 +343,13 @@ static ssize_t clamp_extents(struct udax_extent *e, ssize_t n, off_t off,
 				     hi;
 		if (a >= b)
 			continue;
-		struct udax_extent c = {.offset = a,
-					.length = b - a,
-					.dev_offset = e[j].dev_offset +
-						      (a - e[j].offset),
-					.flags = e[j].flags};
+		/* sharing comes and goes with the cloner's clones and
+		 * copies; the blocks are what must stay */
+		struct udax_extent c = {
+			.offset = a,
+			.length = b - a,
+			.dev_offset = e[j].dev_offset + (a - e[j].offset),
+			.flags = e[j].flags & ~(uint32_t)UDAX_EXTENT_SHARED};
 		if (k && e[k - 1].offset + e[k - 1].length == c.offset &&
 		    e[k - 1].dev_offset + e[k - 1].length == c.dev_offset &&
 		    e[k - 1].flags == c.flags) {
@@ -493,12 +500,47 @@ static void *breaker(void *arg)
 	return NULL;
 }
 
+/* Clone a pinned file into the scratch file, then overwrite all of the
+ * scratch file: each write copies the blocks it shares (copy-on-write),
+ * and none of its bytes may ever show in the pinned file (whole blocks
+ * are written: no copy reads a block a pinner's device may be storing
+ * into). */
+static void *cloner(void *arg)
+{
+	struct world *w = arg;
+	unsigned s = w->seed ^ 0x2545f491u;
+	static __thread char buf[64 * KIB];
+
+	memset(buf, 'S', sizeof(buf));
+	while (!atomic_load(&w->stop) && !atomic_load(&w->failed)) {
+		int i = (int)(rand_r(&s) % (NFILES - 1)); /* a pinned one */
+		int ret = udax_ftruncate(w->scratch, 0);
+		if (!ret)
+			ret = udax_clone(w->scratch, w->f[i]);
+		if (ret && ret != -EBUSY && ret != -ENOSPC && ret != -EINVAL) {
+			fprintf(stderr, "# clone: %d\n", ret);
+			atomic_store(&w->failed, 1);
+		}
+		if (!ret)
+			atomic_fetch_add(&w->clones, 1);
+		off_t size = fsize(w->scratch);
+		for (off_t o = 0; o < size; o += sizeof(buf))
+			if (udax_pwrite(w->scratch, buf, sizeof(buf), o) < 0)
+				break; /* ENOSPC or EBUSY: the copies wait */
+		/* the pinners check their ranges for the scratch's 'S' (a
+		 * read of a pinned file here would race with their stores
+		 * into its blocks, which stand for a device's), and the end
+		 * checks every file */
+	}
+	return NULL;
+}
+
 static int threads(void)
 {
 	static struct world w;
 	char img[] = "/dev/shm/udax-layout-XXXXXX";
 	const char *e = getenv("UDAX_LAYOUT_SEED");
-	pthread_t p[2], b;
+	pthread_t p[2], b, cl;
 	void *args[2][2];
 	struct fsck_result fr;
 	int fd;
@@ -534,12 +576,19 @@ static int threads(void)
 			 (ssize_t)sizeof(fb));
 	}
 	CHECK_EQ(udax_file_close(&fill), 0);
+	CHECK_EQ(udax_file_open(w.fs, "/scratch", O_CREAT | O_RDWR, 0644,
+				&w.scratch),
+		 0);
+	/* a write over blocks a pinner's range shares waits for that pin:
+	 * the pinner's own write does, so give up soon */
+	setenv("UDAX_PIN_WAIT_MS", "100", 1);
 	for (int i = 0; i < 2; i++) {
 		args[i][0] = &w;
 		args[i][1] = (void *)(intptr_t)i;
 		pthread_create(&p[i], NULL, pinner, args[i]);
 	}
 	pthread_create(&b, NULL, breaker, &w);
+	pthread_create(&cl, NULL, cloner, &w);
 	/* enough of both, however slow the machine */
 	int64_t t0 = now_ms();
 	while (!atomic_load(&w.failed) &&
@@ -548,21 +597,25 @@ static int threads(void)
 		usleep(10 * 1000);
 	atomic_store(&w.stop, 1);
 	pthread_join(b, NULL);
+	pthread_join(cl, NULL);
+	unsetenv("UDAX_PIN_WAIT_MS");
 	for (int i = 0; i < 2; i++)
 		pthread_join(p[i], NULL);
 	printf("# threads: %llu pins, %llu stores into pinned blocks, %llu "
 	       "truncates/punches/zeroes/extends (%llu gave up at a pin's "
-	       "deadline), %llu breaks, %llu waited for pins\n",
+	       "deadline), %llu breaks, %llu waited for pins, %llu clones\n",
 	       (unsigned long long)w.pins, (unsigned long long)w.stores,
 	       (unsigned long long)w.breaks_done, (unsigned long long)w.busy,
 	       (unsigned long long)w.fs->layout.breaks,
-	       (unsigned long long)w.fs->layout.waits);
+	       (unsigned long long)w.fs->layout.waits,
+	       (unsigned long long)w.clones);
 	CHECK_EQ(atomic_load(&w.failed), 0);
 	CHECK(w.fs->layout.waits > 0);
 	for (int i = 0; i < NFILES; i++) {
 		CHECK(range_clean(&w, i, 0, FILE_MAX));
 		CHECK_EQ(udax_file_close(&w.f[i]), 0);
 	}
+	CHECK_EQ(udax_file_close(&w.scratch), 0);
 	CHECK_EQ(atomic_load(&w.fs->pins), 0);
 	CHECK_EQ(udax_close(&w.fs), 0);
 	CHECK_EQ(fsck_run(img, FSCK_NO, NULL, &fr), FSCK_EXIT_OK);

@@ -54,6 +54,14 @@ void api_stat_inode(struct udax_fs *fs, const struct udax_inode *di,
 /* Zero the bytes past `size` in its last block before the size grows. */
 int api_zero_tail(struct inode *ip, uint64_t size);
 
+/* Before bytes of [lo, hi) of ip change in place: if a block there is
+ * shared, copy-on-write will replace it, so the layout of the range
+ * breaks first (its mapped pages zapped, its pins waited for). Caller
+ * holds ip->lock exclusively; the break may drop it while it waits, so
+ * the caller reads the file's size after. Returns 1 with the break held
+ * (layout_break_end), 0 if no block there is shared, or -errno. */
+int api_cow_break(struct inode *ip, uint64_t lo, uint64_t hi);
+
 /* Punch [off, off+len) out of a file: whole blocks are freed (zero: and
  * replaced by unwritten ones), partial blocks replaced by zeroed copies,
  * all in one transaction unless the range needs more than the journal

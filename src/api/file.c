@@ -59,11 +59,32 @@ void api_stat_inode(struct udax_fs *fs, const struct udax_inode *di,
 int api_zero_tail(struct inode *ip, uint64_t size)
 {
 	uint64_t part = size & (UDAX_BLOCK_SIZE - 1);
+	uint64_t page = size & ~(uint64_t)(FAULT_PAGE - 1);
+	int ret;
 
 	if (!part)
 		return 0;
+	/* a shared last block is copied before it is zeroed: no mapping
+	 * may go on showing the old one (callers broke the layout of that
+	 * page already where pins could reach it) */
+	ret = iomap_has_shared(ip, size, UDAX_BLOCK_SIZE - part,
+			       &udax_iomap_ops);
+	if (ret > 0 && ip->maps)
+		ret = fault_zap(ip, page, FAULT_PAGE);
+	if (ret < 0)
+		return ret;
 	return iomap_zero_range(ip, size, UDAX_BLOCK_SIZE - part,
 				&udax_iomap_ops);
+}
+
+int api_cow_break(struct inode *ip, uint64_t lo, uint64_t hi)
+{
+	int ret = iomap_has_shared(ip, lo, hi - lo, &udax_iomap_ops);
+
+	if (ret <= 0)
+		return ret;
+	ret = layout_break(ip, lo, hi - lo);
+	return ret ? ret : 1;
 }
 
 struct punch_count {
@@ -73,8 +94,8 @@ struct punch_count {
 static int punch_release(struct btree *bt, uint64_t dev, uint64_t len,
 			 void *arg)
 {
-	((struct punch_count *)arg)->freed += len;
-	return ext_release_free(bt, dev, len, NULL);
+	return ext_release_count(bt, dev, len,
+				 &((struct punch_count *)arg)->freed);
 }
 
 /* Replace mapped block `fblk` by a copy whose bytes [zoff, zoff+zlen)
@@ -529,23 +550,67 @@ static int file_kill_privs(struct udax_file *f)
 	return tx_commit(tx);
 }
 
+static ssize_t file_write_range(struct udax_file *f, const void *buf,
+				size_t count, int64_t off, uint64_t size,
+				uint64_t *end);
+
 /* Write with the inode lock held exclusively; off < 0 means append. */
 static ssize_t file_write_locked(struct udax_file *f, const void *buf,
 				 size_t count, int64_t off, uint64_t *end)
 {
-	uint64_t size;
-	int err = 0, ret;
-	ssize_t n;
+	uint64_t size, blo = 0, bhi = 0;
+	int err = 0, broke = 0;
+	ssize_t n = 0;
 
-	size = file_size(f, &err);
-	if (err)
-		return err;
+	/* shared blocks in the range get copies (copy-on-write), which is
+	 * a remap: the layout breaks first. The break may drop the lock
+	 * while it waits for pins, so the size is read again after it */
+	for (;;) {
+		size = file_size(f, &err);
+		if (err)
+			goto end_break;
+		uint64_t at = off < 0 ? size : (uint64_t)off;
+		uint64_t lo =
+			(at < size ? at : size) & ~(uint64_t)(FAULT_PAGE - 1);
+		uint64_t hi = at + count;
+		if (broke && lo >= blo && hi <= bhi)
+			break;
+		if (broke)
+			layout_break_end(f->ip);
+		broke = api_cow_break(f->ip, lo, hi < lo ? UINT64_MAX : hi);
+		if (broke <= 0) {
+			err = broke;
+			broke = 0;
+			if (err)
+				return err;
+			break;
+		}
+		blo = lo;
+		bhi = hi;
+	}
 	if (off < 0)
 		off = (int64_t)size;
+	n = -EFBIG;
 	if ((uint64_t)off >= UDAX_MAX_FILE_SIZE)
-		return -EFBIG;
+		goto end_break;
 	if (count > UDAX_MAX_FILE_SIZE - (uint64_t)off)
 		count = UDAX_MAX_FILE_SIZE - (uint64_t)off;
+	n = file_write_range(f, buf, count, off, size, end);
+end_break:
+	if (broke)
+		layout_break_end(f->ip);
+	return err ? err : n;
+}
+
+/* file_write_locked, the range settled and its layout broken if it
+ * holds shared blocks. */
+static ssize_t file_write_range(struct udax_file *f, const void *buf,
+				size_t count, int64_t off, uint64_t size,
+				uint64_t *end)
+{
+	ssize_t n;
+	int ret;
+
 	if ((uint64_t)off > size) {
 		ret = api_zero_tail(f->ip, size);
 		if (ret)
@@ -787,10 +852,17 @@ static int truncate_break(struct udax_file *f, uint64_t length, uint64_t *size)
 			(end + FAULT_PAGE - 1) & ~(uint64_t)(FAULT_PAGE - 1);
 		uint64_t was = *size;
 
+		uint64_t zoff = up, zlen = length < *size ? UINT64_MAX : 0;
 		if (end == up && length >= *size)
 			return 0; /* growing from a page boundary */
-		err = layout_break_pins(f->ip, end, up,
-					length < *size ? UINT64_MAX : 0);
+		/* a shared block holding the end is copied, not zeroed in
+		 * place: its page goes from the mappings too */
+		if (end != up && iomap_has_shared(f->ip, end, up - end,
+						  &udax_iomap_ops) > 0) {
+			zoff = up - FAULT_PAGE;
+			zlen = zlen ? UINT64_MAX : FAULT_PAGE;
+		}
+		err = layout_break_pins(f->ip, end, zoff, zlen);
 		if (err)
 			return err;
 		*size = file_size(f, &err);
@@ -984,6 +1056,8 @@ ssize_t udax_file_extents(struct udax_file *f, off_t off, off_t len,
 				.dev_offset = m->addr,
 				.flags = m->type == IOMAP_UNWRITTEN ?
 						 UDAX_EXTENT_UNWRITTEN :
+					 m->type == IOMAP_SHARED ?
+						 UDAX_EXTENT_SHARED :
 						 0,
 			};
 		}

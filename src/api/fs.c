@@ -244,8 +244,8 @@ int udax_mkfs(const char *device, const struct udax_mkfs_opts *opts)
 
 /* ---- open ---- */
 
-static int super_check(struct udax_fs *fs, const struct udax_super *sb,
-		       const char *which)
+/* Why a superblock cannot be used by this library, or NULL. */
+static const char *super_why_fs(struct udax_fs *fs, const struct udax_super *sb)
 {
 	uint64_t nb = fs->dev->size >> UDAX_BLOCK_SHIFT;
 	const char *why = NULL;
@@ -259,12 +259,53 @@ static int super_check(struct udax_fs *fs, const struct udax_super *sb,
 		      "(truncated image?)";
 	if (!why && (sb->feat_incompat & ~(uint64_t)UDAX_FEAT_INCOMPAT_KNOWN))
 		why = "incompatible features this library does not implement";
+	return why;
+}
+
+static int super_check(struct udax_fs *fs, const struct udax_super *sb,
+		       const char *which)
+{
+	const char *why = super_why_fs(fs, sb);
 	if (!why)
 		return 0;
 	if (!fs->quiet)
 		fprintf(stderr, "udax: %s: %s superblock: %s\n", fs->dev->name,
 			which, why);
 	return UDAX_ECORRUPT;
+}
+
+/* Fill fs->sb with the superblock this open starts from: the primary;
+ * or, when it fails its checks and a read-write open will replay the
+ * journal, the backup, or the primary with its checksum recomputed if
+ * every field is sound: a crash while a transaction that turns a feature
+ * on was installed or replayed can leave both superblocks torn between
+ * their first line and their checksum, and the log rewrites them whole
+ * (FORMAT.md 5.5). *torn says the superblock must pass after the replay.
+ * Returns 0 or UDAX_ECORRUPT (said on stderr). */
+static int super_pick(struct udax_fs *fs, int *torn)
+{
+	const struct udax_super *p = (const void *)fs->dev->base;
+	uint64_t nb = fs->dev->size >> UDAX_BLOCK_SHIFT;
+
+	*torn = 0;
+	memcpy(&fs->sb, p, sizeof(fs->sb));
+	if (!super_why_fs(fs, p))
+		return 0;
+	if (fs->read_only || p->magic != UDAX_SUPER_MAGIC ||
+	    p->block_count < 2 || p->block_count > nb)
+		return super_check(fs, p, "primary");
+	const struct udax_super *b =
+		(const void *)(fs->dev->base +
+			       ((p->block_count - 1) << UDAX_BLOCK_SHIFT));
+	if (!super_why_fs(fs, b) && b->block_count == p->block_count)
+		memcpy(&fs->sb, b, sizeof(fs->sb));
+	else
+		fs->sb.crc = udax_block_crc(&fs->sb, UDAX_BLOCK_SIZE,
+					    offsetof(struct udax_super, crc));
+	if (super_why_fs(fs, &fs->sb))
+		return super_check(fs, p, "primary");
+	*torn = 1;
+	return 0;
 }
 
 static void fs_free(struct udax_fs *fs)
@@ -282,6 +323,7 @@ static void fs_free(struct udax_fs *fs)
 	if (fs->journal.log)
 		journal_fini(fs);
 	dev_close(&fs->dev); /* and the opener's lock with it */
+	pthread_rwlock_destroy(&fs->refcount_lock);
 	pthread_rwlock_destroy(&fs->ns_lock);
 	free(fs);
 }
@@ -292,7 +334,7 @@ static int fs_open_dev(struct udax_fs **fsp, struct dev *dev,
 	struct udax_fs *fs;
 	const struct udax_state *st;
 	uint64_t unknown_ro;
-	int ret, err;
+	int ret, err, torn;
 
 	*fsp = NULL;
 	fs = sys_calloc(1, sizeof(*fs));
@@ -301,6 +343,7 @@ static int fs_open_dev(struct udax_fs **fsp, struct dev *dev,
 		return -ENOMEM;
 	}
 	pthread_rwlock_init(&fs->ns_lock, NULL);
+	pthread_rwlock_init(&fs->refcount_lock, NULL);
 	pthread_mutex_init(&fs->fault_lock, NULL);
 	pthread_mutex_init(&fs->idle_lock, NULL);
 	fs_cond_init(&fs->idle_cond);
@@ -312,10 +355,9 @@ static int fs_open_dev(struct udax_fs **fsp, struct dev *dev,
 				     "system");
 		goto free_fs;
 	}
-	ret = super_check(fs, (const void *)dev->base, "primary");
+	ret = super_pick(fs, &torn);
 	if (ret)
 		goto free_fs;
-	memcpy(&fs->sb, dev->base, sizeof(fs->sb));
 	/* a writer that ignored these features would break their
 	 * invariants (FORMAT.md, 13) */
 	unknown_ro =
@@ -350,6 +392,14 @@ static int fs_open_dev(struct udax_fs **fsp, struct dev *dev,
 	}
 	if (ret < 0)
 		goto free_fs;
+	/* the log may have turned a feature on (REFLINK at a first clone,
+	 * FORMAT.md 5.5): the replayed superblock is the one to keep */
+	if (ret > 0 || torn) {
+		ret = super_check(fs, (const void *)dev->base, "primary");
+		if (ret)
+			goto free_fs;
+		memcpy(&fs->sb, dev->base, sizeof(fs->sb));
+	}
 	st = (const void *)fs_block(fs, UDAX_STATE_BLOCK);
 	if (st->magic != UDAX_STATE_MAGIC || st->blkno != UDAX_STATE_BLOCK ||
 	    udax_block_crc(st, UDAX_BLOCK_SIZE, 4) != st->crc ||
@@ -357,6 +407,13 @@ static int fs_open_dev(struct udax_fs **fsp, struct dev *dev,
 		ret = fs_corrupt(fs, "state block is damaged");
 		goto free_fs;
 	}
+	if (st->refcount_root &&
+	    !(fs->sb.feat_incompat & UDAX_FEAT_INCOMPAT_REFLINK)) {
+		ret = fs_corrupt(fs, "state block: a refcount tree, but the "
+				     "reflink feature is off");
+		goto free_fs;
+	}
+	fs->reflinked = !!(fs->sb.feat_incompat & UDAX_FEAT_INCOMPAT_REFLINK);
 	ret = bt_verified_init(fs);
 	if (!ret)
 		ret = alloc_init(fs);

@@ -249,6 +249,11 @@ long fault_registry_count(void);
  * -EPERM, or another negative errno. */
 int fault_map_new(struct udax_fs *fs, struct inode *ip, uint64_t off,
 		  uint64_t len, int prot, int flags, void **addr);
+/* Has ip a shared writable mapping, whose stores reach its blocks? Such
+ * a file must not share blocks (clone and dedupe refuse it with
+ * -ETXTBSY; udax_mmap gave the mapped range private copies). Caller
+ * holds ip->lock. */
+int fault_maps_writable(struct inode *ip);
 /* Unmap a whole mapping. Returns 0 or -EINVAL. */
 int fault_map_delete(void *addr, size_t len);
 
@@ -330,6 +335,12 @@ int layout_break(struct inode *ip, uint64_t off, uint64_t len);
 int layout_break_pins(struct inode *ip, uint64_t pin_off, uint64_t off,
 		      uint64_t len);
 void layout_break_end(struct inode *ip);
+/* Copy-on-write of every shared block of [off, off+len) of ip (a
+ * shared writable mapping is being made there): through the layout
+ * break, as every remap. Caller holds ip->lock exclusively (it may be
+ * dropped while the break waits for pins). Returns 0, -EBUSY, -ENOSPC
+ * (what was copied stays copied; nothing is lost), or -errno. */
+int layout_unshare(struct inode *ip, uint64_t off, uint64_t len);
 /* Does a pin reach [off, off+len) of ip? (The fault layer moves no block
  * a pin may reach.) Caller holds ip->lock. */
 int layout_pinned(struct inode *ip, uint64_t off, uint64_t len);

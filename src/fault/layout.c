@@ -8,8 +8,9 @@
  * pins (udax_pin, udax_sendfile), which stand for I/O the kernel does on
  * those pages behind udax's back. Before a range's blocks are freed or
  * moved, every such reference must be gone; the layout break is the one
- * sequence that makes it so, for truncate, punch hole, zero range and
- * O_TRUNC (and copy-on-write and reflink after them):
+ * sequence that makes it so, for truncate, punch hole, zero range,
+ * O_TRUNC, copy-on-write (layout_unshare, and the write paths over
+ * shared blocks) and reflink (api/clone.c):
  *
  *   1. stop new pins on the range (ip->breaks and the range, under
  *      pin_lock: udax_pin waits); new faults stop too, for as long as the
@@ -50,6 +51,7 @@
 
 #include "fault.h"
 #include "inode/inode.h"
+#include "iomap/iomap.h"
 #include "sys/sys.h"
 #include "udax.h"
 
@@ -351,6 +353,21 @@ int layout_break_pins(struct inode *ip, uint64_t pin_off, uint64_t off,
 			break;
 		}
 	}
+	layout_break_end(ip);
+	return ret;
+}
+
+int layout_unshare(struct inode *ip, uint64_t off, uint64_t len)
+{
+	int ret = iomap_has_shared(ip, off, len, &udax_iomap_ops);
+
+	if (ret <= 0)
+		return ret;
+	ret = layout_break(ip, off, len);
+	if (ret)
+		return ret;
+	/* after the break: whatever is shared now, the lock held */
+	ret = iomap_unshare(ip, off, len, &udax_iomap_ops);
 	layout_break_end(ip);
 	return ret;
 }

@@ -362,6 +362,18 @@ int fault_map_new(struct udax_fs *fs, struct inode *ip, uint64_t off,
 	map_pieces_add(m, 1);
 	igrab(ip);
 	pthread_rwlock_wrlock(&ip->lock);
+	/* no store through a shared writable mapping may land in a shared
+	 * block: such a range gets private copies now (copy on map), under
+	 * the same hold of the lock as the mapping joins ip->maps, after
+	 * which clones refuse the file (fault_maps_writable) */
+	if ((prot & PROT_WRITE) && !(flags & UDAX_MAP_PRIVATE)) {
+		ret = layout_unshare(ip, off, len);
+		if (ret) {
+			pthread_rwlock_unlock(&ip->lock);
+			iput(ip);
+			goto drop_neutral;
+		}
+	}
 	m->next = ip->maps;
 	ip->maps = m;
 	pthread_rwlock_unlock(&ip->lock);
@@ -387,12 +399,22 @@ unlink:
 	ip->maps = m->next;
 	pthread_rwlock_unlock(&ip->lock);
 	iput(ip);
+drop_neutral:
+	map_pieces_add(m, -1);
 	sys_munmap(m->addr, len);
 free_bits:
 	free((void *)m->bits);
 free_map:
 	free(m);
 	return ret;
+}
+
+int fault_maps_writable(struct inode *ip)
+{
+	for (struct fault_map *m = ip->maps; m; m = m->next)
+		if ((m->prot & PROT_WRITE) && !(m->flags & UDAX_MAP_PRIVATE))
+			return 1;
+	return 0;
 }
 
 int fault_map_delete(void *addr, size_t len)

@@ -63,9 +63,8 @@ typedef int64_t les64;
  * right, a writer that ignores them would break it (FORMAT.md, 13). */
 #define UDAX_FEAT_RO_COMPAT_XATTR 0x1	/* inodes may have an xattr tree */
 #define UDAX_FEAT_RO_COMPAT_SPECIAL 0x2 /* FIFO, socket, device inodes */
-/* Bits this version of the library implements. REFLINK is defined by the
- * format but not implemented yet: such images are refused. */
-#define UDAX_FEAT_INCOMPAT_KNOWN 0x0
+/* Bits this version of the library implements. */
+#define UDAX_FEAT_INCOMPAT_KNOWN UDAX_FEAT_INCOMPAT_REFLINK
 #define UDAX_FEAT_RO_COMPAT_KNOWN                                              \
 	(UDAX_FEAT_RO_COMPAT_XATTR | UDAX_FEAT_RO_COMPAT_SPECIAL)
 #define UDAX_FEAT_COMPAT_KNOWN 0x0
@@ -287,8 +286,10 @@ struct udax_xattr_val {
 	/* char name[name_len], zero padding to 8, inline value, padding */
 };
 
-/* Refcount tree value: device blocks [key, key+len) are shared by
- * `refs` files (>= 2); blocks not in the tree have one owner. */
+/* Refcount tree value (REFLINK feature): device blocks [key, key+len)
+ * are mapped by `refs` extents (>= 2), in one file or several; blocks
+ * not in the tree have one owner (or none: free). Ranges do not
+ * overlap. */
 struct udax_refcount_val {
 	le32 len;
 	le32 refs;

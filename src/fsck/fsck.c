@@ -71,6 +71,8 @@ static void fsck_free(struct fsck *fc)
 	free(fc->seen);
 	free(fc->suspect);
 	free(fc->shared_bm);
+	free(fc->ext_refs);
+	free(fc->tree_refs);
 	free(fc->bbmap_ok);
 	free(fc->seen_list);
 	free(fc->fi);
@@ -95,7 +97,7 @@ static int fsck_alloc(struct fsck *fc)
 	if (!fc->used || !fc->nodes_ok || !fc->seen || !fc->suspect ||
 	    !fc->shared_bm || !fc->bbmap_ok || !fc->fi || !fc->scratch)
 		return op_error(fc, "%s: out of memory", fc->name);
-	return 0;
+	return pass1_refcount_init(fc);
 }
 
 /* The check without observers, as the tests and the tools before

@@ -95,7 +95,10 @@ struct fsck {
 	uint64_t *seen;	     /* nodes visited by the current walk */
 	uint64_t *suspect;   /* leaves whose checksum did not match */
 	uint64_t *shared_bm; /* blocks the refcount tree says are shared */
-	uint8_t *bbmap_ok;   /* per block-bitmap block: header sane */
+	/* REFLINK feature only (else NULL), a count per block: extents
+	 * claiming it, and the refcount tree's number for it (0: none) */
+	uint32_t *ext_refs, *tree_refs;
+	uint8_t *bbmap_ok; /* per block-bitmap block: header sane */
 	uint64_t *seen_list;
 	size_t nseen, capseen;
 	struct fino *fi;
@@ -269,6 +272,19 @@ void count_after_finish(struct fsck *fc);
 /* pass1_xattr.c, for pass 1: check an inode's xattr tree (1 if *di
  * changed), give its nodes back when the inode is cleared */
 int pass1_xattr(struct fsck *fc, uint64_t ino, struct udax_inode *di);
+
+/* A walk's item callback that keeps every item (pass1.c). */
+int item_keep(struct walk *w, uint64_t leaf, uint64_t key, const uint8_t *val,
+	      size_t len, uint8_t *out, size_t *out_len);
+
+/* The refcount tree (pass1_refcount.c): the counts' arrays (op_error if
+ * memory runs out), the walk's item check, and the check against the
+ * extents claimed, which rebuilds the tree when it is wrong. */
+int pass1_refcount_init(struct fsck *fc);
+int refcount_item(struct walk *w, uint64_t leaf, uint64_t key,
+		  const uint8_t *val, size_t len, uint8_t *out,
+		  size_t *out_len);
+void pass1_refcount_check(struct fsck *fc);
 void pass1_xattr_release(struct fsck *fc, uint64_t ino,
 			 const struct udax_inode *di);
 

@@ -81,6 +81,17 @@ static int super_choose(struct fsck *fc, int *which, uint64_t *backup_blk,
 			}
 		}
 	}
+	if (p->magic == UDAX_SUPER_MAGIC) {
+		/* torn between its first line and its checksum by a crash
+		 * while the log's copy was installed: the replay decides */
+		struct udax_super t = *p;
+		t.crc = udax_block_crc(&t, UDAX_BLOCK_SIZE, SUPER_CRC_OFF);
+		if (!udax_super_why(&t)) {
+			fc->sb = t;
+			*which = 3;
+			return 0;
+		}
+	}
 	if (p->magic != UDAX_SUPER_MAGIC)
 		return op_error(fc,
 				"%s: not a udax file system (bad magic "
@@ -158,8 +169,8 @@ static int work_image(struct fsck *fc)
 /* Is [off, off+len) a place a journal record may write? (FORMAT.md 5.5) */
 static int jrec_target_ok(struct fsck *fc, uint64_t off, uint64_t len)
 {
-	uint64_t lo = (uint64_t)UDAX_STATE_BLOCK << UDAX_BLOCK_SHIFT;
-	uint64_t hi = (fc->nblocks - 1) << UDAX_BLOCK_SHIFT;
+	uint64_t lo = 0; /* the superblocks too: a feature bit turned on */
+	uint64_t hi = fc->nblocks << UDAX_BLOCK_SHIFT;
 	uint64_t js = fc->sb.journal_start << UDAX_BLOCK_SHIFT;
 	uint64_t je = js + (fc->sb.journal_blocks << UDAX_BLOCK_SHIFT);
 
@@ -358,8 +369,7 @@ int fsck_pass0(struct fsck *fc)
 	if (ret)
 		return ret;
 	/* what the library implements: an image it refuses cannot be
-	 * finished through it either (REFLINK is checked below once the
-	 * library knows it) */
+	 * finished through it either */
 	if (fc->sb.feat_incompat & ~(uint64_t)UDAX_FEAT_INCOMPAT_KNOWN)
 		return op_error(fc,
 				"%s: incompatible features 0x%llx that this "
@@ -397,6 +407,23 @@ int fsck_pass0(struct fsck *fc)
 				"device; cannot check",
 				fc->name);
 
+	/* the log may rewrite both superblocks (a feature turned on at the
+	 * first clone, FORMAT.md 5.5), and a crash while it was installed
+	 * leaves them torn or different: they are judged after the replay,
+	 * as udax_open judges them */
+	img_drain(fc);
+	journal_check(fc);
+	const struct udax_super *rp = (const void *)fc->base;
+	if (!udax_super_why(rp) && rp->block_count == fc->sb.block_count &&
+	    !(rp->feat_incompat & ~(uint64_t)UDAX_FEAT_INCOMPAT_KNOWN)) {
+		memcpy(&fc->sb, rp, sizeof(fc->sb));
+		which = 0;
+	}
+	if (which == 3)
+		return op_error(fc,
+				"%s: the superblock is damaged (%s) and no "
+				"good backup was found",
+				fc->name, pwhy);
 	if (which == 1 && fix_problem(fc, PR_0_SB_PRIMARY, pwhy,
 				      (unsigned long long)backup_blk))
 		img_write(fc, fc->base, &fc->sb, sizeof(fc->sb));
@@ -417,7 +444,6 @@ int fsck_pass0(struct fsck *fc)
 			img_write(fc, bk, &fc->sb, sizeof(fc->sb));
 	}
 	img_drain(fc);
-	journal_check(fc);
 	state_load(fc);
 	img_drain(fc);
 	return 0;

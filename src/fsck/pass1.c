@@ -20,6 +20,8 @@
  *     extents from nodes with good checksums, then extents from nodes
  *     whose checksum did not match (which must also point at blocks the
  *     bitmap marks in use): whatever comes later and collides loses;
+ *   - with reflink, the refcount tree against the extents
+ *     (pass1_refcount.c);
  *   - special files (FIFO, socket, devices): the special-files feature
  *     is on, no tree, size 0, a device number within Linux's dev_t in
  *     a device's inline_data (else the inode is cleared), nothing else
@@ -229,8 +231,13 @@ static int ext_item_claim(struct walk *w, uint64_t leaf, uint64_t key,
 		return r;
 	if (bit_test(fc->suspect, leaf) == w->trusted)
 		return r; /* claimed in the other walk */
+	/* with reflink, a block another extent maps is shared, not a
+	 * duplicate (pass1_refcount.c counts and checks it); a block of a
+	 * tree node or of fixed metadata always is one */
 	for (uint64_t b = e.dev_blk; b < e.dev_blk + e.len; b++)
-		if (bit_test(fc->used, b) && !bit_test(fc->shared_bm, b))
+		if (bit_test(fc->used, b) &&
+		    !(fc->ext_refs ? fc->ext_refs[b] > 0 :
+				     bit_test(fc->shared_bm, b)))
 			ranges_add(&rs, b);
 	if (rs.open) {
 		fix_problem(fc, PR_1_EXT_DUP, (unsigned long long)w->ino,
@@ -248,41 +255,21 @@ static int ext_item_claim(struct walk *w, uint64_t leaf, uint64_t key,
 			return W_DROP;
 		}
 	}
-	for (uint64_t b = e.dev_blk; b < e.dev_blk + e.len; b++)
+	for (uint64_t b = e.dev_blk; b < e.dev_blk + e.len; b++) {
 		bit_set(fc->used, b);
+		if (fc->ext_refs)
+			fc->ext_refs[b]++;
+	}
 	w->data += e.len;
 	return r;
 }
 
 /* Keep every leaf item (directory leaves are judged in pass 2). */
-static int item_keep(struct walk *w, uint64_t leaf, uint64_t key,
-		     const uint8_t *val, size_t len, uint8_t *out,
-		     size_t *out_len)
+int item_keep(struct walk *w, uint64_t leaf, uint64_t key, const uint8_t *val,
+	      size_t len, uint8_t *out, size_t *out_len)
 {
 	(void)w, (void)leaf, (void)key, (void)val, (void)len, (void)out;
 	(void)out_len;
-	return W_KEEP;
-}
-
-/* Pass 1: refcount items mark shared blocks. */
-static int refcount_item(struct walk *w, uint64_t leaf, uint64_t key,
-			 const uint8_t *val, size_t len, uint8_t *out,
-			 size_t *out_len)
-{
-	struct fsck *fc = w->fc;
-	struct udax_refcount_val r;
-	(void)leaf, (void)out, (void)out_len;
-
-	if (len == sizeof(r))
-		memcpy(&r, val, sizeof(r));
-	if (len != sizeof(r) || r.len == 0 || r.refs < 2 ||
-	    key < fc->sb.data_start || key >= fc->nblocks - 1 ||
-	    r.len > fc->nblocks - 1 - key) {
-		fix_problem(fc, PR_1_REFCOUNT_BAD, (unsigned long long)key);
-		return W_DROP;
-	}
-	for (uint64_t b = key; b < key + r.len; b++)
-		bit_set(fc->shared_bm, b);
 	return W_KEEP;
 }
 
@@ -471,6 +458,7 @@ void fsck_pass1(struct fsck *fc)
 		    !S_ISDIR(di->mode))
 			pass1_claim(fc, ino, 0);
 	}
+	pass1_refcount_check(fc);
 	for (uint64_t ino = 1; ino < fc->ninodes; ino++) {
 		struct udax_inode di = *ino_ptr(fc, ino);
 		if (fc->fi[ino].state != INO_USED || S_ISDIR(di.mode))

@@ -18,11 +18,85 @@
 #include <errno.h>
 #include <string.h>
 
+#include "alloc/refcount.h"
 #include "btree/btree.h"
 #include "inode.h"
 #include "iomap/iomap.h"
 
 #define EXT_STEP_BLOCKS 16384u /* 64 MiB */
+
+/* Reserve and take up to `want` blocks near goal for one step: all of
+ * them, or what space is left (never none: -ENOSPC). Returns 0 with
+ * *start and *got. */
+static int step_take(struct udax_fs *fs, uint64_t goal, uint64_t want,
+		     int align, uint64_t *start, uint64_t *got)
+{
+	uint64_t avail;
+	int ret;
+
+	if (alloc_reserve_fs(fs, want, 0)) {
+		avail = alloc_available(&fs->alloc);
+		want = avail < want ? avail : want;
+		if (!want || alloc_reserve(&fs->alloc, want, 0))
+			return -ENOSPC;
+	}
+	ret = alloc_take(&fs->alloc, goal, want, align, start, got);
+	if (ret) {
+		alloc_unreserve(&fs->alloc, want);
+		return ret;
+	}
+	if (*got < want)
+		alloc_unreserve(&fs->alloc, want - *got);
+	return 0;
+}
+
+/*
+ * Copy-on-write of the shared blocks under [pos, pos+length) of iomap:
+ * new blocks take the bytes the caller will not write (the head of the
+ * first block and the tail of the last; UNSHARE: all of them), and the
+ * iomap points at them. The shared blocks stay as they are: end() maps
+ * the copies in their place and drops one reference, in one transaction,
+ * so no other file ever sees the change and a crash leaves the shared or
+ * the private copy. ENOSPC: nothing changed.
+ */
+static int cow_begin(struct inode *ip, uint64_t pos, unsigned flags,
+		     uint64_t old_dev, struct iomap *iomap)
+{
+	struct udax_fs *fs = ip->fs;
+	struct dev *dev = fs->dev;
+	uint64_t fblk = pos >> UDAX_BLOCK_SHIFT;
+	uint64_t last = (pos + iomap->length - 1) >> UDAX_BLOCK_SHIFT;
+	uint64_t want = last - fblk + 1, start, got;
+	int ret;
+
+	if (want > EXT_STEP_BLOCKS)
+		want = EXT_STEP_BLOCKS;
+	ret = step_take(fs, old_dev, want, 0, &start, &got);
+	if (ret)
+		return ret;
+	if ((fblk + got) << UDAX_BLOCK_SHIFT < pos + iomap->length)
+		iomap->length = ((fblk + got) << UDAX_BLOCK_SHIFT) - pos;
+	uint8_t *dst = fs_block(fs, start);
+	const uint8_t *src = fs_block(fs, old_dev);
+	uint64_t head = pos & (UDAX_BLOCK_SIZE - 1);
+	uint64_t end = pos - (fblk << UDAX_BLOCK_SHIFT) + iomap->length;
+	uint64_t span = got << UDAX_BLOCK_SHIFT;
+	if (flags & IOMAP_UNSHARE) {
+		dev->ops->memcpy_nt(dev, dst, src, span);
+	} else {
+		if (head)
+			dev->ops->memcpy_nt(dev, dst, src, head);
+		if (end < span)
+			dev->ops->memcpy_nt(dev, dst + end, src + end,
+					    span - end);
+	}
+	iomap->new_blk = start;
+	iomap->new_len = got;
+	iomap->type = IOMAP_MAPPED;
+	iomap->flags = IOMAP_F_COW | IOMAP_F_DIRTY;
+	iomap->addr = (start << UDAX_BLOCK_SHIFT) + head;
+	return 0;
+}
 
 static int udax_iomap_begin(struct inode *ip, uint64_t pos, uint64_t len,
 			    unsigned flags, struct iomap *iomap)
@@ -53,7 +127,27 @@ static int udax_iomap_begin(struct inode *ip, uint64_t pos, uint64_t len,
 							       IOMAP_MAPPED;
 		iomap->addr = (m.dev << UDAX_BLOCK_SHIFT) +
 			      (pos & (UDAX_BLOCK_SIZE - 1));
-		return 0;
+		if (iomap->type == IOMAP_UNWRITTEN ||
+		    !atomic_load(&fs->reflinked))
+			return 0;
+		/* written blocks may be shared: the iomap covers one run of
+		 * shared blocks, or of private ones */
+		uint64_t n = ((pos + iomap->length - 1) >> UDAX_BLOCK_SHIFT) -
+			     fblk + 1,
+			 run;
+		uint32_t refs;
+		ret = refcount_run(fs, NULL, m.dev, n, &run, &refs);
+		if (ret)
+			return ret;
+		if (run < n)
+			iomap->length =
+				((fblk + run) << UDAX_BLOCK_SHIFT) - pos;
+		if (refs < 2)
+			return 0;
+		iomap->type = IOMAP_SHARED;
+		if (!(flags & IOMAP_CHANGES))
+			return 0;
+		return cow_begin(ip, pos, flags, m.dev, iomap);
 	}
 	iomap->type = IOMAP_HOLE;
 	iomap->addr = IOMAP_NULL_ADDR;
@@ -61,32 +155,22 @@ static int udax_iomap_begin(struct inode *ip, uint64_t pos, uint64_t len,
 		return 0;
 
 	/* Allocate for the hole: reserve first, so ENOSPC comes before any
-	 * data is copied, then take one extent. */
+	 * data is copied, then take one extent, after the previous
+	 * extent's blocks if it can. */
 	uint64_t last = (pos + iomap->length - 1) >> UDAX_BLOCK_SHIFT;
-	uint64_t want = last - fblk + 1, got_start, got_len, avail;
+	uint64_t want = last - fblk + 1, got_start, got_len;
 	if (want > EXT_STEP_BLOCKS)
 		want = EXT_STEP_BLOCKS;
-	if (alloc_reserve_fs(fs, want, 0)) {
-		avail = alloc_available(&fs->alloc);
-		want = avail < want ? avail : want;
-		if (!want || alloc_reserve(&fs->alloc, want, 0))
-			return -ENOSPC;
-	}
-	/* goal: right after the previous extent's blocks */
 	uint64_t goal = 0, pkey;
 	struct udax_extent_val pv;
 	if (fblk && !ext_find(&bt, fblk - 1, BT_LE, &pkey, &pv))
 		goal = pv.dev_blk + pv.len;
-	ret = alloc_take(&fs->alloc, goal, want,
-			 want >= UDAX_HUGE_BLOCKS &&
-				 (fblk % UDAX_HUGE_BLOCKS) == 0,
-			 &got_start, &got_len);
-	if (ret) {
-		alloc_unreserve(&fs->alloc, want);
+	ret = step_take(fs, goal, want,
+			want >= UDAX_HUGE_BLOCKS &&
+				(fblk % UDAX_HUGE_BLOCKS) == 0,
+			&got_start, &got_len);
+	if (ret)
 		return ret;
-	}
-	if (got_len < want)
-		alloc_unreserve(&fs->alloc, want - got_len);
 	iomap->new_blk = got_start;
 	iomap->new_len = got_len;
 	if ((fblk + got_len) << UDAX_BLOCK_SHIFT < pos + iomap->length)
@@ -109,12 +193,13 @@ static int udax_iomap_end(struct inode *ip, uint64_t pos, uint64_t len,
 	int converting = (flags & IOMAP_WRITE) &&
 			 iomap->type == IOMAP_UNWRITTEN &&
 			 !(iomap->flags & IOMAP_F_NEW);
+	int cow = (iomap->flags & IOMAP_F_COW) != 0;
 	int ret;
 	(void)len;
 
-	if (!(flags & (IOMAP_WRITE | IOMAP_ALLOC)))
+	if (!(flags & (IOMAP_WRITE | IOMAP_ALLOC)) && !cow)
 		return 0;
-	if (iomap->flags & IOMAP_F_NEW) {
+	if (iomap->flags & (IOMAP_F_NEW | IOMAP_F_COW)) {
 		if (used < iomap->new_len)
 			alloc_put(&fs->alloc, iomap->new_blk + used,
 				  iomap->new_len - used);
@@ -125,7 +210,7 @@ static int udax_iomap_end(struct inode *ip, uint64_t pos, uint64_t len,
 	if (!rdi)
 		goto put_new;
 	int grows = (flags & IOMAP_WRITE) && pos + done > rdi->size;
-	if (!(iomap->flags & IOMAP_F_NEW) && !converting) {
+	if (!(iomap->flags & IOMAP_F_NEW) && !converting && !cow) {
 		/* an overwrite of mapped blocks: the size it reaches is
 		 * committed by the next step or at the end of the write */
 		if (grows && pos + done > ip->size_pending)
@@ -152,6 +237,18 @@ static int udax_iomap_end(struct inode *ip, uint64_t pos, uint64_t len,
 			ret = ext_insert(
 				&bt, fblk, iomap->new_blk, used,
 				(flags & IOMAP_ALLOC) ? UDAX_EXT_UNWRITTEN : 0);
+	} else if (cow) {
+		/* the copies replace the shared blocks, which lose one
+		 * reference each (ext_release_free) */
+		uint64_t next;
+		ret = tx_use_blocks(tx, iomap->new_blk, used);
+		if (!ret)
+			ret = ext_remove(&bt, fblk, used, ext_release_free,
+					 NULL, &next);
+		if (!ret && next < fblk + used)
+			ret = tx->failed ? tx->failed : -ENOMEM;
+		if (!ret)
+			ret = ext_insert(&bt, fblk, iomap->new_blk, used, 0);
 	} else if (converting) {
 		uint64_t dev = iomap->addr >> UDAX_BLOCK_SHIFT;
 		ret = ext_remove(&bt, fblk, used, ext_release_keep, NULL, NULL);
@@ -183,7 +280,7 @@ static int udax_iomap_end(struct inode *ip, uint64_t pos, uint64_t len,
 	return tx_commit(tx);
 
 put_new:
-	if (iomap->flags & IOMAP_F_NEW)
+	if (iomap->flags & (IOMAP_F_NEW | IOMAP_F_COW))
 		alloc_put(&fs->alloc, iomap->new_blk, used);
 	return ret;
 }
@@ -220,13 +317,6 @@ const struct iomap_ops udax_iomap_ops = {
 	.end = udax_iomap_end,
 	.write_end = udax_iomap_write_end,
 };
-
-/* Count what ext_remove frees, and free it. */
-static int unit_release(struct btree *bt, uint64_t dev, uint64_t len, void *arg)
-{
-	*(uint64_t *)arg += len;
-	return ext_release_free(bt, dev, len, arg);
-}
 
 int inode_remap_unit(struct inode *ip, uint64_t off, uint64_t unit)
 {
@@ -293,7 +383,8 @@ int inode_remap_unit(struct inode *ip, uint64_t off, uint64_t unit)
 	bt_init(&bt, fs, tx, di->root, ip->ino, UDAX_TREE_EXTENT);
 	ret = tx_use_blocks(tx, start, n); /* the transaction owns them */
 	if (!ret)
-		ret = ext_remove(&bt, fblk, n, unit_release, &freed, &next);
+		ret = ext_remove(&bt, fblk, n, ext_release_count, &freed,
+				 &next);
 	if (!ret && next != UINT64_MAX && next < fblk + n)
 		ret = -ENOSPC; /* the journal is full: try another time */
 	if (!ret)

@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "alloc/refcount.h"
 #include "btree/btree.h"
 #include "fs.h"
 #include "iomap.h"
@@ -117,10 +118,18 @@ int ext_release_keep(struct btree *bt, uint64_t dev, uint64_t len, void *arg)
 	return 0;
 }
 
+/* Every data block leaving an extent goes through here: a shared block
+ * loses one reference, only a block with no reference left is freed. */
 int ext_release_free(struct btree *bt, uint64_t dev, uint64_t len, void *arg)
 {
 	(void)arg;
-	return tx_free_blocks(bt->tx, dev, len);
+	return refcount_put(bt->tx, dev, len);
+}
+
+int ext_release_count(struct btree *bt, uint64_t dev, uint64_t len, void *arg)
+{
+	*(uint64_t *)arg += len;
+	return ext_release_free(bt, dev, len, NULL);
 }
 
 int ext_remove(struct btree *bt, uint64_t fblk, uint64_t len,
@@ -129,6 +138,10 @@ int ext_remove(struct btree *bt, uint64_t fblk, uint64_t len,
 {
 	uint64_t end = fblk + len < fblk ? UINT64_MAX : fblk + len;
 	uint64_t pos = fblk;
+	/* blocks may be shared: each step releases one run of blocks with
+	 * the same count, so a release changes one refcount item at most */
+	int shared =
+		release != ext_release_keep && atomic_load(&bt->fs->reflinked);
 	int ret;
 
 	if (next_fblk)
@@ -137,7 +150,9 @@ int ext_remove(struct btree *bt, uint64_t fblk, uint64_t len,
 		struct udax_extent_val v;
 		uint64_t key;
 
-		if (!tx_room(bt->tx, BT_MAX_DEPTH * 3 + 4)) {
+		if (!tx_room(bt->tx,
+			     BT_MAX_DEPTH * 3 + 4 +
+				     (shared ? REFCOUNT_TX_BLOCKS : 0))) {
 			if (next_fblk)
 				*next_fblk = pos;
 			return bt->tx->failed;
@@ -153,6 +168,15 @@ int ext_remove(struct btree *bt, uint64_t fblk, uint64_t len,
 		uint64_t s = key > pos ? key : pos;
 		uint64_t e = key + v.len < end ? key + v.len : end;
 		uint64_t dev = v.dev_blk + (s - key);
+		if (shared) {
+			uint64_t run;
+			uint32_t refs;
+			ret = refcount_run(bt->fs, bt->tx, dev, e - s, &run,
+					   &refs);
+			if (ret)
+				return ret;
+			e = s + run;
+		}
 		if (key < s) {
 			/* keep the left part */
 			struct udax_extent_val l = v;

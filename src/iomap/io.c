@@ -88,16 +88,48 @@ int iomap_zero_range(struct inode *ip, uint64_t off, uint64_t len,
 	return ret;
 }
 
-int iomap_allocate(struct inode *ip, uint64_t off, uint64_t len,
-		   const struct iomap_ops *ops)
+int iomap_has_shared(struct inode *ip, uint64_t off, uint64_t len,
+		     const struct iomap_ops *ops)
 {
 	struct iomap_iter it = {
-		.ip = ip, .pos = off, .len = len, .flags = IOMAP_ALLOC};
+		.ip = ip, .pos = off, .len = len, .flags = IOMAP_REPORT};
+	int ret;
+
+	if (!atomic_load(&ip->fs->reflinked))
+		return 0;
+	while ((ret = iomap_iter(&it, ops)) > 0) {
+		if (it.iomap.type == IOMAP_SHARED)
+			return 1;
+		it.processed = (int64_t)it.iomap.length;
+	}
+	return ret;
+}
+
+/* A loop whose begin/end do the work (allocate, copy shared blocks)
+ * and whose actor only moves on. */
+static int iomap_walk(struct inode *ip, uint64_t off, uint64_t len,
+		      unsigned flags, const struct iomap_ops *ops)
+{
+	struct iomap_iter it = {
+		.ip = ip, .pos = off, .len = len, .flags = flags};
 	int ret;
 
 	while ((ret = iomap_iter(&it, ops)) > 0)
 		it.processed = (int64_t)it.iomap.length;
 	return ret;
+}
+
+int iomap_allocate(struct inode *ip, uint64_t off, uint64_t len,
+		   const struct iomap_ops *ops)
+{
+	return iomap_walk(ip, off, len, IOMAP_ALLOC, ops);
+}
+
+int iomap_unshare(struct inode *ip, uint64_t off, uint64_t len,
+		  const struct iomap_ops *ops)
+{
+	/* begin copies the shared blocks, all their bytes */
+	return iomap_walk(ip, off, len, IOMAP_UNSHARE, ops);
 }
 
 int64_t iomap_seek(struct inode *ip, uint64_t off, int whence, uint64_t size,

@@ -40,12 +40,23 @@ enum iomap_type {
 /* iomap.flags */
 #define IOMAP_F_NEW 0x1	  /* begin allocated these blocks just now */
 #define IOMAP_F_DIRTY 0x2 /* the mapping is not durable until committed */
+#define IOMAP_F_COW                                                            \
+	0x4 /* begin copied shared blocks into new ones
+			   * (new_blk): end maps them in place of the
+			   * shared ones, which lose a reference */
 
 /* iter.flags: what the caller will do */
 #define IOMAP_REPORT 0x0 /* look only */
 #define IOMAP_WRITE 0x1	 /* write data: allocate holes, convert unwritten */
 #define IOMAP_ZERO 0x2	 /* zero the range: holes stay holes */
 #define IOMAP_ALLOC 0x4	 /* fallocate: allocate unwritten blocks */
+#define IOMAP_UNSHARE                                                          \
+	0x8 /* give shared blocks private copies, and
+			   * touch nothing else (a writable mapping) */
+
+/* WRITE, ZERO and UNSHARE change bytes in place: a shared extent gets
+ * private copies of its blocks first (copy-on-write, begin/end). */
+#define IOMAP_CHANGES (IOMAP_WRITE | IOMAP_ZERO | IOMAP_UNSHARE)
 
 #define IOMAP_NULL_ADDR UINT64_MAX
 
@@ -101,6 +112,14 @@ int iomap_zero_range(struct inode *ip, uint64_t off, uint64_t len,
 		     const struct iomap_ops *ops);
 int iomap_allocate(struct inode *ip, uint64_t off, uint64_t len,
 		   const struct iomap_ops *ops);
+/* Give the shared blocks of [off, off+len) private copies (the bytes
+ * stay), one transaction per extent step. Returns 0 or -errno (-ENOSPC:
+ * the steps before stay done, nothing is lost). */
+int iomap_unshare(struct inode *ip, uint64_t off, uint64_t len,
+		  const struct iomap_ops *ops);
+/* Does [off, off+len) hold a shared block? 1, 0, or -errno. */
+int iomap_has_shared(struct inode *ip, uint64_t off, uint64_t len,
+		     const struct iomap_ops *ops);
 /* SEEK_DATA/SEEK_HOLE from off; returns the offset or -ENXIO. */
 int64_t iomap_seek(struct inode *ip, uint64_t off, int whence, uint64_t size,
 		   const struct iomap_ops *ops);
@@ -132,6 +151,9 @@ int ext_remove(struct btree *bt, uint64_t fblk, uint64_t len,
 	       void *arg, uint64_t *next_fblk);
 /* The release function that frees the blocks in bt's transaction. */
 int ext_release_free(struct btree *bt, uint64_t dev, uint64_t len, void *arg);
+/* ext_release_free, adding the blocks to *(uint64_t *)arg (what leaves
+ * the file's block count). */
+int ext_release_count(struct btree *bt, uint64_t dev, uint64_t len, void *arg);
 /* The release function that keeps them (the caller maps them again). */
 int ext_release_keep(struct btree *bt, uint64_t dev, uint64_t len, void *arg);
 

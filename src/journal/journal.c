@@ -117,11 +117,13 @@ void journal_fini(struct udax_fs *fs)
 
 /* Is [off, off+len) a place a journal record may write to? Metadata lives
  * in the state block, the bitmaps, the inode table and tree nodes in the
- * data area; never in the superblocks or the journal itself. */
+ * data area, and both superblocks (only a feature bit turned on, in the
+ * transaction that first needs it: FORMAT.md 5.5); never in the journal
+ * itself or past the file system. */
 static int jrec_target_ok(struct udax_fs *fs, uint64_t off, uint64_t len)
 {
-	uint64_t lo = (uint64_t)UDAX_STATE_BLOCK << UDAX_BLOCK_SHIFT;
-	uint64_t hi = (fs->nblocks - 1) << UDAX_BLOCK_SHIFT;
+	uint64_t lo = 0;
+	uint64_t hi = fs->nblocks << UDAX_BLOCK_SHIFT;
 	uint64_t js = fs->sb.journal_start << UDAX_BLOCK_SHIFT;
 	uint64_t je = js + (fs->sb.journal_blocks << UDAX_BLOCK_SHIFT);
 
@@ -560,6 +562,13 @@ static uint64_t tx_seal(struct tx *tx, struct tx_block *b)
 			mask |= 1ull << (i * per + per - 1); /* crc's line */
 		}
 		return mask;
+	}
+	if (b->blkno == UDAX_SUPER_BLOCK || b->blkno == fs->nblocks - 1) {
+		/* a superblock (a feature bit): its crc is in the last line */
+		struct udax_super *sb = (void *)b->shadow;
+		sb->crc = udax_block_crc(sb, UDAX_BLOCK_SIZE,
+					 offsetof(struct udax_super, crc));
+		return mask | (1ull << 63);
 	}
 	uint32_t magic, home_magic, crc;
 	memcpy(&magic, b->shadow, 4);

@@ -883,6 +883,24 @@ static void op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off,
  * a reflink here: FICLONE never reaches a FUSE daemon, so this is how
  * mounted tools will clone. The kernel drops its pages of the range
  * written. */
+/* copy_file_range of whole blocks as a clone: the bytes it shared (up
+ * to the end of in), or 0 if it was not done (not aligned, nothing to
+ * share, or refused: a writable mapping, a range ending mid-block before
+ * the end of out). */
+static ssize_t copy_by_clone(struct udax_file *in, off_t off_in,
+			     struct udax_file *out, off_t off_out, size_t len)
+{
+	struct stat st;
+	off_t n;
+
+	if ((off_in | off_out | (off_t)len) & 4095 || !len ||
+	    len > (size_t)INT64_MAX || udax_fstat(in, &st) ||
+	    off_in >= st.st_size)
+		return 0;
+	n = st.st_size - off_in < (off_t)len ? st.st_size - off_in : (off_t)len;
+	return udax_clone_range(out, off_out, in, off_in, n) ? 0 : n;
+}
+
 static void op_copy_file_range(fuse_req_t req, fuse_ino_t ino_in, off_t off_in,
 			       struct fuse_file_info *fi_in, fuse_ino_t ino_out,
 			       off_t off_out, struct fuse_file_info *fi_out,
@@ -908,6 +926,17 @@ static void op_copy_file_range(fuse_req_t req, fuse_ino_t ino_in, off_t off_in,
 		fuse_reply_err(req, -ret);
 		return;
 	}
+	/* whole blocks: a clone (shared blocks, copy-on-write) instead of a
+	 * copy, which is how reflink reaches programs through the mount (the
+	 * kernel never passes FICLONE to a FUSE daemon); anything a clone
+	 * refuses is copied */
+	done = copy_by_clone(in, off_in, out, off_out, len);
+	if (done > 0) {
+		free(buf);
+		fuse_reply_write(req, (size_t)done);
+		return;
+	}
+	done = 0;
 	while ((size_t)done < len) {
 		size_t want =
 			len - (size_t)done < chunk ? len - (size_t)done : chunk;

@@ -648,7 +648,10 @@ static void bench_usage(void)
 	       "  pins     pin + unpin, truncate of a mapped file, "
 	       "udax_sendfile beside\n"
 	       "           sendfile(2), the cost of detaching freed "
-	       "blocks\n\n"
+	       "blocks\n"
+	       "  share    reflink: clone time, the first write to a shared "
+	       "page, a farm of\n"
+	       "           clones (space), dedupe\n\n"
 	       "'udax bench BENCHMARK --help' describes its options.\n");
 	tool_exit_help();
 }
@@ -662,6 +665,10 @@ int udax_tool_bench(int argc, char **argv)
 	if (argc >= 2 && !strcmp(argv[1], "pins")) {
 		optind = 0;
 		return udax_bench_pins(argc - 1, argv + 1);
+	}
+	if (argc >= 2 && !strcmp(argv[1], "share")) {
+		optind = 0;
+		return udax_bench_share(argc - 1, argv + 1);
 	}
 	if (argc >= 2 &&
 	    (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {

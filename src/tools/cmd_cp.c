@@ -22,11 +22,17 @@
 
 #include "tools.h"
 
+/* --reflink[=WHEN], as cp(1): share the blocks (udax_clone) instead of
+ * copying them; auto falls back to a copy where that cannot be done
+ * (between the host and an image, a file mapped writable). */
+enum cp_reflink { CP_REFLINK_NEVER, CP_REFLINK_AUTO, CP_REFLINK_ALWAYS };
+
 /* What one cp run was asked to do, and its copy buffer. */
 struct cp_ctx {
 	int recursive; /* -r */
 	int verbose;   /* -v */
-	char *buf;     /* TOOL_CHUNK_SIZE bytes */
+	enum cp_reflink reflink;
+	char *buf; /* TOOL_CHUNK_SIZE bytes */
 	/* the progress bar: files (regular files and symlinks) and bytes
 	 * (file sizes, holes included) copied, of the totals */
 	uint64_t files, files_total, bytes, bytes_total;
@@ -35,8 +41,8 @@ struct cp_ctx {
 /* Print cp's help. */
 static void cp_usage(void)
 {
-	printf("Usage: udax cp [-qrv] SOURCE DEST\n"
-	       "  or:  udax cp [-qrv] SOURCE... DIRECTORY\n"
+	printf("Usage: udax cp [-qrv] [--reflink[=WHEN]] SOURCE DEST\n"
+	       "  or:  udax cp [-qrv] [--reflink[=WHEN]] SOURCE... DIRECTORY\n"
 	       "Copy files between the host and a udax image, or within an "
 	       "image.\n"
 	       "Each operand is a host path or IMAGE:PATH (split at the first "
@@ -48,6 +54,13 @@ static void cp_usage(void)
 	       "symbolic links in them\n"
 	       "                       are copied as links\n"
 	       "  -v, --verbose        explain what is being done\n"
+	       "      --reflink[=WHEN] within one image, share the blocks "
+	       "(a clone:\n"
+	       "                       copy-on-write) instead of copying; "
+	       "WHEN is always\n"
+	       "                       (the default: fail where it cannot), "
+	       "auto (copy\n"
+	       "                       there) or never\n"
 	       "  -q, --quiet          no progress bar\n"
 	       "      --help           display this help and exit\n");
 	tool_exit_help();
@@ -192,6 +205,22 @@ static int cp_data(struct cp_ctx *ctx, struct tool_file *src,
 	return 0;
 }
 
+/* --reflink: share in's blocks with out instead of copying them.
+ * Returns 1 if they are shared now, 0 to copy, or -errno (always, and
+ * it could not: between the host and an image, -EXDEV). */
+static int cp_clone(const struct cp_ctx *ctx, struct tool_file *in,
+		    struct tool_file *out)
+{
+	int err;
+
+	if (ctx->reflink == CP_REFLINK_NEVER)
+		return 0;
+	err = in->uf && out->uf ? udax_clone(out->uf, in->uf) : -EXDEV;
+	if (!err)
+		return 1;
+	return ctx->reflink == CP_REFLINK_ALWAYS ? err : 0;
+}
+
 /* Give dst the mode and times of src (after its contents are in place:
  * writing the contents would change the times). */
 static int cp_attrs(const struct tool_loc *dst, const struct stat *st)
@@ -228,7 +257,11 @@ static int cp_file(struct cp_ctx *ctx, const struct tool_loc *src,
 		return err;
 	}
 	bytes_before = ctx->bytes;
-	err = cp_data(ctx, &in, &out, st->st_size, &src_side);
+	err = cp_clone(ctx, &in, &out);
+	if (err == 0)
+		err = cp_data(ctx, &in, &out, st->st_size, &src_side);
+	else if (err == 1)
+		err = 0;
 	ctx->bytes = bytes_before + (uint64_t)st->st_size;
 	ctx->files++;
 	cp_progress(ctx);
@@ -603,6 +636,7 @@ int udax_tool_cp(int argc, char **argv)
 		{"recursive", no_argument, NULL, 'r'},
 		{"verbose", no_argument, NULL, 'v'},
 		{"quiet", no_argument, NULL, 'q'},
+		{"reflink", optional_argument, NULL, 'L'},
 		{"help", no_argument, NULL, TOOL_OPT_HELP},
 		{NULL, 0, NULL, 0},
 	};
@@ -621,6 +655,18 @@ int udax_tool_cp(int argc, char **argv)
 			break;
 		case 'q':
 			quiet = 1;
+			break;
+		case 'L':
+			if (!optarg || !strcmp(optarg, "always"))
+				ctx.reflink = CP_REFLINK_ALWAYS;
+			else if (!strcmp(optarg, "auto"))
+				ctx.reflink = CP_REFLINK_AUTO;
+			else if (!strcmp(optarg, "never"))
+				ctx.reflink = CP_REFLINK_NEVER;
+			else
+				return tool_usage_error("invalid argument '%s' "
+							"for '--reflink'",
+							optarg);
 			break;
 		case TOOL_OPT_HELP:
 			cp_usage();

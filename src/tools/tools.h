@@ -81,8 +81,11 @@ int udax_tool_mv(int argc, char **argv);
 int udax_tool_df(int argc, char **argv);
 int udax_tool_info(int argc, char **argv);
 int udax_tool_bench(int argc, char **argv);
+int udax_tool_dedupe(int argc, char **argv); /* cmd_dedupe.c */
 /* `udax bench pins` (cmd_bench_pins.c). */
 int udax_bench_pins(int argc, char **argv);
+/* `udax bench share` (cmd_bench_share.c). */
+int udax_bench_share(int argc, char **argv);
 /* Write a file at path until the device is full (cmd_bench.c): every
  * free block written once. Returns 0 or a negative errno. */
 int bench_fill(struct udax_fs *fs, const char *path);

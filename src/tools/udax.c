@@ -34,6 +34,7 @@ static const struct tool_cmd tool_cmds[] = {
 	{"stat", udax_tool_stat, "show a file's status"},
 	{"cat", udax_tool_cat, "write files to standard output"},
 	{"cp", udax_tool_cp, "copy files between the host and an image"},
+	{"dedupe", udax_tool_dedupe, "share identical blocks of files"},
 	{"mkdir", udax_tool_mkdir, "make directories"},
 	{"rm", udax_tool_rm, "remove files or directories"},
 	{"mv", udax_tool_mv, "move (rename) files"},

@@ -15,7 +15,7 @@
  * operations) lives on the crash-emulating device. Operations: open with
  * flags, close, pread/pwrite and read/write at the handle position (up to
  * 2 MiB), lseek with SEEK_DATA/SEEK_HOLE, ftruncate, fallocate (keep
- * size, punch, zero range), fsync, fstat, mkdir, rmdir, unlink, rename
+ * size, punch, zero range), clone and dedupe of block ranges, fsync, fstat, mkdir, rmdir, unlink, rename
  * (plain, NOREPLACE, EXCHANGE), link, symlink, readlink, chmod, chown,
  * utimens, stat, access, readdir, statfs, sync, credentials switched to
  * unprivileged users and back, close and reopen of the whole file system
@@ -1397,6 +1397,57 @@ static void op_fallocate(const uint8_t *a)
 		node_resize(&cur, h->node, end);
 }
 
+/* Clone (a[5] & 1: dedupe) a block-aligned range of one handle's file
+ * over another's; the model copies the bytes of a clone that succeeds
+ * (a dedupe changes none). Errors: as udax_clone_range documents. */
+static void op_clone(const uint8_t *a)
+{
+	struct handle *d = handle_of(a[0]), *s = handle_of(a[1]);
+	uint64_t ssize = handle_size(s), dsize = handle_size(d);
+	uint64_t soff = (uint64_t)(a[2] % 24) * 4096;
+	uint64_t doff = (uint64_t)(a[3] % 24) * 4096;
+	uint64_t len = (uint64_t)(a[4] % 8) * 4096, n;
+	int dedupe = a[5] & 1, ret;
+
+	if (!len && !(a[4] & 8))
+		len = 4096; /* 0 (to the end) one time in sixteen */
+	n = soff >= ssize ? 0 : len && len < ssize - soff ? len : ssize - soff;
+	if (too_big(dsize, doff + n))
+		return;
+	if (dedupe) {
+		struct udax_dedupe_dest dd = {.dst = d->f,
+					      .dst_off = (off_t)doff};
+		snprintf(op_text, sizeof(op_text), "dedupe %llu+%llu -> %llu",
+			 (unsigned long long)soff, (unsigned long long)len,
+			 (unsigned long long)doff);
+		ret = (int)result(udax_dedupe_range(s->f, (off_t)soff,
+						    (off_t)len, &dd, 1));
+		if (!ret && d->f)
+			ret = dd.status == UDAX_DEDUPE_DIFFERS ? 0 : dd.status;
+		else if (!ret)
+			ret = -EBADF;
+		EXPECT_ERR(ret, EBADF, EISDIR, EINVAL, ENOSPC);
+		return;
+	}
+	snprintf(op_text, sizeof(op_text), "clone %llu+%llu -> %llu",
+		 (unsigned long long)soff, (unsigned long long)len,
+		 (unsigned long long)doff);
+	ret = (int)result(udax_clone_range(d->f, (off_t)doff, s->f, (off_t)soff,
+					   (off_t)len));
+	EXPECT_ERR(ret, EBADF, EISDIR, EINVAL, ENOSPC);
+	if (ret || !n)
+		return;
+	if (d->node == s->node && doff < soff + n && soff < doff + n)
+		bug("an overlapping clone within one file succeeded");
+	/* the source's bytes first: the destination may be the same file */
+	uint8_t *tmp = malloc(n);
+	if (!tmp)
+		abort();
+	memcpy(tmp, cur.n[s->node].data + soff, n);
+	node_write(&cur, d->node, doff, tmp, n);
+	free(tmp);
+}
+
 static void op_fsync(const uint8_t *a)
 {
 	struct handle *h = handle_of(a[0]);
@@ -1801,7 +1852,7 @@ static const struct fuzz_op ops[] = {
 	{op_rename, 2},	 {op_link, 1},	   {op_symlink, 1},   {op_readlink, 1},
 	{op_setattr, 1}, {op_stat, 1},	   {op_readdir, 1},   {op_statfs, 1},
 	{op_sync, 1},	 {op_cred, 1},	   {op_reopen, 1},    {op_arm, 2},
-	{op_repeat, 1},
+	{op_repeat, 1},	 {op_clone, 2},
 };
 #define NOPS (sizeof(ops) / sizeof(ops[0]))
 _Static_assert(NOPS < OP_KINDS, "one feature row per operation kind");
