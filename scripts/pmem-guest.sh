@@ -31,7 +31,7 @@ dax4k)
 	step dax-file-mkfs $X/udax mkfs --size 64M "$img"
 	step dax-file-info $X/udax info "$img"
 	for t in t_fault t_mmap t_pin; do
-		step "dax-file-$t" env UDAX_MEMORY_DEVICE=$QDAX_DAX_DIR UDAX_SOAK_OPS=2000 $X/$t
+		step "dax-file-$t" env UDAX_MEMORY_DEVICE=$QDAX_DAX_DIR UDAX_SOAK_OPS=300 $X/$t
 	done
 	step dax-file-bench $X/udax bench faults --reps 1 --dir "$QDAX_DAX_DIR" --device "$img" --size 64M
 	step dax-file-bench-json $X/udax bench faults --reps 1 --json --dir "$QDAX_DAX_DIR" --device "$img" --size 64M

@@ -154,7 +154,11 @@ static int maps_device_range(void *addr, size_t len, uint64_t lo, uint64_t hi)
 			continue;
 		if (e <= (uintptr_t)addr || s >= (uintptr_t)addr + len)
 			continue;
-		if (!strstr(path, "memfd:udax") || strstr(path, "sigbus"))
+		/* the test device: a memory file, or the image file made in
+		 * UDAX_MEMORY_DEVICE's folder (udax_open_memory) */
+		if ((!strstr(path, "memfd:udax") &&
+		     !strstr(path, "/udax-mem-")) ||
+		    strstr(path, "sigbus"))
 			continue;
 		/* the part of this kernel mapping inside ours */
 		uint64_t ds =
@@ -978,6 +982,8 @@ static int eperm(void)
 		void *p;
 		if (setgid(65534) || setuid(65534))
 			_exit(2);
+		/* a memory file: the folder of UDAX_MEMORY_DEVICE is root's */
+		unsetenv("UDAX_MEMORY_DEVICE");
 		if (udax_open_memory(&cfs, 16 * MIB) ||
 		    udax_file_open(cfs, "/x", O_CREAT | O_RDWR, 0644, &f) ||
 		    udax_ftruncate(f, PG))

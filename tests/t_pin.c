@@ -60,6 +60,19 @@
 			SKIP("userfaultfd not permitted here");                \
 	} while (0)
 
+/* io_uring fixed buffers are long-term pins, which the kernel refuses
+ * (EFAULT) on pages of a file other than shmem or hugetlbfs: the test
+ * device must be a memory file, not an image in UDAX_MEMORY_DEVICE's
+ * folder (make pmem-check). */
+#define NEED_LONGTERM_PINS()                                                   \
+	do {                                                                   \
+		const char *d_ = getenv("UDAX_MEMORY_DEVICE");                 \
+		if (d_ && *d_ == '/')                                          \
+			SKIP("the kernel refuses long-term pins of a file's "  \
+			     "pages (the device is a file in %s)",             \
+			     d_);                                              \
+	} while (0)
+
 /* A file of n bytes of c. */
 static struct udax_file *mkfile(struct udax_fs *fs, const char *path, size_t n,
 				int c)
@@ -151,6 +164,7 @@ static int fixed_buffer(int detach)
 	int ret, sfd;
 
 	NEED_MAPPING();
+	NEED_LONGTERM_PINS();
 	ret = io_uring_queue_init(4, &ring, 0);
 	if (ret == -ENOSYS || ret == -EPERM)
 		SKIP("io_uring not available here (%s)", strerror(-ret));
@@ -340,6 +354,7 @@ static int leased_buffer(int detach)
 	int ret;
 
 	NEED_MAPPING();
+	NEED_LONGTERM_PINS();
 	ret = io_uring_queue_init(4, &ring, 0);
 	if (ret == -ENOSYS || ret == -EPERM)
 		SKIP("io_uring not available here (%s)", strerror(-ret));

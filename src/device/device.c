@@ -366,12 +366,11 @@ static int pm_map(struct dev *dev, int read_only)
 	} else {
 		dev->size =
 			(uint64_t)st.st_size & ~(uint64_t)(DEV_MIN_SIZE - 1);
-		dev->base = read_only ? MAP_FAILED :
-					sys_mmap(NULL, dev->size, prot,
-						 MAP_SHARED_VALIDATE | MAP_SYNC,
-						 dev->fd, 0);
+		dev->base =
+			sys_mmap(NULL, dev->size, prot,
+				 MAP_SHARED_VALIDATE | MAP_SYNC, dev->fd, 0);
 		if (dev->base == MAP_FAILED) {
-			/* not a DAX mount (or read-only): msync */
+			/* not a DAX mount: msync */
 			dev->ops = &page_ops;
 			dev->gran = DEV_GRAN_PAGE;
 			dev->kind = DEV_FILE;
