@@ -1896,6 +1896,29 @@ static void maps_changed(int kfd, int how, off_t off, off_t len);
 #define CHG_PUNCH 2 /* punch hole or zero range */
 
 /*
+ * The change a write of [off, off+len) through udax handle u makes to
+ * the mappings: a write over shared blocks (reflink) is a copy-on-write,
+ * whose layout break drops udax's private copies of the pages it covers,
+ * as a punch does (documented, docs/DESIGN.md "Not yet"); asked before
+ * the write, which unshares the blocks.
+ */
+static int write_change(struct udax_file *u, off_t off, size_t len)
+{
+	struct udax_extent e[16];
+	ssize_t n;
+
+	if (off < 0 || !len)
+		return CHG_WRITE;
+	n = udax_file_extents(u, off & ~(off_t)4095,
+			      (off_t)((off_t)len + (off & 4095)), e, 16);
+	for (ssize_t i = 0; i < n; i++)
+		if (e[i].flags & UDAX_EXTENT_SHARED)
+			return CHG_PUNCH;
+	/* more extents than asked for: assume some may be shared */
+	return n == 16 ? CHG_PUNCH : CHG_WRITE;
+}
+
+/*
  * After a successful data operation on a handle: size and position must
  * agree at once (the full comparison would find it later, this names the
  * operation that went wrong).
@@ -2081,6 +2104,7 @@ static void op_pwrite(void)
 		    "pwrite",
 	      slot, qp(h->path), flagstr(h->flags), len, (long long)off, kind,
 	      ds);
+	int chg = write_change(h->u, app ? size : off, len);
 	if (app) {
 		k = KR(write(h->k, wbuf, len));
 		u = udax_write(h->u, wbuf, len);
@@ -2099,7 +2123,7 @@ static void op_pwrite(void)
 	if (k > 0) {
 		cmp_handle_now(h);
 		readback(h, app ? kpos(h) - k : off, (size_t)k);
-		maps_changed(h->k, CHG_WRITE, app ? kpos(h) - k : off, k);
+		maps_changed(h->k, chg, app ? kpos(h) - k : off, k);
 	}
 }
 
@@ -2128,13 +2152,14 @@ static void op_write(void)
 	setop("write(h%d %s %s, len=%zu, [pos %lld], data=%d/%016" PRIx64 ")",
 	      slot, qp(h->path), flagstr(h->flags), len, (long long)pos, kind,
 	      ds);
+	int chg = write_change(h->u, pos, len);
 	k = KR(write(h->k, wbuf, len));
 	u = udax_write(h->u, wbuf, len);
 	cmp_ret(k, u);
 	if (k > 0) {
 		cmp_handle_now(h);
 		readback(h, kpos(h) - k, (size_t)k);
-		maps_changed(h->k, CHG_WRITE, kpos(h) - k, k);
+		maps_changed(h->k, chg, kpos(h) - k, k);
 	}
 }
 
@@ -3706,6 +3731,7 @@ static void op_mpwrite(void)
 	      flagstr(h->flags), mdesc(s), b, n, (long long)off,
 	      (long long)size);
 	MS.daccess++;
+	int chg = write_change(h->u, off, n);
 	if (app) {
 		k = KR(write(h->k, m->k + b, n));
 		u = udax_write(h->u, m->u + b, n);
@@ -3721,7 +3747,7 @@ static void op_mpwrite(void)
 			u = udax_pread(h->u, ubuf, (size_t)k, off);
 			cmp_read_data(k, u);
 		}
-		maps_changed(h->k, CHG_WRITE, off, k);
+		maps_changed(h->k, chg, off, k);
 	}
 }
 

@@ -335,11 +335,21 @@ int udax_clone_range(struct udax_file *dst, off_t dst_off,
 	    (fault_maps_writable(dst->ip) || fault_maps_writable(src->ip)))
 		ret = -ETXTBSY;
 	if (!ret && n) {
+		const struct udax_inode *di =
+			inode_r(dst->fs, NULL, dst->ip->ino, &ret);
+		uint64_t old = di ? di->size : 0;
 		blocks = (n + UDAX_BLOCK_SIZE - 1) >> UDAX_BLOCK_SHIFT;
-		ret = clone_blocks(
-			dst->ip, (uint64_t)dst_off >> UDAX_BLOCK_SHIFT, src->ip,
-			(uint64_t)src_off >> UDAX_BLOCK_SHIFT, blocks,
-			(uint64_t)dst_off + n);
+		if (di)
+			ret = clone_blocks(
+				dst->ip, (uint64_t)dst_off >> UDAX_BLOCK_SHIFT,
+				src->ip, (uint64_t)src_off >> UDAX_BLOCK_SHIFT,
+				blocks, (uint64_t)dst_off + n);
+		/* grown: pages of mappings past the old end of file that
+		 * raised SIGBUS are part of the file now (as after a
+		 * truncate up); the zap above began at dst_off */
+		if (!ret && (uint64_t)dst_off + n > old)
+			ret = fault_file_changed(dst->ip, NULL, old,
+						 (uint64_t)dst_off + n - old);
 	}
 	clone_unlock(&p);
 	return ret;

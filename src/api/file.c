@@ -1035,6 +1035,8 @@ ssize_t udax_file_extents(struct udax_file *f, off_t off, off_t len,
 
 	if (!f)
 		return -EBADF;
+	if (f->is_dir)
+		return -EISDIR; /* its tree holds names, not extents */
 	if (off < 0 || len < 0)
 		return -EINVAL;
 	pthread_rwlock_rdlock(&f->ip->lock);
