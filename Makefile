@@ -124,9 +124,12 @@ fuzz: $(FUZZ_TARGETS)
 # userfaultfd gives between a faulting thread and the handler is invisible
 # to TSan, which then reports every mapped access as a race.)
 # t_sendfile: a sender blocked on a socket while another thread truncates
-# (no mapping: TSan sees every access but the kernel's).
+# (no mapping: TSan sees every access but the kernel's); t_recvfile: a
+# receiver blocked on a socket while others read, write and truncate (its
+# mapped reader is left out under TSan).
 TSAN_TESTS := build-tsan/tests/t_api build-tsan/tests/t_enospc \
-	build-tsan/tests/t_layout build-tsan/tests/t_sendfile
+	build-tsan/tests/t_layout build-tsan/tests/t_sendfile \
+	build-tsan/tests/t_recvfile
 check:
 	@$(MAKE) --no-print-directory tests >/dev/null
 	@$(MAKE) --no-print-directory fuzz-build >/dev/null
