@@ -22,7 +22,7 @@ OPT ?= -O2
 
 # Debian packages the build needs; scripts/install-deps.sh installs them.
 DEPS_OK := $(shell pkg-config --exists libpmem2 fuse3 liburing 2>/dev/null && \
-	command -v sqlite3 git rsync >/dev/null && echo yes)
+	command -v sqlite3 git rsync curl >/dev/null && echo yes)
 ifneq ($(DEPS_OK),yes)
 $(info udax: installing build dependencies (scripts/install-deps.sh))
 DEPS_RUN := $(shell sh scripts/install-deps.sh >&2 && echo done)
