@@ -213,8 +213,17 @@ raw 'b"PUT /cut HTTP/1.1\r\nContent-Length: 100000\r\n\r\n" + b"x" * 1000' >/dev
 is "$(code "$(url /cut)")" 404 "a body shorter than its length: no file"
 is "$(raw 'b"PUT /huge HTTP/1.1\r\nContent-Length: 99999999999\r\n\r\n"')" \
 	413 "a body past --max-body: 413"
-printf 'chunk' | curl -s -o /dev/null -w '%{http_code}' -T - "$(url /chunked)" >"$work/c"
-is "$(cat "$work/c")" 411 "a chunked body: 411 (Content-Length needed)"
+head -c 3000000 /dev/urandom >"$work/piped"
+c=$(curl -s -o /dev/null -w '%{http_code}' -T - "$(url /piped)" <"$work/piped")
+is "$c" 201 "a chunked body (curl -T -): 201"
+curl -s "$(url /piped)" | cmp -s - "$work/piped"
+check $? "the chunked body reads back"
+is "$(raw 'b"PUT /ch HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n5;x=y\r\nhello\r\n6\r\n world\r\n0\r\nX-Trailer: 1\r\n\r\nGET /ch HTTP/1.1\r\nConnection: close\r\n\r\n"')" \
+	"201 200" "chunks with an extension and a trailer, then a pipelined GET"
+is "$(curl -s "$(url /ch)")" "hello world" "the chunks joined"
+is "$(raw 'b"PUT /bad HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhelloXX"')" \
+	400 "a chunk without its CRLF: 400"
+is "$(code "$(url /bad)")" 404 "and no file"
 curl -s "$(url '/?list')" | grep -q 'udax-put'
 check $((!$?)) "no temporary file is left visible"
 

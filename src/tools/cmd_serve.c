@@ -10,10 +10,11 @@
  *            at most SERVE_HEAD_SECONDS: a slow or endless head gets 408
  *            or 431 and the connection closes);
  *   BODY     a PUT's body going into a hidden temporary file through
- *            udax_recvfile (space for the whole Content-Length reserved
- *            by its first call: 507 before a byte of it is read); renamed
- *            over the target when complete, unlinked when the peer goes
- *            away;
+ *            udax_recvfile (space for the whole Content-Length, or for
+ *            each chunk of a chunked body, reserved by its first call:
+ *            507 before a byte of it is read); renamed over the target
+ *            when complete, unlinked when the peer goes away or a chunk
+ *            is malformed;
  *   DISCARD  reading a body that will not be stored (an error answered
  *            before it, so that the connection can stay open);
  *   SEND     the response head, then a GET's body through udax_sendfile
@@ -91,7 +92,11 @@ struct conn {
 	uint64_t put_left;
 	off_t put_off;
 	int put_existed;
-	int put_asked;	   /* a udax_recvfile asked for the whole rest */
+	int put_asked; /* a udax_recvfile asked for the whole rest */
+	/* chunked transfer coding: put_left is the rest of the chunk */
+	int chunked;
+	int chunk_crlf;	   /* the CRLF after a chunk's data comes next */
+	int chunk_trailer; /* the last chunk was read: trailer lines */
 	struct conn *next; /* every live connection */
 };
 
@@ -659,9 +664,10 @@ static void do_put(struct server *s, struct conn *c, const char *path,
 		respond_error(c, errno_status(ret), 0);
 		return;
 	}
-	c->put_left = length;
+	c->put_left = c->chunked ? 0 : length;
 	c->put_off = 0;
 	c->put_asked = 0;
+	c->chunk_crlf = c->chunk_trailer = 0;
 	c->state = C_BODY;
 }
 
@@ -763,10 +769,20 @@ static void request(struct server *s, struct conn *c, size_t hend)
 		}
 		has_length = 1;
 	}
-	if (header(h, hlen, "Transfer-Encoding", &vlen)) {
-		c->keep = 0; /* its body cannot be skipped */
-		respond_error(c, !strcmp(c->in, "PUT") ? 411 : 501, head_only);
-		return;
+	v = header(h, hlen, "Transfer-Encoding", &vlen);
+	c->chunked = 0;
+	if (v) {
+		/* only a PUT's chunked body is read; any other body sent so
+		 * cannot be skipped: the connection ends after the answer */
+		if (!header_is(v, vlen, "chunked") || has_length ||
+		    strcmp(c->in, "PUT")) {
+			c->keep = 0;
+			respond_error(c,
+				      header_is(v, vlen, "chunked") ? 501 : 400,
+				      head_only);
+			return;
+		}
+		c->chunked = 1;
 	}
 	/* a body that will not be stored is read and dropped, so that the
 	 * connection can go on: set up now, answered after */
@@ -793,7 +809,7 @@ static void request(struct server *s, struct conn *c, size_t hend)
 	} else if (!strcmp(c->in, "PUT")) {
 		if (s->read_only)
 			respond_error(c, 405, 0);
-		else if (!has_length)
+		else if (!has_length && !c->chunked)
 			respond_error(c, 411, 0);
 		else if (length > s->max_body)
 			respond_error(c, 413, 0);
@@ -810,6 +826,10 @@ static void request(struct server *s, struct conn *c, size_t hend)
 		respond_error(c, 501, head_only);
 	}
 body:
+	if (c->chunked) {
+		c->keep = 0; /* its body is not skipped */
+		return;
+	}
 	if (has_length && length) {
 		/* drop a body not stored; a large one ends the connection */
 		if (length > (1 << 20))
@@ -863,6 +883,93 @@ static int conn_want(struct server *s, struct conn *c, uint32_t events)
 	struct epoll_event ev = {.events = events, .data.ptr = c};
 
 	return epoll_ctl(s->epfd, EPOLL_CTL_MOD, c->fd, &ev);
+}
+
+/* Read what the socket has into c->in. Returns 1 (bytes came), 0 (none
+ * now: wait for EPOLLIN) or -1 (the peer is gone, or the buffer is full
+ * without what the caller looks for). */
+static int conn_fill(struct conn *c)
+{
+	ssize_t n;
+
+	if (c->in_len == sizeof(c->in))
+		return -1;
+	n = recv(c->fd, c->in + c->in_len, sizeof(c->in) - c->in_len, 0);
+	if (n < 0 && errno == EAGAIN)
+		return 0;
+	if (n <= 0)
+		return -1;
+	c->in_len += (size_t)n;
+	return 1;
+}
+
+/* Drop the first n bytes of c->in. */
+static void conn_consume(struct conn *c, size_t n)
+{
+	memmove(c->in, c->in + n, c->in_len - n);
+	c->in_len -= n;
+}
+
+/*
+ * Between a chunked body's data: the CRLF after a chunk, the next
+ * chunk-size line (extensions ignored), and after the last chunk the
+ * trailer lines up to an empty one, from c->in. Returns 1 with
+ * put_left set to the next chunk's size, 2 at the end of the body, 0 if
+ * more bytes are needed, or -1 for a malformed body (400) or one past
+ * the largest size (413, *status).
+ */
+static int chunk_next(struct server *s, struct conn *c, int *status)
+{
+	for (;;) {
+		char *eol;
+		uint64_t size;
+
+		if (c->chunk_crlf) {
+			if (c->in_len < 2)
+				return 0;
+			if (memcmp(c->in, "\r\n", 2)) {
+				*status = 400;
+				return -1;
+			}
+			conn_consume(c, 2);
+			c->chunk_crlf = 0;
+		}
+		eol = memmem(c->in, c->in_len, "\r\n", 2);
+		if (!eol)
+			return 0;
+		if (c->chunk_trailer) {
+			int last = eol == c->in;
+			conn_consume(c, (size_t)(eol + 2 - c->in));
+			if (last)
+				return 2;
+			continue; /* a trailer field: ignored */
+		}
+		*eol = 0;
+		char *end;
+		errno = 0;
+		size = strtoull(c->in, &end, 16);
+		if (end == c->in || errno ||
+		    (*end && *end != ';' && *end != ' ' && *end != '\t')) {
+			*status = 400;
+			return -1;
+		}
+		if (size > s->max_body - (uint64_t)c->put_off ||
+		    (uint64_t)c->put_off > s->max_body) {
+			*status = 413;
+			return -1;
+		}
+		conn_consume(c, (size_t)(eol + 2 - c->in));
+		if (!size) {
+			c->chunk_trailer = 1;
+			continue;
+		}
+		/* each chunk reserves its own space: the first udax_recvfile
+		 * of it asks for all of it */
+		c->put_left = size;
+		c->put_asked = 0;
+		c->chunk_crlf = 1;
+		return 1;
+	}
 }
 
 /* Move bytes of the state the connection is in. Returns 0 to go on
@@ -925,6 +1032,29 @@ static int conn_step(struct server *s, struct conn *c, uint32_t *events)
 				c->put_left -= have;
 				memmove(c->in, c->in + have, c->in_len - have);
 				c->in_len -= have;
+			}
+			if (!c->put_left && c->state == C_BODY && c->chunked) {
+				int status = 0, r = chunk_next(s, c, &status);
+				if (r < 0) {
+					put_abandon(s, c);
+					c->keep = 0;
+					respond_error(c, status, 0);
+					continue;
+				}
+				if (r == 0) {
+					r = conn_fill(c);
+					if (r < 0)
+						return 1;
+					if (!r) {
+						*events = EPOLLIN;
+						return 0;
+					}
+					c->deadline =
+						mono_now() + SERVE_IDLE_SECONDS;
+					continue;
+				}
+				if (r == 1)
+					continue; /* a chunk's data */
 			}
 			if (!c->put_left) {
 				if (c->state == C_BODY)
@@ -1201,8 +1331,8 @@ static void serve_usage(void)
 	printf("Usage: udax serve [OPTION]... IMAGE\n"
 	       "Serve the files of IMAGE over HTTP/1.1: GET (with a single "
 	       "Range), HEAD,\n"
-	       "PUT (Content-Length; X-Create-Dirs: 1 makes parent "
-	       "directories), DELETE,\n"
+	       "PUT (Content-Length or chunked; X-Create-Dirs: 1 makes "
+	       "parent directories),\nDELETE, "
 	       "a directory as an HTML page, or as JSON with ?list.\n\n"
 	       "  -l, --listen=ADDR:PORT  where to listen (default "
 	       "127.0.0.1:8080; a port\n"
