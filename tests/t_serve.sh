@@ -86,7 +86,9 @@ code_to() { # code_to FILE CURL-ARGS...: the same, the body into FILE
 }
 
 # raw REQUEST-BYTES-AS-PYTHON-EXPR [WAIT]: send bytes as they are on one
-# connection, print the status lines of the responses (or "closed")
+# connection and end it (SHUT_WR), or a list of parts WAIT seconds
+# apart, keeping it open; print the statuses of the responses (or
+# "closed")
 raw() {
 	python3 - "$port" "$1" "${2:-0}" <<'EOF'
 import socket, sys, time
@@ -99,9 +101,10 @@ try:
             s.sendall(part)
             time.sleep(wait)
     else:
+        # all sent: the write side ends (a client that goes away, or
+        # one that waits for the answer alone)
         s.sendall(data)
-        if wait:
-            time.sleep(wait)
+        s.shutdown(socket.SHUT_WR)
     got = b""
     while True:
         b = s.recv(65536)
@@ -121,7 +124,7 @@ EOF
 img="$work/serve.img"
 trap 'stop_server; rm -rf "$work"' EXIT
 "$UDAX" mkfs -s 256M "$img" >/dev/null || exit 1
-start "$img" --max-body 64M --timeout 2
+start "$img" --max-body 64M --timeout 2 --threads 3
 
 # ---- a source tree up and down ----
 tree="$repo/src"
@@ -168,6 +171,17 @@ EOF
 	grep -q '^HTTP/1.1 206' "$work/h" || { echo "  range $r: not 206"; fail=1; }
 done
 check $fail "7 Range requests: 206 and the slices of the file"
+pids=""
+for i in 1 2 3 4 5 6; do
+	curl -s -o "$work/par$i" "$(url /big)" &
+	pids="$pids $!"
+done
+wait $pids
+fail=0
+for i in 1 2 3 4 5 6; do
+	cmp -s "$work/par$i" "$work/big" || fail=1
+done
+check $fail "six GETs at once over three loops: the same bytes"
 is "$(code -r 5000000-5000001 "$(url /big)")" 416 "a range past the end: 416"
 is "$(code -r 0-1,5-6 "$(url /big)")" 200 "two ranges: the whole file, 200"
 

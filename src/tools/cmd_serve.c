@@ -3,8 +3,8 @@
  * cmd_serve.c - `udax serve IMAGE`: a small HTTP/1.1 file server over an
  * image, for real clients (curl, browsers, wget).
  *
- * One thread, one epoll loop over non-blocking sockets. Each connection
- * is a small state machine:
+ * An epoll loop over non-blocking sockets. Each connection is a small
+ * state machine:
  *
  *   HEAD     reading the request head (at most SERVE_HEAD_MAX bytes, in
  *            at most SERVE_HEAD_SECONDS: a slow or endless head gets 408
@@ -29,6 +29,12 @@
  * Every request gets one access-log line on stdout in the common log
  * format. SIGTERM or SIGINT stops accepting, lets responses in flight
  * finish (at most SERVE_DRAIN_SECONDS) and closes the image.
+ *
+ * One such loop runs per thread (--threads, one per CPU by default),
+ * each with its own listening socket on the port (SO_REUSEPORT), so
+ * connections spread over the cores and a loop blocked in a long commit
+ * or a layout break holds up only its own connections. The main thread
+ * only waits for the signal and tells each loop to stop (its eventfd).
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -36,14 +42,16 @@
 #include <getopt.h>
 #include <inttypes.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/epoll.h>
-#include <sys/signalfd.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -56,7 +64,8 @@
 #define SERVE_IDLE_SECONDS 60	  /* keep-alive, or a body that stalls */
 #define SERVE_DRAIN_SECONDS 10	  /* after SIGTERM */
 #define SERVE_PATH_MAX 4096	  /* bytes of a decoded path */
-#define SERVE_MAX_CONNS 256	  /* connections at once; more wait */
+#define SERVE_MAX_CONNS 256	  /* connections at once, a loop; more wait */
+#define SERVE_MAX_LOOPS 64	  /* --threads */
 #define SERVE_RECV_STEP (8 << 20) /* bytes a later udax_recvfile asks for */
 
 enum conn_state { C_HEAD, C_BODY, C_DISCARD, C_SEND };
@@ -100,18 +109,29 @@ struct conn {
 	struct conn *next; /* every live connection */
 };
 
+/* Temporary names of PUTs, counted over every loop. */
+static _Atomic uint64_t serve_tmp_seq;
+
+/*
+ * One event loop (one per core, --threads): its own listening socket on
+ * the shared port (SO_REUSEPORT: the kernel spreads new connections over
+ * them), epoll set and connections. Owned by its thread alone; the
+ * configuration is copied in before the thread starts, and the only
+ * thing another thread does to a loop is write its eventfd (stop).
+ */
 struct server {
 	struct udax_fs *fs;
 	int read_only;
-	char *token; /* the bearer token, or NULL */
+	const char *token; /* the bearer token, or NULL */
 	uint64_t max_body;
-	int epfd, lfd, sfd;
+	int head_seconds;   /* --timeout: to send a whole head */
+	int epfd, lfd, sfd; /* sfd: an eventfd, written to stop the loop */
 	int nconns, stopping;
 	int paused; /* lfd out of the epoll set: SERVE_MAX_CONNS reached */
 	time_t stop_at;
 	struct conn *conns;
-	uint64_t tmp_seq;
-	int head_seconds; /* --timeout: to send a whole head */
+	pthread_t thread;
+	int ret; /* what serve_loop returned */
 };
 
 static time_t mono_now(void)
@@ -653,7 +673,7 @@ static void do_put(struct server *s, struct conn *c, const char *path,
 	}
 	if (asprintf(&c->put_tmp, "%.*s/.udax-put.%d.%" PRIu64 "",
 		     (int)(slash - path), path, (int)getpid(),
-		     ++s->tmp_seq) < 0 ||
+		     atomic_fetch_add(&serve_tmp_seq, 1) + 1) < 0 ||
 	    !(c->put_path = strdup(path))) {
 		respond_error(c, 500, 0);
 		return;
@@ -1232,8 +1252,9 @@ static void expire(struct server *s)
 	}
 }
 
-/* "ADDR:PORT", "[V6]:PORT" or "PORT" into a listening socket. Returns the
- * fd or a negative errno. */
+/* "ADDR:PORT", "[V6]:PORT" or "PORT" into a listening socket, one of
+ * several on the port (SO_REUSEPORT). Returns the fd or a negative
+ * errno. */
 static int listen_on(const char *spec)
 {
 	struct sockaddr_storage sa = {0};
@@ -1276,6 +1297,7 @@ static int listen_on(const char *spec)
 	if (fd < 0)
 		return -errno;
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
 	if (bind(fd, (struct sockaddr *)&sa, sl) || listen(fd, 128)) {
 		int err = -errno;
 		close(fd);
@@ -1297,8 +1319,8 @@ static int serve_loop(struct server *s)
 			if (p == &s->lfd) {
 				accept_all(s);
 			} else if (p == &s->sfd) {
-				struct signalfd_siginfo si;
-				if (read(s->sfd, &si, sizeof(si)) > 0 &&
+				uint64_t one;
+				if (read(s->sfd, &one, sizeof(one)) > 0 &&
 				    !s->stopping) {
 					s->stopping = 1;
 					s->stop_at = mono_now() +
@@ -1326,6 +1348,47 @@ static int serve_loop(struct server *s)
 	}
 }
 
+static void *serve_thread(void *arg)
+{
+	struct server *s = arg;
+
+	s->ret = serve_loop(s);
+	return NULL;
+}
+
+/* Set up loop s (its configuration already copied in): socket, eventfd,
+ * epoll set. Returns 0 or a negative errno (what is made is closed by
+ * serve_loop_fini). */
+static int serve_loop_init(struct server *s, const char *listen_spec)
+{
+	struct epoll_event ev = {.events = EPOLLIN};
+
+	s->lfd = listen_on(listen_spec);
+	if (s->lfd < 0)
+		return s->lfd;
+	s->sfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	s->epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (s->sfd < 0 || s->epfd < 0)
+		return -errno;
+	ev.data.ptr = &s->lfd;
+	if (epoll_ctl(s->epfd, EPOLL_CTL_ADD, s->lfd, &ev))
+		return -errno;
+	ev.data.ptr = &s->sfd;
+	if (epoll_ctl(s->epfd, EPOLL_CTL_ADD, s->sfd, &ev))
+		return -errno;
+	return 0;
+}
+
+static void serve_loop_fini(struct server *s)
+{
+	if (s->epfd >= 0)
+		close(s->epfd);
+	if (s->sfd >= 0)
+		close(s->sfd);
+	if (s->lfd >= 0)
+		close(s->lfd);
+}
+
 static void serve_usage(void)
 {
 	printf("Usage: udax serve [OPTION]... IMAGE\n"
@@ -1347,6 +1410,8 @@ static void serve_usage(void)
 	       "  -m, --max-body=SIZE     largest PUT body (default 1G)\n"
 	       "      --timeout=SECONDS   to send a request head (default "
 	       "10): then 408\n"
+	       "      --threads=N         event loops, one a thread (default: "
+	       "one per CPU)\n"
 	       "      --help              display this help and exit\n\n"
 	       "An access-log line per request goes to standard output. "
 	       "SIGTERM or SIGINT\n"
@@ -1383,6 +1448,7 @@ int udax_tool_serve(int argc, char **argv)
 		{"token", required_argument, NULL, 't'},
 		{"max-body", required_argument, NULL, 'm'},
 		{"timeout", required_argument, NULL, TOOL_OPT_LOCAL},
+		{"threads", required_argument, NULL, TOOL_OPT_LOCAL + 1},
 		{"help", no_argument, NULL, TOOL_OPT_HELP},
 		{NULL, 0, NULL, 0}};
 	struct server s = {.max_body = 1ull << 30,
@@ -1392,9 +1458,10 @@ int udax_tool_serve(int argc, char **argv)
 	uint64_t secs;
 	struct udax_open_opts oo = {0};
 	const char *listen_spec = "127.0.0.1:8080";
-	struct epoll_event ev = {.events = EPOLLIN};
+	struct server *loops = NULL;
+	char *token = NULL;
 	sigset_t sigs;
-	int opt, ret, status = TOOL_EXIT_FAILURE;
+	int opt, ret, status = TOOL_EXIT_FAILURE, nloops = 0, started = 0;
 
 	while ((opt = getopt_long(argc, argv, "l:rt:m:", opts, NULL)) != -1) {
 		switch (opt) {
@@ -1405,7 +1472,10 @@ int udax_tool_serve(int argc, char **argv)
 			s.read_only = 1;
 			break;
 		case 't':
-			ret = read_token(optarg, &s.token);
+			free(token);
+			token = NULL;
+			ret = read_token(optarg, &token);
+			s.token = token;
 			if (ret) {
 				tool_error("%s: cannot read a token: %s",
 					   optarg, udax_strerror(ret));
@@ -1424,6 +1494,14 @@ int udax_tool_serve(int argc, char **argv)
 							optarg);
 			s.head_seconds = (int)secs;
 			break;
+		case TOOL_OPT_LOCAL + 1:
+			if (tool_parse_u64(optarg, &secs) || !secs ||
+			    secs > SERVE_MAX_LOOPS)
+				return tool_usage_error("invalid thread count "
+							"'%s'",
+							optarg);
+			nloops = (int)secs;
+			break;
 		case TOOL_OPT_HELP:
 			serve_usage();
 			return TOOL_EXIT_OK;
@@ -1440,40 +1518,66 @@ int udax_tool_serve(int argc, char **argv)
 		tool_error("%s: %s", argv[optind], udax_strerror(ret));
 		goto free_token;
 	}
-	s.lfd = listen_on(listen_spec);
-	if (s.lfd < 0) {
-		tool_error("%s: cannot listen: %s", listen_spec,
-			   udax_strerror(s.lfd));
+	if (!nloops) {
+		long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+		nloops = cpus < 1		? 1 :
+			 cpus > SERVE_MAX_LOOPS ? SERVE_MAX_LOOPS :
+						  (int)cpus;
+	}
+	loops = calloc((size_t)nloops, sizeof(*loops));
+	if (!loops) {
+		tool_error("%s", strerror(ENOMEM));
 		goto close_image;
 	}
+	/* SIGTERM and SIGINT for this thread's sigwaitinfo only: blocked
+	 * before the loops start, so that they inherit the mask */
 	sigemptyset(&sigs);
 	sigaddset(&sigs, SIGTERM);
 	sigaddset(&sigs, SIGINT);
-	sigprocmask(SIG_BLOCK, &sigs, NULL);
+	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 	signal(SIGPIPE, SIG_IGN);
-	s.sfd = signalfd(-1, &sigs, SFD_NONBLOCK | SFD_CLOEXEC);
-	s.epfd = epoll_create1(EPOLL_CLOEXEC);
-	if (s.sfd < 0 || s.epfd < 0) {
-		tool_error("epoll: %s", strerror(errno));
-		goto close_fds;
+	for (int i = 0; i < nloops; i++) {
+		loops[i] = s;
+		loops[i].lfd = loops[i].sfd = loops[i].epfd = -1;
+		ret = serve_loop_init(&loops[i], listen_spec);
+		if (ret) {
+			tool_error("%s: cannot listen: %s", listen_spec,
+				   udax_strerror(ret));
+			goto fini_loops;
+		}
 	}
-	ev.data.ptr = &s.lfd;
-	epoll_ctl(s.epfd, EPOLL_CTL_ADD, s.lfd, &ev);
-	ev.data.ptr = &s.sfd;
-	epoll_ctl(s.epfd, EPOLL_CTL_ADD, s.sfd, &ev);
-	fprintf(stderr, "%s: serving %s on %s%s\n", tool_prog, argv[optind],
-		listen_spec, s.read_only ? " (read-only)" : "");
-	ret = serve_loop(&s);
-	if (ret)
-		tool_error("%s", udax_strerror(ret));
-	else
+	for (started = 0; started < nloops; started++)
+		if (pthread_create(&loops[started].thread, NULL, serve_thread,
+				   &loops[started])) {
+			tool_error("pthread_create: %s", strerror(errno));
+			break;
+		}
+	if (started == nloops) {
+		fprintf(stderr, "%s: serving %s on %s%s, %d thread%s\n",
+			tool_prog, argv[optind], listen_spec,
+			s.read_only ? " (read-only)" : "", nloops,
+			nloops > 1 ? "s" : "");
+		while (sigwaitinfo(&sigs, NULL) < 0 && errno == EINTR)
+			;
 		status = TOOL_EXIT_OK;
-close_fds:
-	if (s.epfd >= 0)
-		close(s.epfd);
-	if (s.sfd >= 0)
-		close(s.sfd);
-	close(s.lfd);
+	}
+	/* stop: each loop drains its connections and returns */
+	for (int i = 0; i < started; i++) {
+		uint64_t one = 1;
+		if (write(loops[i].sfd, &one, sizeof(one)) < 0)
+			tool_error("stopping a loop: %s", strerror(errno));
+	}
+	for (int i = 0; i < started; i++) {
+		pthread_join(loops[i].thread, NULL);
+		if (loops[i].ret) {
+			tool_error("%s", udax_strerror(loops[i].ret));
+			status = TOOL_EXIT_FAILURE;
+		}
+	}
+fini_loops:
+	for (int i = 0; i < nloops; i++)
+		serve_loop_fini(&loops[i]);
+	free(loops);
 close_image:
 	ret = udax_close(&s.fs);
 	if (ret) {
@@ -1481,6 +1585,6 @@ close_image:
 		status = TOOL_EXIT_FAILURE;
 	}
 free_token:
-	free(s.token);
+	free(token);
 	return status;
 }
