@@ -30,6 +30,9 @@
  *   truncate-punch   the file truncated to 0, or the range punched, while
  *                    the receive waits: neither waits for it, and the
  *                    result is the receive made after them
+ *   small-journal    a receive over 8,192 extents with a 256 KiB journal:
+ *                    committed in several transactions, the same bytes,
+ *                    no block leaked
  *   bad-input        the documented errors, nothing read, nothing changed
  *   inject           recvmsg(2) failing: the error, nothing changed, no
  *                    block kept
@@ -722,6 +725,72 @@ static int truncate_punch(void)
 	return r ? r : truncate_punch_with(1);
 }
 
+/* ---- small-journal ---- */
+
+/* A receive over 8,192 one-block extents on a file system with the
+ * smallest journal (256 KiB): the commit cannot remove them all in one
+ * transaction, so it commits in several, in file order (each a prefix
+ * with its size); the result is the same, and no block leaks. */
+static int small_journal(void)
+{
+	const size_t n = 64 * MIB;
+	static uint8_t blk[4096];
+	uint8_t *want = malloc(n);
+	struct udax_fs *fs;
+	struct udax_file *f;
+	struct feeder fd;
+	char path[64];
+	uint64_t free0, seq0, commits;
+	int sv[2];
+	off_t off = 0;
+
+	seed_init();
+	CHECK(want != NULL);
+	snprintf(path, sizeof(path), "/dev/shm/udax-t_recvfile-j%d.img",
+		 (int)getpid());
+	CHECK_EQ(udax_mkfs(path,
+			   &(struct udax_mkfs_opts){.size = 160 * MIB,
+						    .journal_size = 256 << 10}),
+		 0);
+	CHECK_EQ(udax_open(&fs, path, NULL), 0);
+	CHECK_EQ(warm_dir(fs, "/"), 0);
+	free0 = free_blocks(fs);
+	CHECK_EQ(udax_file_open(fs, "/j", O_CREAT | O_RDWR, 0644, &f), 0);
+	memset(blk, 'o', sizeof(blk));
+	for (size_t o = 0; o < n; o += 2 * sizeof(blk))
+		CHECK_EQ(udax_pwrite(f, blk, sizeof(blk), (off_t)o),
+			 (ssize_t)sizeof(blk));
+	fill_random(want, n, seed);
+	CHECK_EQ(pair_new(sv), 0);
+	CHECK_EQ(feed(&fd, sv[1], want, n, 1), 0);
+	seq0 = fs->journal.seq;
+	CHECK_EQ(udax_recvfile(f, sv[0], &off, n, UDAX_RECV_WAITALL),
+		 (ssize_t)n);
+	commits = fs->journal.seq - seq0;
+	pthread_join(fd.thread, NULL);
+	CHECK(commits > 1);
+	CHECK(file_is(f, want, n));
+	CHECK_EQ(udax_file_close(&f), 0);
+	CHECK_EQ(udax_close(&fs), 0);
+	/* the same after a reopen; all space back after an unlink */
+	CHECK_EQ(udax_open(&fs, path, NULL), 0);
+	CHECK_EQ(udax_file_open(fs, "/j", O_RDONLY, 0, &f), 0);
+	CHECK(file_is(f, want, n));
+	CHECK_EQ(udax_file_close(&f), 0);
+	CHECK_EQ(udax_unlink(fs, "/j"), 0);
+	CHECK_EQ(udax_sync(fs), 0);
+	CHECK_EQ(free_blocks(fs), free0);
+	CHECK_EQ(udax_close(&fs), 0);
+	printf("# small-journal: 64 MiB over 8192 extents in %llu "
+	       "transactions (seed %u)\n",
+	       (unsigned long long)commits, seed);
+	close(sv[0]);
+	close(sv[1]);
+	unlink(path);
+	free(want);
+	return T_PASS;
+}
+
 /* ---- bad-input ---- */
 
 /* Nothing read: offset, position, the socket's queue, the file. */
@@ -827,6 +896,7 @@ static const struct test_case tests[] = {
 	{"nonblocking", nonblocking},
 	{"concurrent", concurrent},
 	{"truncate-punch", truncate_punch},
+	{"small-journal", small_journal},
 	{"bad-input", bad_input},
 	{"inject", inject},
 };
