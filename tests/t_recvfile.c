@@ -33,6 +33,9 @@
  *   small-journal    a receive over 8,192 extents with a 256 KiB journal:
  *                    committed in several transactions, the same bytes,
  *                    no block leaked
+ *   crash-small-journal  the crash points of such a commit (3,072
+ *                    extents) on the crash device: each image shows the
+ *                    file before, after, or with a prefix of the data
  *   bad-input        the documented errors, nothing read, nothing changed
  *   inject           recvmsg(2) failing: the error, nothing changed, no
  *                    block kept
@@ -791,6 +794,174 @@ static int small_journal(void)
 	return T_PASS;
 }
 
+/* ---- crash-small-journal ---- */
+
+#define CJ_DEV (48 * MIB)
+#define CJ_LEN (24 * MIB) /* 3,072 one-block extents, every other block */
+
+/* The old file of crash-small-journal at offset o: 'o' in even blocks
+ * below the old size, zeros elsewhere. */
+static uint8_t cj_old(size_t o)
+{
+	return o < CJ_LEN - 4096 && !((o / 4096) & 1) ? 'o' : 0;
+}
+
+/* Receive CJ_LEN bytes over /j on a crash device loaded with image,
+ * frozen at `fence` (0: never). *f0 and *f1: the fences before and
+ * after. Returns the device, its file system open in *fsp (udax_close
+ * closes both), or NULL. */
+static struct dev *cj_run(const uint8_t *image, const uint8_t *want,
+			  uint64_t fence, uint64_t *f0, uint64_t *f1,
+			  struct udax_fs **fsp)
+{
+	struct udax_open_opts oo = {.quiet = 1};
+	struct udax_fs *fs;
+	struct udax_file *f;
+	struct feeder fd;
+	struct dev *dev;
+	int sv[2], ok = 0;
+	off_t off = 0;
+
+	if (dev_crash_new(&dev, CJ_DEV))
+		return NULL;
+	dev_crash_load(dev, image);
+	if (udax_open_device(&fs, dev, 0, &oo))
+		return NULL;
+	if (!udax_file_open(fs, "/j", O_RDWR, 0, &f) && !pair_new(sv) &&
+	    !feed(&fd, sv[1], want, CJ_LEN, 1)) {
+		*f0 = dev_crash_fences(dev);
+		if (fence)
+			dev_crash_freeze_at(dev, fence);
+		ok = udax_recvfile(f, sv[0], &off, CJ_LEN, UDAX_RECV_WAITALL) ==
+		     CJ_LEN;
+		*f1 = dev_crash_fences(dev);
+		pthread_join(fd.thread, NULL);
+		close(sv[0]);
+		close(sv[1]);
+		udax_file_close(&f);
+	}
+	*fsp = fs;
+	if (!ok)
+		udax_close(fsp);
+	return ok ? dev : NULL;
+}
+
+/* Does the crash image hold /j as before, after, or a prefix of the
+ * receive (whole blocks of it, the old file after them, the size at
+ * most the prefix's end past the old size)? */
+static int cj_check(const uint8_t *img, const uint8_t *want, uint64_t k,
+		    const char *which, uint64_t states[3])
+{
+	struct udax_open_opts oo = {.quiet = 1};
+	static uint8_t got[CJ_LEN + 1];
+	struct udax_fs *fs;
+	struct udax_file *f;
+	struct dev *dev;
+	size_t p = 0;
+	ssize_t n;
+
+	CHECK_EQ(dev_memory_from_image(&dev, img, CJ_DEV), 0);
+	CHECK_EQ(udax_open_device(&fs, dev, 0, &oo), 0);
+	CHECK_EQ(udax_file_open(fs, "/j", O_RDONLY, 0, &f), 0);
+	n = udax_pread(f, got, sizeof(got), 0);
+	CHECK_EQ(udax_file_close(&f), 0);
+	CHECK_EQ(udax_close(&fs), 0);
+	while (p < (size_t)n && got[p] == want[p])
+		p++;
+	if (p < (size_t)n)
+		p &= ~(size_t)4095; /* a block may start like the data */
+	for (size_t o = p; o < (size_t)n; o++)
+		if (got[o] != cj_old(o)) {
+			fprintf(stderr,
+				"  crash at fence %llu (%s): byte %zu of %zd "
+				"is %#x, neither the receive's nor the old "
+				"file's (prefix %zu)\n",
+				(unsigned long long)k, which, o, n, got[o], p);
+			return T_FAIL;
+		}
+	/* the old size, or the end of the data committed past it */
+	if (n != CJ_LEN - 4096 && (size_t)n != p) {
+		fprintf(stderr, "  crash at fence %llu (%s): size %zd\n",
+			(unsigned long long)k, which, n);
+		return T_FAIL;
+	}
+	states[p == 0 ? 0 : p == CJ_LEN ? 2 : 1]++; /* before, prefix, after */
+	return T_PASS;
+}
+
+/* Crash states of a receive committed in several transactions (a 256
+ * KiB journal, 3,072 extents): at each crash point, the images that keep
+ * all and none of the pending lines must show /j before, after, or as a
+ * prefix of the receive. Prints the states checked. */
+static int crash_small_journal(void)
+{
+	static uint8_t blk[4096];
+	uint8_t *want = malloc(CJ_LEN), *image = malloc(CJ_DEV);
+	uint8_t *img = malloc(CJ_DEV);
+	struct udax_fs *fs;
+	struct udax_file *f;
+	uint64_t f0, f1, points = 0, images = 0, states[3] = {0};
+	char path[64];
+	int fd;
+
+	seed_init();
+	CHECK(want && image && img);
+	fill_random(want, CJ_LEN, seed);
+	snprintf(path, sizeof(path), "/dev/shm/udax-t_recvfile-c%d.img",
+		 (int)getpid());
+	CHECK_EQ(udax_mkfs(path,
+			   &(struct udax_mkfs_opts){.size = CJ_DEV,
+						    .journal_size = 256 << 10}),
+		 0);
+	CHECK_EQ(udax_open(&fs, path, NULL), 0);
+	CHECK_EQ(udax_file_open(fs, "/j", O_CREAT | O_RDWR, 0644, &f), 0);
+	memset(blk, 'o', sizeof(blk));
+	for (size_t o = 0; o < CJ_LEN; o += 2 * sizeof(blk))
+		CHECK_EQ(udax_pwrite(f, blk, sizeof(blk), (off_t)o),
+			 (ssize_t)sizeof(blk));
+	CHECK_EQ(udax_file_close(&f), 0);
+	CHECK_EQ(udax_close(&fs), 0);
+	fd = open(path, O_RDONLY);
+	CHECK(fd >= 0);
+	CHECK_EQ(pread(fd, image, CJ_DEV, 0), CJ_DEV);
+	close(fd);
+	unlink(path);
+
+	CHECK(cj_run(image, want, 0, &f0, &f1, &fs) != NULL);
+	CHECK_EQ(udax_close(&fs), 0);
+	for (uint64_t k = f0 + 1; k <= f1 + 1; k++) {
+		struct dev *dev = cj_run(image, want, k, &f0, &f1, &fs);
+		size_t words;
+		uint64_t *keep;
+
+		CHECK(dev != NULL);
+		words = (dev_crash_pending(dev) + 63) / 64;
+		keep = calloc(words ? words : 1, 8);
+		CHECK(keep != NULL);
+		dev_crash_image(dev, keep, img);
+		int r = cj_check(img, want, k, "none kept", states);
+		memset(keep, 0xff, words * 8);
+		dev_crash_image(dev, keep, img);
+		r = r ? r : cj_check(img, want, k, "all kept", states);
+		free(keep);
+		udax_close(&fs); /* and the device */
+		if (r)
+			return r;
+		points++;
+		images += 2;
+	}
+	printf("# crash-small-journal: %llu crash points, %llu images: %llu "
+	       "before, %llu a prefix, %llu after (seed %u)\n",
+	       (unsigned long long)points, (unsigned long long)images,
+	       (unsigned long long)states[0], (unsigned long long)states[1],
+	       (unsigned long long)states[2], seed);
+	CHECK(states[1] > 0); /* the commit took several transactions */
+	free(want);
+	free(image);
+	free(img);
+	return T_PASS;
+}
+
 /* ---- bad-input ---- */
 
 /* Nothing read: offset, position, the socket's queue, the file. */
@@ -897,6 +1068,7 @@ static const struct test_case tests[] = {
 	{"concurrent", concurrent},
 	{"truncate-punch", truncate_punch},
 	{"small-journal", small_journal},
+	{"crash-small-journal", crash_small_journal},
 	{"bad-input", bad_input},
 	{"inject", inject},
 };
