@@ -24,7 +24,7 @@ OPT ?= -O2
 
 # Debian packages the build needs; scripts/install-deps.sh installs them.
 DEPS_OK := $(shell pkg-config --exists libpmem2 fuse3 liburing 2>/dev/null && \
-	command -v sqlite3 git rsync >/dev/null && echo yes)
+	command -v sqlite3 git rsync curl >/dev/null && echo yes)
 ifneq ($(DEPS_OK),yes)
 $(info udax: installing build dependencies (scripts/install-deps.sh))
 DEPS_RUN := $(shell sh scripts/install-deps.sh >&2 && echo done)
@@ -133,9 +133,12 @@ fuzz: $(FUZZ_TARGETS)
 # userfaultfd gives between a faulting thread and the handler is invisible
 # to TSan, which then reports every mapped access as a race.)
 # t_sendfile: a sender blocked on a socket while another thread truncates
-# (no mapping: TSan sees every access but the kernel's).
+# (no mapping: TSan sees every access but the kernel's); t_recvfile: a
+# receiver blocked on a socket while others read, write and truncate (its
+# mapped reader is left out under TSan).
 TSAN_TESTS := build-tsan/tests/t_api build-tsan/tests/t_enospc \
-	build-tsan/tests/t_layout build-tsan/tests/t_sendfile
+	build-tsan/tests/t_layout build-tsan/tests/t_sendfile \
+	build-tsan/tests/t_recvfile
 check:
 	@$(MAKE) --no-print-directory tests >/dev/null
 	@$(MAKE) --no-print-directory fuzz-build >/dev/null

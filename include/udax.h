@@ -433,6 +433,51 @@ int udax_unpin(struct udax_pin **pin);
 ssize_t udax_sendfile(int sockfd, struct udax_file *f, off_t *offset,
 		      size_t count);
 
+/* Receive up to count bytes from a connected socket into a file at
+ * *offset (NULL: at the file position, which is advanced), the opposite
+ * of udax_sendfile and what splice(2) from a socket to a file does, with
+ * one copy: the kernel copies from its socket buffers straight into the
+ * device's memory.
+ *
+ * Space for the whole range is reserved first: -ENOSPC comes before a
+ * byte is read from the socket (the peer's bytes stay queued there). The
+ * data goes into fresh blocks that belong to no file while it arrives,
+ * with no udax lock held: readers, writers, mappings and faults of the
+ * file go on meanwhile and see the file as it was. When the receive ends,
+ * what arrived is committed in one transaction, data durable before it:
+ * the new blocks replace the range's old ones (freed; over existing data
+ * the call is a copy-on-write), the size grows to cover it, and the parts
+ * of the first and last block the data did not cover keep the file's
+ * bytes (zeros past end of file). To everyone else the call is one write
+ * made at that instant: a concurrent write, truncate or punch of the
+ * range comes before it, and a crash at any point leaves the file as
+ * before or with (a prefix of) the bytes received, never other bytes.
+ * The blocks replaced are taken through the layout break, as a punch
+ * would take them: mappings of them are zapped and pins on them waited
+ * for (up to UDAX_PIN_WAIT_MS).
+ *
+ * Without flags the call returns once some bytes arrived, as recv(2):
+ * what one recvmsg(2) gives. With UDAX_RECV_WAITALL it waits for all
+ * count bytes, as MSG_WAITALL: fewer only at the end of the stream, on
+ * an error (the bytes come back now; the error stays on the socket for
+ * the next call, except past 256 extents, see recvfile.c), on a signal
+ * or when SO_RCVTIMEO passes. A non-blocking socket with nothing queued
+ * gives -EAGAIN with nothing read. Files opened O_APPEND are refused with
+ * -EINVAL, as splice(2) refuses them: the data's offsets in its blocks
+ * are fixed before the receive.
+ * Returns the bytes received and committed (*offset advanced by them),
+ * 0 at the end of the stream or for count 0; or, with nothing read from
+ * the socket and nothing changed: -EBADF (f NULL or not open for writing,
+ * or sockfd not open), -EINVAL (unknown flags, *offset negative, an
+ * O_APPEND file), -EISDIR, -ENOTSOCK, -EFBIG (*offset at or past the
+ * largest file size), -ENOSPC, -ENOMEM, -EAGAIN, -EINTR, the socket's
+ * error (-ECONNRESET, -ENOTCONN, ...); or, with bytes read but not
+ * committed (they are lost): -EBUSY (a pin on the range's old blocks was
+ * not released in time), -EIO or the journal's error. */
+#define UDAX_RECV_WAITALL 0x1 /* wait for all count bytes (MSG_WAITALL) */
+ssize_t udax_recvfile(struct udax_file *f, int sockfd, off_t *offset,
+		      size_t count, unsigned flags);
+
 /* ---- namespace ---- */
 
 int udax_mkdir(struct udax_fs *fs, const char *path, mode_t mode);

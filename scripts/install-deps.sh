@@ -22,6 +22,8 @@ PKGS="$PKGS python3 groff-base"
 # liburing-dev: tests/t_pin.c pins device pages the way io_uring fixed
 # buffers do.
 PKGS="$PKGS liburing-dev"
+# curl: the client tests/t_serve.sh drives `udax serve` with.
+PKGS="$PKGS curl"
 recommends=""
 if [ "${1:-}" = --nfs ]; then
 	PKGS="nfs-ganesha nfs-ganesha-vfs libnfs-utils"

@@ -368,7 +368,7 @@ result $? "mkfs -q prints nothing, not even a bar"
 # ---- man pages ----
 
 man=$(dirname "$0")/../man
-for cmd in mkfs fsck info ls stat cat cp mkdir rm mv df bench mount; do
+for cmd in mkfs fsck info ls stat cat cp mkdir rm mv df bench mount serve; do
 	page=$(ls "$man/udax-$cmd".[18] 2>/dev/null | head -n 1)
 	[ -n "$page" ] && grep -q '^\.SH EXIT STATUS' "$page"
 	result $? "udax $cmd has a man page with its exit status"

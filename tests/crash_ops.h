@@ -14,9 +14,11 @@
 #include <linux/falloc.h>
 #include <linux/fs.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/xattr.h>
 #include <stdint.h>
 #include <udax.h>
+#include <unistd.h>
 
 #include "device/device.h"
 #include "format/format.h"
@@ -816,6 +818,60 @@ static int op_cow_unlink(struct udax_fs *fs)
 	return ret ? ret : udax_unlink(fs, "/big");
 }
 
+/* ---- udax_recvfile ---- */
+
+/* Receive into path at off, asking for count bytes, of which the peer
+ * sends `sent` bytes of c (queued in a socketpair first) and ends. */
+static int recv_into_file(struct udax_fs *fs, const char *path, off_t off,
+			  size_t count, size_t sent, int c)
+{
+	static char b[65536];
+	struct udax_file *f;
+	int sv[2], ret;
+
+	if (sent > sizeof(b) || socketpair(AF_UNIX, SOCK_STREAM, 0, sv))
+		return -EINVAL;
+	memset(b, c, sent);
+	ret = write(sv[1], b, sent) == (ssize_t)sent ? 0 : -EIO;
+	shutdown(sv[1], SHUT_WR);
+	ret = ret ? ret : udax_file_open(fs, path, O_RDWR, 0, &f);
+	if (!ret) {
+		ssize_t n =
+			udax_recvfile(f, sv[0], &off, count, UDAX_RECV_WAITALL);
+		if (n != (ssize_t)sent)
+			ret = n < 0 ? (int)n : -EIO;
+		udax_file_close(&f);
+	}
+	close(sv[0]);
+	close(sv[1]);
+	return ret;
+}
+
+/* A new file, then 20000 bytes into it. */
+static int op_recv_new(struct udax_fs *fs)
+{
+	int ret = put_file(fs, "/d/recv", 0, 0);
+	if (!ret)
+		STEP();
+	return ret ? ret : recv_into_file(fs, "/d/recv", 0, 20000, 20000, 'V');
+}
+/* Over existing data, unaligned at both ends: the head and tail of the
+ * new first and last blocks hold the old bytes. */
+static int op_recv_overwrite(struct udax_fs *fs)
+{
+	return recv_into_file(fs, "/big", 5000, 9000, 9000, 'W');
+}
+/* A peer that sends 7000 of the 64 KiB asked and ends. */
+static int op_recv_short(struct udax_fs *fs)
+{
+	return recv_into_file(fs, "/d/f", 3000, 65536, 7000, 'S');
+}
+/* Past the end of a 100-byte file: zeros between. */
+static int op_recv_past_end(struct udax_fs *fs)
+{
+	return recv_into_file(fs, "/small", 10000, 5000, 5000, 'P');
+}
+
 struct crash_op {
 	const char *name;
 	int (*fn)(struct udax_fs *fs);
@@ -875,6 +931,10 @@ static const struct crash_op crash_ops[] = {
 	{"cow-punch", op_cow_punch, 0, 0, 0},
 	{"cow-trunc", op_cow_trunc, 0, 0, 0},
 	{"cow-unlink", op_cow_unlink, 0, 0, 0},
+	{"recv-new", op_recv_new, 0, 0, 0},
+	{"recv-overwrite", op_recv_overwrite, 0, 0, 0},
+	{"recv-short", op_recv_short, 0, 0, 0},
+	{"recv-past-end", op_recv_past_end, 0, 0, 0},
 };
 
 #endif /* UDAX_CRASH_OPS_H */

@@ -1106,7 +1106,8 @@ static struct pinslot {
 	struct udax_pin *pin; /* NULL: free */
 	int map;	      /* the mapping slot it was made in */
 } P[NPINS];
-static int g_ksock[2] = {-1, -1}, g_usock[2] = {-1, -1}; /* sendfile */
+static int g_ksock[2] = {-1, -1}, g_usock[2] = {-1, -1};   /* sendfile */
+static int g_krsock[2] = {-1, -1}, g_ursock[2] = {-1, -1}; /* recvfile */
 static int g_scratch = -1;	 /* memfd: other end of kernel accesses */
 static unsigned char *kmb, *umb; /* what loads from the mappings read */
 static const unsigned char zeros[PG];
@@ -1114,7 +1115,7 @@ static const unsigned char zeros[PG];
 static struct {
 	uint64_t maps, mapfail, unmaps, stores, loads, pages, sigbus, sigsegv,
 		kaccess, daccess, msyncs, fixups;
-	uint64_t pins, pinbad, recalls, unpins, sends, sent;
+	uint64_t pins, pinbad, recalls, unpins, sends, sent, recvs, recvd;
 	uint64_t clones, clone_err, dedupe_same, dedupe_diff, dedupe_err;
 } MS;
 
@@ -1891,9 +1892,10 @@ static void budget_update(void)
 /* operations on handles                                                */
 
 static void maps_changed(int kfd, int how, off_t off, off_t len);
-#define CHG_WRITE 0 /* data written or space allocated */
-#define CHG_TRUNC 1 /* off: the new size, len: the old one */
-#define CHG_PUNCH 2 /* punch hole or zero range */
+#define CHG_WRITE 0   /* data written or space allocated */
+#define CHG_TRUNC 1   /* off: the new size, len: the old one */
+#define CHG_PUNCH 2   /* punch hole or zero range */
+#define CHG_REPLACE 3 /* written into new blocks (udax_recvfile) */
 
 /*
  * The change a write of [off, off+len) through udax handle u makes to
@@ -3782,11 +3784,13 @@ static void maps_changed(int kfd, int how, off_t off, off_t len)
 					m->cow[p / 8] &=
 						(unsigned char)~(1u << (p % 8));
 		}
-		if (m->priv && how == CHG_PUNCH && len > 0) {
+		if (m->priv && (how == CHG_PUNCH || how == CHG_REPLACE) &&
+		    len > 0) {
 			/*
 			 * Documented (docs/DESIGN.md, "Not yet"): udax drops
 			 * a private mapping's copies of pages in a punched
-			 * (or zeroed) range, Linux keeps them. Store the
+			 * (or zeroed) range, and in one whose blocks
+			 * udax_recvfile replaced; Linux keeps them. Store the
 			 * kernel's private copy into udax's page, which
 			 * makes it a private copy there again.
 			 */
@@ -3803,7 +3807,7 @@ static void maps_changed(int kfd, int how, off_t off, off_t len)
 				MS.fixups++;
 				ud = gcopy(m->u + p * PG, kmb, kd, 1, &us);
 				cmp_fault("restoring a private page after a "
-					  "punch",
+					  "punch or a receive",
 					  m, p * PG, kd, kd, 0, ud, us);
 			}
 		}
@@ -3960,9 +3964,10 @@ static void op_unpin(void)
 	unpin_slot(ps);
 }
 
-/* A connected Unix stream pair, non-blocking, whose sender buffer holds
- * the largest send (nothing waits: each step reads everything back). */
-static void send_pair(int sv[2])
+/* A connected Unix stream pair, non-blocking, whose sender sv[sender]
+ * holds the largest send (nothing waits: each step reads everything
+ * back). sendfile sends on sv[0], recvfile's peer on sv[1]. */
+static void send_pair(int sv[2], int sender)
 {
 	int big = 16 << 20;
 
@@ -3971,8 +3976,9 @@ static void send_pair(int sv[2])
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0,
 		       sv))
 		die("socketpair: %s", strerror(errno));
-	if (setsockopt(sv[0], SOL_SOCKET, SO_SNDBUFFORCE, &big, sizeof big))
-		setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &big, sizeof big);
+	if (setsockopt(sv[sender], SOL_SOCKET, SO_SNDBUFFORCE, &big,
+		       sizeof big))
+		setsockopt(sv[sender], SOL_SOCKET, SO_SNDBUF, &big, sizeof big);
 }
 
 /* Everything queued for the peer sv[1], into buf. */
@@ -4001,8 +4007,8 @@ static void op_sendfile(void)
 		op_open();
 		return;
 	}
-	send_pair(g_ksock);
-	send_pair(g_usock);
+	send_pair(g_ksock, 0);
+	send_pair(g_usock, 0);
 	size = h->isdir ? 0 : ksize(h);
 	len = gen_len();
 	off = chance(10) ? size + (off_t)rnd(10000) : gen_off(size);
@@ -4029,6 +4035,93 @@ static void op_sendfile(void)
 	setop("what the peers of that sendfile received");
 	cmp_read_data(k, u);
 	cmp_handle_now(h);
+}
+
+/* What udax_recvfile does on the kernel side: its checks (the errors
+ * it gives before reading anything), then read(2) from the socket and
+ * pwrite(2) (or write(2) at the position) of what came. */
+static long kernel_recvfile(struct handle *h, int sock, off_t *off, size_t len)
+{
+	long r, w;
+
+	if ((h->flags & O_ACCMODE) == O_RDONLY)
+		return -EBADF;
+	if ((off && *off < 0) || (h->flags & O_APPEND))
+		return -EINVAL;
+	if (!len)
+		return 0;
+	r = KR(read(sock, kbuf, len));
+	if (r <= 0)
+		return r;
+	w = off ? KR(pwrite(h->k, kbuf, (size_t)r, *off)) :
+		  KR(write(h->k, kbuf, (size_t)r));
+	if (w > 0 && off)
+		*off += w;
+	return w;
+}
+
+/* recvfile: bytes queued alike in two socket pairs (as many as asked,
+ * fewer or more), udax_recvfile of one into a handle against read(2)
+ * and pwrite(2) of the other into the kernel descriptor: the results,
+ * the file, the offset or position, and what is left in the sockets. */
+static void op_recvfile(void)
+{
+	int slot, usepos;
+	struct handle *h = pick_handle(&slot);
+	off_t size, off, koff, uoff;
+	size_t len, sent;
+	unsigned flags;
+	uint64_t ds;
+	long k, u;
+
+	if (!h) {
+		op_open();
+		return;
+	}
+	send_pair(g_krsock, 1);
+	send_pair(g_ursock, 1);
+	size = h->isdir ? 0 : ksize(h);
+	len = gen_len();
+	off = gen_off(size);
+	clamp_io(&off, &len, size);
+	if (chance(2) && !(g_avoid & AVOID_NEGOFF))
+		off = -(off_t)rnd(10000) - 1;
+	sent = chance(3) ? (size_t)rnd(len + 1) : chance(5) ? len + 100 : len;
+	if (sent > MAXIO)
+		sent = MAXIO;
+	usepos = chance(30);
+	flags = chance(2) ? UDAX_RECV_WAITALL : 0;
+	ds = rnd64();
+	fill(wbuf, sent, ds);
+	if (sent && (write(g_krsock[1], wbuf, sent) != (ssize_t)sent ||
+		     write(g_ursock[1], wbuf, sent) != (ssize_t)sent))
+		die("recvfile: queueing %zu bytes: %s", sent, strerror(errno));
+	setop("recvfile(h%d %s %s, off=%s%lld, len=%zu, flags=%u) of %zu "
+	      "queued [pos %lld, size %lld]",
+	      slot, qp(h->path), flagstr(h->flags), usepos ? "NULL, pos " : "",
+	      (long long)(usepos ? kpos(h) : off), len, flags, sent,
+	      (long long)kpos(h), (long long)size);
+	koff = uoff = off;
+	k = kernel_recvfile(h, g_krsock[0], usepos ? NULL : &koff, len);
+	u = udax_recvfile(h->u, g_ursock[0], usepos ? NULL : &uoff, len, flags);
+	cmp_ret(k, u);
+	if (!usepos && koff != uoff)
+		fail("afterwards the offset is %lld in the kernel, %lld in "
+		     "udax",
+		     (long long)koff, (long long)uoff);
+	MS.recvs++;
+	MS.recvd += k > 0 ? (uint64_t)k : 0;
+	if (k > 0) {
+		off_t at = usepos ? kpos(h) - k : off;
+		cmp_handle_now(h);
+		readback(h, at, (size_t)k);
+		maps_changed(h->k, CHG_REPLACE, at, k);
+	}
+	/* what neither took is left alike, and goes */
+	k = send_drain((int[2]){-1, g_krsock[0]}, kbuf);
+	u = send_drain((int[2]){-1, g_ursock[0]}, ubuf);
+	setop("what that recvfile left in the sockets");
+	cmp_ret(k, u);
 }
 
 /* ------------------------------------------------------------------ */
@@ -4785,6 +4878,7 @@ static struct op ops[] = {
 	{"sendfile", 4, op_sendfile, 0, 0},
 	{"clone", 3, op_clone, 1, 0},
 	{"dedupe", 2, op_dedupe, 1, 0},
+	{"recvfile", 4, op_recvfile, 0, 0},
 };
 #define NOPS (sizeof ops / sizeof *ops)
 
@@ -5148,6 +5242,10 @@ int main(int argc, char **argv)
 		       " differ, %" PRIu64 " refused alike\n",
 		       MS.clones, MS.clone_err, MS.dedupe_same, MS.dedupe_diff,
 		       MS.dedupe_err);
+	if (MS.recvs)
+		printf("difftest: recvfile: %" PRIu64 " calls, %" PRIu64
+		       " bytes alike\n",
+		       MS.recvs, MS.recvd);
 	if (MS.maps || MS.mapfail)
 		printf("difftest: mappings: %" PRIu64 " made (%" PRIu64
 		       " refused alike), %" PRIu64 " removed; %" PRIu64

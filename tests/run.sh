@@ -3,7 +3,8 @@
 # print one closing line "N passed, N failed, N skipped" (CI reads it).
 # Each test program prints PASS/FAIL/SKIP lines (tests/test.h); programs
 # that are one test (difftest, the CLI round trip, the mount session
-# tests/t_mount.sh, the NFS export tests/t_nfs.sh) count as one.
+# tests/t_mount.sh, the NFS export tests/t_nfs.sh, the HTTP server
+# tests/t_serve.sh) count as one.
 # Variables: UDAX_DIFFTEST_OPS (default 200000 in the first build, 50000
 # in later ones, which are the sanitizer builds), UDAX_FUZZ_RUNS; the
 # later builds also check fewer crash images per crash point
@@ -115,7 +116,8 @@ for b in "$@"; do
 	# the mount session and the NFS export of a mount: one test each,
 	# skipped (exit 77) where FUSE or the NFS server cannot be used,
 	# never passed then
-	for sess in "mount:mount session:t_mount.sh" "nfs:nfs export:t_nfs.sh"; do
+	for sess in "mount:mount session:t_mount.sh" "nfs:nfs export:t_nfs.sh" \
+		"serve:http server:t_serve.sh"; do
 		name=${sess%%:*}
 		desc=${sess#*:}
 		script=tests/${desc#*:}

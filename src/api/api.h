@@ -53,6 +53,12 @@ void api_stat_inode(struct udax_fs *fs, const struct udax_inode *di,
 
 /* Zero the bytes past `size` in its last block before the size grows. */
 int api_zero_tail(struct inode *ip, uint64_t size);
+/* A write or truncate by a caller without CAP_FSETID (here: not root)
+ * drops the set-user-ID bit, and the set-group-ID bit of a group-
+ * executable file or of a file whose group the caller is not in, as
+ * Linux's file_remove_privs() (setattr_should_drop_sgid, Linux 6.2+).
+ * Caller holds the inode lock exclusively. Returns 0 or -errno. */
+int file_kill_privs(struct udax_file *f);
 
 /* Before bytes of [lo, hi) of ip change in place: if a block there is
  * shared, copy-on-write will replace it, so the layout of the range

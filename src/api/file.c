@@ -511,12 +511,7 @@ ssize_t udax_pread(struct udax_file *f, void *buf, size_t count, off_t off)
 	return ret;
 }
 
-/* A write or truncate by a caller without CAP_FSETID (here: not root)
- * drops the set-user-ID bit, and the set-group-ID bit of a group-
- * executable file or of a file whose group the caller is not in, as
- * Linux's file_remove_privs() (setattr_should_drop_sgid, Linux 6.2+).
- * Caller holds the inode lock exclusively. Returns 0 or -errno. */
-static int file_kill_privs(struct udax_file *f)
+int file_kill_privs(struct udax_file *f)
 {
 	const struct udax_inode *di;
 	struct udax_inode *w;

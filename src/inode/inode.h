@@ -137,6 +137,33 @@ int inode_truncate(struct udax_fs *fs, uint64_t ino, uint64_t size, int flags);
  * another negative errno; nothing changed then. */
 int inode_remap_unit(struct inode *ip, uint64_t off, uint64_t unit);
 
+/* A run of device blocks for file blocks [fblk, fblk+len). */
+struct blk_run {
+	uint64_t fblk; /* first file block */
+	uint64_t dev;  /* first device block */
+	uint64_t len;  /* blocks */
+};
+/* inode_swap_blocks flags */
+#define SWAP_WHOLE 0x1 /* all of the range or nothing (-ENOSPC) */
+#define SWAP_TOUCH 0x2 /* a write: set mtime and ctime */
+
+/* Put the blocks of runs[] (consecutive file blocks from runs[0].fblk,
+ * taken from the allocator, their data written and flushed by the
+ * caller) into the file in place of whatever maps those file blocks, in
+ * one committed transaction: the old blocks are freed, the size becomes
+ * at least `size`. What udax_recvfile commits and inode_remap_unit swaps.
+ * A journal too small for the whole range commits a prefix of it (the
+ * size then at most the prefix's end), unless SWAP_WHOLE. *consumed: the
+ * blocks of the runs (from the first) that are the file's or were given
+ * back; the caller still owns the rest. Caller holds ip->lock
+ * exclusively and has broken the range's layout (no mapping, no pin on
+ * the old blocks). Returns 0, -ENOSPC (not even a block fitted, or not
+ * the whole range with SWAP_WHOLE: nothing changed), or another negative
+ * errno (nothing of this transaction happened). */
+int inode_swap_blocks(struct inode *ip, const struct blk_run *runs,
+		      size_t nruns, uint64_t size, unsigned flags,
+		      uint64_t *consumed);
+
 /* Free an inode and everything it owns in one transaction: for inodes
  * with at most INODE_FREE_NOW_BLOCKS blocks, which always fit. */
 #define INODE_FREE_NOW_BLOCKS 64

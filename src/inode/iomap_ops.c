@@ -318,12 +318,88 @@ const struct iomap_ops udax_iomap_ops = {
 	.write_end = udax_iomap_write_end,
 };
 
+int inode_swap_blocks(struct inode *ip, const struct blk_run *runs,
+		      size_t nruns, uint64_t size, unsigned flags,
+		      uint64_t *consumed)
+{
+	struct udax_fs *fs = ip->fs;
+	uint64_t fblk = runs[0].fblk, end = fblk, stop, next, freed = 0;
+	struct udax_inode *di;
+	struct btree bt;
+	struct tx *tx;
+	int ret;
+
+	*consumed = 0;
+	for (size_t i = 0; i < nruns; i++)
+		end += runs[i].len;
+	tx = tx_begin(fs);
+	di = inode_w(tx, ip->ino);
+	if (!di) {
+		ret = tx->failed;
+		tx_abort(tx);
+		return ret;
+	}
+	bt_init(&bt, fs, tx, di->root, ip->ino, UDAX_TREE_EXTENT);
+	/* 1. unmap the old blocks (freed when this commits); a journal too
+	 * full for the whole range stops early, at `next` */
+	ret = ext_remove(&bt, fblk, end - fblk, ext_release_count, &freed,
+			 &next);
+	stop = next != UINT64_MAX && next < end ? next : end;
+	if (!ret && (stop == fblk || (stop < end && (flags & SWAP_WHOLE)))) {
+		tx_abort(tx); /* nothing taken: the caller still owns all */
+		return -ENOSPC;
+	}
+	if (ret) {
+		tx_abort(tx);
+		return ret;
+	}
+	/* 2. from here on the blocks of [fblk, stop) are the transaction's
+	 * (an abort gives them back), whatever happens: say so */
+	*consumed = stop - fblk;
+	for (size_t i = 0; i < nruns && runs[i].fblk < stop; i++) {
+		uint64_t n = runs[i].len;
+
+		if (runs[i].fblk + n > stop)
+			n = stop - runs[i].fblk;
+		if (ret) {
+			alloc_put(&fs->alloc, runs[i].dev, n);
+			continue;
+		}
+		ret = tx_use_blocks(tx, runs[i].dev, n);
+		if (!ret)
+			ret = ext_insert(&bt, runs[i].fblk, runs[i].dev, n, 0);
+	}
+	if (!ret) {
+		di = inode_w(tx, ip->ino);
+		ret = di ? 0 : tx->failed;
+	}
+	if (ret) {
+		tx_abort(tx); /* gives back the new blocks, keeps the old */
+		return ret;
+	}
+	/* 3. the inode: blocks, and the size the committed prefix reaches */
+	di->root = bt.root;
+	di->blocks += (stop - fblk) - freed + (uint64_t)bt.nodes_delta;
+	if (stop < end && size > stop << UDAX_BLOCK_SHIFT)
+		size = stop << UDAX_BLOCK_SHIFT;
+	if (size > di->size)
+		di->size = size;
+	if (flags & SWAP_TOUCH) {
+		di->mtime_ns = di->ctime_ns = fs_now_ns();
+		ip->mtime_pending = 0;
+	}
+	/* the data in the new blocks was flushed by the caller: fence it
+	 * before the log that points at it */
+	tx->data_flushed = 1;
+	ret = tx_commit(tx);
+	return ret;
+}
+
 int inode_remap_unit(struct inode *ip, uint64_t off, uint64_t unit)
 {
 	struct udax_fs *fs = ip->fs;
 	struct dev *dev = fs->dev;
-	uint64_t fblk = off >> UDAX_BLOCK_SHIFT;
-	uint64_t n = unit >> UDAX_BLOCK_SHIFT, start, got, freed = 0, next;
+	uint64_t n = unit >> UDAX_BLOCK_SHIFT, start, got, consumed;
 	int ret;
 
 	if (fs->read_only)
@@ -371,36 +447,13 @@ int inode_remap_unit(struct inode *ip, uint64_t off, uint64_t unit)
 		goto put_new;
 	}
 
-	/* 3. one transaction swaps the old blocks for the new ones */
-	struct tx *tx = tx_begin(fs);
-	struct udax_inode *di = inode_w(tx, ip->ino);
-	struct btree bt;
-	if (!di) {
-		ret = tx->failed;
-		tx_abort(tx);
+	/* 3. one transaction swaps the old blocks for the new ones (a
+	 * journal too full for it: -ENOSPC, try another time) */
+	struct blk_run run = {off >> UDAX_BLOCK_SHIFT, start, n};
+	ret = inode_swap_blocks(ip, &run, 1, 0, SWAP_WHOLE, &consumed);
+	if (ret && !consumed)
 		goto put_new;
-	}
-	bt_init(&bt, fs, tx, di->root, ip->ino, UDAX_TREE_EXTENT);
-	ret = tx_use_blocks(tx, start, n); /* the transaction owns them */
-	if (!ret)
-		ret = ext_remove(&bt, fblk, n, ext_release_count, &freed,
-				 &next);
-	if (!ret && next != UINT64_MAX && next < fblk + n)
-		ret = -ENOSPC; /* the journal is full: try another time */
-	if (!ret)
-		ret = ext_insert(&bt, fblk, start, n, 0);
-	if (!ret) {
-		di = inode_w(tx, ip->ino);
-		ret = di ? 0 : tx->failed;
-	}
-	if (ret) {
-		tx_abort(tx); /* gives back the new blocks, keeps the old */
-		return ret;
-	}
-	di->root = bt.root;
-	di->blocks += n - freed + (uint64_t)bt.nodes_delta;
-	tx->data_flushed = 1;
-	return tx_commit(tx);
+	return ret;
 
 put_new:
 	alloc_put(&fs->alloc, start, n);

@@ -44,6 +44,7 @@ static struct sys_entry {
 	[SYS_UFFDIO_WRITEPROTECT] = {.name = "UFFDIO_WRITEPROTECT"},
 	[SYS_SENDFILE] = {.name = "sendfile"},
 	[SYS_SEND] = {.name = "send"},
+	[SYS_RECVMSG] = {.name = "recvmsg"},
 	[SYS_PMEM2] = {.name = "pmem2"},
 };
 

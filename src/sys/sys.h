@@ -72,6 +72,7 @@ enum sys_kind {
 	SYS_READ,
 	SYS_SENDFILE, /* udax_sendfile: sendfile(2) from the device's fd */
 	SYS_SEND,     /* udax_sendfile: send(2) from the device's memory */
+	SYS_RECVMSG,  /* udax_recvfile: recvmsg(2) into the device's memory */
 	SYS_PTHREAD_CREATE,
 	SYS_USERFAULTFD, /* userfaultfd(2), or USERFAULTFD_IOC_NEW */
 	SYS_UFFDIO_API,
@@ -254,7 +255,7 @@ static inline ssize_t sys_read(int fd, void *buf, size_t len)
 	return read(fd, buf, len);
 }
 
-/* ---- sockets (udax_sendfile) ---- */
+/* ---- sockets (udax_sendfile, udax_recvfile) ---- */
 
 static inline ssize_t sys_sendfile(int out_fd, int in_fd, off_t *off,
 				   size_t len)
@@ -267,6 +268,12 @@ static inline ssize_t sys_send(int fd, const void *buf, size_t len, int flags)
 {
 	SYS_FAIL(SYS_SEND, -1);
 	return send(fd, buf, len, flags);
+}
+
+static inline ssize_t sys_recvmsg(int fd, struct msghdr *msg, int flags)
+{
+	SYS_FAIL(SYS_RECVMSG, -1);
+	return recvmsg(fd, msg, flags);
 }
 
 /* ---- userfaultfd ---- */

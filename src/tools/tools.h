@@ -4,7 +4,7 @@
  *
  * The tool is one program, `udax`, with one subcommand per file system
  * operation (mkfs, fsck, ls, stat, cat, cp, mkdir, rm, mv, df, info, bench,
- * mount, umount),
+ * mount, umount, serve),
  * in the
  * manner of e2fsprogs' debugfs or git. It uses only the public API in
  * udax.h plus libc, so everything it does an application can do too,
@@ -24,6 +24,8 @@
  *   cmd_bench.c  bench (faults: the MAP_SYNC seed's experiment)
  *   cmd_bench_pins.c  bench pins: pin cost, truncate, sendfile, detaching
  *   cmd_mount.c  mount, umount (the mount layer, src/mount/, over FUSE)
+ *   cmd_serve.c  serve: an HTTP/1.1 file server (udax_recvfile,
+ *                udax_sendfile)
  *   fsck.c       fsck (written separately)
  *   json.c       the writer behind --json
  *   progress.c   progress bars on a terminal
@@ -94,6 +96,7 @@ int bench_fill(struct udax_fs *fs, const char *path);
 int bench_reps_arg(const char *arg, int max, int *reps);
 int udax_tool_mount(int argc, char **argv);  /* cmd_mount.c */
 int udax_tool_umount(int argc, char **argv); /* cmd_mount.c */
+int udax_tool_serve(int argc, char **argv);  /* cmd_serve.c */
 
 /* ---- messages (udax.c) ---- */
 

@@ -43,6 +43,7 @@ static const struct tool_cmd tool_cmds[] = {
 	{"bench", udax_tool_bench, "run a benchmark (faults, pins)"},
 	{"mount", udax_tool_mount, "mount an image for every program (FUSE)"},
 	{"umount", udax_tool_umount, "unmount a mounted image"},
+	{"serve", udax_tool_serve, "serve an image's files over HTTP"},
 };
 
 #define TOOL_NCMDS (sizeof(tool_cmds) / sizeof(tool_cmds[0]))
