@@ -15,6 +15,12 @@
  *   counters         every kind of fault and zap, files closed under live
  *                    mappings: the counters are exact throughout and 0
  *                    when the last mapping is gone
+ *   interrupted-fill a zero fill over a hole stopped part way (the kernel
+ *                    reports EAGAIN while a zap's remap event is in
+ *                    flight; injected here): the pages it filled are
+ *                    still zapped when a write fills the hole (on
+ *                    memfd-huge, whose zero fills are single pages: a
+ *                    private mapping's copy fill, stopped the same way)
  *   soak             a mixed mapped workload (UDAX_SOAK_OPS, 20,000 here;
  *                    make soak runs millions), counters and memory printed
  *
@@ -35,6 +41,7 @@
 #include <unistd.h>
 
 #include "fault/fault.h"
+#include "sys/sys.h"
 #include "test.h"
 #include "util.h"
 
@@ -450,6 +457,120 @@ static int private_copies(void)
 	return T_PASS;
 }
 
+/* Wait until the handler has finished n faults in all (a fault's waiter
+ * may run before its handler is done). 0 after a minute without. */
+static int faults_done(struct udax_fs *fs, uint64_t n)
+{
+	for (int i = 0; i < 60000 && faults_of(fs) < n; i++)
+		usleep(1000);
+	return faults_of(fs) >= n;
+}
+
+/* The copy fill of a private mapping on a device that maps whole units
+ * (memfd-huge), stopped part way: the pages copied are the mapping's,
+ * and the fault does not fail. */
+static int interrupted_copy(void)
+{
+	struct udax_fs *fs;
+	struct udax_file *f;
+	volatile uint8_t *p;
+	struct fault_counters c;
+	void *a;
+
+	CHECK_EQ(udax_open_memory(&fs, 16 * MIB), 0);
+	CHECK((f = mkfile(fs, "/c", MIB, 'a', MIB)) != NULL);
+	CHECK_EQ(udax_mmap(f, 0, MIB, PROT_READ, UDAX_MAP_PRIVATE, &a), 0);
+	p = a;
+	CHECK_EQ(p[200 * PG], 'a'); /* copies [200, 256) */
+	CHECK(faults_done(fs, 1));
+	/* [10, 200) one page a call; the second call fails */
+	sys_count_reset();
+	sys_fail_set(SYS_UFFDIO_COPY, 2, EAGAIN, 0);
+	CHECK_EQ(p[10 * PG], 'a');
+	CHECK(faults_done(fs, 2));
+	sys_count_stop();
+	CHECK_EQ(sys_failed(SYS_UFFDIO_COPY), 1);
+	fault_fs_counters(fs, &c);
+	CHECK_EQ(c.sigbus, 0);
+	for (int pg = 0; pg < 256; pg++)
+		CHECK_EQ(p[pg * PG], 'a');
+	CHECK_EQ(udax_munmap((void *)p, MIB), 0);
+	CHECK(counters_zero(fs));
+	CHECK_EQ(udax_file_close(&f), 0);
+	CHECK_EQ(udax_close(&fs), 0);
+	return T_PASS;
+}
+
+/*
+ * A read fault in a hole fills the rest of the hole in its window with
+ * zero pages in one UFFDIO_ZEROPAGE; the kernel stops at a page already
+ * there, and the rest goes on in further calls, any of which may fail
+ * with EAGAIN while a zap's remap event is in flight (the retry faults
+ * again). Once, the pages of such a stopped fill were mapped but not
+ * noted as zero pages: a later write into the hole did not zap them, and
+ * the mapping read zeros where the file held data (found by difftest on
+ * a loaded machine, seed 401368821850).
+ */
+static int interrupted_fill(void)
+{
+	struct udax_fs *fs;
+	struct udax_file *f;
+	volatile uint8_t *p;
+	void *a;
+	uint8_t w[PG];
+	const char *dev = getenv("UDAX_MEMORY_DEVICE");
+
+	NEED_MAPPING();
+	/* zero pages one at a time there: its fills are copies */
+	if (dev && !strcmp(dev, "memfd-huge"))
+		return interrupted_copy();
+	CHECK_EQ(udax_open_memory(&fs, 16 * MIB), 0);
+	CHECK((f = mkfile(fs, "/h", MIB, -1, 0)) != NULL);
+	CHECK_EQ(udax_mmap(f, 0, MIB, PROT_READ, UDAX_MAP_SHARED, &a), 0);
+	p = a;
+	CHECK_EQ(p[200 * PG], 0); /* zero pages [200, 256) */
+	CHECK(faults_done(fs, 1));
+	/* [10, 200) in the first call, which stops at page 200; the call
+	 * after it fails */
+	sys_count_reset();
+	sys_fail_set(SYS_UFFDIO_ZEROPAGE, 2, EAGAIN, 0);
+	CHECK_EQ(p[10 * PG], 0);
+	/* the first call wakes this thread as it maps page 10: the handler
+	 * goes on after, and the failure stays armed until it is done */
+	CHECK(faults_done(fs, 2));
+	sys_count_stop();
+	CHECK_EQ(sys_failed(SYS_UFFDIO_ZEROPAGE), 1);
+	/* data into the hole, under pages of the stopped fill and others */
+	memset(w, 'w', sizeof(w));
+	for (int pg = 10; pg < 256; pg += 30)
+		CHECK_EQ(udax_pwrite(f, w, PG, (off_t)pg * PG), PG);
+	/* the written pages first: a fault elsewhere in the window would
+	 * map the written blocks over them (fault-around) */
+	for (int pg = 10; pg < 256; pg += 30)
+		if (p[pg * PG] != 'w') {
+			printf("# page %d of the mapping reads 0x%02x, the "
+			       "file "
+			       "'w'\n",
+			       pg, p[pg * PG]);
+			return T_FAIL;
+		}
+	for (int pg = 0; pg < 256; pg++) {
+		uint8_t want = (pg - 10) % 30 == 0 && pg >= 10 ? 'w' : 0;
+		if (p[pg * PG] != want || p[pg * PG + PG - 1] != want) {
+			printf("# page %d of the mapping reads 0x%02x, the "
+			       "file "
+			       "0x%02x\n",
+			       pg, p[pg * PG], want);
+			return T_FAIL;
+		}
+	}
+	CHECK_EQ(udax_munmap((void *)p, MIB), 0);
+	CHECK(counters_zero(fs));
+	CHECK_EQ(udax_file_close(&f), 0);
+	CHECK_EQ(udax_close(&fs), 0);
+	return T_PASS;
+}
+
 /* One step of a mixed workload on maps of files: a random mapped access
  * or file change. Returns 0, or -1 on a wrong byte. */
 struct mix {
@@ -619,11 +740,9 @@ static int soak(void)
 }
 
 static const struct test_case tests[] = {
-	{"many-mappings", many_mappings},
-	{"spanning-low", spanning_low},
-	{"private-copies", private_copies},
-	{"counters", counters},
-	{"soak", soak},
+	{"many-mappings", many_mappings},	{"spanning-low", spanning_low},
+	{"private-copies", private_copies},	{"counters", counters},
+	{"interrupted-fill", interrupted_fill}, {"soak", soak},
 };
 
 int main(int argc, char **argv)

@@ -207,14 +207,22 @@ struct fault_counters {
 int uffd_open(int quiet, int *wp, int *tids);
 /* Register [addr, addr+len) in mode (UFFDIO_REGISTER_MODE_*). */
 int uffd_register(int uffd, void *addr, uint64_t len, int mode);
-/* Install a write-protected copy of a zero page (wp) or the zero page at
- * addr; -EEXIST (already there) counts as success. */
-int uffd_zero(struct fault *fc, uint64_t addr, uint64_t len, int wp);
+/*
+ * Fill the missing pages [addr, addr+len) with the zero page, or with
+ * write-protected copies of it (wp), or with copies of len bytes from src
+ * (uffd_copy). *done is set to the bytes filled from addr, a prefix,
+ * whatever the result: the caller notes exactly those pages (a filled
+ * page left out of the state bits would never be zapped). Returns 0 when
+ * all are filled, or the negative errno of the page at addr + *done:
+ * -EEXIST (that page is there already), -EAGAIN (a zap's remap event is
+ * in flight: retry the fault), -ENOENT (the range spans kernel mappings).
+ */
+int uffd_zero(struct fault *fc, uint64_t addr, uint64_t len, int wp,
+	      uint64_t *done);
 /* Make the write-protected page at addr writable. */
 int uffd_unprotect(struct fault *fc, uint64_t addr, uint64_t len);
-/* Copy len bytes from src into the missing pages at addr (writable);
- * -EEXIST (already there) counts as success. */
-int uffd_copy(struct fault *fc, uint64_t addr, const void *src, uint64_t len);
+int uffd_copy(struct fault *fc, uint64_t addr, const void *src, uint64_t len,
+	      uint64_t *done);
 /* Wake the threads waiting on faults in [addr, addr+len). */
 void uffd_wake(int uffd, uint64_t addr, uint64_t len);
 

@@ -358,19 +358,57 @@ static int fault_copy_locked(struct fault *fc, struct fault_map *m,
 	if (iomap_iter(&it, &udax_iomap_ops) > 0) {
 		const struct iomap *im = &it.iomap;
 		if (im->type == IOMAP_MAPPED || im->type == IOMAP_SHARED) {
-			uint64_t n = page_up(im->length);
-			ret = uffd_copy(fc, addr, dev->base + im->addr, n);
-			if (!ret) {
-				fault_map_note(m, off, n, FAULT_STATE_DEVICE,
-					       0);
-				*wake1 = addr + n;
-			}
+			uint64_t n = page_up(im->length), o = 0, done;
+			/* the pages copied are noted, whatever stopped the
+			 * copy (only truncate and punch zap them); one there
+			 * already keeps its state */
+			do {
+				ret = uffd_copy(fc, addr + o,
+						dev->base + im->addr + o, n - o,
+						&done);
+				if (done)
+					fault_map_note(m, off + o, done,
+						       FAULT_STATE_DEVICE, 0);
+				o += done + (ret == -EEXIST ? FAULT_PAGE : 0);
+			} while (ret == -EEXIST && o < n);
+			if (ret == -EEXIST)
+				ret = 0;
+			if (ret == -EAGAIN)
+				ret = 0; /* a zap is in flight: retry */
+			*wake1 = addr + (o > FAULT_PAGE ? o : FAULT_PAGE);
 		}
 		it.processed = (int64_t)im->length;
 		while (iomap_iter(&it, &udax_iomap_ops) > 0)
 			it.processed = (int64_t)it.iomap.length;
 	}
 	return ret;
+}
+
+/*
+ * Zero pages into the missing pages of [off, end) of m (file offsets), and
+ * note each one the kernel filled (note): a zero page the state bits do
+ * not know would never be zapped, and would hide what a later write puts
+ * in the file. A page already there keeps its page and its state. Returns
+ * 0 once the range is done, or a negative errno with the part before it
+ * filled and noted (-EAGAIN: a zap is in flight; -ENOENT: the range spans
+ * kernel mappings).
+ */
+static int map_zeros(struct fault *fc, struct fault_map *m, uint64_t off,
+		     uint64_t end, int wp, int note)
+{
+	while (off < end) {
+		uint64_t done;
+		int ret = uffd_zero(fc, (uintptr_t)m->addr + (off - m->offset),
+				    end - off, wp, &done);
+		if (done && note)
+			fault_map_note(m, off, done, FAULT_STATE_ZERO, 0);
+		off += done;
+		if (ret == -EEXIST)
+			off += FAULT_PAGE; /* there already */
+		else if (ret)
+			return ret;
+	}
+	return 0;
 }
 
 /* Resolve the fault at address addr (file offset off) of m under the
@@ -385,7 +423,7 @@ static int fault_locked(struct fault *fc, struct fault_map *m, uint64_t addr,
 	struct inode *ip = m->ip;
 	const struct udax_inode *di;
 	uint64_t mend = m->offset + m->len, size, eof, w0, w1;
-	int ret, hole;
+	int ret, hole, wp;
 
 	*wake0 = addr;
 	*wake1 = addr + FAULT_PAGE;
@@ -458,28 +496,21 @@ static int fault_locked(struct fault *fc, struct fault_map *m, uint64_t addr,
 	if (!hole)
 		return 0;
 zeros:
-	/* a read of a hole: zeros, allocating nothing */
-	if (m->reg_mode & UFFDIO_REGISTER_MODE_WP) {
-		/* catch the first store: one write-protected page */
-		ret = uffd_zero(fc, addr, FAULT_PAGE, 1);
-		hole_end = off + FAULT_PAGE;
-	} else {
-		ret = uffd_zero(fc, addr, hole_end - off, 0);
-		if (ret && ret != -EAGAIN && hole_end - off > FAULT_PAGE) {
-			/* the hole spans kernel mappings that zaps left
-			 * unmerged (ENOENT): this page alone */
-			hole_end = off + FAULT_PAGE;
-			ret = uffd_zero(fc, addr, FAULT_PAGE, 0);
-		}
-	}
+	/* a read of a hole: zeros, allocating nothing. A zero page shows
+	 * the file until its mapping stores into it, so a later write to
+	 * the file zaps it; a private writable mapping whose stores cannot
+	 * be caught would lose them: its zero pages stay unnoted */
+	wp = !!(m->reg_mode & UFFDIO_REGISTER_MODE_WP);
+	int note =
+		(m->flags & UDAX_MAP_SHARED) || !(m->prot & PROT_WRITE) || wp;
+	/* write-protected: one page, whose first store comes back here */
+	ret = map_zeros(fc, m, off, wp ? off + FAULT_PAGE : hole_end, wp, note);
+	if (ret == -ENOENT && !wp && hole_end - off > FAULT_PAGE)
+		/* the hole spans kernel mappings that zaps left unmerged:
+		 * this page alone */
+		ret = map_zeros(fc, m, off, off + FAULT_PAGE, 0, note);
 	if (ret == -EAGAIN)
 		return 0; /* a zap is moving memory: the retry faults again */
-	/* a zero page shows the file until its mapping stores into it, so a
-	 * later write to the file zaps it; a private writable mapping whose
-	 * stores cannot be caught would lose them: its zero pages stay */
-	if (!ret && ((m->flags & UDAX_MAP_SHARED) || !(m->prot & PROT_WRITE) ||
-		     (m->reg_mode & UFFDIO_REGISTER_MODE_WP)))
-		fault_map_note(m, off, hole_end - off, FAULT_STATE_ZERO, 0);
 	return ret;
 }
 

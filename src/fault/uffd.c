@@ -127,24 +127,31 @@ int uffd_register(int uffd, void *addr, uint64_t len, int mode)
 		       0;
 }
 
-int uffd_zero(struct fault *fc, uint64_t addr, uint64_t len, int wp)
+/* One UFFDIO_COPY of a page from src (write-protected if wp). */
+static int copy_page(struct fault *fc, uint64_t addr, const void *src, int wp)
+{
+	struct uffdio_copy c = {
+		.dst = addr,
+		.src = (uintptr_t)src,
+		.len = FAULT_PAGE,
+		.mode = wp ? UFFDIO_COPY_MODE_WP : 0,
+	};
+
+	return sys_ioctl(SYS_UFFDIO_COPY, fc->uffd, UFFDIO_COPY, &c) ? -errno :
+								       0;
+}
+
+int uffd_zero(struct fault *fc, uint64_t addr, uint64_t len, int wp,
+	      uint64_t *done)
 {
 	int ret;
 
+	*done = 0;
 	if (wp) {
 		/* one page at a time: the source is one page of zeros */
-		for (uint64_t o = 0; o < len; o += FAULT_PAGE) {
-			struct uffdio_copy c = {
-				.dst = addr + o,
-				.src = (uintptr_t)fc->zero_page,
-				.len = FAULT_PAGE,
-				.mode = UFFDIO_COPY_MODE_WP,
-			};
-			ret = sys_ioctl(SYS_UFFDIO_COPY, fc->uffd, UFFDIO_COPY,
-					&c) ?
-				      -errno :
-				      0;
-			if (ret && ret != -EEXIST)
+		for (; *done < len; *done += FAULT_PAGE) {
+			ret = copy_page(fc, addr + *done, fc->zero_page, 1);
+			if (ret)
 				return ret;
 		}
 		return 0;
@@ -152,35 +159,29 @@ int uffd_zero(struct fault *fc, uint64_t addr, uint64_t len, int wp)
 	struct uffdio_zeropage z = {
 		.range = {.start = addr, .len = len},
 	};
-	if (!sys_ioctl(SYS_UFFDIO_ZEROPAGE, fc->uffd, UFFDIO_ZEROPAGE, &z))
+	if (!sys_ioctl(SYS_UFFDIO_ZEROPAGE, fc->uffd, UFFDIO_ZEROPAGE, &z)) {
+		*done = len;
 		return 0;
+	}
 	ret = -errno;
-	if (ret == -EEXIST && len == FAULT_PAGE)
-		return 0;
-	if (len > FAULT_PAGE &&
-	    (ret == -EEXIST || (ret == -EAGAIN && z.zeropage > 0))) {
-		/* part of the range was there or done: the rest singly */
-		for (uint64_t o = 0; o < len; o += FAULT_PAGE) {
-			ret = uffd_zero(fc, addr + o, FAULT_PAGE, 0);
-			if (ret)
-				return ret;
-		}
-		return 0;
+	/* a part done: the kernel met a page already there (reported as
+	 * EAGAIN after a part, EEXIST before any) */
+	if (z.zeropage > 0) {
+		*done = (uint64_t)z.zeropage;
+		return -EEXIST;
 	}
 	return ret;
 }
 
-int uffd_copy(struct fault *fc, uint64_t addr, const void *src, uint64_t len)
+int uffd_copy(struct fault *fc, uint64_t addr, const void *src, uint64_t len,
+	      uint64_t *done)
 {
-	for (uint64_t o = 0; o < len; o += FAULT_PAGE) {
-		struct uffdio_copy c = {
-			.dst = addr + o,
-			.src = (uintptr_t)src + o,
-			.len = FAULT_PAGE,
-		};
-		if (sys_ioctl(SYS_UFFDIO_COPY, fc->uffd, UFFDIO_COPY, &c) &&
-		    errno != EEXIST)
-			return -errno;
+	int ret;
+
+	for (*done = 0; *done < len; *done += FAULT_PAGE) {
+		ret = copy_page(fc, addr + *done, (const char *)src + *done, 0);
+		if (ret)
+			return ret;
 	}
 	return 0;
 }
