@@ -4,7 +4,9 @@
  * every write returns what it wrote or ENOSPC, what was written reads
  * back, nothing stale is readable, and once the files are gone the free
  * space is exactly what it was (no leaked blocks), and a delete's space
- * is usable at once, before any sync.
+ * is usable at once, before any sync. And the allocator finds an aligned
+ * 2 MiB unit wherever one is free (a device that maps whole units needs
+ * one per window).
  */
 #include <fcntl.h>
 #include <linux/falloc.h>
@@ -222,10 +224,72 @@ static int statfs_pool(void)
 	return T_PASS;
 }
 
+/*
+ * A request for an aligned 2 MiB unit finds one anywhere in the group,
+ * not only after the cursor: once, a free run after the cursor of 512
+ * blocks or more that held no aligned unit was taken as "found", and a
+ * device that maps whole units (memfd-huge) refused a window's remap
+ * (ENOSPC, SIGBUS in the mapping) with most of its units free.
+ */
+static int aligned_unit(void)
+{
+	struct udax_fs *fs;
+	struct alloc *a;
+	uint64_t s, l, n, u = 0, taken = 0;
+	uint64_t *mine;
+
+	CHECK_EQ(udax_open_memory(&fs, 64 << 20), 0);
+	a = &fs->alloc;
+	n = a->nblocks;
+	CHECK_EQ(n % 512, 0);
+	CHECK((mine = calloc(n / 64 + 1, 8)) != NULL);
+	/* every free block, one at a time */
+	while (!alloc_reserve(a, 1, 1)) {
+		CHECK_EQ(alloc_take(a, 0, 1, 0, &s, &l), 0);
+		mine[s / 64] |= 1ull << (s % 64);
+		taken++;
+	}
+#define MINE(b) ((mine[(b) / 64] >> ((b) % 64)) & 1)
+	/* a free run [n-1022, n-1) with no aligned unit in it, the cursor
+	 * at its start; then one aligned unit free before the cursor */
+	for (uint64_t b = n - 1023; b < n - 1; b++)
+		CHECK(MINE(b));
+	for (uint64_t c = 512; c + 512 <= n - 1024 && !u; c += 512) {
+		u = c;
+		for (uint64_t b = c; b < c + 512 && u; b++)
+			if (!MINE(b))
+				u = 0;
+	}
+	CHECK(u != 0);
+	alloc_put(a, n - 1023, 1022);
+	CHECK_EQ(alloc_reserve(a, 1, 1), 0);
+	CHECK_EQ(alloc_take(a, 0, 1, 0, &s, &l), 0);
+	CHECK_EQ(s, n - 1023);
+	alloc_put(a, u, 512);
+	CHECK_EQ(alloc_reserve(a, 512, 1), 0);
+	CHECK_EQ(alloc_take(a, 0, 512, 1, &s, &l), 0);
+	if (s != u || l != 512) {
+		printf("# an aligned unit at block %llu was free; the "
+		       "allocator gave %llu blocks at %llu\n",
+		       (unsigned long long)u, (unsigned long long)l,
+		       (unsigned long long)s);
+		return T_FAIL;
+	}
+	/* all back: what is free now is what was free before */
+	for (uint64_t b = 0; b < n; b++)
+		if (MINE(b) && !(b >= n - 1022 && b < n - 1))
+			alloc_put(a, b, 1);
+#undef MINE
+	free(mine);
+	CHECK_EQ(udax_close(&fs), 0);
+	return T_PASS;
+}
+
 static const struct test_case tests[] = {
 	{"statfs-pool", statfs_pool},
 	{"concurrent-writers", enospc_concurrent},
 	{"no-stale-data", enospc_no_stale},
 	{"reuse-deleted", enospc_reuse_deleted},
+	{"aligned-unit", aligned_unit},
 };
 TEST_MAIN("enospc", tests)

@@ -172,9 +172,10 @@ void alloc_counts(struct alloc *a, uint64_t held, uint64_t *freep,
 }
 
 /* Find a free run in [from, to) of up to `want` blocks, starting at or
- * after `from`; prefer the first run of `want` whole blocks, else the
- * longest seen. With align, only starts on 512-block boundaries count
- * for a whole run. Caller holds the group lock. */
+ * after `from`: the first run of `want` whole blocks (returns 2), else
+ * the longest seen (returns 1; 0 if none). With align, only starts on
+ * 512-block boundaries count for a whole run: a longer run that holds no
+ * aligned one is only the longest seen. Caller holds the group lock. */
 static int group_find(struct alloc *a, uint64_t from, uint64_t to,
 		      uint64_t want, int align, uint64_t *start, uint64_t *len)
 {
@@ -213,12 +214,12 @@ static int group_find(struct alloc *a, uint64_t from, uint64_t to,
 			if (as < s + l && s + l - as >= UDAX_HUGE_BLOCKS) {
 				*start = as;
 				*len = s + l - as < want ? s + l - as : want;
-				return 1;
+				return 2;
 			}
 		} else if (l >= want) {
 			*start = s;
 			*len = want;
-			return 1;
+			return 2;
 		}
 		if (l > best_l) {
 			best_s = s;
@@ -260,11 +261,13 @@ int alloc_take(struct alloc *a, uint64_t goal, uint64_t want, int align,
 			from = (k == 0 && goal > grp->start && goal < end) ?
 				       goal :
 				       grp->cursor;
+			/* round 0: a whole run (aligned if asked) after the
+			 * cursor, else from the group's start */
 			found = group_find(a, from, end, want, align, &s, &l);
-			if (!found || (round == 0 && l < want))
+			if (found < 2 && from > grp->start)
 				found = group_find(a, grp->start, end, want,
 						   align, &s, &l);
-			if (found && (round == 1 || l >= want)) {
+			if (found == 2 || (found && round == 1)) {
 				bits_set(a->bits, s, l, 1);
 				grp->free -= l;
 				grp->cursor = s + l < end ? s + l : grp->start;
