@@ -185,6 +185,33 @@ check $fail "six GETs at once over three loops: the same bytes"
 is "$(code -r 5000000-5000001 "$(url /big)")" 416 "a range past the end: 416"
 is "$(code -r 0-1,5-6 "$(url /big)")" 200 "two ranges: the whole file, 200"
 
+# ---- Expect: 100-continue (curl asks it of uploads over 1 MiB, older
+# versions of any over 1 KiB, and waits a second for the answer) ----
+python3 - "$port" <<'EOF'
+import socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+s.settimeout(30)
+s.sendall(b"PUT /expect HTTP/1.1\r\nContent-Length: 5\r\n"
+          b"Expect: 100-continue\r\n\r\n")
+first = s.recv(4096)
+if not first.startswith(b"HTTP/1.1 100 Continue\r\n\r\n"):
+    print("  before the body:", first[:40])
+    sys.exit(1)
+s.sendall(b"hello")
+got = s.recv(4096)
+sys.exit(0 if got.startswith(b"HTTP/1.1 201 ") else 1)
+EOF
+check $? "Expect: 100-continue: 100 before the body is sent, then 201"
+is "$(curl -s "$(url /expect)")" hello "the body sent after 100 Continue"
+is "$(raw '[b"PUT /huge HTTP/1.1\r\nContent-Length: 99999999999\r\nExpect: 100-continue\r\n\r\n"]')" \
+	413 "Expect with a body refused: 413, the connection closed"
+is "$(raw 'b"PUT /e HTTP/1.1\r\nContent-Length: 1\r\nExpect: 200-ok\r\n\r\nx"')" \
+	417 "an unknown expectation: 417"
+head -c 2000000 /dev/urandom >"$work/up"
+is "$(code -T "$work/up" "$(url /up)")" 201 "curl -T of 2 MB (with Expect): 201"
+curl -s "$(url /up)" | cmp -s - "$work/up"
+check $? "and it reads back"
+
 # ---- HEAD, ETag, listing, DELETE ----
 len=$(curl -sI "$(url /big)" | tr -d '\r' | sed -n 's/^Content-Length: //p')
 is "$len" 5000000 "HEAD: Content-Length"

@@ -104,6 +104,7 @@ struct conn {
 	int put_asked; /* a udax_recvfile asked for the whole rest */
 	/* chunked transfer coding: put_left is the rest of the chunk */
 	int chunked;
+	int expect;	   /* Expect: 100-continue (the client waits) */
 	int chunk_crlf;	   /* the CRLF after a chunk's data comes next */
 	int chunk_trailer; /* the last chunk was read: trailer lines */
 	struct conn *next; /* every live connection */
@@ -226,6 +227,7 @@ static const struct {
 	{411, "Length Required"},
 	{413, "Content Too Large"},
 	{416, "Range Not Satisfiable"},
+	{417, "Expectation Failed"},
 	{431, "Request Header Fields Too Large"},
 	{500, "Internal Server Error"},
 	{501, "Not Implemented"},
@@ -738,6 +740,20 @@ static void do_delete(struct server *s, struct conn *c, const char *path)
 
 /* One request head, c->in[0, hend) (hend past its blank line). Sets up
  * the response, or the body to come first. */
+/* "100 Continue" before a body is read (RFC 9110, 10.1.1): one send on
+ * a connection whose earlier answers are all sent; if the socket cannot
+ * take it now, the client sends the body after its own wait anyway. */
+static void send_continue(struct conn *c)
+{
+	static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
+
+	/* 25 bytes into an empty send buffer: all or, with the peer gone,
+	 * nothing (the body's read fails next) */
+	if (send(c->fd, cont, sizeof(cont) - 1, MSG_NOSIGNAL) !=
+	    (ssize_t)sizeof(cont) - 1)
+		c->keep = 0;
+}
+
 static void request(struct server *s, struct conn *c, size_t hend)
 {
 	char *h = c->in, *sp1, *sp2, *eol, *q;
@@ -804,6 +820,18 @@ static void request(struct server *s, struct conn *c, size_t hend)
 		}
 		c->chunked = 1;
 	}
+	/* Expect: 100-continue: the client sends the body after "100
+	 * Continue" (or a second's wait); no other expectation is known */
+	v = header(h, hlen, "Expect", &vlen);
+	c->expect = 0;
+	if (v) {
+		if (!header_is(v, vlen, "100-continue") || http10) {
+			c->keep = 0;
+			respond_error(c, 417, head_only);
+			return;
+		}
+		c->expect = 1;
+	}
 	/* a body that will not be stored is read and dropped, so that the
 	 * connection can go on: set up now, answered after */
 	q = memchr(sp1 + 1, '?', (size_t)(sp2 - sp1 - 1));
@@ -835,8 +863,11 @@ static void request(struct server *s, struct conn *c, size_t hend)
 			respond_error(c, 413, 0);
 		else
 			do_put(s, c, path, h, hlen, length);
-		if (c->state == C_BODY)
+		if (c->state == C_BODY) {
+			if (c->expect && c->in_len == hend)
+				send_continue(c);
 			return;
+		}
 	} else if (!strcmp(c->in, "DELETE")) {
 		if (s->read_only)
 			respond_error(c, 405, 0);
@@ -846,6 +877,11 @@ static void request(struct server *s, struct conn *c, size_t hend)
 		respond_error(c, 501, head_only);
 	}
 body:
+	if (c->expect) {
+		/* answered without the body, which may never come */
+		c->keep = 0;
+		return;
+	}
 	if (c->chunked) {
 		c->keep = 0; /* its body is not skipped */
 		return;
