@@ -139,13 +139,15 @@ fuzz: $(FUZZ_TARGETS)
 TSAN_TESTS := build-tsan/tests/t_api build-tsan/tests/t_enospc \
 	build-tsan/tests/t_layout build-tsan/tests/t_sendfile \
 	build-tsan/tests/t_recvfile
+# The builds compile on every core (CHECK_JOBS).
+CHECK_JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 check:
-	@$(MAKE) --no-print-directory tests >/dev/null
-	@$(MAKE) --no-print-directory fuzz-build >/dev/null
-	@$(MAKE) --no-print-directory BUILD=build-san OPT=-O1 \
+	@$(MAKE) --no-print-directory -j$(CHECK_JOBS) tests >/dev/null
+	@$(MAKE) --no-print-directory -j$(CHECK_JOBS) fuzz-build >/dev/null
+	@$(MAKE) --no-print-directory -j$(CHECK_JOBS) BUILD=build-san OPT=-O1 \
 	  EXTRA_CFLAGS="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
 	  tests >/dev/null
-	@$(MAKE) --no-print-directory BUILD=build-tsan OPT=-O1 \
+	@$(MAKE) --no-print-directory -j$(CHECK_JOBS) BUILD=build-tsan OPT=-O1 \
 	  EXTRA_CFLAGS="-fsanitize=thread" $(TSAN_TESTS) >/dev/null
 	@sh tests/run.sh build build-san build-tsan
 

@@ -6,14 +6,18 @@
 # tests/t_mount.sh, the NFS export tests/t_nfs.sh, the HTTP server
 # tests/t_serve.sh) count as one.
 # Variables: UDAX_DIFFTEST_OPS (default 200000 in the first build, 50000
-# in later ones, which are the sanitizer builds), UDAX_FUZZ_RUNS; the
-# later builds also check fewer crash images per crash point
-# (UDAX_CRASH_SAMPLES 8, UDAX_CRASH_STRUCTURED 16; t_crash's defaults, 24
-# and 64, in the first) and leave out t_crash's second crash after
-# recovery (UDAX_CRASH_RECOVERY=0; the first build runs it), sample at most 16 failure cases per call kind in
-# t_inject (UDAX_INJECT_MAX; all in the first) and soak 5,000 operations
-# in t_fault (UDAX_SOAK_OPS; 20,000 in the first), so that make check
-# stays under 15 minutes. Each program's time is printed after it.
+# in later ones, which are the sanitizer builds), UDAX_FUZZ_RUNS. The
+# first build crashes the recovery at every third crash point of t_crash
+# (UDAX_CRASH_RECOVERY=3; make crash-long: at each); the later builds
+# check fewer crash images per crash point (UDAX_CRASH_SAMPLES 4,
+# UDAX_CRASH_STRUCTURED 8; t_crash's defaults, 24 and 64, in the first),
+# leave out the recovery crashes (UDAX_CRASH_RECOVERY=0), sample at most
+# 6 failure cases per call kind in t_inject (UDAX_INJECT_MAX; all in the
+# first) and soak 5,000 operations in t_fault (UDAX_SOAK_OPS; 20,000 in
+# the first); under ThreadSanitizer t_recvfile leaves out its
+# single-threaded cases of bulk data and crash images (minutes there),
+# so that make check stays under 15 minutes. Each program's time is
+# printed after it.
 pass=0
 fail=0
 skip=0
@@ -57,15 +61,24 @@ for b in "$@"; do
 	for t in "$b"/tests/t_*; do
 		[ -x "$t" ] || continue
 		t0=$(date +%s)
+		args=""
+		case "$tag:$(basename "$t")" in
+		build-tsan:t_recvfile)
+			args="-ranges-memory -ranges-crash -small-journal -crash-small-journal"
+			;;
+		esac
 		if [ $first = 1 ]; then
-			"$t" >"$log" 2>&1
+			# shellcheck disable=SC2086
+			UDAX_CRASH_RECOVERY=${UDAX_CRASH_RECOVERY:-3} \
+				"$t" $args >"$log" 2>&1
 		else
-			UDAX_CRASH_SAMPLES=${UDAX_CRASH_SAMPLES:-8} \
-				UDAX_CRASH_STRUCTURED=${UDAX_CRASH_STRUCTURED:-16} \
+			# shellcheck disable=SC2086
+			UDAX_CRASH_SAMPLES=${UDAX_CRASH_SAMPLES:-4} \
+				UDAX_CRASH_STRUCTURED=${UDAX_CRASH_STRUCTURED:-8} \
 				UDAX_CRASH_RECOVERY=${UDAX_CRASH_RECOVERY:-0} \
-				UDAX_INJECT_MAX=${UDAX_INJECT_MAX:-16} \
+				UDAX_INJECT_MAX=${UDAX_INJECT_MAX:-6} \
 				UDAX_SOAK_OPS=${UDAX_SOAK_OPS:-5000} \
-				"$t" >"$log" 2>&1
+				"$t" $args >"$log" 2>&1
 		fi
 		rc=$?
 		cat "$log"
@@ -162,14 +175,15 @@ for prog in t_mmap t_fault t_layout t_api t_enospc; do
 	echo "# $prog on memfd-huge: $(($(date +%s) - t0)) s"
 	tally huge "$prog" "$rc"
 done
-# fuzz targets, briefly (UDAX_FUZZ_RUNS executions each; by default 2000,
-# and 400 of the API sequences, each of which is a whole session)
+# fuzz targets, briefly (UDAX_FUZZ_RUNS executions each; by default 1000,
+# and 200 of the API sequences, each of which is a whole session; make
+# fuzz runs them for FUZZ_TIME seconds each)
 for t in build/fuzz/fuzz_*; do
 	[ -x "$t" ] || continue
 	n=$(basename "$t" | sed 's/^fuzz_//')
 	case $n in
-	api) runs=${UDAX_FUZZ_RUNS:-400} ;;
-	*) runs=${UDAX_FUZZ_RUNS:-2000} ;;
+	api) runs=${UDAX_FUZZ_RUNS:-200} ;;
+	*) runs=${UDAX_FUZZ_RUNS:-1000} ;;
 	esac
 	tmpc=$(mktemp -d)
 	if "$t" -runs="$runs" "$tmpc" "tests/fuzz/corpus/$n" >"$log" 2>&1; then

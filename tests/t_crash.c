@@ -18,7 +18,8 @@
  *
  * Environment: UDAX_CRASH_EXHAUSTIVE, UDAX_CRASH_SAMPLES,
  * UDAX_CRASH_STRUCTURED (largest m of the first-m subsets), UDAX_CRASH_SEED,
- * UDAX_CRASH_OPS (comma-separated names), UDAX_CRASH_DENSITY (n times as
+ * UDAX_CRASH_OPS (comma-separated names), UDAX_CRASH_RECOVERY (crash the
+ * recovery at every n-th crash point; 0 never), UDAX_CRASH_DENSITY (n times as
  * many crash points in long operations, which skip some) tune the run
  * (make crash-long); UDAX_AGE=0 starts from a fresh device instead.
  */
@@ -38,7 +39,10 @@
 static unsigned crash_exhaustive = 6;
 static unsigned crash_samples = 24;
 static unsigned crash_structured = 64; /* m of the first-m subsets, at most */
-static int crash_recover_too = 1;      /* UDAX_CRASH_RECOVERY=0 skips it */
+/* UDAX_CRASH_RECOVERY=n: crash the recovery at every n-th crash point
+ * (1, the default: at each; 0: never) */
+static int crash_recover_too = 1;
+static uint64_t recovery_turn;
 static uint64_t crash_seed;
 static uint64_t images_checked, points_checked;
 
@@ -411,7 +415,8 @@ static int crash_one_op(const struct crash_op *op)
 			}
 		}
 		/* and crash the recovery of the image that kept everything */
-		if (!failed && crash_recover_too) {
+		if (!failed && crash_recover_too > 0 &&
+		    recovery_turn++ % (uint64_t)crash_recover_too == 0) {
 			memset(keep, 0xff, words * 8);
 			dev_crash_image(r.dev, keep, img);
 			failed = crash_recovery(img, op->name, k);

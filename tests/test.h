@@ -55,17 +55,26 @@ static char test_skip_reason[256];
 		return T_SKIP;                                                 \
 	} while (0)
 
-/* Run the table (or only the cases named in argv). Exit 1 if any failed. */
+/* Run the table (or only the cases named in argv, or all but those
+ * named "-NAME"). Exit 1 if any failed. */
 static inline int test_main(const char *suite, const struct test_case *t,
 			    size_t n, int argc, char **argv)
 {
 	int failed = 0;
 
+	/* arguments name the cases to run; "-NAME" leaves NAME out (only
+	 * such arguments: every other case runs) */
+	int picks = 0;
+	for (int a = 1; a < argc; a++)
+		picks += argv[a][0] != '-';
 	for (size_t i = 0; i < n; i++) {
-		int want = argc < 2;
+		int want = !picks;
 		for (int a = 1; a < argc; a++)
 			if (!strcmp(argv[a], t[i].name))
 				want = 1;
+			else if (argv[a][0] == '-' &&
+				 !strcmp(argv[a] + 1, t[i].name))
+				want = 0;
 		if (!want)
 			continue;
 		test_skip_reason[0] = 0;
