@@ -160,7 +160,7 @@ done
 # and said why, where not
 huge_free=$(awk '/^HugePages_Free:/ {print $2}' /proc/meminfo 2>/dev/null)
 echo "== huge ($huge_free huge pages free)"
-for prog in t_mmap t_fault t_layout t_api t_enospc; do
+for prog in t_mmap t_fault t_layout t_api t_enospc t_pin t_sendfile; do
 	t=${1:-build}/tests/$prog
 	[ -x "$t" ] || continue
 	if [ "${huge_free:-0}" -lt 48 ]; then

@@ -137,6 +137,15 @@ static size_t count_byte(struct udax_file *f, size_t n, int c)
 }
 
 /* Map 1 MiB of /x written and touched; *fp, *pp. */
+/* The length of a mapping of len bytes: whole units on a device that
+ * maps only those (memfd-huge), as hugetlbfs and devdax round it. */
+static size_t map_len(struct udax_fs *fs, size_t len)
+{
+	size_t unit = fs->dev->map_unit > 4096 ? fs->dev->map_unit : 4096;
+
+	return (len + unit - 1) / unit * unit;
+}
+
 static int map_x(struct udax_fs *fs, struct udax_file **fp, char **pp)
 {
 	void *p;
@@ -203,9 +212,11 @@ static int fixed_buffer(int detach)
 		CHECK_EQ(st.st_size, MIB);
 		CHECK_EQ(quarantined, 0);
 	} else {
-		/* nothing else was free: /y could not be written */
+		/* nothing else was free: /y could not be written; the pinned
+		 * blocks are held back (whole units where the device maps
+		 * only those) */
 		CHECK(st.st_size < MIB);
-		CHECK_EQ(quarantined, MIB / 4096);
+		CHECK_EQ(quarantined, map_len(fs, MIB) / 4096);
 	}
 	io_uring_unregister_buffers(&ring);
 	io_uring_queue_exit(&ring);
@@ -523,7 +534,9 @@ static int bad_input(void)
 	CHECK_EQ(udax_pin(p, 4096, 0, &o, &pin), -EINVAL);
 	CHECK_EQ(udax_pin(p, 4096, 0, NULL, NULL), -EINVAL);
 	CHECK_EQ(udax_pin(notmapped, 4096, 0, NULL, &pin), -EFAULT);
-	CHECK_EQ(udax_pin(p + MIB - 4096, 8192, 0, NULL, &pin), -EFAULT);
+	/* past the end of the mapping */
+	CHECK_EQ(udax_pin(p + map_len(fs, MIB) - 4096, 8192, 0, NULL, &pin),
+		 -EFAULT);
 	CHECK_EQ(udax_pin((void *)(uintptr_t)-4096, 8192, 0, NULL, &pin),
 		 -EINVAL);
 	CHECK(pin == NULL);
@@ -699,6 +712,13 @@ static int stress(void)
 	struct udax_file *fill;
 
 	NEED_MAPPING();
+	e = getenv("UDAX_MEMORY_DEVICE");
+	if (e && !strcmp(e, "memfd-huge"))
+		SKIP("on a device that maps whole units, a store into a window "
+		     "whose blocks a punch split needs a remap, which a pin "
+		     "on the window forbids: SIGBUS (docs/DESIGN.md, \"Not "
+		     "yet\")");
+	e = getenv("UDAX_PIN_SEED");
 	memset(&w, 0, sizeof(w));
 	w.seed = e ? (unsigned)strtoul(e, NULL, 10) : (unsigned)time(NULL);
 	printf("# stress: seed %u (UDAX_PIN_SEED replays)\n", w.seed);
