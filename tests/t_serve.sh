@@ -224,6 +224,22 @@ sys.exit(0 if names.get("api") == "directory" and names.get("fs.c") == "regular"
 check $? "?list: JSON with names and types"
 curl -s "$(url /tree/api/)" | grep -q 'href="recvfile.c"'
 check $? "a directory: an HTML listing with links"
+lm=$(curl -sI "$(url /big)" | tr -d '\r' | sed -n 's/^Last-Modified: //p')
+is "$(code -H "If-Modified-Since: $lm" "$(url /big)")" 304 \
+	"If-Modified-Since its Last-Modified: 304"
+is "$(code -H "If-Modified-Since: Mon, 01 Jan 2001 00:00:00 GMT" "$(url /big)")" \
+	200 "If-Modified-Since an older date: 200"
+is "$(code -H "If-Modified-Since: yesterday" "$(url /big)")" 200 \
+	"If-Modified-Since not a date: ignored, 200"
+is "$(code -H "If-None-Match: \"other\"" -H "If-Modified-Since: $lm" "$(url /big)")" \
+	200 "If-None-Match decides over If-Modified-Since: 200"
+is "$(code -T "$work/files" "$(url '/names/a%FFb%C3%A9')" -H 'X-Create-Dirs: 1')" 201 \
+	"a name that is not UTF-8: 201"
+curl -s "$(url '/names?list')" | python3 -c '
+import json, sys
+d = json.loads(sys.stdin.buffer.read().decode("utf-8"))
+sys.exit(0 if d[0]["name"] == "a\ufffdb\u00e9" and d[0]["href"] == "a%FFb%C3%A9" else 1)'
+check $? "?list of it: UTF-8 JSON, U+FFFD for the byte, the exact name in href"
 is "$(code -X DELETE "$(url /big)")" 204 "DELETE: 204"
 is "$(code "$(url /big)")" 404 "then GET: 404"
 is "$(code -X DELETE "$(url /tree)")" 409 "DELETE of a directory not empty: 409"

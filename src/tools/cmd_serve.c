@@ -367,20 +367,48 @@ static void sb_printf(struct sbuf *b, const char *fmt, ...)
 		       (size_t)n < sizeof(tmp) ? (size_t)n : sizeof(tmp) - 1);
 }
 
-/* A name as a JSON string (escaped; bytes >= 0x80 passed as they are,
- * control bytes as \u00XX) or as HTML text (json 0). */
+/* The length of the well-formed UTF-8 sequence at s (1 to 4), or 0. */
+static int utf8_len(const unsigned char *s)
+{
+	int n = s[0] < 0x80 ? 1 :
+		s[0] < 0xc2 ? 0 :
+		s[0] < 0xe0 ? 2 :
+		s[0] < 0xf0 ? 3 :
+		s[0] < 0xf5 ? 4 :
+			      0;
+
+	for (int i = 1; i < n; i++)
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+	/* no overlong forms, surrogates or code points past U+10FFFF */
+	if ((n == 3 && s[0] == 0xe0 && s[1] < 0xa0) ||
+	    (n == 3 && s[0] == 0xed && s[1] >= 0xa0) ||
+	    (n == 4 && s[0] == 0xf0 && s[1] < 0x90) ||
+	    (n == 4 && s[0] == 0xf4 && s[1] >= 0x90))
+		return 0;
+	return n;
+}
+
+/* A name as a JSON string (escaped, control bytes as \u00XX) or as HTML
+ * text (json 0). A byte that is not part of well-formed UTF-8 shows as
+ * U+FFFD (JSON and the page are UTF-8): the href gives the exact name. */
 static void sb_name(struct sbuf *b, const char *s, int json)
 {
-	for (; *s; s++) {
+	while (*s) {
 		unsigned char ch = (unsigned char)*s;
-		if (json && (ch == '"' || ch == '\\'))
+		int n = utf8_len((const unsigned char *)s);
+		if (!n) {
+			sb_printf(b, json ? "\\ufffd" : "&#xfffd;");
+			n = 1;
+		} else if (json && (ch == '"' || ch == '\\'))
 			sb_printf(b, "\\%c", ch);
 		else if (json && ch < 0x20)
 			sb_printf(b, "\\u%04x", ch);
 		else if (!json && strchr("<>&\"'", ch))
 			sb_printf(b, "&#%d;", ch);
 		else
-			sb_add(b, s, 1);
+			sb_add(b, s, (size_t)n);
+		s += n;
 	}
 }
 
@@ -429,6 +457,8 @@ static int list_dir(struct udax_fs *fs, const char *path, int json,
 		if (json) {
 			sb_printf(b, "%s\n {\"name\": \"", first ? "" : ",");
 			sb_name(b, e.name, 1);
+			sb_printf(b, "\", \"href\": \"");
+			sb_href(b, e.name);
 			sb_printf(b,
 				  "\", \"type\": \"%s\", \"size\": %lld, "
 				  "\"mtime\": %lld}",
@@ -534,6 +564,28 @@ static int parse_range(const char *v, size_t vlen, uint64_t size, uint64_t *lo,
 	return 1;
 }
 
+/* An If-Modified-Since header (an IMF-fixdate) at or after mtime; a
+ * date in another form or in the future is ignored (RFC 9110, 13.1.3). */
+static int not_modified_since(const char *h, size_t hlen, time_t mtime)
+{
+	const char *v;
+	char date[64];
+	size_t vlen;
+	struct tm tm = {0};
+	char *end;
+
+	v = header(h, hlen, "If-Modified-Since", &vlen);
+	if (!v || vlen >= sizeof(date))
+		return 0;
+	memcpy(date, v, vlen);
+	date[vlen] = 0;
+	end = strptime(date, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+	if (!end || *end)
+		return 0;
+	time_t since = timegm(&tm);
+	return since >= mtime && since <= time(NULL);
+}
+
 /* GET and HEAD of path. */
 static void do_get(struct server *s, struct conn *c, const char *path,
 		   const char *query, const char *h, size_t hlen, int head_only)
@@ -577,10 +629,14 @@ static void do_get(struct server *s, struct conn *c, const char *path,
 			 (unsigned long long)st.st_mtim.tv_nsec);
 	gmtime_r(&st.st_mtim.tv_sec, &tm);
 	strftime(lm, sizeof(lm), "%a, %d %b %Y %H:%M:%S GMT", &tm);
+	/* If-None-Match, or without it If-Modified-Since (RFC 9110,
+	 * 13.1.3): unchanged, 304 */
 	v = header(h, hlen, "If-None-Match", &vlen);
-	if (v && ((vlen == strlen(etag) && !memcmp(v, etag, vlen)) ||
-		  header_is(v, vlen, "*"))) {
-		snprintf(extra, sizeof(extra), "ETag: %s\r\n", etag);
+	if (v ? (vlen == strlen(etag) && !memcmp(v, etag, vlen)) ||
+			    header_is(v, vlen, "*") :
+		not_modified_since(h, hlen, st.st_mtim.tv_sec)) {
+		snprintf(extra, sizeof(extra),
+			 "ETag: %s\r\nLast-Modified: %s\r\n", etag, lm);
 		respond_head(c, 304, 0, extra);
 		return;
 	}
