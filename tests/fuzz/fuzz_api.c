@@ -15,7 +15,9 @@
  * operations) lives on the crash-emulating device. Operations: open with
  * flags, close, pread/pwrite and read/write at the handle position (up to
  * 2 MiB), lseek with SEEK_DATA/SEEK_HOLE, ftruncate, fallocate (keep
- * size, punch, zero range), clone and dedupe of block ranges, fsync, fstat, mkdir, rmdir, unlink, rename
+ * size, punch, zero range), clone and dedupe of block ranges, recvfile
+ * from a socket pair (all or part of the count sent, WAITALL or not),
+ * fsync, fstat, mkdir, rmdir, unlink, rename
  * (plain, NOREPLACE, EXCHANGE), link, symlink, readlink, chmod, chown,
  * utimens, stat, access, readdir, statfs, sync, credentials switched to
  * unprivileged users and back, close and reopen of the whole file system
@@ -66,6 +68,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <udax.h>
@@ -1397,6 +1400,68 @@ static void op_fallocate(const uint8_t *a)
 		node_resize(&cur, h->node, end);
 }
 
+/* Receive into a handle's file from a socket pair, at the handle position
+ * (a[6] & 1) or an offset, with UDAX_RECV_WAITALL (a[6] & 2): the peer
+ * queues all of the count (up to 64 KiB, what the pair holds) or a part
+ * of it (a[6] & 4) and ends the stream. The model takes the bytes the
+ * call says it committed. */
+#define RECV_MAX (64u << 10)
+static void op_recvfile(const uint8_t *a)
+{
+	struct handle *h = handle_of(a[0]);
+	int at_pos = a[6] & 1;
+	unsigned flags = a[6] & 2 ? UDAX_RECV_WAITALL : 0;
+	uint64_t size = handle_size(h);
+	uint64_t off = at_pos ? h->pos : gen_off(a[1], a[2], size);
+	uint64_t len = gen_len(a[3], a[4]) % (RECV_MAX + 1), sent = len;
+	int sv[2], append = h->f && (h->flags & O_APPEND);
+	ssize_t n;
+
+	if (a[6] & 4)
+		sent = len * (a[5] % 8) / 8;
+	if (too_big(size, off + len))
+		return;
+	if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv))
+		return;
+	fill(io_buf, sent, a[5] | (uint64_t)op_index << 8);
+	if (write(sv[1], io_buf, sent) != (ssize_t)sent) {
+		close(sv[0]);
+		close(sv[1]);
+		return;
+	}
+	shutdown(sv[1], SHUT_WR);
+	snprintf(op_text, sizeof(op_text),
+		 "recvfile %llu bytes (%llu sent)%s at %llu%s",
+		 (unsigned long long)len, (unsigned long long)sent,
+		 flags ? " WAITALL" : "", (unsigned long long)off,
+		 at_pos ? " (position)" : "");
+	off_t o = (off_t)off;
+	n = result(udax_recvfile(h->f, sv[0], at_pos ? NULL : &o, len, flags));
+	close(sv[0]);
+	close(sv[1]);
+	if (refused(h, h->f && may_write(h), -EBADF, -EISDIR, n))
+		return;
+	if (append) {
+		if (n != -EINVAL)
+			bug("recvfile into an O_APPEND file returned %zd", n);
+		return;
+	}
+	EXPECT_ERR(n, ENOSPC);
+	if (n < 0)
+		return;
+	/* all that was sent with WAITALL; at least a byte without */
+	if ((uint64_t)n > sent || (flags && (uint64_t)n != sent) ||
+	    (!n && sent))
+		bug("received %zd of %llu bytes sent", n,
+		    (unsigned long long)sent);
+	if (!at_pos && o != (off_t)(off + (uint64_t)n))
+		bug("offset %lld after %zd bytes at %llu", (long long)o, n,
+		    (unsigned long long)off);
+	node_write(&cur, h->node, off, io_buf, (uint64_t)n);
+	if (at_pos)
+		h->pos = off + (uint64_t)n;
+}
+
 /* Clone (a[5] & 1: dedupe) a block-aligned range of one handle's file
  * over another's; the model copies the bytes of a clone that succeeds
  * (a dedupe changes none). Errors: as udax_clone_range documents. */
@@ -1852,7 +1917,7 @@ static const struct fuzz_op ops[] = {
 	{op_rename, 2},	 {op_link, 1},	   {op_symlink, 1},   {op_readlink, 1},
 	{op_setattr, 1}, {op_stat, 1},	   {op_readdir, 1},   {op_statfs, 1},
 	{op_sync, 1},	 {op_cred, 1},	   {op_reopen, 1},    {op_arm, 2},
-	{op_repeat, 1},	 {op_clone, 2},
+	{op_repeat, 1},	 {op_clone, 2},	   {op_recvfile, 2},
 };
 #define NOPS (sizeof(ops) / sizeof(ops[0]))
 _Static_assert(NOPS < OP_KINDS, "one feature row per operation kind");
