@@ -68,12 +68,21 @@
 #define SERVE_MAX_LOOPS 64	  /* --threads */
 #define SERVE_RECV_STEP (8 << 20) /* bytes a later udax_recvfile asks for */
 
-enum conn_state { C_HEAD, C_BODY, C_DISCARD, C_SEND };
+#define SERVE_LINGER_SECONDS 2 /* a closing connection's input drained */
+#define SERVE_LINGER_BYTES (1 << 20)
+
+enum conn_state { C_HEAD, C_BODY, C_DISCARD, C_SEND, C_LINGER };
 
 /*
  * One client connection. Owned by the loop's thread alone (no locks).
  * Lifecycle: accepted (C_HEAD) -> a request parsed -> C_BODY/C_DISCARD ->
- * C_SEND -> back to C_HEAD (keep-alive) or closed.
+ * C_SEND -> back to C_HEAD (keep-alive), or C_LINGER -> closed: the
+ * answer sent, the write side is shut and what the client still sends is
+ * read and dropped until it closes too (at most SERVE_LINGER_SECONDS and
+ * SERVE_LINGER_BYTES): closing with unread input would make the kernel
+ * reset the connection, and the reset can destroy the answer before the
+ * client reads it (an error answered before its request was all read:
+ * 431, 413, 400, 507).
  */
 struct conn {
 	int fd;
@@ -1218,6 +1227,19 @@ static int conn_step(struct server *s, struct conn *c, uint32_t *events)
 			c->deadline = mono_now() + SERVE_IDLE_SECONDS;
 			continue;
 		}
+		case C_LINGER: {
+			char junk[16384];
+			n = recv(c->fd, junk, sizeof(junk), 0);
+			if (n < 0 && errno == EAGAIN) {
+				*events = EPOLLIN;
+				return 0;
+			}
+			/* the client's end, an error, or enough */
+			if (n <= 0 || (uint64_t)n >= c->put_left)
+				return 1;
+			c->put_left -= (uint64_t)n;
+			continue;
+		}
 		case C_SEND:
 			if (c->out_done < c->out_len) {
 				n = send(c->fd, c->out + c->out_done,
@@ -1243,8 +1265,14 @@ static int conn_step(struct server *s, struct conn *c, uint32_t *events)
 					udax_file_close(&c->body);
 				free(c->page);
 				c->page = NULL;
-				if (!c->keep)
-					return 1;
+				if (!c->keep) {
+					shutdown(c->fd, SHUT_WR);
+					c->state = C_LINGER;
+					c->put_left = SERVE_LINGER_BYTES;
+					c->deadline = mono_now() +
+						      SERVE_LINGER_SECONDS;
+					continue;
+				}
 				c->state = C_HEAD;
 				c->deadline = mono_now() + SERVE_IDLE_SECONDS;
 				continue;
