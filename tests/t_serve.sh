@@ -323,6 +323,26 @@ start "$img.small"
 is "$(raw 'b"PUT /f HTTP/1.1\r\nContent-Length: 20000000\r\n\r\n" + b"y" * 1000')" \
 	507 "a body larger than the free space: 507 before it is read"
 stop_server
+# ---- 256 connections a loop: the next one waits in the accept queue
+# until one of them ends ----
+start "$img" --threads 1
+python3 - "$port" <<'EOF'
+import select, socket, sys
+port = int(sys.argv[1])
+idle = [socket.create_connection(("127.0.0.1", port)) for _ in range(256)]
+late = socket.create_connection(("127.0.0.1", port))
+late.sendall(b"GET /tree/fs.h HTTP/1.1\r\nConnection: close\r\n\r\n")
+if select.select([late], [], [], 1.0)[0]:
+    print("  the 257th connection was served while 256 were open")
+    sys.exit(1)
+idle.pop().close()
+late.settimeout(30)
+got = late.recv(4096)
+sys.exit(0 if got.startswith(b"HTTP/1.1 200 ") else 1)
+EOF
+check $? "--threads 1 with 256 connections open: the next waits, served once one closes"
+is "$(code "$(url /tree/fs.h)")" 200 "and the server goes on"
+stop_server
 echo "s3cret" >"$work/token"
 start "$img" --token "$work/token" --read-only
 is "$(code "$(url /tree/fs.c)")" 401 "--token: no Authorization: 401"
