@@ -52,6 +52,17 @@
 #include "util.h"
 
 #define MIB (1024 * 1024)
+
+/* A ring of 4 entries in *ring, or the case skips where io_uring is
+ * disabled (ENOSYS, EPERM). */
+#define NEED_RING(ring)                                                        \
+	do {                                                                   \
+		int ring_ret_ = io_uring_queue_init(4, (ring), 0);             \
+		if (ring_ret_ == -ENOSYS || ring_ret_ == -EPERM)               \
+			SKIP("io_uring not available here (%s)",               \
+			     strerror(-ring_ret_));                            \
+		CHECK_EQ(ring_ret_, 0);                                        \
+	} while (0)
 #define IMAGE (16 * MIB)
 
 #define NEED_MAPPING()                                                         \
@@ -170,14 +181,11 @@ static int fixed_buffer(int detach)
 	struct io_uring_cqe *cqe;
 	char *p, src[] = "/dev/shm/udax-pin-src-XXXXXX";
 	static char a[MIB];
-	int ret, sfd;
+	int sfd;
 
 	NEED_MAPPING();
 	NEED_LONGTERM_PINS();
-	ret = io_uring_queue_init(4, &ring, 0);
-	if (ret == -ENOSYS || ret == -EPERM)
-		SKIP("io_uring not available here (%s)", strerror(-ret));
-	CHECK_EQ(ret, 0);
+	NEED_RING(&ring);
 	CHECK_EQ(udax_open_memory(&fs, IMAGE), 0);
 	fs->dev->no_detach = !detach;
 	CHECK_EQ(map_x(fs, &x, &p), 0);
@@ -246,13 +254,10 @@ static int io_uring_in_flight(void)
 	struct io_uring_cqe *cqe;
 	static char a[64 * 1024];
 	char *p;
-	int ret, pp[2];
+	int pp[2];
 
 	NEED_MAPPING();
-	ret = io_uring_queue_init(4, &ring, 0);
-	if (ret == -ENOSYS || ret == -EPERM)
-		SKIP("io_uring not available here (%s)", strerror(-ret));
-	CHECK_EQ(ret, 0);
+	NEED_RING(&ring);
 	CHECK_EQ(udax_open_memory(&fs, IMAGE), 0);
 	CHECK_EQ(map_x(fs, &x, &p), 0);
 	CHECK_EQ(pipe(pp), 0);
@@ -362,14 +367,10 @@ static int leased_buffer(int detach)
 	struct udax_pin_opts o = {
 		.recall = recall_buffer, .arg = &l, .deadline_ms = 60 * 1000};
 	char *p;
-	int ret;
 
 	NEED_MAPPING();
 	NEED_LONGTERM_PINS();
-	ret = io_uring_queue_init(4, &ring, 0);
-	if (ret == -ENOSYS || ret == -EPERM)
-		SKIP("io_uring not available here (%s)", strerror(-ret));
-	CHECK_EQ(ret, 0);
+	NEED_RING(&ring);
 	CHECK_EQ(udax_open_memory(&fs, IMAGE), 0);
 	fs->dev->no_detach = !detach;
 	CHECK_EQ(map_x(fs, &x, &p), 0);
