@@ -107,8 +107,11 @@ examples: $(EXAMPLES)
 $(BUILD)/examples/%: examples/%.c $(BUILD)/libudax.a include/udax.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -o $@ $< $(BUILD)/libudax.a $(LIBS)
-# t_pin pins device pages through io_uring fixed buffers.
-$(BUILD)/tests/t_pin: LIBS += $(shell pkg-config --libs liburing 2>/dev/null || echo -luring)
+# t_pin pins device pages through io_uring fixed buffers, and keeps
+# direct I/O in flight with a slow FUSE source (tests/slowsrc.h).
+$(BUILD)/tests/t_pin: tests/slowsrc.h
+$(BUILD)/tests/t_pin: CFLAGS_ALL += $(FUSE_CFLAGS)
+$(BUILD)/tests/t_pin: LIBS += $(FUSE_LIBS) $(shell pkg-config --libs liburing 2>/dev/null || echo -luring)
 # t_plog runs the example built in its own build directory.
 $(BUILD)/tests/t_plog: $(BUILD)/examples/plog
 

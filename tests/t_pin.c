@@ -13,6 +13,13 @@
  *                    mapping, in flight across the truncate (not pinned:
  *                    the kernel copies through the address, as AIO): it
  *                    fails with EFAULT, /y keeps its bytes
+ *   o-direct-in-flight  an O_DIRECT read of a slow source (a FUSE file
+ *                    whose reads wait, slowsrc.h) into the mapping, in
+ *                    flight across the truncate with the kernel holding
+ *                    the pages: its bytes never reach /y
+ *   aio-in-flight    the same with an AIO read (io_submit returns while
+ *                    the read waits)
+ *   aio-quarantine   the same on a device that cannot detach pages
  *   vmsplice         mapped pages spliced into a pipe; truncate, /y over
  *                    the blocks; the pipe still gives /x's bytes, /y its own
  *   quarantine       the same on a device that cannot detach pages (as
@@ -36,18 +43,21 @@
  * Needs userfaultfd; io_uring cases skip where io_uring is disabled.
  */
 #include <fcntl.h>
+#include <linux/aio_abi.h>
 #include <liburing.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <time.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <sys/uio.h>
 #include <udax.h>
 #include <unistd.h>
 
 #include "fs.h"
 #include "fsck/fsck.h"
+#include "slowsrc.h"
 #include "test.h"
 #include "util.h"
 
@@ -289,6 +299,131 @@ static int io_uring_in_flight(void)
 static int quarantine(void)
 {
 	return fixed_buffer(0);
+}
+
+/* A read from the slow source into /x's mapping, in its own thread: an
+ * O_DIRECT pread, or an AIO read (io_submit, then io_getevents). */
+struct dio_read {
+	const char *path;
+	char *buf;
+	int aio;
+	int submitted; /* io_submit returned (the read is queued) */
+	long res;      /* bytes read or -errno */
+};
+
+static void *dio_reader(void *arg)
+{
+	struct dio_read *d = arg;
+	int fd = open(d->path, O_RDONLY | O_DIRECT);
+
+	d->res = -errno;
+	if (fd < 0)
+		return NULL;
+	if (!d->aio) {
+		ssize_t r = pread(fd, d->buf, MIB, 0);
+		d->res = r < 0 ? -errno : r;
+	} else {
+		aio_context_t ctx = 0;
+		struct iocb cb = {.aio_fildes = (uint32_t)fd,
+				  .aio_lio_opcode = IOCB_CMD_PREAD,
+				  .aio_buf = (uintptr_t)d->buf,
+				  .aio_nbytes = MIB};
+		struct iocb *cbs[] = {&cb};
+		struct io_event ev;
+
+		if (syscall(SYS_io_setup, 1, &ctx))
+			goto close_fd;
+		if (syscall(SYS_io_submit, ctx, 1, cbs) != 1)
+			goto destroy_ctx;
+		__atomic_store_n(&d->submitted, 1, __ATOMIC_RELEASE);
+		if (syscall(SYS_io_getevents, ctx, 1, 1, &ev, NULL) == 1)
+			d->res = (long)ev.res;
+	destroy_ctx:
+		syscall(SYS_io_destroy, ctx);
+	}
+close_fd:
+	close(fd);
+	return NULL;
+}
+
+/* Direct I/O in flight across a truncate: the kernel holds references on
+ * /x's mapped pages (get_user_pages) while a read of a slow source waits;
+ * /x is truncated and /y written over its blocks; then the source lets
+ * the read go and the kernel copies 'A's into the pages it holds. They
+ * must be memory no file reaches (detached, or quarantined: then /y gets
+ * ENOSPC), and /y keeps its bytes. */
+static int dio_in_flight(int aio, int detach)
+{
+	struct udax_fs *fs;
+	struct udax_file *x, *y;
+	struct slowsrc *src;
+	const char *why;
+	pthread_t t;
+	char *p;
+
+	NEED_MAPPING();
+	if (!(src = slowsrc_start(MIB, 'A', &why)))
+		SKIP("no slow source: %s", why);
+	CHECK_EQ(udax_open_memory(&fs, IMAGE), 0);
+	fs->dev->no_detach = !detach;
+	CHECK_EQ(map_x(fs, &x, &p), 0);
+	struct dio_read d = {.path = src->path, .buf = p, .aio = aio};
+	CHECK_EQ(pthread_create(&t, NULL, dio_reader, &d), 0);
+	CHECK_EQ(slowsrc_wait_held(src, 600), 0);
+	/* an AIO read is queued when io_submit returns (the kernel's async
+	 * FUSE direct I/O); where io_submit waits for the data instead, the
+	 * read is in flight all the same */
+	int queued = 0;
+	for (int i = 0; aio && !queued && i < 10000; i++) {
+		queued = __atomic_load_n(&d.submitted, __ATOMIC_ACQUIRE);
+		if (!queued)
+			usleep(1000);
+	}
+	y = reuse_blocks(fs, x);
+	uint64_t quarantined = atomic_load(&fs->alloc.quarantined);
+	slowsrc_release(src);
+	CHECK_EQ(pthread_join(t, NULL), 0);
+	CHECK(y != NULL);
+	struct stat st;
+	CHECK_EQ(udax_fstat(y, &st), 0);
+	size_t ys = count_byte(y, (size_t)st.st_size, 'y');
+	printf("# %s%s: the read gave %ld%s; /y holds %lld bytes, %zu of "
+	       "them 'y', %zu 'A'; %llu blocks quarantined; %u reads served\n",
+	       aio ? "AIO" : "O_DIRECT", detach ? "" : ", quarantine", d.res,
+	       aio ? (queued ? " (queued before the truncate)" :
+			       " (io_submit waited)") :
+		     "",
+	       (long long)st.st_size, ys,
+	       count_byte(y, (size_t)st.st_size, 'A'),
+	       (unsigned long long)quarantined, src->reads);
+	/* into memory no file holds, or short (the address past /x's end) */
+	CHECK(d.res > 0 || d.res == -EFAULT);
+	CHECK_EQ(ys, (size_t)st.st_size);
+	if (detach)
+		CHECK_EQ(st.st_size, MIB);
+	else
+		CHECK(quarantined > 0 && st.st_size < MIB);
+	CHECK_EQ(udax_munmap(p, MIB), 0);
+	CHECK_EQ(udax_file_close(&x), 0);
+	CHECK_EQ(udax_file_close(&y), 0);
+	CHECK_EQ(udax_close(&fs), 0);
+	slowsrc_stop(src);
+	return T_PASS;
+}
+
+static int o_direct_in_flight(void)
+{
+	return dio_in_flight(0, 1);
+}
+
+static int aio_in_flight(void)
+{
+	return dio_in_flight(1, 1);
+}
+
+static int aio_quarantine(void)
+{
+	return dio_in_flight(1, 0);
 }
 
 static int vmsplice_pages(void)
@@ -808,6 +943,9 @@ static const struct test_case tests[] = {
 	{"io-uring-in-flight", io_uring_in_flight},
 	{"vmsplice", vmsplice_pages},
 	{"quarantine", quarantine},
+	{"o-direct-in-flight", o_direct_in_flight},
+	{"aio-in-flight", aio_in_flight},
+	{"aio-quarantine", aio_quarantine},
 	{"io-uring-leased", io_uring_leased},
 	{"read-into-pin", read_into_pin_case},
 	{"bad-input", bad_input},
