@@ -55,8 +55,8 @@ struct udax_fs {
 	 * used: [gen_next, gen_end). Guarded by the journal lock. */
 	uint64_t gen_next, gen_end;
 	_Atomic int64_t open_handles; /* files and dirs open */
-	/* udax_pin()s held (fault layer, layout.c), and what breaks did. */
-	_Atomic int64_t pins;
+	/* What layout breaks did (fault layer, layout.c; the pins held are
+	 * on their inodes: layout_pin_count). */
 	struct layout_stats {
 		_Atomic uint64_t breaks;  /* layout breaks made */
 		_Atomic uint64_t waits;	  /* of them, waited for pins */

@@ -616,7 +616,7 @@ static int threads(void)
 		CHECK_EQ(udax_file_close(&w.f[i]), 0);
 	}
 	CHECK_EQ(udax_file_close(&w.scratch), 0);
-	CHECK_EQ(atomic_load(&w.fs->pins), 0);
+	CHECK_EQ(layout_pin_count(w.fs), 0);
 	CHECK_EQ(udax_close(&w.fs), 0);
 	CHECK_EQ(fsck_run(img, FSCK_NO, NULL, &fr), FSCK_EXIT_OK);
 	unlink(img);

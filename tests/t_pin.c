@@ -55,6 +55,7 @@
 #include <udax.h>
 #include <unistd.h>
 
+#include "fault/fault.h"
 #include "fs.h"
 #include "fsck/fsck.h"
 #include "slowsrc.h"
@@ -679,7 +680,7 @@ static int bad_input(void)
 	CHECK_EQ(udax_unpin(NULL), -EINVAL);
 	CHECK_EQ(udax_unpin(&pin), -EINVAL);
 	/* nothing was pinned by all that */
-	CHECK_EQ(atomic_load(&fs->pins), 0);
+	CHECK_EQ(layout_pin_count(fs), 0);
 	/* a pin outlives the mapping it was made through */
 	CHECK_EQ(udax_pin(p + 4096, 4096, UDAX_PIN_LONGTERM, &o, &pin), 0);
 	CHECK_EQ(udax_munmap(p, MIB), 0);
@@ -933,7 +934,7 @@ static int stress(void)
 		if (i == 2)
 			close(w.pipe[i][0]);
 	}
-	CHECK_EQ(atomic_load(&w.fs->pins), 0);
+	CHECK_EQ(layout_pin_count(w.fs), 0);
 	CHECK_EQ(udax_close(&w.fs), 0);
 	return T_PASS;
 }

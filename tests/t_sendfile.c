@@ -52,6 +52,7 @@
 
 #include "api/api.h"
 #include "device/device.h"
+#include "fault/fault.h"
 #include "fs.h"
 #include "sys/sys.h"
 #include "net.h"
@@ -157,7 +158,7 @@ static int case_end(struct udax_fs **fs, struct udax_file **f, int snd,
 	if (s)
 		sink_stop(s);
 	close(rcv);
-	CHECK_EQ((*fs)->pins, 0);
+	CHECK_EQ(layout_pin_count(*fs), 0);
 	CHECK_EQ(udax_file_close(f), 0);
 	CHECK_EQ(udax_close(fs), 0);
 	return T_PASS;
@@ -388,7 +389,7 @@ static int nonblocking(void)
 	CHECK_EQ(r, -EAGAIN);
 	CHECK_EQ(off, before);
 	CHECK((size_t)off < n);
-	CHECK_EQ(fs->pins, 0);
+	CHECK_EQ(layout_pin_count(fs), 0);
 	/* a slow reader: the rest goes out in short counts */
 	CHECK_EQ(sink_start(&s, rcv, n), 0);
 	while ((size_t)off < n) {
@@ -455,7 +456,7 @@ static int bad_input(void)
 	ioctl(sv[1], FIONREAD, &in);
 	CHECK_EQ(in, 0);
 	CHECK_EQ(lseek(mfd, 0, SEEK_END), 0);
-	CHECK_EQ(fs->pins, 0);
+	CHECK_EQ(layout_pin_count(fs), 0);
 	close(mfd);
 	close(pp[0]);
 	close(pp[1]);
@@ -569,7 +570,7 @@ static int truncated_range(int kind)
 		sleep_ms(5);
 	}
 	CHECK(stable >= 20);
-	CHECK_EQ(fs->pins, 1); /* the piece being sent */
+	CHECK_EQ(layout_pin_count(fs), 1); /* the piece being sent */
 	CHECK(!atomic_load(&snd.done));
 
 	/* the truncate waits for the piece being sent */
@@ -579,13 +580,13 @@ static int truncated_range(int kind)
 	sleep_ms(300);
 	if (atomic_load(&tr.done))
 		fprintf(stderr, "  truncate returned %zd, pins %lld\n", tr.ret,
-			(long long)fs->pins);
+			(long long)layout_pin_count(fs));
 	CHECK(!atomic_load(&tr.done));
 	CHECK(!atomic_load(&snd.done));
 
 	/* read just until the piece is out of udax's hands (its pin
 	 * released): the rest of it stays queued in the socket */
-	while (fs->pins && !atomic_load(&tr.done)) {
+	while (layout_pin_count(fs) && !atomic_load(&tr.done)) {
 		r = recv(rcv, buf + got, 4096, MSG_DONTWAIT);
 		if (r > 0)
 			got += (size_t)r;
@@ -634,7 +635,7 @@ static int truncated_range(int kind)
 	CHECK_EQ(snd.ret % PIECE, 0);
 	close(snd.sockfd);
 	close(rcv);
-	CHECK_EQ(fs->pins, 0);
+	CHECK_EQ(layout_pin_count(fs), 0);
 	CHECK_EQ(udax_file_close(&x), 0);
 	CHECK_EQ(udax_file_close(&x2), 0);
 	CHECK_EQ(udax_file_close(&y), 0);
@@ -679,14 +680,14 @@ static int inject_on(int crash)
 	sys_fail_set(kind, 1, EIO, 0);
 	CHECK_EQ(udax_sendfile(sv[0], f, &off, MIB), -EIO);
 	CHECK_EQ(off, 0);
-	CHECK_EQ(fs->pins, 0);
+	CHECK_EQ(layout_pin_count(fs), 0);
 	sys_count_reset();
 	sys_fail_set(kind, 2, EIO, 0);
 	ssize_t n = udax_sendfile(sv[0], f, &off, MIB);
 	sys_count_stop();
 	CHECK(n > 0 && n < MIB);
 	CHECK_EQ(off, n);
-	CHECK_EQ(fs->pins, 0);
+	CHECK_EQ(layout_pin_count(fs), 0);
 	CHECK_EQ(udax_sendfile(sv[0], f, &off, MIB), MIB - n);
 	shutdown(sv[0], SHUT_WR);
 	CHECK_EQ(sink_wait(&s, MIB + 1), MIB);

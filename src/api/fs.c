@@ -543,7 +543,7 @@ struct dev *udax_fs_device(struct udax_fs *fs)
 static int fs_in_use(struct udax_fs *fs)
 {
 	return atomic_load(&fs->open_handles) > 0 || fault_fs_maps(fs) > 0 ||
-	       atomic_load(&fs->pins) > 0;
+	       layout_pin_count(fs) > 0;
 }
 
 int udax_close_wait(struct udax_fs **fsp, int timeout_ms)

@@ -269,6 +269,12 @@ int fault_map_delete(void *addr, size_t len);
 struct fault_map *fault_map_get(uint64_t addr);
 /* Drop the busy count of fault_map_get. */
 void fault_map_put(struct fault_map *m);
+/* The file range under [addr, addr+len), which one mapping must hold:
+ * its inode, referenced (igrab) under the registry lock, which is all a
+ * pin needs of the mapping (no busy count), and *offp. Returns 0 or
+ * -EFAULT. */
+int fault_map_igrab(uint64_t addr, uint64_t len, struct inode **ipp,
+		    uint64_t *offp);
 
 /* Install the sigbus state on [off, off+len) (file offsets) of m: the
  * range past end of file when eof, else one page whose fault failed.
@@ -349,6 +355,9 @@ void layout_break_end(struct inode *ip);
  * dropped while the break waits for pins). Returns 0, -EBUSY, -ENOSPC
  * (what was copied stays copied; nothing is lost), or -errno. */
 int layout_unshare(struct inode *ip, uint64_t off, uint64_t len);
+/* How many pins the file system's files hold (udax_pin, udax_sendfile):
+ * udax_close refuses while there are any. */
+uint64_t layout_pin_count(struct udax_fs *fs);
 /* Does a pin reach [off, off+len) of ip? (The fault layer moves no block
  * a pin may reach.) Caller holds ip->lock. */
 int layout_pinned(struct inode *ip, uint64_t off, uint64_t len);

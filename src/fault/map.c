@@ -210,6 +210,31 @@ struct fault_map *fault_map_get(uint64_t addr)
 	return m;
 }
 
+int fault_map_igrab(uint64_t addr, uint64_t len, struct inode **ipp,
+		    uint64_t *offp)
+{
+	int ret = -EFAULT;
+	long i;
+
+	if (!atomic_load_explicit(&registry_count, memory_order_relaxed))
+		return ret;
+	pthread_rwlock_rdlock(&registry_lock);
+	i = registry_find(addr);
+	if (i >= 0) {
+		struct fault_map *m = registry[i];
+		uint64_t start = (uintptr_t)m->addr;
+
+		if (len <= m->len - (addr - start)) {
+			igrab(m->ip); /* the mapping holds one: not 0 */
+			*ipp = m->ip;
+			*offp = m->offset + (addr - start);
+			ret = 0;
+		}
+	}
+	pthread_rwlock_unlock(&registry_lock);
+	return ret;
+}
+
 void fault_map_put(struct fault_map *m)
 {
 	struct fault *fc = m->fc;

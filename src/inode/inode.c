@@ -42,6 +42,19 @@ void icache_fini(struct udax_fs *fs)
 	pthread_mutex_destroy(&c->lock);
 }
 
+uint64_t icache_sum(struct udax_fs *fs, uint64_t (*fn)(struct inode *ip))
+{
+	struct icache *c = &fs->icache;
+	uint64_t sum = 0;
+
+	pthread_mutex_lock(&c->lock);
+	for (size_t i = 0; i < c->size; i++)
+		for (struct inode *ip = c->table[i]; ip; ip = ip->next)
+			sum += fn(ip);
+	pthread_mutex_unlock(&c->lock);
+	return sum;
+}
+
 static size_t icache_slot(struct icache *c, uint64_t ino)
 {
 	return (size_t)(ino * 0x9E3779B97F4A7C15ull >> 32) & (c->size - 1);

@@ -32,7 +32,8 @@
  *                    mapping holds a reference on the inode.
  *   pins .. brk_seq  references on the layout and the breaks waiting for
  *                    them (fault layer, layout.c): guarded by pin_lock, a
- *                    leaf taken after lock; pin_cond signals a pin
+ *                    leaf taken after lock (and after the cache's lock,
+ *                    which icache_sum holds); pin_cond signals a pin
  *                    released or a break over. A pin holds a reference on
  *                    the inode.
  */
@@ -69,6 +70,9 @@ struct inode {
 
 int icache_init(struct udax_fs *fs);
 void icache_fini(struct udax_fs *fs);
+/* The sum of fn over every inode in the cache, under the cache's lock
+ * (fn must not iget or iput). */
+uint64_t icache_sum(struct udax_fs *fs, uint64_t (*fn)(struct inode *ip));
 
 /* Take a reference on inode `ino` (which must be in use on media).
  * Returns 0, -ENOMEM or UDAX_ECORRUPT. */
