@@ -80,24 +80,6 @@ static void seed_init(void)
 			   (unsigned)time(NULL) ^ (unsigned)getpid();
 }
 
-/* A memory file system (freed blocks poisoned), or one on the crash
- * device. */
-static int fs_new(struct udax_fs **fs, int crash, uint64_t size)
-{
-	struct dev *dev;
-	int ret;
-
-	if (crash) {
-		if (dev_crash_new(&dev, size))
-			return -1;
-		return udax_open_device(fs, dev, 1, NULL);
-	}
-	setenv("UDAX_POISON_FREED", "1", 1);
-	ret = udax_open_memory(fs, size);
-	unsetenv("UDAX_POISON_FREED");
-	return ret;
-}
-
 static uint64_t free_blocks(struct udax_fs *fs)
 {
 	struct statvfs st;
@@ -248,7 +230,7 @@ static int tcp_large_with(unsigned flags)
 	seed_init();
 	CHECK(want != NULL);
 	fill_random(want, n, seed);
-	CHECK_EQ(fs_new(&fs, 0, IMAGE), 0);
+	CHECK_EQ(fs_new_dev(&fs, 0, IMAGE, 1), 0);
 	CHECK_EQ(udax_file_open(fs, "/big", O_CREAT | O_RDWR, 0644, &f), 0);
 	free0 = free_blocks(fs);
 	CHECK_EQ(tcp_pair(&snd, &rcv, 0), 0);
@@ -296,7 +278,7 @@ static int ranges_on(int crash)
 
 	seed_init();
 	CHECK(model && data);
-	CHECK_EQ(fs_new(&fs, crash, IMAGE), 0);
+	CHECK_EQ(fs_new_dev(&fs, crash, IMAGE, 1), 0);
 	CHECK_EQ(udax_file_open(fs, "/r", O_CREAT | O_RDWR, 0644, &f), 0);
 	/* data, a hole, unwritten blocks, data */
 	fill_random(model, 3 * MIB, seed + 1);
@@ -386,7 +368,7 @@ static int position(void)
 	off_t off = 10;
 
 	memset(want, 'p', sizeof(want));
-	CHECK_EQ(fs_new(&fs, 0, IMAGE), 0);
+	CHECK_EQ(fs_new_dev(&fs, 0, IMAGE, 1), 0);
 	CHECK_EQ(udax_file_open(fs, "/p", O_CREAT | O_RDWR, 0644, &f), 0);
 	CHECK_EQ(pair_new(sv), 0);
 	CHECK_EQ(write(sv[1], want, sizeof(want)), (ssize_t)sizeof(want));
@@ -416,7 +398,7 @@ static int enospc(void)
 	int sv[2];
 	off_t off = 0;
 
-	CHECK_EQ(fs_new(&fs, 0, 16 * MIB), 0);
+	CHECK_EQ(fs_new_dev(&fs, 0, 16 * MIB, 1), 0);
 	CHECK((f = file_of_byte(fs, "/e", 8192, 'e')) != NULL);
 	/* leave about 1 MiB */
 	CHECK((fill = file_of_byte(fs, "/fill", 0, 'f')) != NULL);
@@ -461,7 +443,7 @@ static int short_receive(void)
 	seed_init();
 	memset(want, 0, 100);
 	fill_random(want + 100, 10000, seed);
-	CHECK_EQ(fs_new(&fs, 0, IMAGE), 0);
+	CHECK_EQ(fs_new_dev(&fs, 0, IMAGE, 1), 0);
 	CHECK_EQ(udax_file_open(fs, "/s", O_CREAT | O_RDWR, 0644, &f), 0);
 	free0 = free_blocks(fs);
 	CHECK_EQ(pair_new(sv), 0);
@@ -494,7 +476,7 @@ static int reset(void)
 	seed_init();
 	CHECK(want != NULL);
 	fill_random(want, sent, seed);
-	CHECK_EQ(fs_new(&fs, 0, IMAGE), 0);
+	CHECK_EQ(fs_new_dev(&fs, 0, IMAGE, 1), 0);
 	CHECK_EQ(udax_file_open(fs, "/x", O_CREAT | O_RDWR, 0644, &f), 0);
 	CHECK_EQ(tcp_pair(&snd, &rcv, 0), 0);
 	CHECK_EQ(receive_start(&r, f, rcv, 0, MIB), 0);
@@ -539,7 +521,7 @@ static int eagain_with(int nonblocking)
 	off_t off = 0;
 
 	memset(want, 't', sizeof(want));
-	CHECK_EQ(fs_new(&fs, 0, IMAGE), 0);
+	CHECK_EQ(fs_new_dev(&fs, 0, IMAGE, 1), 0);
 	CHECK_EQ(udax_file_open(fs, "/t", O_CREAT | O_RDWR, 0644, &f), 0);
 	free0 = free_blocks(fs);
 	CHECK_EQ(pair_new(sv), 0);
@@ -623,7 +605,7 @@ static int concurrent(void)
 
 	memset(bs, 'B', sizeof(bs));
 	memset(cs, 'C', sizeof(cs));
-	CHECK_EQ(fs_new(&fs, 0, IMAGE), 0);
+	CHECK_EQ(fs_new_dev(&fs, 0, IMAGE, 1), 0);
 	CHECK((f = file_of_byte(fs, "/c", 2 * half, 'A')) != NULL);
 #ifndef UNDER_TSAN
 	/* mapped readers, where userfaultfd works (not under TSan, which
@@ -684,7 +666,7 @@ static int truncate_punch_with(int punch)
 	int snd, rcv;
 
 	seed_init();
-	CHECK_EQ(fs_new(&fs, 0, IMAGE), 0);
+	CHECK_EQ(fs_new_dev(&fs, 0, IMAGE, 1), 0);
 	CHECK((f = file_of_byte(fs, "/t", MIB, 'o')) != NULL);
 	memset(want, punch ? 'o' : 0, off);
 	fill_random(want + off, count, seed);
@@ -984,7 +966,7 @@ static int bad_input(void)
 	off_t off;
 
 	memset(b, 'x', sizeof(b));
-	CHECK_EQ(fs_new(&fs, 0, IMAGE), 0);
+	CHECK_EQ(fs_new_dev(&fs, 0, IMAGE, 1), 0);
 	CHECK((f = file_of_byte(fs, "/b", 4096, 'b')) != NULL);
 	CHECK_EQ(udax_lseek(f, 7, SEEK_SET), 7);
 	CHECK_EQ(udax_file_open(fs, "/b", O_RDONLY, 0, &ro), 0);
@@ -1035,7 +1017,7 @@ static int inject(void)
 	off_t off = 0;
 
 	memset(b, 'i', sizeof(b));
-	CHECK_EQ(fs_new(&fs, 0, IMAGE), 0);
+	CHECK_EQ(fs_new_dev(&fs, 0, IMAGE, 1), 0);
 	CHECK((f = file_of_byte(fs, "/i", 100, 'o')) != NULL);
 	free0 = free_blocks(fs);
 	CHECK_EQ(pair_new(sv), 0);

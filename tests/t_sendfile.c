@@ -182,18 +182,6 @@ static struct udax_file *random_file(struct udax_fs *fs, const char *path,
 	return f;
 }
 
-/* A memory file system, or one on the crash device (send(2) path). */
-static int fs_new(struct udax_fs **fs, int crash, uint64_t size)
-{
-	struct dev *dev;
-
-	if (!crash)
-		return udax_open_memory(fs, size);
-	if (dev_crash_new(&dev, size))
-		return -1;
-	return udax_open_device(fs, dev, 1, NULL);
-}
-
 /* ---- tcp-large ---- */
 
 static int tcp_large(void)
@@ -262,7 +250,7 @@ static int ranges_on(int crash)
 	int sv[2];
 
 	seed_init();
-	CHECK_EQ(fs_new(&fs, crash, IMAGE), 0);
+	CHECK_EQ(fs_new_dev(&fs, crash, IMAGE, 0), 0);
 	/* sendfile(2) from the device's file, but from a crash device's
 	 * memory or a memory file on huge pages (hugetlbfs cannot splice) */
 	CHECK_EQ(fs->dev->splice, !crash && fs->dev->map_unit <= 4096);
@@ -481,7 +469,7 @@ static int epipe_on(int crash)
 
 	/* the default action of SIGPIPE ends the program: the test */
 	signal(SIGPIPE, SIG_DFL);
-	CHECK_EQ(fs_new(&fs, crash, IMAGE), 0);
+	CHECK_EQ(fs_new_dev(&fs, crash, IMAGE, 0), 0);
 	CHECK((f = file_of_byte(fs, "/e", MIB, 'e')) != NULL);
 	CHECK_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
 	close(sv[1]);
@@ -551,7 +539,7 @@ static int truncated_range(int kind)
 	/* a break waits this long for the sender's pin: longer than any
 	 * stall of a loaded machine (read at the first wait) */
 	setenv("UDAX_PIN_WAIT_MS", "120000", 1);
-	CHECK_EQ(fs_new(&fs, kind == TR_CRASH, IMAGE), 0);
+	CHECK_EQ(fs_new_dev(&fs, kind == TR_CRASH, IMAGE, 0), 0);
 	fs->dev->no_detach = kind == TR_QUARANTINE;
 	CHECK((x = file_of_byte(fs, "/x", MIB, 'x')) != NULL);
 	CHECK_EQ(udax_file_extents(x, 0, MIB, &xext, 1), 1);
@@ -669,7 +657,7 @@ static int inject_on(int crash)
 	int sv[2];
 	off_t off = 0;
 
-	CHECK_EQ(fs_new(&fs, crash, IMAGE), 0);
+	CHECK_EQ(fs_new_dev(&fs, crash, IMAGE, 0), 0);
 	/* the call the device's path makes */
 	kind = fs->dev->splice ? SYS_SENDFILE : SYS_SEND;
 	CHECK((f = file_of_byte(fs, "/i", MIB, 'i')) != NULL);

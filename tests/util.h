@@ -11,6 +11,9 @@
 #include <sys/mman.h>
 #include <udax.h>
 
+#include "api/api.h"
+#include "device/device.h"
+
 /* Give a directory its name-tree leaf (kept while it exists, even when
  * empty) so that free-space baselines taken now are not off by it. */
 static inline int warm_dir(struct udax_fs *wfs, const char *dir)
@@ -24,6 +27,29 @@ static inline int warm_dir(struct udax_fs *wfs, const char *dir)
 	if (!ret)
 		ret = udax_file_close(&f);
 	return ret ? ret : udax_unlink(wfs, p);
+}
+
+/* A file system on a fresh memory file (its freed blocks poisoned when
+ * poison is set: UDAX_POISON_FREED), or on the crash-emulating device
+ * (crash: sends and receives go by send(2) and recv(2) there). Returns 0
+ * or non-zero. */
+static inline int fs_new_dev(struct udax_fs **fs, int crash, uint64_t size,
+			     int poison)
+{
+	struct dev *dev;
+	int ret;
+
+	if (crash) {
+		if (dev_crash_new(&dev, size))
+			return -1;
+		return udax_open_device(fs, dev, 1, NULL);
+	}
+	if (poison)
+		setenv("UDAX_POISON_FREED", "1", 1);
+	ret = udax_open_memory(fs, size);
+	if (poison)
+		unsetenv("UDAX_POISON_FREED");
+	return ret;
 }
 
 /* Can this process map udax files (userfaultfd permitted)? Tries once on

@@ -113,10 +113,11 @@ struct conn {
 	int put_asked; /* a udax_recvfile asked for the whole rest */
 	/* chunked transfer coding: put_left is the rest of the chunk */
 	int chunked;
-	int expect;	   /* Expect: 100-continue (the client waits) */
-	int chunk_crlf;	   /* the CRLF after a chunk's data comes next */
-	int chunk_trailer; /* the last chunk was read: trailer lines */
-	struct conn *next; /* every live connection */
+	int expect;	      /* Expect: 100-continue (the client waits) */
+	int chunk_crlf;	      /* the CRLF after a chunk's data comes next */
+	int chunk_trailer;    /* the last chunk was read: trailer lines */
+	uint64_t linger_left; /* C_LINGER: bytes still read and dropped */
+	struct conn *next;    /* every live connection */
 };
 
 /* Temporary names of PUTs, counted over every loop. */
@@ -1235,9 +1236,9 @@ static int conn_step(struct server *s, struct conn *c, uint32_t *events)
 				return 0;
 			}
 			/* the client's end, an error, or enough */
-			if (n <= 0 || (uint64_t)n >= c->put_left)
+			if (n <= 0 || (uint64_t)n >= c->linger_left)
 				return 1;
-			c->put_left -= (uint64_t)n;
+			c->linger_left -= (uint64_t)n;
 			continue;
 		}
 		case C_SEND:
@@ -1268,7 +1269,7 @@ static int conn_step(struct server *s, struct conn *c, uint32_t *events)
 				if (!c->keep) {
 					shutdown(c->fd, SHUT_WR);
 					c->state = C_LINGER;
-					c->put_left = SERVE_LINGER_BYTES;
+					c->linger_left = SERVE_LINGER_BYTES;
 					c->deadline = mono_now() +
 						      SERVE_LINGER_SECONDS;
 					continue;
