@@ -1339,6 +1339,92 @@ static int map_count_limit(void)
 	return T_PASS;
 }
 
+/* ---- units kept whole under a pin ---- */
+
+/* On a device that maps whole units (memfd-huge, opened here whatever
+ * UDAX_MEMORY_DEVICE says): a punch, a zero range and a truncate inside
+ * a unit mapped whole, while a pin holds another page of it, zero in
+ * place and keep the unit's blocks, so a store anywhere in it maps it
+ * again (freeing the parts would need a remap onto a fresh unit, which
+ * the pin forbids: SIGBUS). Then a window written by pwrite and never
+ * mapped, pinned: a store into it gets its unit (the pin reaches no
+ * memory a mapping ever showed). */
+static int unit_kept_whole(void)
+{
+	const size_t W = 2u << 20, MIB_ = 1u << 20;
+	const char *e = getenv("UDAX_MEMORY_DEVICE");
+	char *saved = e ? strdup(e) : NULL;
+	static char buf[2u << 20], want[2u << 20];
+	struct udax_fs *hfs;
+	struct udax_file *f;
+	struct udax_pin *pin;
+	uint8_t *p;
+	void *m;
+	int ret;
+
+	setenv("UDAX_MEMORY_DEVICE", "memfd-huge", 1);
+	ret = udax_open_memory(&hfs, 16u << 20);
+	if (saved)
+		setenv("UDAX_MEMORY_DEVICE", saved, 1);
+	else
+		unsetenv("UDAX_MEMORY_DEVICE");
+	free(saved);
+	if (ret)
+		SKIP("no memory file of huge pages here (%s)", strerror(-ret));
+	CHECK_EQ(udax_file_open(hfs, "/u", O_CREAT | O_RDWR, 0644, &f), 0);
+	memset(want, 'u', W);
+	CHECK_EQ(udax_pwrite(f, want, W, 0), (ssize_t)W);
+	CHECK_EQ(
+		udax_mmap(f, 0, W, PROT_READ | PROT_WRITE, UDAX_MAP_SHARED, &m),
+		0);
+	p = m;
+	for (size_t o = 0; o < W; o += 4096)
+		CHECK_EQ(probe(p + o, 1, 'u'), 'u'); /* one aligned unit now */
+	long long blocks = blocks_of(f);
+	CHECK_EQ(udax_pin(p, 4096, 0, NULL, &pin), 0);
+
+	CHECK_EQ(udax_fallocate(f, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+				40960, 4096),
+		 0);
+	memset(want + 40960, 0, 4096);
+	CHECK_EQ(udax_fallocate(f, FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE,
+				102400, 8192),
+		 0);
+	memset(want + 102400, 0, 8192);
+	CHECK_EQ(probe(p + 81920, 1, 'v'), 'v');
+	want[81920] = 'v';
+	CHECK_EQ(probe(p + 40960, 0, 0), 0);
+	CHECK_EQ(probe(p + 40959, 0, 0), 'u');
+	CHECK_EQ(probe(p + 110591, 0, 0), 0);
+	CHECK_EQ(blocks_of(f), blocks);
+
+	CHECK_EQ(udax_ftruncate(f, (off_t)MIB_ + 100), 0);
+	memset(want + MIB_ + 100, 0, W - MIB_ - 100);
+	CHECK_EQ(probe(p + 4096, 1, 'w'), 'w');
+	want[4096] = 'w';
+	CHECK_EQ(probe(p + MIB_ + 99, 0, 0), 'u');
+	CHECK_EQ(probe(p + MIB_ + 100, 0, 0), 0);
+	CHECK_EQ(probe(p + W - 1, 0, 0), 0);
+	CHECK_EQ(blocks_of(f), blocks); /* the unit stays, past the end too */
+	CHECK_EQ(udax_ftruncate(f, (off_t)W), 0);
+	CHECK_EQ(udax_pread(f, buf, W, 0), (ssize_t)W);
+	CHECK(!memcmp(buf, want, W));
+	CHECK_EQ(udax_unpin(&pin), 0);
+
+	/* a window pwrite filled with blocks, never mapped since, pinned */
+	CHECK_EQ(udax_ftruncate(f, 0), 0);
+	CHECK_EQ(udax_pwrite(f, want, 65536, 0), 65536);
+	CHECK_EQ(udax_pin(p, 4096, 0, NULL, &pin), 0);
+	CHECK_EQ(probe(p + 8192, 1, 'x'), 'x');
+	CHECK_EQ(probe(p, 0, 0), 'u');
+	CHECK_EQ(udax_unpin(&pin), 0);
+
+	CHECK_EQ(udax_munmap(m, W), 0);
+	CHECK_EQ(udax_file_close(&f), 0);
+	CHECK_EQ(udax_close(&hfs), 0);
+	return T_PASS;
+}
+
 static const struct test_case tests[] = {
 	{"errnos", mmap_errnos},
 	{"coherence", coherence},
@@ -1357,6 +1443,7 @@ static const struct test_case tests[] = {
 	{"file-device", file_device},
 	{"crash-map-sync", crash_map_sync},
 	{"map-count-limit", map_count_limit},
+	{"unit-kept-whole", unit_kept_whole},
 };
 
 int main(int argc, char **argv)

@@ -232,6 +232,108 @@ int api_punch_range(struct inode *ip, uint64_t off, uint64_t len, int zero)
 	}
 }
 
+/*
+ * Units. On a device that maps only whole units (dev->map_unit above a
+ * block: memfd-huge, devdax at 2 MiB; docs/DESIGN.md, "Devices that map
+ * only in 2 MiB units"), a punch, zero range or truncate that covers part
+ * of a unit mapped whole (one written extent on aligned device blocks)
+ * zeroes that part in place and keeps the unit's blocks, as hugetlbfs
+ * zeroes part of a huge page. The unit stays whole, so its next fault
+ * maps it again; freeing the part would leave the unit in pieces, and the
+ * next fault would have to remap it onto a fresh unit, which a pin on any
+ * other page of it refuses (the access then gets SIGBUS). Callers broke
+ * the layout of the range first (no mapping shows it, no pin reaches
+ * it). The zeros are written in place, not through a transaction: a
+ * crash in the middle leaves part of the range zeroed, as the kernel's
+ * in-place zeroing of partial blocks does.
+ */
+static uint64_t dev_unit(struct inode *ip)
+{
+	uint64_t unit = ip->fs->dev->map_unit;
+
+	return unit > UDAX_BLOCK_SIZE ? unit : 0;
+}
+
+/* Zero [lo, hi), which lies in one unit, in place if that unit is mapped
+ * whole: 1; 0 if it is not (nothing done: the caller frees as on any
+ * device); or -errno. */
+static int unit_zero_in_place(struct inode *ip, uint64_t lo, uint64_t hi)
+{
+	uint64_t unit = dev_unit(ip);
+	int ret;
+
+	if (!unit || lo >= hi || !fault_unit_whole(ip, lo & ~(unit - 1), unit))
+		return 0;
+	ret = iomap_zero_range(ip, lo, hi - lo, &udax_iomap_ops);
+	if (ret)
+		return ret;
+	dev_drain(ip->fs->dev); /* before any commit that follows */
+	return 1;
+}
+
+/* api_punch_range, with the parts of [off, end) in units mapped whole
+ * zeroed in place instead (the head and the tail: whole units go). */
+static int punch_units(struct inode *ip, uint64_t off, uint64_t end, int zero)
+{
+	uint64_t unit = dev_unit(ip);
+	int ret, kept = 0;
+
+	if (unit && (off & (unit - 1))) {
+		uint64_t h = (off | (unit - 1)) + 1;
+		if (h > end)
+			h = end;
+		ret = unit_zero_in_place(ip, off, h);
+		if (ret < 0)
+			return ret;
+		if (ret) {
+			off = h;
+			kept = 1;
+		}
+	}
+	if (unit && off < end && (end & (unit - 1))) {
+		uint64_t t = end & ~(unit - 1);
+		if (t < off)
+			t = off;
+		ret = unit_zero_in_place(ip, t, end);
+		if (ret < 0)
+			return ret;
+		if (ret) {
+			end = t;
+			kept = 1;
+		}
+	}
+	if (off < end)
+		return api_punch_range(ip, off, end - off, zero);
+	if (kept)
+		ip->mtime_pending = fs_now_ns(); /* no transaction did it */
+	return 0;
+}
+
+/* Truncate to length < size, keeping the rest of a unit mapped whole
+ * that holds the new end (zeroed in place first, so that no crash leaves
+ * the old bytes past the end where growing the file would show them). */
+static int truncate_units(struct inode *ip, uint64_t length)
+{
+	uint64_t unit = dev_unit(ip), from = length;
+	int ret;
+
+	if (unit && (length & (unit - 1))) {
+		ret = unit_zero_in_place(ip, length, (length | (unit - 1)) + 1);
+		if (ret < 0)
+			return ret;
+		if (ret)
+			from = (length | (unit - 1)) + 1;
+	}
+	ret = inode_truncate_from(ip->fs, ip->ino, length, from,
+				  TRUNC_SET_SIZE);
+	/* as Linux: the rest of the last block reads as zeros, also through
+	 * a mapping (a crash before this is covered: growing a file zeroes
+	 * that tail first, see api_zero_tail) */
+	if (!ret && from == length)
+		ret = api_zero_tail(ip, length);
+	return ret;
+}
+
 int file_create(struct udax_fs *fs, struct namei *nd, mode_t mode,
 		uint64_t *ino)
 {
@@ -894,13 +996,7 @@ int udax_ftruncate(struct udax_file *f, off_t length)
 			ret = fault_file_changed(f->ip, NULL, size,
 						 (uint64_t)length - size);
 	} else {
-		ret = inode_truncate(f->fs, f->ip->ino, (uint64_t)length,
-				     TRUNC_SET_SIZE);
-		/* as Linux: the rest of the last block reads as zeros, also
-		 * through a mapping (a crash before this is covered: growing
-		 * a file zeroes that tail first, see api_zero_tail) */
-		if (!ret)
-			ret = api_zero_tail(f->ip, (uint64_t)length);
+		ret = truncate_units(f->ip, (uint64_t)length);
 	}
 	if (broke > 0)
 		layout_break_end(f->ip);
@@ -949,8 +1045,8 @@ int udax_fallocate(struct udax_file *f, int mode, off_t off, off_t len)
 		goto unlock;
 	}
 	if (broke) {
-		ret = api_punch_range(f->ip, (uint64_t)off, (uint64_t)len,
-				      !!(mode & FALLOC_FL_ZERO_RANGE));
+		ret = punch_units(f->ip, (uint64_t)off, end,
+				  !!(mode & FALLOC_FL_ZERO_RANGE));
 		if (ret || (mode & FALLOC_FL_PUNCH_HOLE))
 			goto unlock;
 	} else {

@@ -312,6 +312,10 @@ int64_t fault_map_count_pieces(struct fault_map *m);
  * exclusively and not the journal lock. Returns 0 or -ENOMEM (nothing
  * may be freed then). */
 int fault_zap(struct inode *ip, uint64_t off, uint64_t len);
+/* On a device that maps whole units: is the unit at w0 one written extent
+ * on unit-aligned device blocks, which a fault maps whole without a
+ * remap? Caller holds ip->lock. */
+int fault_unit_whole(struct inode *ip, uint64_t w0, uint64_t unit);
 /* Zap [off, off+len) of m (file offsets, whole pages, inside m). Caller
  * holds m->ip->lock exclusively. Returns 0 or -ENOMEM. */
 int fault_map_zap(struct fault_map *m, uint64_t off, uint64_t len);

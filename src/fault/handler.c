@@ -266,6 +266,44 @@ static enum window_shape window_shape(struct inode *ip, uint64_t w0,
 	return whole ? WINDOW_WHOLE : written ? WINDOW_MIXED : WINDOW_EMPTY;
 }
 
+/*
+ * May the window at w0 be remapped onto a fresh unit? Not while a pin
+ * reaches one of its written blocks that a mapping ever showed (the
+ * device's mapped bits): the kernel may hold references to that memory
+ * for the pin's I/O, and the remap would free it. A pinned page over a
+ * hole, an unwritten block or a block written since and never mapped has
+ * no memory the kernel can reach (a window is mapped whole or not at
+ * all), so pins there do not hold the window in pieces: a store into an
+ * extended last window that a pin covers gets its unit. Caller holds
+ * ip->lock exclusively.
+ */
+static int unit_pinned(struct inode *ip, uint64_t w0, uint64_t unit)
+{
+	struct dev *dev = ip->fs->dev;
+	struct iomap_iter it = {
+		.ip = ip, .pos = w0, .len = unit, .flags = IOMAP_REPORT};
+	int busy = 0;
+
+	if (!layout_pinned(ip, w0, unit))
+		return 0;
+	while (!busy && iomap_iter(&it, &udax_iomap_ops) > 0) {
+		const struct iomap *im = &it.iomap;
+		if (im->type == IOMAP_MAPPED || im->type == IOMAP_SHARED)
+			for (uint64_t o = 0; o < im->length && !busy;
+			     o += FAULT_PAGE)
+				busy = dev_was_mapped(dev, im->addr + o) &&
+				       layout_pinned(ip, im->offset + o,
+						     FAULT_PAGE);
+		it.processed = (int64_t)im->length;
+	}
+	return busy || it.processed < 0;
+}
+
+int fault_unit_whole(struct inode *ip, uint64_t w0, uint64_t unit)
+{
+	return window_shape(ip, w0, unit) == WINDOW_WHOLE;
+}
+
 /* Say once why a fault on a device that maps whole units failed. */
 static void fault_unit_told(struct fault_map *m, uint64_t w0, int err)
 {
@@ -315,7 +353,7 @@ static int fault_unit_locked(struct fault *fc, struct fault_map *m,
 			return 1;
 		if (others && !may_wait)
 			return -EWOULDBLOCK;
-		ret = layout_pinned(ip, w0, m->unit) ?
+		ret = unit_pinned(ip, w0, m->unit) ?
 			      -EBUSY :
 			      inode_remap_unit(ip, w0, m->unit);
 		/* other mappings' zero pages of the window show it no more */

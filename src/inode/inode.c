@@ -488,7 +488,14 @@ static int trunc_release(struct btree *bt, uint64_t dev, uint64_t len,
 
 int inode_truncate(struct udax_fs *fs, uint64_t ino, uint64_t size, int flags)
 {
-	uint64_t first = (size + UDAX_BLOCK_SIZE - 1) >> UDAX_BLOCK_SHIFT;
+	return inode_truncate_from(fs, ino, size, size, flags);
+}
+
+int inode_truncate_from(struct udax_fs *fs, uint64_t ino, uint64_t size,
+			uint64_t from, int flags)
+{
+	uint64_t first = ((from > size ? from : size) + UDAX_BLOCK_SIZE - 1) >>
+			 UDAX_BLOCK_SHIFT;
 	int ret, done = 0;
 
 	while (!done) {

@@ -129,6 +129,11 @@ int orphan_recover(struct udax_fs *fs);
 #define TRUNC_SET_SIZE 0x1
 #define TRUNC_FREE_INODE 0x2
 int inode_truncate(struct udax_fs *fs, uint64_t ino, uint64_t size, int flags);
+/* The same, keeping the blocks below byte `from` (>= size) too: a device
+ * that maps whole units keeps the rest of the unit holding the new end,
+ * zeroed in place by the caller (api/file.c, "units"). */
+int inode_truncate_from(struct udax_fs *fs, uint64_t ino, uint64_t size,
+			uint64_t from, int flags);
 
 /* Give [off, off+unit) of the file (off and unit aligned to unit) one
  * unit-aligned extent of fresh blocks holding the range's bytes (holes
