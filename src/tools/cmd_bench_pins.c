@@ -41,7 +41,6 @@
 #include "tools.h"
 
 #define PB_MIB (1024ull * 1024)
-#define PB_REPS_MAX 15
 #define PB_PIN_OPS 200000	   /* pin + unpin pairs per run and thread */
 #define PB_SEND_FILE (64 * PB_MIB) /* the file sendfile cycles over */
 #define PB_DETACH (64 * PB_MIB)	   /* bytes written into reused blocks */
@@ -61,11 +60,7 @@ enum {
 	PB_N
 };
 
-static const struct {
-	const char *id;	  /* JSON key */
-	const char *what; /* row */
-	const char *unit;
-} pb_rows[PB_N] = {
+static const struct bench_row pb_rows[PB_N] = {
 	{"pin_unpin_1thread", "pin + unpin, 1 thread", "ns"},
 	{"pin_unpin_2threads", "pin + unpin, 2 threads, 2 files (each op)",
 	 "ns"},
@@ -81,66 +76,12 @@ static const struct {
 	{"write_never_mapped", "64 MiB into blocks freed, never mapped", "ms"},
 };
 
-/* Every run of one measurement. */
-struct pb_meas {
-	double v[PB_REPS_MAX];
-	int n;
-	char err[256];
-};
-
 struct pb_opts {
 	int json;
 	int reps;
 	uint64_t trunc_bytes;
 	uint64_t send_bytes; /* per sendfile run */
 };
-
-static uint64_t pb_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
-static double pb_load(void)
-{
-	double l = -1;
-	FILE *fp = fopen("/proc/loadavg", "r");
-
-	if (fp) {
-		if (fscanf(fp, "%lf", &l) != 1)
-			l = -1;
-		fclose(fp);
-	}
-	return l;
-}
-
-static int pb_cmp(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-	return x < y ? -1 : x > y;
-}
-
-/* Sorted copy: median, min, max. */
-static void pb_summary(const struct pb_meas *m, double *med, double *lo,
-		       double *hi)
-{
-	double v[PB_REPS_MAX];
-
-	memcpy(v, m->v, sizeof(double) * (size_t)m->n);
-	qsort(v, (size_t)m->n, sizeof(v[0]), pb_cmp);
-	*med = v[m->n / 2];
-	*lo = v[0];
-	*hi = v[m->n - 1];
-}
-
-static void pb_fail(struct pb_meas *m, const char *what, int err)
-{
-	if (!m->err[0])
-		snprintf(m->err, sizeof(m->err), "%s: %s", what,
-			 udax_strerror(err));
-}
 
 /* ---- pin + unpin ---- */
 
@@ -176,13 +117,13 @@ static void *pb_pin_loop(void *arg)
 	if (p->start)
 		pthread_barrier_wait(p->start);
 	p->what = "udax_pin";
-	t0 = pb_now();
+	t0 = bench_now_ns();
 	for (int i = 0; i < PB_PIN_OPS && !p->err; i++) {
 		p->err = udax_pin(a, 4096, 0, NULL, &pin);
 		if (!p->err)
 			p->err = udax_unpin(&pin);
 	}
-	p->ns = (double)(pb_now() - t0) / PB_PIN_OPS;
+	p->ns = (double)(bench_now_ns() - t0) / PB_PIN_OPS;
 	udax_munmap(a, 4096);
 	udax_file_close(&f);
 	return NULL;
@@ -195,7 +136,7 @@ wait:
 	return NULL;
 }
 
-static void pb_pins(int threads, struct pb_meas *m)
+static void pb_pins(int threads, struct bench_meas *m)
 {
 	struct pb_pinner p[2] = {0};
 	pthread_barrier_t start;
@@ -206,7 +147,7 @@ static void pb_pins(int threads, struct pb_meas *m)
 
 	err = udax_open_memory(&fs, 64 * PB_MIB);
 	if (err) {
-		pb_fail(m, "udax_open_memory", err);
+		bench_fail(m, "udax_open_memory", err);
 		return;
 	}
 	pthread_barrier_init(&start, NULL, (unsigned)threads);
@@ -221,7 +162,7 @@ static void pb_pins(int threads, struct pb_meas *m)
 		for (int i = 0; i < threads; i++)
 			if (pthread_create(&t[i], NULL, pb_pin_loop, &p[i])) {
 				/* the barrier cannot be passed: run none */
-				pb_fail(m, "pthread_create", -EAGAIN);
+				bench_fail(m, "pthread_create", -EAGAIN);
 				pthread_barrier_destroy(&start);
 				udax_close(&fs);
 				return;
@@ -232,11 +173,11 @@ static void pb_pins(int threads, struct pb_meas *m)
 	pthread_barrier_destroy(&start);
 	for (int i = 0; i < threads; i++) {
 		if (p[i].err)
-			pb_fail(m, p[i].what, p[i].err);
+			bench_fail(m, p[i].what, p[i].err);
 		sum += p[i].ns;
 	}
 	if (!m->err[0])
-		m->v[m->n++] = sum / threads;
+		bench_add(m, sum / threads);
 	udax_close(&fs);
 }
 
@@ -281,7 +222,7 @@ static int pb_map_all(struct udax_file *f, uint64_t bytes, void **addr)
 	return 0;
 }
 
-static void pb_truncate(uint64_t bytes, int mapped, struct pb_meas *m)
+static void pb_truncate(uint64_t bytes, int mapped, struct bench_meas *m)
 {
 	struct udax_fs *fs;
 	struct udax_file *f;
@@ -291,27 +232,27 @@ static void pb_truncate(uint64_t bytes, int mapped, struct pb_meas *m)
 
 	err = udax_open_memory(&fs, bytes + 64 * PB_MIB);
 	if (err) {
-		pb_fail(m, "udax_open_memory", err);
+		bench_fail(m, "udax_open_memory", err);
 		return;
 	}
 	err = pb_file(fs, "/big", bytes, &f);
 	if (err) {
-		pb_fail(m, "writing the file", err);
+		bench_fail(m, "writing the file", err);
 		goto close_fs;
 	}
 	if (mapped) {
 		err = pb_map_all(f, bytes, &a);
 		if (err) {
-			pb_fail(m, "udax_mmap", err);
+			bench_fail(m, "udax_mmap", err);
 			goto close_file;
 		}
 	}
-	t0 = pb_now();
+	t0 = bench_now_ns();
 	err = udax_ftruncate(f, 0);
 	if (err)
-		pb_fail(m, "udax_ftruncate", err);
+		bench_fail(m, "udax_ftruncate", err);
 	else
-		m->v[m->n++] = (double)(pb_now() - t0) / 1e6;
+		bench_add(m, (double)(bench_now_ns() - t0) / 1e6);
 	if (a)
 		udax_munmap(a, bytes);
 close_file:
@@ -380,7 +321,7 @@ struct pb_source {
 };
 
 static void pb_send(const struct pb_source *src, size_t msg, uint64_t total,
-		    struct pb_meas *m)
+		    struct bench_meas *m)
 {
 	struct pb_reader r = {0};
 	pthread_t t;
@@ -390,34 +331,34 @@ static void pb_send(const struct pb_source *src, size_t msg, uint64_t total,
 
 	err = pb_tcp_pair(&snd, &r.fd);
 	if (err) {
-		pb_fail(m, "loopback TCP", err);
+		bench_fail(m, "loopback TCP", err);
 		return;
 	}
 	if (pthread_create(&t, NULL, pb_drain, &r)) {
-		pb_fail(m, "pthread_create", -EAGAIN);
+		bench_fail(m, "pthread_create", -EAGAIN);
 		goto close_sockets;
 	}
-	t0 = pb_now();
+	t0 = bench_now_ns();
 	while (sent < total) {
 		ssize_t n = src->f ? udax_sendfile(snd, src->f, &off, msg) :
 				     sendfile(snd, src->fd, &off, msg);
 		if (n <= 0) {
-			pb_fail(m, src->f ? "udax_sendfile" : "sendfile",
-				n < 0 ? (src->f ? (int)n : -errno) : -EIO);
+			bench_fail(m, src->f ? "udax_sendfile" : "sendfile",
+				   n < 0 ? (src->f ? (int)n : -errno) : -EIO);
 			break;
 		}
 		sent += (uint64_t)n;
 		if ((uint64_t)off >= PB_SEND_FILE)
 			off = 0;
 	}
-	t1 = pb_now();
+	t1 = bench_now_ns();
 	shutdown(snd, SHUT_WR);
 	pthread_join(t, NULL);
 	if (!m->err[0] && r.bytes != sent)
-		pb_fail(m, "the reader got fewer bytes", -EIO);
+		bench_fail(m, "the reader got fewer bytes", -EIO);
 	if (!m->err[0])
-		m->v[m->n++] = (double)sent / (double)(t1 - t0) * 1e9 /
-			       (double)(1ull << 30);
+		bench_add(m, (double)sent / (double)(t1 - t0) * 1e9 /
+				     (double)(1ull << 30));
 close_sockets:
 	close(snd);
 	close(r.fd);
@@ -470,7 +411,7 @@ close_fs:
 /* Blocks of a 64 MiB file, written (their memory exists), mapped or
  * not, freed while the rest of the device is full; then the time to
  * write 64 MiB into them (the only free blocks) and fdatasync. */
-static void pb_detach(int mapped, struct pb_meas *m)
+static void pb_detach(int mapped, struct bench_meas *m)
 {
 	struct udax_fs *fs;
 	struct udax_file *a, *b;
@@ -480,7 +421,7 @@ static void pb_detach(int mapped, struct pb_meas *m)
 
 	err = udax_open_memory(&fs, 4 * PB_DETACH);
 	if (err) {
-		pb_fail(m, "udax_open_memory", err);
+		bench_fail(m, "udax_open_memory", err);
 		return;
 	}
 	err = bench_fill(fs, "/warm");
@@ -491,13 +432,13 @@ static void pb_detach(int mapped, struct pb_meas *m)
 	if (!err)
 		err = pb_file(fs, "/a", PB_DETACH, &a);
 	if (err) {
-		pb_fail(m, "preparing the device", err);
+		bench_fail(m, "preparing the device", err);
 		goto close_fs;
 	}
 	if (mapped) {
 		err = pb_map_all(a, PB_DETACH, &p);
 		if (err) {
-			pb_fail(m, "udax_mmap", err);
+			bench_fail(m, "udax_mmap", err);
 			goto close_a;
 		}
 		udax_munmap(p, PB_DETACH);
@@ -508,19 +449,19 @@ static void pb_detach(int mapped, struct pb_meas *m)
 	if (!err)
 		err = udax_sync(fs);
 	if (err) {
-		pb_fail(m, "freeing the blocks", err);
+		bench_fail(m, "freeing the blocks", err);
 		goto close_a;
 	}
-	t0 = pb_now();
+	t0 = bench_now_ns();
 	err = pb_file(fs, "/b", PB_DETACH, &b);
 	if (!err) {
 		err = udax_fdatasync(b);
 		udax_file_close(&b);
 	}
 	if (err)
-		pb_fail(m, "writing into the freed blocks", err);
+		bench_fail(m, "writing into the freed blocks", err);
 	else
-		m->v[m->n++] = (double)(pb_now() - t0) / 1e6;
+		bench_add(m, (double)(bench_now_ns() - t0) / 1e6);
 close_a:
 	udax_file_close(&a);
 close_fs:
@@ -529,44 +470,13 @@ close_fs:
 
 /* ---- output ---- */
 
-static void pb_print_row(int i, const struct pb_meas *m)
-{
-	double med, lo, hi;
-
-	if (m->err[0] || !m->n) {
-		printf("  %-48s failed: %s\n", pb_rows[i].what,
-		       m->err[0] ? m->err : "no run");
-		return;
-	}
-	pb_summary(m, &med, &lo, &hi);
-	printf("  %-48s %10.3f %-5s (%.3f .. %.3f, %d runs)\n", pb_rows[i].what,
-	       med, pb_rows[i].unit, lo, hi, m->n);
-}
-
-/* Median of a over median of b, or -1 if either is missing. */
-static double pb_ratio(const struct pb_meas *a, const struct pb_meas *b)
-{
-	double ma, mb, lo, hi;
-
-	if (a->err[0] || b->err[0] || !a->n || !b->n)
-		return -1;
-	pb_summary(a, &ma, &lo, &hi);
-	pb_summary(b, &mb, &lo, &hi);
-	return mb > 0 ? ma / mb : -1;
-}
-
-static const char *pb_goal(int met)
-{
-	return met ? "met" : "not met";
-}
-
-static void pb_print_text(const struct pb_opts *o, const struct pb_meas *m,
+static void pb_print_text(const struct pb_opts *o, const struct bench_meas *m,
 			  double load0, double load1)
 {
-	double r1 = pb_ratio(&m[PB_SEND_UDAX_1M], &m[PB_SEND_KERNEL_1M]);
-	double r64 = pb_ratio(&m[PB_SEND_UDAX_64K], &m[PB_SEND_KERNEL_64K]);
-	double rd = pb_ratio(&m[PB_DETACH_MAPPED], &m[PB_DETACH_NEVER]);
-	double rt = pb_ratio(&m[PB_TRUNC_MAPPED], &m[PB_TRUNC_UNMAPPED]);
+	double r1 = bench_ratio(&m[PB_SEND_UDAX_1M], &m[PB_SEND_KERNEL_1M]);
+	double r64 = bench_ratio(&m[PB_SEND_UDAX_64K], &m[PB_SEND_KERNEL_64K]);
+	double rd = bench_ratio(&m[PB_DETACH_MAPPED], &m[PB_DETACH_NEVER]);
+	double rt = bench_ratio(&m[PB_TRUNC_MAPPED], &m[PB_TRUNC_UNMAPPED]);
 	double pin, lo, hi;
 
 	printf("udax bench pins: %ld CPUs, load average %.2f at start, %.2f "
@@ -580,38 +490,35 @@ static void pb_print_text(const struct pb_opts *o, const struct pb_meas *m,
 	       (unsigned long long)(o->send_bytes / PB_MIB),
 	       (unsigned long long)(4 * PB_DETACH / PB_MIB));
 	printf("pin + unpin of one mapped 4 KiB page (udax_pin, udax_unpin)\n");
-	pb_print_row(PB_PIN1, &m[PB_PIN1]);
-	pb_print_row(PB_PIN2, &m[PB_PIN2]);
+	bench_print_row(&pb_rows[PB_PIN1], &m[PB_PIN1]);
+	bench_print_row(&pb_rows[PB_PIN2], &m[PB_PIN2]);
 	printf("truncate of a %llu MiB file, no pin\n",
 	       (unsigned long long)(o->trunc_bytes / PB_MIB));
-	pb_print_row(PB_TRUNC_MAPPED, &m[PB_TRUNC_MAPPED]);
-	pb_print_row(PB_TRUNC_UNMAPPED, &m[PB_TRUNC_UNMAPPED]);
+	bench_print_row(&pb_rows[PB_TRUNC_MAPPED], &m[PB_TRUNC_MAPPED]);
+	bench_print_row(&pb_rows[PB_TRUNC_UNMAPPED], &m[PB_TRUNC_UNMAPPED]);
 	printf("  ratio mapped / never mapped %34.2f\n", rt);
 	printf("sendfile over loopback TCP, a reader thread draining\n");
 	for (int i = PB_SEND_UDAX_1M; i <= PB_SEND_KERNEL_64K; i++)
-		pb_print_row(i, &m[i]);
+		bench_print_row(&pb_rows[i], &m[i]);
 	printf("  ratio udax / kernel, 1 MiB %35.2f\n", r1);
 	printf("  ratio udax / kernel, 64 KiB %34.2f\n", r64);
 	printf("detaching: writes into reused blocks, + fdatasync\n");
-	pb_print_row(PB_DETACH_MAPPED, &m[PB_DETACH_MAPPED]);
-	pb_print_row(PB_DETACH_NEVER, &m[PB_DETACH_NEVER]);
+	bench_print_row(&pb_rows[PB_DETACH_MAPPED], &m[PB_DETACH_MAPPED]);
+	bench_print_row(&pb_rows[PB_DETACH_NEVER], &m[PB_DETACH_NEVER]);
 	printf("  ratio detached / never mapped %32.2f\n", rd);
-	if (!m[PB_PIN1].err[0] && m[PB_PIN1].n) {
-		pb_summary(&m[PB_PIN1], &pin, &lo, &hi);
+	if (!bench_summary(&m[PB_PIN1], &pin, &lo, &hi))
 		printf("goal: pin + unpin under 100 ns: %.1f ns -> %s\n", pin,
-		       pb_goal(pin < 100));
-	}
+		       bench_goal(pin < 100));
 	if (r1 >= 0)
 		printf("goal: udax_sendfile >= sendfile(2) from tmpfs, 1 MiB: "
 		       "%.2f -> %s\n",
-		       r1, pb_goal(r1 >= 1));
+		       r1, bench_goal(r1 >= 1));
 }
 
-static void pb_print_json(const struct pb_opts *o, const struct pb_meas *m,
+static void pb_print_json(const struct pb_opts *o, const struct bench_meas *m,
 			  double load0, double load1)
 {
 	struct tool_json j;
-	double med, lo, hi;
 
 	tool_json_begin(&j, stdout);
 	tool_json_str(&j, "benchmark", "pins");
@@ -625,32 +532,22 @@ static void pb_print_json(const struct pb_opts *o, const struct pb_meas *m,
 	tool_json_u64(&j, "sendfile_bytes_per_run", o->send_bytes);
 	tool_json_u64(&j, "detach_device_bytes", 4 * PB_DETACH);
 	tool_json_object(&j, "measurements");
-	for (int i = 0; i < PB_N; i++) {
-		tool_json_object(&j, pb_rows[i].id);
-		tool_json_str(&j, "what", pb_rows[i].what);
-		tool_json_str(&j, "unit", pb_rows[i].unit);
-		if (m[i].err[0] || !m[i].n) {
-			tool_json_str(&j, "error",
-				      m[i].err[0] ? m[i].err : "no run");
-		} else {
-			pb_summary(&m[i], &med, &lo, &hi);
-			tool_json_double(&j, "median", med);
-			tool_json_double(&j, "min", lo);
-			tool_json_double(&j, "max", hi);
-		}
-		tool_json_close(&j);
-	}
+	for (int i = 0; i < PB_N; i++)
+		bench_json_row(&j, &pb_rows[i], &m[i]);
 	tool_json_close(&j);
 	tool_json_object(&j, "ratios");
-	tool_json_double(&j, "truncate_mapped_over_never",
-			 pb_ratio(&m[PB_TRUNC_MAPPED], &m[PB_TRUNC_UNMAPPED]));
-	tool_json_double(&j, "sendfile_udax_over_kernel_1m",
-			 pb_ratio(&m[PB_SEND_UDAX_1M], &m[PB_SEND_KERNEL_1M]));
+	tool_json_double(
+		&j, "truncate_mapped_over_never",
+		bench_ratio(&m[PB_TRUNC_MAPPED], &m[PB_TRUNC_UNMAPPED]));
+	tool_json_double(
+		&j, "sendfile_udax_over_kernel_1m",
+		bench_ratio(&m[PB_SEND_UDAX_1M], &m[PB_SEND_KERNEL_1M]));
 	tool_json_double(
 		&j, "sendfile_udax_over_kernel_64k",
-		pb_ratio(&m[PB_SEND_UDAX_64K], &m[PB_SEND_KERNEL_64K]));
-	tool_json_double(&j, "write_detached_over_never",
-			 pb_ratio(&m[PB_DETACH_MAPPED], &m[PB_DETACH_NEVER]));
+		bench_ratio(&m[PB_SEND_UDAX_64K], &m[PB_SEND_KERNEL_64K]));
+	tool_json_double(
+		&j, "write_detached_over_never",
+		bench_ratio(&m[PB_DETACH_MAPPED], &m[PB_DETACH_NEVER]));
 	tool_json_close(&j);
 	tool_json_end(&j);
 }
@@ -691,7 +588,7 @@ int udax_bench_pins(int argc, char **argv)
 	struct pb_opts o = {.reps = 5,
 			    .trunc_bytes = 1024 * PB_MIB,
 			    .send_bytes = 512 * PB_MIB};
-	struct pb_meas m[PB_N];
+	struct bench_meas m[PB_N];
 	struct pb_source us, ks;
 	struct udax_fs *sfs;
 	double load0, load1;
@@ -704,7 +601,8 @@ int udax_bench_pins(int argc, char **argv)
 			o.json = 1;
 			break;
 		case 'r':
-			if ((c = bench_reps_arg(optarg, PB_REPS_MAX, &o.reps)))
+			if ((c = bench_reps_arg(optarg, BENCH_TABLE_REPS,
+						&o.reps)))
 				return c;
 			break;
 		case 't':
@@ -729,11 +627,11 @@ int udax_bench_pins(int argc, char **argv)
 		return tool_usage_error("unexpected operand '%s'",
 					argv[optind]);
 	memset(m, 0, sizeof(m));
-	load0 = pb_load();
+	load0 = bench_load();
 	err = pb_sources(&sfs, &us, &ks);
 	if (err)
 		for (int i = PB_SEND_UDAX_1M; i <= PB_SEND_KERNEL_64K; i++)
-			pb_fail(&m[i], "sendfile sources", err);
+			bench_fail(&m[i], "sendfile sources", err);
 	/* interleaved: drift hits every column alike */
 	for (int r = 0; r < o.reps; r++) {
 		pb_pins(1, &m[PB_PIN1]);
@@ -755,7 +653,7 @@ int udax_bench_pins(int argc, char **argv)
 		udax_file_close(&us.f);
 		udax_close(&sfs);
 	}
-	load1 = pb_load();
+	load1 = bench_load();
 	if (o.json)
 		pb_print_json(&o, m, load0, load1);
 	else

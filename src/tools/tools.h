@@ -23,6 +23,8 @@
  *   cmd_info.c   info (reads the raw image: format.h, device layer)
  *   cmd_bench.c  bench (faults: the MAP_SYNC seed's experiment)
  *   cmd_bench_pins.c  bench pins: pin cost, truncate, sendfile, detaching
+ *   cmd_bench_serve.c  bench serve: udax serve beside nginx, under wrk
+ *   bench_table.c  the measurement table both print
  *   cmd_mount.c  mount, umount (the mount layer, src/mount/, over FUSE)
  *   cmd_serve.c  serve: an HTTP/1.1 file server (udax_recvfile,
  *                udax_sendfile)
@@ -238,6 +240,39 @@ void tool_json_bool(struct tool_json *j, const char *key, int v);
 void tool_json_null(struct tool_json *j, const char *key);
 /* A quoted, escaped JSON string. */
 void tool_json_write_string(FILE *out, const void *s, size_t len);
+
+/* ---- the bench commands' measurement table (bench_table.c) ---- */
+
+#define BENCH_TABLE_REPS 15
+
+/* A figure's row: its JSON key, its text, its unit. */
+struct bench_row {
+	const char *id;
+	const char *what;
+	const char *unit;
+};
+
+/* Every run of one figure, or why it failed. */
+struct bench_meas {
+	double v[BENCH_TABLE_REPS];
+	int n;
+	char err[256];
+};
+
+uint64_t bench_now_ns(void); /* CLOCK_MONOTONIC */
+double bench_load(void);     /* the 1-minute load average, or -1 */
+void bench_add(struct bench_meas *m, double v);
+/* Record the first failure: "what: strerror(err)". */
+void bench_fail(struct bench_meas *m, const char *what, int err);
+/* Median, min and max; -1 if the figure failed or has no run. */
+int bench_summary(const struct bench_meas *m, double *med, double *lo,
+		  double *hi);
+/* Median of a over median of b, or -1 if either is missing. */
+double bench_ratio(const struct bench_meas *a, const struct bench_meas *b);
+const char *bench_goal(int met); /* "met" or "not met" */
+void bench_print_row(const struct bench_row *r, const struct bench_meas *m);
+void bench_json_row(struct tool_json *j, const struct bench_row *r,
+		    const struct bench_meas *m);
 
 /* ---- the progress bar (progress.c) ---- */
 
