@@ -193,6 +193,8 @@ bench: all
 	@sh bench/run.sh $(BUILD)
 	@$(BUILD)/udax bench pins
 	@$(BUILD)/udax bench share
+	@sh scripts/install-deps.sh --bench || echo "udax: nginx and wrk not installed: bench serve fails" >&2
+	@$(BUILD)/udax bench serve
 	@sh bench/mount.sh $(BUILD)/udax
 
 # crash-long: every crash point of every operation (of the 3,000-commit

@@ -10,6 +10,11 @@
 # needs to build or use udax; `make check` counts the NFS test as
 # skipped where they are absent, and says how to install them. CI
 # installs them.
+# With --bench, instead: what `udax bench serve` runs beside udax serve
+# (make bench installs them): nginx-core (nginx with its dav module, for
+# PUT) and the HTTP load generator wrk. Not in the default list either:
+# on a machine with systemd, nginx starts listening on port 80 as soon as
+# it is installed.
 # libfuse3-dev and fuse3 (fusermount3) build and run `udax mount`; sqlite3,
 # git, rsync and tar are what tests/t_mount.sh runs on a mount.
 set -e
@@ -27,6 +32,10 @@ PKGS="$PKGS curl"
 recommends=""
 if [ "${1:-}" = --nfs ]; then
 	PKGS="nfs-ganesha nfs-ganesha-vfs libnfs-utils"
+	recommends="--no-install-recommends"
+fi
+if [ "${1:-}" = --bench ]; then
+	PKGS="nginx-core wrk"
 	recommends="--no-install-recommends"
 fi
 for p in $PKGS; do

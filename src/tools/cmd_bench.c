@@ -651,7 +651,9 @@ static void bench_usage(void)
 	       "blocks\n"
 	       "  share    reflink: clone time, the first write to a shared "
 	       "page, a farm of\n"
-	       "           clones (space), dedupe\n\n"
+	       "           clones (space), dedupe\n"
+	       "  serve    udax serve beside nginx under wrk: GET and PUT "
+	       "throughput, latency\n\n"
 	       "'udax bench BENCHMARK --help' describes its options.\n");
 	tool_exit_help();
 }
@@ -669,6 +671,10 @@ int udax_tool_bench(int argc, char **argv)
 	if (argc >= 2 && !strcmp(argv[1], "share")) {
 		optind = 0;
 		return udax_bench_share(argc - 1, argv + 1);
+	}
+	if (argc >= 2 && !strcmp(argv[1], "serve")) {
+		optind = 0;
+		return udax_bench_serve(argc - 1, argv + 1);
 	}
 	if (argc >= 2 &&
 	    (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {

@@ -90,6 +90,8 @@ int udax_tool_dedupe(int argc, char **argv); /* cmd_dedupe.c */
 int udax_bench_pins(int argc, char **argv);
 /* `udax bench share` (cmd_bench_share.c). */
 int udax_bench_share(int argc, char **argv);
+/* `udax bench serve` (cmd_bench_serve.c). */
+int udax_bench_serve(int argc, char **argv);
 /* Write a file at path until the device is full (cmd_bench.c): every
  * free block written once. Returns 0 or a negative errno. */
 int bench_fill(struct udax_fs *fs, const char *path);
