@@ -270,6 +270,12 @@ done
 for cmd in mkfs ls stat cat cp mkdir rm mv df info bench; do
 	expect 2 "$cmd with an unknown option: 2" "$UDAX" "$cmd" --frobnicate
 done
+for b in faults pins share serve; do
+	expect 0 "bench $b --help" "$UDAX" bench "$b" --help
+	expect 2 "bench $b with an unknown option: 2" "$UDAX" bench "$b" \
+		--frobnicate
+done
+expect 2 "bench serve --seconds 0: 2" "$UDAX" bench serve --seconds 0
 for cmd in ls stat cat df info; do
 	expect_err 1 "$work/none.img" "$cmd of a missing image: 1" \
 		"$UDAX" "$cmd" "$work/none.img:/x"
