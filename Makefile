@@ -178,6 +178,13 @@ static:
 	  { echo "FAIL static file image"; exit 1; }; \
 	  echo "static: $(words $(STATIC_TESTS)) test programs, the CLI round trip and a file image passed"
 
+# plots: the benchmarks of make bench as JSON and SVG plots (gnuplot),
+# into docs/bench with the machine they ran on (bench/plots.sh; PLOTS_DIR
+# keeps a run of your own apart from the reference run there).
+PLOTS_DIR ?= docs/bench
+plots: all
+	@sh bench/plots.sh $(BUILD) $(PLOTS_DIR)
+
 demo: all
 	@sh scripts/demo.sh $(BUILD)/udax .
 
@@ -257,5 +264,5 @@ format-check:
 clean:
 	rm -rf build build-san build-tsan build-me build-me-san build-static
 
-.PHONY: kill-long crash-long scale-long demo fuzz fuzz-build all check bench install format format-check clean tests difftest-long
+.PHONY: plots kill-long crash-long scale-long demo fuzz fuzz-build all check bench install format format-check clean tests difftest-long
 .PHONY: examples plog-kill-long soak mutants pmem-check static

@@ -18,6 +18,8 @@
 # file on /dev/shm; the pass-through serves a folder on /dev/shm. Prints
 # the median seconds of each, the ratio udax / pass-through with the
 # goal of issue 14 (at most half), and the load average before and after.
+# With MOUNT_JSON=FILE it also writes the figures to FILE as JSON (for
+# bench/plot.py).
 set -u
 
 UDAX=${1:-build/udax}
@@ -112,6 +114,7 @@ load1=$(cut -d' ' -f1-3 /proc/loadavg)
 printf 'mount: %s (%d files, %d MiB), median of %d, seconds; %d CPUs, load average %s before, %s after\n' \
 	"$TREE" "$files" "$mib" "$REPS" "$(nproc)" "$load0" "$load1"
 printf '  %-20s %8s %14s %8s %12s\n' "" tmpfs pass-through udax "udax/pt [goal <= 0.50]"
+rows=""
 for op in "x:tar -x" "c:tar -c (fresh mount)" "s:find | xargs stat" "r:rm -r"; do
 	k=${op%%:*}
 	t=$(median "$k.tmpfs")
@@ -119,4 +122,10 @@ for op in "x:tar -x" "c:tar -c (fresh mount)" "s:find | xargs stat" "r:rm -r"; d
 	u=$(median "$k.udax")
 	ratio=$(awk -v u="$u" -v p="$p" 'BEGIN { printf "%.2f", (p > 0 ? u / p : 0) }')
 	printf '  %-20s %8s %14s %8s %12s\n' "${op#*:}" "$t" "$p" "$u" "$ratio"
+	rows="$rows${rows:+,}{\"what\": \"${op#*:}\", \"tmpfs\": $t, \"passthrough\": $p, \"udax\": $u}"
 done
+if [ -n "${MOUNT_JSON:-}" ]; then
+	printf '{"benchmark": "mount", "tree": "%s", "files": %d, "mib": %d, "reps": %d, "cpus": %d, "loadavg_before": %s, "loadavg_after": %s, "rows": [%s]}\n' \
+		"$TREE" "$files" "$mib" "$REPS" "$(nproc)" "${load0%% *}" \
+		"${load1%% *}" "$rows" >"$MOUNT_JSON"
+fi

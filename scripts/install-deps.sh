@@ -12,7 +12,8 @@
 # installs them.
 # With --bench, instead: what `udax bench serve` runs beside udax serve
 # (make bench installs them): nginx-core (nginx with its dav module, for
-# PUT) and the HTTP load generator wrk. Not in the default list either:
+# PUT) and the HTTP load generator wrk; and gnuplot-nox, which draws
+# `make plots`. Not in the default list either:
 # on a machine with systemd, nginx starts listening on port 80 as soon as
 # it is installed.
 # libfuse3-dev and fuse3 (fusermount3) build and run `udax mount`; sqlite3,
@@ -35,7 +36,7 @@ if [ "${1:-}" = --nfs ]; then
 	recommends="--no-install-recommends"
 fi
 if [ "${1:-}" = --bench ]; then
-	PKGS="nginx-core wrk"
+	PKGS="nginx-core wrk gnuplot-nox"
 	recommends="--no-install-recommends"
 fi
 for p in $PKGS; do
