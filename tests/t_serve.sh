@@ -219,6 +219,9 @@ len=$(curl -sI "$(url /big)" | tr -d '\r' | sed -n 's/^Content-Length: //p')
 is "$len" 5000000 "HEAD: Content-Length"
 etag=$(curl -sI "$(url /big)" | tr -d '\r' | sed -n 's/^ETag: //p')
 is "$(code -H "If-None-Match: $etag" "$(url /big)")" 304 "If-None-Match: 304"
+curl -s -D - -o /dev/null -H "If-None-Match: $etag" "$(url /big)" |
+	grep -qi '^Content-Length'
+check $((!$?)) "a 304 has no Content-Length (RFC 9110, 8.6)"
 curl -s "$(url '/tree?list')" | python3 -c '
 import json, sys
 names = {e["name"]: e["type"] for e in json.load(sys.stdin)}

@@ -286,18 +286,22 @@ static int errno_status(int err)
 static void respond_head(struct conn *c, int status, uint64_t length,
 			 const char *extra)
 {
-	char date[64];
+	char date[64], clen[48] = "";
 	time_t now = time(NULL);
 	struct tm tm;
 
 	gmtime_r(&now, &tm);
 	strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S GMT", &tm);
+	/* a 304 has no body, and a Content-Length there would have to be
+	 * the 200's (RFC 9110, 8.6): none */
+	if (status != 304)
+		snprintf(clen, sizeof(clen), "Content-Length: %" PRIu64 "\r\n",
+			 length);
 	c->status = status;
 	c->out_len = (size_t)snprintf(
 		c->out, sizeof(c->out),
-		"HTTP/1.1 %d %s\r\nServer: udax\r\nDate: %s\r\n"
-		"Content-Length: %" PRIu64 "\r\n%s%s\r\n",
-		status, status_text(status), date, length,
+		"HTTP/1.1 %d %s\r\nServer: udax\r\nDate: %s\r\n%s%s%s\r\n",
+		status, status_text(status), date, clen,
 		c->keep ? "" : "Connection: close\r\n", extra);
 	if (c->out_len >= sizeof(c->out))
 		c->out_len = sizeof(c->out) - 1;
