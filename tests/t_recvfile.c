@@ -1034,6 +1034,23 @@ static int inject(void)
 	CHECK_EQ(udax_recvfile(f, sv[0], &off, sizeof(b), UDAX_RECV_WAITALL),
 		 (ssize_t)sizeof(b));
 	CHECK_EQ(file_count_byte(f, sizeof(b), 'i'), sizeof(b));
+	/* the prefault before a receive is only an optimization: its
+	 * SIOCINQ and madvise failing change nothing */
+	for (int k = 0; k < 2; k++) {
+		memset(b, 'j' + k, sizeof(b));
+		CHECK_EQ(write(sv[1], b, sizeof(b)), (ssize_t)sizeof(b));
+		sys_count_reset();
+		sys_fail_set(k ? SYS_MADVISE : SYS_SIOCINQ, 1, EIO, 1);
+		CHECK_EQ(udax_recvfile(f, sv[0], &off, sizeof(b),
+				       k ? UDAX_RECV_WAITALL : 0),
+			 (ssize_t)sizeof(b));
+		sys_count_stop();
+		/* the prefault was tried, and its failure absorbed */
+		CHECK(sys_failed(k ? SYS_MADVISE : SYS_SIOCINQ) > 0);
+	}
+	CHECK_EQ(off, (off_t)(3 * sizeof(b)));
+	CHECK_EQ(file_count_byte(f, 3 * sizeof(b), 'j'), sizeof(b));
+	CHECK_EQ(file_count_byte(f, 3 * sizeof(b), 'k'), sizeof(b));
 	return case_end(&fs, &f, sv[0], sv[1]);
 }
 

@@ -53,6 +53,7 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/sockios.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
@@ -166,6 +167,26 @@ static int recv_take(struct recv_ctx *c)
 	return 0;
 }
 
+/* Map the pages the receive will copy into first (dev_prefault): want
+ * bytes, or without WAITALL what the socket has queued (SIOCINQ), so
+ * that pages past what arrives are not touched. */
+static void recv_prefault(const struct recv_ctx *c, const struct msghdr *mh,
+			  int sockfd, uint64_t want)
+{
+	int queued = 0;
+
+	if (!want && !sys_ioctl(SYS_SIOCINQ, sockfd, SIOCINQ, &queued) &&
+	    queued > 0)
+		want = (uint64_t)queued;
+	for (size_t i = 0; i < mh->msg_iovlen && want; i++) {
+		size_t l = mh->msg_iov[i].iov_len < want ?
+				   mh->msg_iov[i].iov_len :
+				   (size_t)want;
+		dev_prefault(c->fs->dev, mh->msg_iov[i].iov_base, l);
+		want -= l;
+	}
+}
+
 /* Step 2: receive up to count bytes for file offset pos into the runs.
  * Returns the bytes received (*err: the socket's error if none, or 0 at
  * its end). */
@@ -197,6 +218,7 @@ static uint64_t recv_into(struct recv_ctx *c, int sockfd, uint64_t pos,
 				recv_addr(c, r, off + want), (size_t)len};
 			want += len;
 		}
+		recv_prefault(c, &mh, sockfd, waitall ? want : 0);
 		n = sys_recvmsg(sockfd, &mh, waitall ? MSG_WAITALL : 0);
 		if (n < 0) {
 			if (!got)

@@ -664,6 +664,19 @@ static int detach_range(struct dev *dev, uint64_t off, uint64_t len)
 	return 0;
 }
 
+void dev_prefault(struct dev *dev, void *addr, size_t len)
+{
+	uintptr_t a = (uintptr_t)addr & ~(uintptr_t)4095;
+	uintptr_t e = ((uintptr_t)addr + len + 4095) & ~(uintptr_t)4095;
+
+	if (!len ||
+	    atomic_load_explicit(&dev->no_prefault, memory_order_relaxed))
+		return;
+	if (sys_madvise((void *)a, e - a, MADV_POPULATE_WRITE) &&
+	    errno == EINVAL)
+		atomic_store(&dev->no_prefault, 1); /* before Linux 5.14 */
+}
+
 int dev_detach(struct dev *dev, uint64_t off, uint64_t len)
 {
 	uint64_t end = off + len;

@@ -70,6 +70,8 @@ struct dev {
 	/* 1: the backing cannot detach pages (dev_detach fails): set when a
 	 * punch was refused, or by tests */
 	int no_detach;
+	/* 1: the kernel has no MADV_POPULATE_WRITE (dev_prefault) */
+	_Atomic int no_prefault;
 	/* The smallest unit in which the device can be mapped into a
 	 * program, in bytes (a power of two, fixed at open): 4096 for most
 	 * backings; a devdax device's alignment (2 MiB by default, or
@@ -168,6 +170,14 @@ int dev_note_mapped(struct dev *dev, uint64_t off, uint64_t len);
 int dev_detach(struct dev *dev, uint64_t off, uint64_t len);
 /* Was the page at off mapped since its last detach? */
 int dev_was_mapped(struct dev *dev, uint64_t off);
+/* Map the pages of device memory under [addr, addr+len) for writing now,
+ * in one system call (MADV_POPULATE_WRITE), before the kernel copies a
+ * socket's bytes into them: each page this process has not touched yet
+ * (a new memory device, a cold page cache, detached pages) would
+ * otherwise cost the copy a page fault, which is most of a receive's
+ * time where faults are dear (a paravirtualized VM). Only an
+ * optimization: a failure changes nothing. */
+void dev_prefault(struct dev *dev, void *addr, size_t len);
 
 /* Parse "123", "4K", "64M", "2G" into bytes. Returns 0 or -EINVAL. */
 int dev_parse_size(const char *s, uint64_t *bytes);

@@ -45,6 +45,7 @@ static struct sys_entry {
 	[SYS_SENDFILE] = {.name = "sendfile"},
 	[SYS_SEND] = {.name = "send"},
 	[SYS_RECVMSG] = {.name = "recvmsg"},
+	[SYS_SIOCINQ] = {.name = "SIOCINQ"},
 	[SYS_PMEM2] = {.name = "pmem2"},
 };
 

@@ -73,6 +73,7 @@ enum sys_kind {
 	SYS_SENDFILE, /* udax_sendfile: sendfile(2) from the device's fd */
 	SYS_SEND,     /* udax_sendfile: send(2) from the device's memory */
 	SYS_RECVMSG,  /* udax_recvfile: recvmsg(2) into the device's memory */
+	SYS_SIOCINQ,  /* udax_recvfile: the bytes a socket has queued */
 	SYS_PTHREAD_CREATE,
 	SYS_USERFAULTFD, /* userfaultfd(2), or USERFAULTFD_IOC_NEW */
 	SYS_UFFDIO_API,
