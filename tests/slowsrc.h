@@ -43,6 +43,18 @@ struct slowsrc {
 
 #define SLOWSRC_INO 2
 
+/* The mount of a source not stopped (a case that failed midway): taken
+ * away at exit, so that no dead FUSE mount stays behind. */
+static char slowsrc_live[32];
+
+static void slowsrc_atexit(void)
+{
+	if (slowsrc_live[0]) {
+		umount2(slowsrc_live, MNT_DETACH);
+		rmdir(slowsrc_live);
+	}
+}
+
 static void slowsrc_attr(struct slowsrc *s, fuse_ino_t ino, struct stat *st)
 {
 	memset(st, 0, sizeof(*st));
@@ -172,6 +184,9 @@ static struct slowsrc *slowsrc_start(size_t size, int c, const char **why)
 	*why = "no thread";
 	if (pthread_create(&s->loop, NULL, slowsrc_serve, s))
 		goto unmount;
+	if (!slowsrc_live[0])
+		atexit(slowsrc_atexit);
+	strcpy(slowsrc_live, s->dir);
 	return s;
 
 unmount:
@@ -214,6 +229,7 @@ static void slowsrc_release(struct slowsrc *s)
 static void slowsrc_stop(struct slowsrc *s)
 {
 	slowsrc_release(s);
+	slowsrc_live[0] = 0;
 	umount2(s->dir, MNT_DETACH);
 	pthread_join(s->loop, NULL);
 	fuse_session_unmount(s->se);
