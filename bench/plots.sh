@@ -38,4 +38,7 @@ load1=$(cut -d' ' -f1-3 /proc/loadavg)
 } >"$OUT/machine.txt"
 rm -f "$OUT"/*.json
 cp "$J"/*.json "$OUT"/
+# the tree's own place on this machine does not go into the repository
+here=$(pwd)
+sed -i "s|\"$here\"|\".\"|g; s|$here/|./|g" "$OUT"/*.json
 python3 bench/plot.py "$J" "$OUT"
