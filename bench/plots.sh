@@ -40,5 +40,5 @@ rm -f "$OUT"/*.json
 cp "$J"/*.json "$OUT"/
 # the tree's own place on this machine does not go into the repository
 here=$(pwd)
-sed -i "s|\"$here\"|\".\"|g; s|$here/|./|g" "$OUT"/*.json
+sed -i "s|$here/|./|g; s|$here\([\" ]\)|.\1|g" "$OUT"/*.json
 python3 bench/plot.py "$J" "$OUT"
