@@ -410,7 +410,7 @@ int udax_unpin(struct udax_pin **pin);
  * splice the device's pages (a memory file, an ordinary file, a file on
  * a DAX mount) and one copy into the socket otherwise (devdax). Holes
  * send zeros; it stops at end of file. No udax lock is held while the
- * socket blocks: the range is pinned instead, a piece of at most 256 KiB
+ * socket blocks: the range is pinned instead, a piece of at most 1 MiB
  * at a time, so a truncate or punch that reaches the piece being sent
  * waits for it (as for a udax_pin, see above: at most UDAX_PIN_WAIT_MS,
  * then the truncate fails with -EBUSY); the send then stops at the new

@@ -64,7 +64,7 @@
 #include "sys/sys.h"
 
 /* Bytes of the file pinned, looked up and sent at a time (aligned). */
-#define SEND_PIECE (256u << 10)
+#define SEND_PIECE (1024u << 10)
 /* Segments of a piece: one per extent or hole, at most one a block. */
 #define SEND_SEGS (SEND_PIECE / UDAX_BLOCK_SIZE + 1)
 /* The largest count, as Linux's MAX_RW_COUNT. */
